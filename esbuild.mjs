@@ -1,0 +1,28 @@
+// Bundles the entry points into dist/: the VS Code extension, the gateway server (spawned by the
+// extension), the CLI, and the benchmark. better-sqlite3 stays external: it is a native module and
+// ships beside the bundle; vscode is provided by the editor.
+import { build } from 'esbuild';
+import { existsSync, rmSync } from 'node:fs';
+
+// esbuild never cleans its output folder; stale files would end up in the .vsix.
+rmSync('dist', { recursive: true, force: true });
+
+const entryPoints = {
+  cli: 'proxy/cli.ts',
+  gateway: 'proxy/main.ts',
+  extension: 'extension/extension.ts',
+  bench: 'test/bench/gateway-bench.ts',
+};
+
+await build({
+  entryPoints: Object.fromEntries(Object.entries(entryPoints).filter(([, file]) => existsSync(file))),
+  outdir: 'dist',
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  sourcemap: true,
+  minify: process.argv.includes('--minify'),
+  external: ['better-sqlite3', 'vscode'],
+  logLevel: 'warning',
+});

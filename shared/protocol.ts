@@ -1,0 +1,111 @@
+/**
+ * What the gateway, the CLI and the extension say to each other. The JSON shapes here are the
+ * contract of SPEC §2 and §6 (status, usage rows, usage groups); the JSON-RPC method names are the
+ * extension's channel to the gateway process. Credits are numbers rounded to six decimals.
+ */
+import type { WindowName } from './plans';
+import type { EstimateReason } from './usage';
+
+export type AccountState = 'plan' | 'credits' | 'blocked';
+
+export interface WindowStatus {
+  name: WindowName;
+  /** Allowance in credits for this window (0 for plans without an allowance). */
+  limit: number;
+  /** Posted plan usage in this window, in credits. May exceed limit (overrun recorded on the plan). */
+  used: number;
+  /** limit − used, never below 0. */
+  remaining: number;
+  usedPercent: number;
+  /** Credits reserved by open holds against this window. */
+  held: number;
+  /** ISO-8601 end of the open window, or null when none is open. */
+  resetsAt: string | null;
+  windowMinutes: number;
+}
+
+export interface CreditsStatus {
+  balance: number;
+  held: number;
+  available: number;
+}
+
+export interface LastCharge {
+  id: number;
+  ts: string;
+  model: string;
+  client: string;
+  cost: number;
+}
+
+export interface Status {
+  plan: string;
+  state: AccountState;
+  autoUseCredits: boolean;
+  windows: WindowStatus[];
+  credits: CreditsStatus;
+  /** The most recent posted request, for the status bar's tooltip. */
+  lastCharge: LastCharge | null;
+  /** Plan-window credits spent per hour over the last hour, for the "runs out at" projection. */
+  burnRatePerHour: number;
+}
+
+export interface UsageRow {
+  id: number;
+  ts: string;
+  client: string;
+  feature: string;
+  model: string;
+  route: string;
+  status: number;
+  inputTokens: number;
+  cachedInputTokens: number;
+  cacheWriteTokens: number;
+  outputTokens: number;
+  reasoningTokens: number;
+  cost: number;
+  planCost: number;
+  creditCost: number;
+  estimated: boolean;
+  reason: EstimateReason | null;
+}
+
+export const USAGE_GROUP_KEYS = ['day', 'model', 'client', 'feature'] as const;
+export type UsageGroupKey = (typeof USAGE_GROUP_KEYS)[number];
+
+export interface UsageGroup {
+  key: string;
+  requests: number;
+  cost: number;
+  inputTokens: number;
+  outputTokens: number;
+}
+
+export interface UsageQuery {
+  /** Inclusive lower bound, ISO-8601. */
+  since?: string;
+  /** Exclusive upper bound, ISO-8601. */
+  until?: string;
+  groupBy?: UsageGroupKey;
+  limit?: number;
+}
+
+export const GRANT_SOURCES = ['purchase', 'promo', 'refund', 'admin'] as const;
+export type GrantSource = (typeof GRANT_SOURCES)[number];
+
+export interface GrantRow {
+  id: number;
+  ts: string;
+  source: GrantSource;
+  amount: number;
+  remaining: number;
+  expiresAt: string | null;
+  idempotencyKey: string | null;
+}
+
+export interface AddCreditsRequest {
+  amount: number;
+  idempotencyKey: string;
+  source?: GrantSource;
+  expiresAt?: string;
+}

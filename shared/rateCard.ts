@@ -1,0 +1,74 @@
+/**
+ * The rate card (SPEC §6): versioned JSON mapping models (exact names or globs) to credit prices.
+ * Token prices are credits per 1,000,000 tokens; other features are priced per unit.
+ */
+import { z } from 'zod';
+
+const price = z.number().finite().nonnegative();
+
+export const modelRateSchema = z
+  .object({
+    feature: z.string().min(1).default('assistant'),
+    input: price.default(0),
+    cached_input: price.optional(),
+    cache_write: price.optional(),
+    output: price.default(0),
+    per_image: price.optional(),
+    per_audio_second: price.optional(),
+    per_character: price.optional(),
+  })
+  .strict();
+
+export const packSchema = z
+  .object({
+    credits: z.number().finite().positive(),
+    usd: z.number().finite().nonnegative(),
+    label: z.string().optional(),
+  })
+  .strict();
+
+export const rateCardSchema = z
+  .object({
+    version: z.string().min(1),
+    creditUsd: z.number().finite().positive(),
+    models: z.record(z.string().min(1), modelRateSchema),
+    default: modelRateSchema.nullable().default(null),
+    packs: z.array(packSchema).default([]),
+  })
+  .strict();
+
+export type ModelRate = z.infer<typeof modelRateSchema>;
+export type RateCard = z.infer<typeof rateCardSchema>;
+export type CreditPack = z.infer<typeof packSchema>;
+
+const isGlob = (pattern: string): boolean => /[*?]/.test(pattern);
+
+function globToRegExp(glob: string): RegExp {
+  const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  return new RegExp(`^${body}$`);
+}
+
+/**
+ * Finds the rate for a model: an exact name wins, then the longest matching glob, then `default`.
+ * Returns null when nothing matches and the card has no default (the caller refuses with a 400).
+ */
+export function findModelRate(card: RateCard, model: string): ModelRate | null {
+  const exact = card.models[model];
+  if (exact && !isGlob(model)) return exact;
+  let best: { length: number; rate: ModelRate } | null = null;
+  for (const [pattern, rate] of Object.entries(card.models)) {
+    if (!isGlob(pattern) || !globToRegExp(pattern).test(model)) continue;
+    if (!best || pattern.length > best.length) best = { length: pattern.length, rate };
+  }
+  return best?.rate ?? card.default;
+}
+
+/** Formats zod issues as "models.gpt-5.input: expected number" lines, naming the bad key. */
+export function describeIssues(error: z.ZodError, prefix = ''): string {
+  return error.issues
+    .map((issue) => {
+      const path = [prefix, ...issue.path.map(String)].filter(Boolean).join('.');
+      return `${path || '(root)'}: ${issue.message}`;
+    })
+    .join('\n');
+}

@@ -1,0 +1,26 @@
+/**
+ * What a response consumed, as the vendor reported it. The token fields keep each vendor's meaning
+ * (SPEC §6): for `openai`, inputTokens includes cachedInputTokens and outputTokens includes
+ * reasoningTokens; for `anthropic`, inputTokens excludes cache reads and cache writes.
+ */
+export type Vendor = 'openai' | 'anthropic';
+
+export interface MeteredUsage {
+  vendor: Vendor;
+  inputTokens: number;
+  cachedInputTokens: number;
+  cacheWriteTokens: number;
+  outputTokens: number;
+  reasoningTokens: number;
+  /** Non-token features (images, audio, characters), priced by the rate card's per-unit prices. */
+  images?: number;
+  audioSeconds?: number;
+  characters?: number;
+}
+
+/** Why a usage row is an estimate rather than the upstream's own figures. */
+export type EstimateReason = 'client_disconnect' | 'upstream_cut' | 'gateway_restart' | 'no_usage';
+
+export function emptyUsage(vendor: Vendor): MeteredUsage {
+  return { vendor, inputTokens: 0, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens: 0, reasoningTokens: 0 };
+}
