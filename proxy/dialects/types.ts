@@ -41,6 +41,11 @@ export interface UsageLimitDetails {
   resetsAt: number | null;
 }
 
+/** The request field an error is about (OpenAI's `error.param`). */
+export interface ErrorParam {
+  param: string | null;
+}
+
 /** Observes a (decoded) upstream event stream as it passes through, and rewrites it where needed. */
 export interface StreamMeter {
   /**
@@ -82,8 +87,12 @@ export interface Dialect {
    * have the Chat usage chunk stripped (because the gateway added include_usage itself).
    */
   prepare(body: Record<string, unknown>, request: DialectRequest): { body: Record<string, unknown>; stripUsageChunk: boolean };
-  /** A JSON error body in this API's own shape. */
-  errorBody(kind: GatewayErrorKind, message: string, details?: UsageLimitDetails): unknown;
+  /**
+   * A JSON error body in this API's own shape. For `usage_limit` pass UsageLimitDetails; an empty
+   * message then gets the standard wording (plan and credits exhausted, reset time, how to add credits).
+   * For `invalid_request` a Validation's `param` may be passed as `{ param }` (OpenAI's `error.param`).
+   */
+  errorBody(kind: GatewayErrorKind, message: string, details?: UsageLimitDetails | ErrorParam): unknown;
   /** Usage from a complete non-streaming JSON response body, or null if it has none. */
   usageFromBody(body: unknown): MeteredUsage | null;
   createStreamMeter(options: StreamMeterOptions): StreamMeter;

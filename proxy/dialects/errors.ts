@@ -1,0 +1,80 @@
+/** The gateway's own error bodies in each vendor's shape, including the blocked (429) contract. */
+import type { ErrorParam, GatewayErrorKind, UsageLimitDetails } from './types';
+
+export interface ErrorDetailsForShape {
+  param?: string | null;
+  usageLimit?: UsageLimitDetails;
+}
+
+const OPENAI_ERROR_TYPES: Record<GatewayErrorKind, { type: string; code: string | null }> = {
+  invalid_request: { type: 'invalid_request_error', code: null },
+  authentication: { type: 'invalid_request_error', code: 'invalid_api_key' },
+  permission: { type: 'invalid_request_error', code: 'forbidden' },
+  not_found: { type: 'invalid_request_error', code: 'not_found' },
+  too_large: { type: 'invalid_request_error', code: 'request_too_large' },
+  usage_limit: { type: 'usage_limit_reached', code: 'usage_limit_reached' },
+  upstream_unavailable: { type: 'server_error', code: 'upstream_unavailable' },
+  upstream_timeout: { type: 'server_error', code: 'upstream_timeout' },
+  internal: { type: 'server_error', code: null },
+};
+
+/** `{"error":{message,type,param,code}}`; blocked is the contract body Codex CLI understands. */
+export function openAiErrorBody(kind: GatewayErrorKind, message: string, details: ErrorDetailsForShape = {}): unknown {
+  const { usageLimit } = details;
+  if (kind === 'usage_limit') {
+    // Exactly SPEC §2's blocked body: Codex reads type, plan_type and resets_at ("try again at HH:MM").
+    return {
+      error: {
+        type: 'usage_limit_reached',
+        code: 'usage_limit_reached',
+        message: message || usageLimitMessage(usageLimit),
+        plan_type: usageLimit?.planType ?? null,
+        resets_at: usageLimit?.resetsAt ?? null,
+        state: 'blocked',
+      },
+    };
+  }
+  const { type, code } = OPENAI_ERROR_TYPES[kind];
+  return { error: { message, type, param: details.param ?? null, code } };
+}
+
+const ANTHROPIC_ERROR_TYPES: Record<GatewayErrorKind, string> = {
+  invalid_request: 'invalid_request_error',
+  authentication: 'authentication_error',
+  permission: 'permission_error',
+  not_found: 'not_found_error',
+  too_large: 'request_too_large',
+  usage_limit: 'rate_limit_error',
+  upstream_unavailable: 'api_error',
+  upstream_timeout: 'api_error',
+  internal: 'api_error',
+};
+
+/** `{"type":"error","error":{type,message}}`; blocked is a rate_limit_error (Claude Code prints the message). */
+export function anthropicErrorBody(kind: GatewayErrorKind, message: string, details: ErrorDetailsForShape = {}): unknown {
+  const text = kind === 'usage_limit' ? message || usageLimitMessage(details.usageLimit) : message;
+  return { type: 'error', error: { type: ANTHROPIC_ERROR_TYPES[kind], message: text } };
+}
+
+/**
+ * The standard blocked wording: what ran out, when it comes back, and how to continue now. `resetsAt`
+ * is shown in UTC ISO form, since the gateway cannot know the reader's time zone (Codex CLI formats
+ * `resets_at` locally on its own).
+ */
+export function usageLimitMessage(details: UsageLimitDetails | undefined): string {
+  const plan = details?.planType ? `your ${details.planType} plan's` : "your plan's";
+  const resets =
+    details?.resetsAt != null
+      ? ` The allowance resets at ${new Date(details.resetsAt * 1000).toISOString().replace('.000Z', 'Z')}.`
+      : ' No plan window will reset it.';
+  return (
+    `Usage limit reached: ${plan} allowance is used up and there are no credits left to continue on.${resets}` +
+    ' Add credits to keep going now: run "Creditgate: Add Credits…" in VS Code or `creditgate credits add <amount>`.'
+  );
+}
+
+/** The contract's errorBody details, sorted into what each shape needs. */
+export function shapeDetails(details: UsageLimitDetails | ErrorParam | undefined): ErrorDetailsForShape {
+  if (details === undefined) return {};
+  return 'planType' in details ? { usageLimit: details } : { param: details.param };
+}

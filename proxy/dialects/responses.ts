@@ -1,0 +1,104 @@
+/**
+ * OpenAI Responses (POST /v1/responses), the only wire API Codex CLI speaks. Usage arrives in the
+ * terminal event (`response.completed`, `.incomplete`, `.failed` — all billed); the gateway may put
+ * one event (codex.rate_limits) right before that terminal event via `beforeTerminal`.
+ */
+import type { MeteredUsage } from '../../shared/usage';
+import type { Dialect, DialectRequest, StreamMeterOptions, Validation } from './types';
+import type { SseEvent } from './sse';
+import { SseStreamMeter, type EventRewrite, type SseObserver } from './sseMeter';
+import { openAiErrorBody, shapeDetails } from './errors';
+import { collectPromptText, field, isObject, joinText, parseJson, sniffJsonType, toolsText } from './json';
+import { openAiUsage } from './usageFields';
+import { countOrNull, firstError, invalid, optionalBoolean, optionalCount, requireModel, requireObjectBody } from './validation';
+
+const TERMINAL_EVENTS = new Set(['response.completed', 'response.incomplete', 'response.failed']);
+
+/** Deltas of generated output: answer text, reasoning the client sees, tool-call arguments. */
+const OUTPUT_DELTA_EVENTS = new Set([
+  'response.output_text.delta',
+  'response.refusal.delta',
+  'response.reasoning_summary_text.delta',
+  'response.reasoning_text.delta',
+  'response.function_call_arguments.delta',
+  'response.custom_tool_call_input.delta',
+]);
+
+function validate(body: unknown): Validation {
+  const notObject = requireObjectBody(body);
+  if (notObject) return invalid(notObject);
+  const fields = body as Record<string, unknown>;
+  const input = fields.input;
+  const error = firstError(
+    requireModel(fields.model),
+    optionalBoolean(fields.stream, 'stream'),
+    input === undefined || input === null
+      ? { message: "Missing required parameter: 'input'.", param: 'input' }
+      : typeof input === 'string' || Array.isArray(input)
+        ? null
+        : { message: "Invalid type for 'input': expected a string or an array of input items.", param: 'input' },
+    optionalCount(fields.max_output_tokens, 'max_output_tokens'),
+  );
+  if (error) return invalid(error);
+  const request: DialectRequest = {
+    model: fields.model as string,
+    stream: fields.stream === true,
+    maxOutputTokens: countOrNull(fields.max_output_tokens),
+    promptText: joinText([...collectPromptText(fields.instructions), ...collectPromptText(input), toolsText(fields.tools)]),
+  };
+  return { ok: true, request };
+}
+
+class ResponsesObserver implements SseObserver {
+  private lastUsage: MeteredUsage | null = null;
+  private terminal = false;
+  private readonly deltas: SseEvent[] = [];
+  private textSoFar = '';
+  private deltasRead = 0;
+
+  constructor(private readonly beforeTerminal: StreamMeterOptions['beforeTerminal']) {}
+
+  onEvent(event: SseEvent): EventRewrite {
+    const type = event.type || sniffJsonType(event.data);
+    if (OUTPUT_DELTA_EVENTS.has(type)) {
+      this.deltas.push(event); // parsed only if streamedText() is ever needed
+      return 'keep';
+    }
+    if (!TERMINAL_EVENTS.has(type)) return 'keep';
+
+    const usage = openAiUsage(field(field(event.json(), 'response'), 'usage'));
+    if (usage) this.lastUsage = usage;
+    const firstTerminal = !this.terminal;
+    this.terminal = true;
+    const inserted = firstTerminal && this.beforeTerminal ? this.beforeTerminal(this.lastUsage) : null;
+    return inserted && inserted.length > 0 ? { insertBefore: inserted } : 'keep';
+  }
+
+  usage(): MeteredUsage | null {
+    return this.lastUsage;
+  }
+
+  sawTerminal(): boolean {
+    return this.terminal;
+  }
+
+  streamedText(): string {
+    for (; this.deltasRead < this.deltas.length; this.deltasRead++) {
+      const delta = field(parseJson(this.deltas[this.deltasRead]!.data), 'delta');
+      if (typeof delta === 'string') this.textSoFar += delta;
+    }
+    return this.textSoFar;
+  }
+}
+
+export const responsesDialect: Dialect = {
+  name: 'responses',
+  vendor: 'openai',
+  upstream: 'openai',
+  validate,
+  prepare: (body) => ({ body, stripUsageChunk: false }),
+  errorBody: (kind, message, details) => openAiErrorBody(kind, message, shapeDetails(details)),
+  usageFromBody: (body) => (isObject(body) ? openAiUsage(body.usage) : null),
+  createStreamMeter: (options) =>
+    new SseStreamMeter(new ResponsesObserver(options.beforeTerminal), options.beforeTerminal !== undefined),
+};

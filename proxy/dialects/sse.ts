@@ -1,0 +1,154 @@
+/**
+ * An incremental Server-Sent Events framer over raw Buffer chunks (WHATWG "event stream" parsing).
+ *
+ * It scans bytes, not strings: line terminators (CR, LF, CRLF) are single bytes that never occur
+ * inside a multi-byte UTF-8 sequence, so a chunk may end anywhere — even mid-character — and only the
+ * unfinished line is kept, as slices of the chunks it came from. Nothing is decoded until asked for:
+ * a consumer that only needs an event's name, or a cheap substring test, never pays for a string.
+ */
+
+const LF = 0x0a;
+const CR = 0x0d;
+const COLON = 0x3a;
+const SPACE = 0x20;
+const NO_MATCH = -1;
+
+/** One dispatched event. `data` decodes lazily, so events nobody reads cost no string. */
+export class SseEvent {
+  #data: string | undefined;
+
+  constructor(
+    /** The `event:` field, or '' when absent (SSE's default type "message"). */
+    readonly type: string,
+    /** The value bytes of each `data:` line, in order. */
+    private readonly dataLines: readonly Buffer[],
+  ) {}
+
+  /** The `data:` lines joined with "\n" (SSE semantics), decoded as UTF-8. */
+  get data(): string {
+    this.#data ??=
+      this.dataLines.length === 1
+        ? this.dataLines[0]!.toString('utf8')
+        : this.dataLines.map((line) => line.toString('utf8')).join('\n');
+    return this.#data;
+  }
+
+  /** A substring test on the raw bytes, without decoding (for cheap "is this worth parsing?" checks). */
+  includes(needle: string): boolean {
+    if (this.dataLines.length === 1) return this.dataLines[0]!.includes(needle);
+    return this.data.includes(needle);
+  }
+
+  /** True when the data is exactly `text` (e.g. Chat's `[DONE]`), without decoding. */
+  dataEquals(text: string): boolean {
+    if (this.dataLines.length !== 1) return this.data === text;
+    const line = this.dataLines[0]!;
+    return line.length === Buffer.byteLength(text) && line.toString('latin1') === text;
+  }
+
+  /** The data parsed as JSON, or undefined when it is not JSON. */
+  json(): unknown {
+    try {
+      return JSON.parse(this.data);
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+/**
+ * Called at every blank line (the end of an event block). `event` is null when the block carried no
+ * `data:` line (comments, keep-alives, stray blank lines), which SSE does not dispatch. `end` is the
+ * offset in the chunk being pushed just past the blank line's terminator (0 during `end()`).
+ */
+export type SseListener = (event: SseEvent | null, end: number) => void;
+
+export class SseFramer {
+  /** Pieces of a line that started in an earlier chunk and has not ended yet. */
+  private partialLine: Buffer[] = [];
+  /** The previous chunk ended in CR: a leading LF in the next one completes that CRLF. */
+  private skipLeadingLf = false;
+  private atStreamStart = true;
+  private eventType = '';
+  private dataLines: Buffer[] = [];
+
+  constructor(private readonly listener: SseListener) {}
+
+  push(chunk: Buffer): void {
+    let lineStart = 0;
+    if (this.skipLeadingLf && chunk.length > 0) {
+      this.skipLeadingLf = false;
+      if (chunk[0] === LF) lineStart = 1;
+    }
+    if (this.atStreamStart && chunk.length > 0) lineStart = this.skipByteOrderMark(chunk, lineStart);
+
+    // indexOf for both terminators, each searched again only once passed: linear in the chunk size.
+    let nextLf = chunk.indexOf(LF, lineStart);
+    let nextCr = chunk.indexOf(CR, lineStart);
+    while (nextLf !== NO_MATCH || nextCr !== NO_MATCH) {
+      const isCr = nextCr !== NO_MATCH && (nextLf === NO_MATCH || nextCr < nextLf);
+      const lineEnd = isCr ? nextCr : nextLf;
+      let next = lineEnd + 1;
+      if (isCr) {
+        if (next === chunk.length) this.skipLeadingLf = true;
+        else if (chunk[next] === LF) next += 1;
+      }
+      this.takeLine(this.completeLine(chunk, lineStart, lineEnd), next);
+      lineStart = next;
+      if (nextLf !== NO_MATCH && nextLf < lineStart) nextLf = chunk.indexOf(LF, lineStart);
+      if (nextCr !== NO_MATCH && nextCr < lineStart) nextCr = chunk.indexOf(CR, lineStart);
+    }
+    if (lineStart < chunk.length) this.partialLine.push(chunk.subarray(lineStart));
+  }
+
+  /**
+   * The stream ended. A final line without a terminator, and an event without its closing blank
+   * line, are still dispatched: an upstream that cut off right after its usage event is billed on it.
+   */
+  end(): void {
+    if (this.partialLine.length > 0) this.takeLine(this.completeLine(Buffer.alloc(0), 0, 0), 0);
+    if (this.dataLines.length > 0) this.takeLine(Buffer.alloc(0), 0);
+  }
+
+  private completeLine(chunk: Buffer, start: number, end: number): Buffer {
+    const tail = chunk.subarray(start, end);
+    if (this.partialLine.length === 0) return tail;
+    this.partialLine.push(tail);
+    const line = Buffer.concat(this.partialLine);
+    this.partialLine = [];
+    return line;
+  }
+
+  private takeLine(line: Buffer, end: number): void {
+    if (line.length === 0) return this.dispatch(end);
+    if (line[0] === COLON) return; // comment
+
+    const colon = line.indexOf(COLON);
+    const nameEnd = colon === NO_MATCH ? line.length : colon;
+    let valueStart = colon === NO_MATCH ? line.length : colon + 1;
+    if (line[valueStart] === SPACE) valueStart += 1;
+
+    if (isField(line, nameEnd, 'data')) this.dataLines.push(line.subarray(valueStart));
+    else if (isField(line, nameEnd, 'event')) this.eventType = line.toString('utf8', valueStart);
+    // `id` and `retry` matter to reconnecting browsers, not to a meter.
+  }
+
+  private dispatch(end: number): void {
+    const event = this.dataLines.length > 0 ? new SseEvent(this.eventType, this.dataLines) : null;
+    this.eventType = '';
+    this.dataLines = [];
+    this.listener(event, end);
+  }
+
+  private skipByteOrderMark(chunk: Buffer, offset: number): number {
+    this.atStreamStart = false;
+    const hasBom = chunk[offset] === 0xef && chunk[offset + 1] === 0xbb && chunk[offset + 2] === 0xbf;
+    return hasBom ? offset + 3 : offset;
+  }
+}
+
+function isField(line: Buffer, nameEnd: number, name: 'data' | 'event'): boolean {
+  if (nameEnd !== name.length) return false;
+  for (let i = 0; i < nameEnd; i++) if (line[i] !== name.charCodeAt(i)) return false;
+  return true;
+}

@@ -1,0 +1,130 @@
+/**
+ * The StreamMeter every SSE dialect shares: the framer parses on the side, a dialect's observer reads
+ * the events, and — only when the dialect may rewrite — complete events are re-emitted as slices of
+ * the chunks they came from while the unfinished event's bytes wait for the rest of it.
+ */
+import type { MeteredUsage } from '../../shared/usage';
+import type { StreamMeter } from './types';
+import { SseFramer, type SseEvent } from './sse';
+
+const EMPTY: Buffer = Buffer.alloc(0);
+const CR = 0x0d;
+const LF = 0x0a;
+
+/** What to do with an event when the meter rewrites: keep it, drop it, or put bytes before it. */
+export type EventRewrite = 'keep' | 'drop' | { insertBefore: Buffer };
+
+/** A dialect's reading of its event stream. */
+export interface SseObserver {
+  onEvent(event: SseEvent): EventRewrite;
+  usage(): MeteredUsage | null;
+  sawTerminal(): boolean;
+  streamedText(): string;
+}
+
+export class SseStreamMeter implements StreamMeter {
+  private readonly framer = new SseFramer((event, end) => this.onBlock(event, end));
+  /** Bytes of the current, unfinished event from earlier chunks (rewriting only). */
+  private held: Buffer[] = [];
+  private chunk: Buffer = EMPTY;
+  /** Start of the current event in `chunk`; everything before it has been decided. */
+  private eventStart = 0;
+  /** Start of the run of kept bytes in `chunk` not yet moved to `out`. */
+  private keptFrom = 0;
+  private out: Buffer[] = [];
+  /** The last event was dropped and its bytes ended in CR: a leading LF belongs to it too. */
+  private droppedEndingInCr = false;
+
+  constructor(
+    private readonly observer: SseObserver,
+    /** False: observe only, and hand every chunk back untouched. */
+    private readonly rewrites: boolean,
+  ) {}
+
+  push(chunk: Buffer): Buffer {
+    if (!this.rewrites) {
+      this.framer.push(chunk);
+      return chunk;
+    }
+    this.beginChunk(chunk);
+    this.framer.push(chunk);
+    return this.finishChunk();
+  }
+
+  end(): Buffer {
+    if (!this.rewrites) {
+      this.framer.end();
+      return EMPTY;
+    }
+    this.beginChunk(EMPTY);
+    this.framer.end();
+    const out = this.finishChunk();
+    const rest = this.held;
+    this.held = [];
+    return rest.length === 0 ? out : Buffer.concat([out, ...rest]);
+  }
+
+  usage(): MeteredUsage | null {
+    return this.observer.usage();
+  }
+
+  sawTerminal(): boolean {
+    return this.observer.sawTerminal();
+  }
+
+  streamedText(): string {
+    return this.observer.streamedText();
+  }
+
+  private onBlock(event: SseEvent | null, end: number): void {
+    const rewrite = event === null ? 'keep' : this.observer.onEvent(event);
+    if (!this.rewrites) return;
+
+    if (rewrite === 'drop') {
+      this.flushKept(this.eventStart);
+      this.droppedEndingInCr = this.lastByteBefore(end) === CR;
+      this.keptFrom = end;
+    } else if (rewrite !== 'keep') {
+      this.flushKept(this.eventStart);
+      this.out.push(rewrite.insertBefore, ...this.held);
+      this.keptFrom = this.eventStart;
+    } else if (this.held.length > 0) {
+      this.out.push(...this.held); // only the chunk's first event can have held bytes: nothing precedes them
+    }
+    this.held = [];
+    this.eventStart = end;
+  }
+
+  private beginChunk(chunk: Buffer): void {
+    const continuesDroppedCrlf = this.droppedEndingInCr && chunk.length > 0 && chunk[0] === LF;
+    if (chunk.length > 0) this.droppedEndingInCr = false;
+    this.chunk = chunk;
+    this.out = [];
+    this.eventStart = this.keptFrom = continuesDroppedCrlf ? 1 : 0;
+  }
+
+  private finishChunk(): Buffer {
+    const { chunk } = this;
+    if (this.held.length === 0 && this.eventStart === chunk.length && this.keptFrom === 0 && this.out.length === 0) {
+      return chunk; // whole events only, all kept: the chunk itself, no copy
+    }
+    this.flushKept(this.eventStart);
+    if (this.eventStart < chunk.length) this.held.push(chunk.subarray(this.eventStart));
+    this.chunk = EMPTY;
+    const { out } = this;
+    this.out = [];
+    if (out.length === 0) return EMPTY;
+    return out.length === 1 ? out[0]! : Buffer.concat(out);
+  }
+
+  private flushKept(upTo: number): void {
+    if (upTo > this.keptFrom) this.out.push(this.chunk.subarray(this.keptFrom, upTo));
+    this.keptFrom = upTo;
+  }
+
+  private lastByteBefore(end: number): number | undefined {
+    if (end > 0) return this.chunk[end - 1];
+    const lastHeld = this.held[this.held.length - 1];
+    return lastHeld?.[lastHeld.length - 1];
+  }
+}

@@ -1,0 +1,39 @@
+/** Each vendor's usage object mapped to MeteredUsage, keeping the vendor's meaning (SPEC §6). */
+import type { MeteredUsage } from '../../shared/usage';
+import { field, isObject, tokenCount } from './json';
+
+/**
+ * OpenAI usage, in either naming: Responses (`input_tokens`/`output_tokens` with `*_details`) or
+ * Chat Completions and embeddings (`prompt_tokens`/`completion_tokens`). Input includes cached,
+ * output includes reasoning. Audio billed by duration (`{"type":"duration","seconds"}`) maps to seconds.
+ */
+export function openAiUsage(usage: unknown): MeteredUsage | null {
+  if (!isObject(usage)) return null;
+  const metered: MeteredUsage = {
+    vendor: 'openai',
+    inputTokens: tokenCount(usage.input_tokens ?? usage.prompt_tokens),
+    cachedInputTokens: tokenCount(
+      field(usage.input_tokens_details, 'cached_tokens') ?? field(usage.prompt_tokens_details, 'cached_tokens'),
+    ),
+    cacheWriteTokens: 0,
+    outputTokens: tokenCount(usage.output_tokens ?? usage.completion_tokens),
+    reasoningTokens: tokenCount(
+      field(usage.output_tokens_details, 'reasoning_tokens') ?? field(usage.completion_tokens_details, 'reasoning_tokens'),
+    ),
+  };
+  if (usage.type === 'duration' && typeof usage.seconds === 'number') metered.audioSeconds = Math.max(0, usage.seconds);
+  return metered;
+}
+
+/** Anthropic usage: input excludes cache reads and writes, which are reported separately. */
+export function anthropicUsage(usage: unknown): MeteredUsage | null {
+  if (!isObject(usage)) return null;
+  return {
+    vendor: 'anthropic',
+    inputTokens: tokenCount(usage.input_tokens),
+    cachedInputTokens: tokenCount(usage.cache_read_input_tokens),
+    cacheWriteTokens: tokenCount(usage.cache_creation_input_tokens),
+    outputTokens: tokenCount(usage.output_tokens),
+    reasoningTokens: 0,
+  };
+}
