@@ -1,0 +1,25 @@
+/** Environment overrides (SPEC §4): they win over the config file; bad values name the variable. */
+import type { Parsed } from './values';
+import { parseBaseUrl, parsePort } from './values';
+
+export interface EnvOverrides {
+  openaiBaseUrl?: string;
+  anthropicBaseUrl?: string;
+  port?: number;
+}
+
+export function readEnvOverrides(env: NodeJS.ProcessEnv): { overrides: EnvOverrides; issues: string[] } {
+  const overrides: EnvOverrides = {};
+  const issues: string[] = [];
+  const read = <T>(name: string, parse: (text: string) => Parsed<T>, apply: (value: T) => void): void => {
+    const text = env[name];
+    if (text === undefined || text.trim() === '') return; // empty means unset, as in most shells' usage
+    const parsed = parse(text);
+    if (parsed.ok) apply(parsed.value);
+    else issues.push(`${name}: ${parsed.message}`);
+  };
+  read('CREDITGATE_OPENAI_BASE_URL', parseBaseUrl, (url) => (overrides.openaiBaseUrl = url));
+  read('CREDITGATE_ANTHROPIC_BASE_URL', parseBaseUrl, (url) => (overrides.anthropicBaseUrl = url));
+  read('CREDITGATE_PORT', parsePort, (port) => (overrides.port = port));
+  return { overrides, issues };
+}

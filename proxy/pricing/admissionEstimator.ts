@@ -1,0 +1,33 @@
+/**
+ * The gateway's estimator (proxy/gateway/context.ts AdmissionEstimator), backed by the ledger's
+ * recent outputs per model. Typed structurally so pricing does not depend on the ledger module.
+ */
+import type { Micro } from '../../shared/money';
+import type { ModelRate } from '../../shared/rateCard';
+import type { Vendor } from '../../shared/usage';
+import type { CostEstimatorOptions } from './estimator';
+import { CostEstimator } from './estimator';
+import { countTextTokens } from './tokens';
+
+export interface OutputHistorySource {
+  /** Output tokens of the model's most recent posted requests, oldest first. */
+  recentOutputTokens(model: string): readonly number[];
+}
+
+export interface AdmissionEstimate {
+  estimate(request: { model: string; rate: ModelRate; vendor: Vendor; promptText: string; maxOutputTokens: number | null }): Micro;
+  record(model: string, outputTokens: number): void;
+  countTokens(text: string): number;
+}
+
+export function admissionEstimator(
+  source: OutputHistorySource,
+  options: Omit<CostEstimatorOptions, 'historyFor'> = {},
+): AdmissionEstimate {
+  const estimator = new CostEstimator({ ...options, historyFor: (model) => source.recentOutputTokens(model) });
+  return {
+    estimate: (request) => estimator.estimate(request).cost,
+    record: (model, outputTokens) => estimator.record(model, outputTokens),
+    countTokens: countTextTokens,
+  };
+}

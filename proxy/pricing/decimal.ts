@@ -1,0 +1,53 @@
+/**
+ * Exact decimal arithmetic for pricing. Float sums of `tokens × price` drift by a few ulps, and at
+ * realistic totals (hundreds of credits, i.e. 1e8+ micro-credits) an exact .5 can come out as
+ * .49999999 and round the wrong way. Reading each number from its shortest round-trip decimal string
+ * (what JSON wrote) and multiplying as BigInt keeps the single half-up rounding of SPEC §6 exact.
+ */
+
+interface Decimal {
+  /** value = units / 10^scale */
+  units: bigint;
+  scale: number;
+}
+
+const DECIMAL = /^(-?)(\d+)(?:\.(\d+))?(?:e([+-]?\d+))?$/;
+
+function toDecimal(value: number): Decimal {
+  if (!Number.isFinite(value)) throw new RangeError(`not a finite number: ${value}`);
+  const match = DECIMAL.exec(String(value));
+  if (!match) throw new RangeError(`unexpected number format: ${value}`);
+  const [, sign = '', whole = '0', fraction = '', exponent = '0'] = match;
+  const units = BigInt(`${sign}${whole}${fraction}`);
+  return { units, scale: fraction.length - Number(exponent) };
+}
+
+const pow10 = (n: number): bigint => 10n ** BigInt(n);
+
+/** Floor division for BigInt (BigInt `/` truncates toward zero). */
+function floorDiv(a: bigint, b: bigint): bigint {
+  const q = a / b;
+  return a % b !== 0n && a < 0n !== b < 0n ? q - 1n : q;
+}
+
+/** One priced quantity: `price × quantity × 10^shift` (shift turns credits into micro-credits). */
+export interface Term {
+  price: number;
+  quantity: number;
+  shift?: number;
+}
+
+/** Sums the terms exactly and rounds the total once, half up (toward +∞ at exactly .5). */
+export function sumRoundedHalfUp(terms: readonly Term[]): number {
+  const products = terms.map(({ price, quantity, shift = 0 }) => {
+    const p = toDecimal(price);
+    const q = toDecimal(quantity);
+    return { units: p.units * q.units, scale: p.scale + q.scale - shift };
+  });
+  const scale = Math.max(0, ...products.map((d) => d.scale));
+  let total = 0n;
+  // scale ≥ every product's scale, so each one lifts to the common denominator exactly.
+  for (const d of products) total += d.units * pow10(scale - d.scale);
+  const denominator = pow10(scale);
+  return Number(floorDiv(2n * total + denominator, 2n * denominator));
+}

@@ -1,0 +1,152 @@
+/**
+ * The admission estimate (SPEC §1): input size plus a bounded output estimate, priced with costOf.
+ * Coding agents send max_tokens of 64,000 on every turn while most turns produce a few hundred
+ * tokens; holding the worst case would lock users out of an allowance they still have. The hold is
+ * settled at the real cost, so overspend is bounded by one request's actual-minus-estimate.
+ */
+import type { Micro } from '../../shared/money';
+import type { ModelRate } from '../../shared/rateCard';
+import type { Vendor } from '../../shared/usage';
+import { costOf } from './cost';
+import { countTextTokens } from './tokens';
+
+/**
+ * With no history: most agent turns (a tool call, a short edit, a reply) stay well under 1,024
+ * output tokens, and 1,024 is still 1/60 of Claude Code's 64,000, so the hold stays small.
+ */
+export const DEFAULT_OUTPUT_TOKENS = 1_024;
+/** With history, never hold less than this: a run of one-word replies says little about the next turn. */
+export const MIN_OUTPUT_TOKENS = 256;
+/** Fewer samples than this are not a percentile; the default still applies as a lower bound. */
+export const MIN_HISTORY = 5;
+export const OUTPUT_PERCENTILE = 0.95;
+
+export interface EstimateRequest {
+  rate: ModelRate;
+  vendor: Vendor;
+  /** The prompt text the dialect extracted (messages, input, system, tools). */
+  promptText: string;
+  /** The request's own output cap (max_tokens, max_output_tokens, ...), or null. */
+  maxOutputTokens: number | null;
+  /** Recent output-token counts for this model (reasoning included), from the ledger. */
+  recentOutputTokens: readonly number[];
+}
+
+export interface CostEstimate {
+  inputTokens: number;
+  outputTokens: number;
+  cost: Micro;
+}
+
+/** Nearest-rank percentile of the samples (p in (0, 1]); null when there are none. */
+export function percentile(samples: readonly number[], p: number): number | null {
+  if (samples.length === 0) return null;
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)] ?? null;
+}
+
+/**
+ * Output tokens to hold for: p95 of recent outputs (at least MIN_OUTPUT_TOKENS, and at least the
+ * default while history is thin), capped by the request's own limit when that is smaller.
+ */
+export function estimateOutputTokens(recentP95: number | null, historySize: number, maxOutputTokens: number | null): number {
+  const floor = historySize >= MIN_HISTORY ? MIN_OUTPUT_TOKENS : DEFAULT_OUTPUT_TOKENS;
+  const expected = Math.max(floor, recentP95 ?? 0);
+  return maxOutputTokens === null ? expected : Math.min(expected, maxOutputTokens);
+}
+
+/**
+ * Prices the estimate as uncached input plus output: no cache discount is assumed, which is the
+ * conservative side (agents' prompts are mostly cache hits, billed at a tenth of that).
+ */
+export function priceEstimate(rate: ModelRate, vendor: Vendor, inputTokens: number, outputTokens: number): Micro {
+  return costOf(rate, { vendor, inputTokens, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens, reasoningTokens: 0 });
+}
+
+/** One-shot estimate from explicit history (the class below caches the percentile per model). */
+export function estimateCost(request: EstimateRequest): CostEstimate {
+  const inputTokens = countTextTokens(request.promptText);
+  const p95 = percentile(request.recentOutputTokens, OUTPUT_PERCENTILE);
+  const outputTokens = estimateOutputTokens(p95, request.recentOutputTokens.length, request.maxOutputTokens);
+  return { inputTokens, outputTokens, cost: priceEstimate(request.rate, request.vendor, inputTokens, outputTokens) };
+}
+
+export interface CostEstimatorOptions {
+  /** Recent output-token counts for a model, oldest first (the ledger decides how many). */
+  historyFor: (model: string) => readonly number[];
+  /** Re-read the ledger's history after this many recorded posts for a model. Default 100. */
+  refreshEveryPosts?: number;
+  /** ... or after this long. Default 60 s. */
+  refreshAfterMs?: number;
+  /** In-memory samples kept per model between refreshes. Default 500. */
+  maxSamples?: number;
+  now?: () => number;
+}
+
+interface ModelHistory {
+  samples: number[];
+  p95: number | null;
+  dirty: boolean;
+  postsUntilRefresh: number;
+  refreshAt: number;
+}
+
+/**
+ * Per-request estimator for the gateway: one ledger read per model per refresh period, and a
+ * percentile recomputed only after new posts. record() keeps the history current in between.
+ */
+export class CostEstimator {
+  private readonly historyFor: (model: string) => readonly number[];
+  private readonly refreshEveryPosts: number;
+  private readonly refreshAfterMs: number;
+  private readonly maxSamples: number;
+  private readonly now: () => number;
+  private readonly models = new Map<string, ModelHistory>();
+
+  constructor(options: CostEstimatorOptions) {
+    this.historyFor = options.historyFor;
+    this.refreshEveryPosts = options.refreshEveryPosts ?? 100;
+    this.refreshAfterMs = options.refreshAfterMs ?? 60_000;
+    this.maxSamples = options.maxSamples ?? 500;
+    this.now = options.now ?? Date.now;
+  }
+
+  estimate(request: Omit<EstimateRequest, 'recentOutputTokens'> & { model: string }): CostEstimate {
+    const inputTokens = countTextTokens(request.promptText);
+    const outputTokens = this.outputTokensFor(request.model, request.maxOutputTokens);
+    return { inputTokens, outputTokens, cost: priceEstimate(request.rate, request.vendor, inputTokens, outputTokens) };
+  }
+
+  outputTokensFor(model: string, maxOutputTokens: number | null): number {
+    const history = this.historyOf(model);
+    if (history.dirty) {
+      history.p95 = percentile(history.samples, OUTPUT_PERCENTILE);
+      history.dirty = false;
+    }
+    return estimateOutputTokens(history.p95, history.samples.length, maxOutputTokens);
+  }
+
+  /** Adds a settled request's output tokens (reasoning included) to the model's history. */
+  record(model: string, outputTokens: number): void {
+    if (!Number.isFinite(outputTokens) || outputTokens < 0) return;
+    const history = this.historyOf(model);
+    history.samples.push(outputTokens);
+    if (history.samples.length > this.maxSamples) history.samples.splice(0, history.samples.length - this.maxSamples);
+    history.dirty = true;
+    history.postsUntilRefresh -= 1;
+  }
+
+  private historyOf(model: string): ModelHistory {
+    const cached = this.models.get(model);
+    if (cached && cached.postsUntilRefresh > 0 && this.now() < cached.refreshAt) return cached;
+    const fresh: ModelHistory = {
+      samples: this.historyFor(model).slice(-this.maxSamples),
+      p95: null,
+      dirty: true,
+      postsUntilRefresh: this.refreshEveryPosts,
+      refreshAt: this.now() + this.refreshAfterMs,
+    };
+    this.models.set(model, fresh);
+    return fresh;
+  }
+}
