@@ -1,0 +1,2 @@
+export { startFakeUpstream, type FakeUpstream, type FakeUpstreamOptions, type RecordedRequest } from './server';
+export { DEFAULT_BEHAVIOR, DEFAULT_TEXT, parseBehaviorHeader, splitText, type FakeBehavior, type FakeUsage } from './behavior';
