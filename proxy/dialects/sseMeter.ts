@@ -32,8 +32,11 @@ export class SseStreamMeter implements StreamMeter {
   /** Start of the run of kept bytes in `chunk` not yet moved to `out`. */
   private keptFrom = 0;
   private out: Buffer[] = [];
-  /** The last event was dropped and its bytes ended in CR: a leading LF belongs to it too. */
-  private droppedEndingInCr = false;
+  /**
+   * The last block ended the previous chunk with CR: a leading LF in the next chunk completes its
+   * CRLF, so it goes wherever that block went (kept, or dropped with it).
+   */
+  private crEndedBlock: 'kept' | 'dropped' | null = null;
 
   constructor(
     private readonly observer: SseObserver,
@@ -82,7 +85,6 @@ export class SseStreamMeter implements StreamMeter {
 
     if (rewrite === 'drop') {
       this.flushKept(this.eventStart);
-      this.droppedEndingInCr = this.lastByteBefore(end) === CR;
       this.keptFrom = end;
     } else if (rewrite !== 'keep') {
       this.flushKept(this.eventStart);
@@ -93,14 +95,17 @@ export class SseStreamMeter implements StreamMeter {
     }
     this.held = [];
     this.eventStart = end;
+    const endsChunkWithCr = end > 0 && end === this.chunk.length && this.chunk[end - 1] === CR;
+    this.crEndedBlock = endsChunkWithCr ? (rewrite === 'drop' ? 'dropped' : 'kept') : null;
   }
 
   private beginChunk(chunk: Buffer): void {
-    const continuesDroppedCrlf = this.droppedEndingInCr && chunk.length > 0 && chunk[0] === LF;
-    if (chunk.length > 0) this.droppedEndingInCr = false;
+    const continuesCrlf = this.crEndedBlock !== null && chunk.length > 0 && chunk[0] === LF;
     this.chunk = chunk;
     this.out = [];
-    this.eventStart = this.keptFrom = continuesDroppedCrlf ? 1 : 0;
+    this.eventStart = continuesCrlf ? 1 : 0;
+    this.keptFrom = continuesCrlf && this.crEndedBlock === 'dropped' ? 1 : 0;
+    if (chunk.length > 0) this.crEndedBlock = null;
   }
 
   private finishChunk(): Buffer {
@@ -120,11 +125,5 @@ export class SseStreamMeter implements StreamMeter {
   private flushKept(upTo: number): void {
     if (upTo > this.keptFrom) this.out.push(this.chunk.subarray(this.keptFrom, upTo));
     this.keptFrom = upTo;
-  }
-
-  private lastByteBefore(end: number): number | undefined {
-    if (end > 0) return this.chunk[end - 1];
-    const lastHeld = this.held[this.held.length - 1];
-    return lastHeld?.[lastHeld.length - 1];
   }
 }
