@@ -1,0 +1,148 @@
+import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
+import { describe, expect, it } from 'vitest';
+import type { ModelRate } from '../shared/rateCard';
+import { emptyUsage } from '../shared/usage';
+import { admissionEstimator } from '../proxy/pricing/admissionEstimator';
+import { costOf } from '../proxy/pricing/cost';
+import {
+  CostEstimator,
+  DEFAULT_OUTPUT_TOKENS,
+  MIN_OUTPUT_TOKENS,
+  estimateCost,
+  estimateOutputTokens,
+  percentile,
+} from '../proxy/pricing/estimator';
+import { EXACT_COUNT_LIMIT, countTextTokens } from '../proxy/pricing/tokens';
+
+const sonnet: ModelRate = { feature: 'assistant', input: 75, cached_input: 7.5, cache_write: 93.75, output: 375 };
+const CODE = 'function add(a, b) {\n  // sum two numbers\n  return a + b * 42;\n}\nconst s = "The quick brown fox.";\n';
+
+describe('countTextTokens', () => {
+  it('counts with the real o200k tokenizer', () => {
+    expect(countTextTokens('hello world')).toBe(2);
+    expect(countTextTokens('')).toBe(0);
+    const body = CODE.repeat(400); // ~30 KB, exact range
+    expect(countTextTokens(body)).toBe(countTokens(body));
+  });
+
+  it('counts special-token markup in user text as text instead of throwing', () => {
+    expect(countTextTokens('a <|endoftext|> b')).toBeGreaterThan(3);
+  });
+
+  it('stays fast and close on long runs without whitespace (quadratic in the plain tokenizer)', () => {
+    const started = performance.now();
+    const count = countTextTokens('a'.repeat(60_000)); // the plain tokenizer needs seconds for this
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(count).toBe(7_500); // 'aaaaaaaa' is one token; 256-char pieces split on token boundaries
+  });
+
+  it('extrapolates beyond the exact limit within a few percent', () => {
+    const huge = CODE.repeat(Math.ceil((EXACT_COUNT_LIMIT * 6) / CODE.length));
+    const exact = countTokens(CODE) * (huge.length / CODE.length);
+    const counted = countTextTokens(huge);
+    expect(Math.abs(counted - exact) / exact).toBeLessThan(0.02);
+  });
+});
+
+describe('estimateOutputTokens', () => {
+  it('holds the default, not max_tokens, when there is no history', () => {
+    expect(estimateOutputTokens(null, 0, 64_000)).toBe(DEFAULT_OUTPUT_TOKENS);
+    expect(estimateOutputTokens(null, 0, null)).toBe(DEFAULT_OUTPUT_TOKENS);
+  });
+
+  it('uses p95 of recent outputs, with a floor', () => {
+    expect(estimateOutputTokens(3_000, 50, 64_000)).toBe(3_000);
+    expect(estimateOutputTokens(10, 50, 64_000)).toBe(MIN_OUTPUT_TOKENS);
+  });
+
+  it('keeps the default as a floor while history is thin', () => {
+    expect(estimateOutputTokens(10, 2, null)).toBe(DEFAULT_OUTPUT_TOKENS);
+    expect(estimateOutputTokens(5_000, 2, null)).toBe(5_000);
+  });
+
+  it('is capped by a smaller max_tokens', () => {
+    expect(estimateOutputTokens(3_000, 50, 100)).toBe(100);
+    expect(estimateOutputTokens(null, 0, 0)).toBe(0);
+  });
+});
+
+describe('percentile', () => {
+  it('is the nearest rank', () => {
+    const samples = Array.from({ length: 100 }, (_, i) => (100 - i) * 10); // 1000 … 10, unsorted input
+    expect(percentile(samples, 0.95)).toBe(950);
+    expect(percentile([7], 0.95)).toBe(7);
+    expect(percentile([], 0.95)).toBeNull();
+  });
+});
+
+describe('estimateCost', () => {
+  const prompt = CODE.repeat(500); // ~40 KB, like a Codex / Claude Code body
+
+  it('estimates a Claude-Code-like request (max_tokens 64,000, no history) far below the worst case', () => {
+    const estimate = estimateCost({ rate: sonnet, vendor: 'anthropic', promptText: prompt, maxOutputTokens: 64_000, recentOutputTokens: [] });
+    expect(estimate.inputTokens).toBe(countTokens(prompt));
+    expect(estimate.outputTokens).toBe(DEFAULT_OUTPUT_TOKENS);
+    const worst = costOf(sonnet, { ...emptyUsage('anthropic'), inputTokens: estimate.inputTokens, outputTokens: 64_000 });
+    expect(estimate.cost).toBe(estimate.inputTokens * 75 + DEFAULT_OUTPUT_TOKENS * 375);
+    expect(estimate.cost).toBeLessThan(worst / 3);
+  });
+
+  it('uses p95 of the history when there is one', () => {
+    const history = Array.from({ length: 100 }, (_, i) => (i + 1) * 40); // p95 = 3,800
+    const estimate = estimateCost({ rate: sonnet, vendor: 'anthropic', promptText: 'hi', maxOutputTokens: 64_000, recentOutputTokens: history });
+    expect(estimate.outputTokens).toBe(3_800);
+  });
+
+  it('never assumes a cache discount for OpenAI input', () => {
+    const gpt5: ModelRate = { feature: 'assistant', input: 31.25, cached_input: 3.125, output: 250 };
+    const estimate = estimateCost({ rate: gpt5, vendor: 'openai', promptText: 'hello world', maxOutputTokens: 10, recentOutputTokens: [] });
+    expect(estimate.cost).toBe(2_563); // 2 × 31.25 + 10 × 250 = 2,562.5 → 2,563 (cached would be 2,506)
+  });
+});
+
+describe('CostEstimator', () => {
+  const request = { model: 'm', rate: sonnet, vendor: 'anthropic' as const, promptText: 'hi', maxOutputTokens: 64_000 };
+
+  it('reads history once per model and learns from record() in between', () => {
+    const reads: string[] = [];
+    const estimator = new CostEstimator({ historyFor: (model) => (reads.push(model), Array(20).fill(500)) });
+    expect(estimator.estimate(request).outputTokens).toBe(500);
+    for (let i = 0; i < 20; i++) estimator.record('m', 9_000);
+    expect(estimator.estimate(request).outputTokens).toBe(9_000);
+    expect(reads).toEqual(['m']);
+  });
+
+  it('re-reads history after N posts and after the refresh period', () => {
+    let now = 0;
+    let reads = 0;
+    const estimator = new CostEstimator({
+      historyFor: () => (reads++, []),
+      refreshEveryPosts: 3,
+      refreshAfterMs: 1_000,
+      now: () => now,
+    });
+    estimator.estimate(request);
+    for (let i = 0; i < 3; i++) estimator.record('m', 100);
+    estimator.estimate(request);
+    expect(reads).toBe(2);
+    now = 999;
+    estimator.estimate(request);
+    expect(reads).toBe(2);
+    now = 2_000;
+    estimator.estimate(request);
+    expect(reads).toBe(3);
+  });
+
+  it('keeps at most maxSamples in memory, dropping the oldest', () => {
+    const estimator = new CostEstimator({ historyFor: () => [], maxSamples: 10 });
+    for (let i = 0; i < 10; i++) estimator.record('m', 50_000);
+    for (let i = 0; i < 10; i++) estimator.record('m', 300);
+    expect(estimator.outputTokensFor('m', null)).toBe(300);
+  });
+
+  it('backs the gateway estimator with the ledger history', () => {
+    const gateway = admissionEstimator({ recentOutputTokens: () => Array(10).fill(2_000) });
+    expect(gateway.estimate(request)).toBe(countTokens('hi') * 75 + 2_000 * 375);
+    expect(gateway.countTokens('hello world')).toBe(2);
+  });
+});
