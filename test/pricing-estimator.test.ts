@@ -133,9 +133,9 @@ describe('CostEstimator', () => {
     expect(reads).toBe(3);
   });
 
-  it('keeps at most maxSamples in memory, dropping the oldest', () => {
-    const estimator = new CostEstimator({ historyFor: () => [], maxSamples: 10 });
-    for (let i = 0; i < 10; i++) estimator.record('m', 50_000);
+  it('keeps at most maxSamples in memory, dropping the loaded (older) samples first', () => {
+    const estimator = new CostEstimator({ historyFor: () => [50_000, 40_000, 30_000, 20_000, 10_000], maxSamples: 10 });
+    expect(estimator.outputTokensFor('m', null)).toBe(50_000);
     for (let i = 0; i < 10; i++) estimator.record('m', 300);
     expect(estimator.outputTokensFor('m', null)).toBe(300);
   });

@@ -10,7 +10,7 @@ import { CostEstimator } from './estimator';
 import { countTextTokens } from './tokens';
 
 export interface OutputHistorySource {
-  /** Output tokens of the model's most recent posted requests, oldest first. */
+  /** Output tokens of the model's most recent posted requests, in any order. */
   recentOutputTokens(model: string): readonly number[];
 }
 

@@ -72,13 +72,13 @@ export function estimateCost(request: EstimateRequest): CostEstimate {
 }
 
 export interface CostEstimatorOptions {
-  /** Recent output-token counts for a model, oldest first (the ledger decides how many). */
+  /** Recent output-token counts for a model, in any order; the ledger decides how many. */
   historyFor: (model: string) => readonly number[];
   /** Re-read the ledger's history after this many recorded posts for a model. Default 100. */
   refreshEveryPosts?: number;
   /** ... or after this long. Default 60 s. */
   refreshAfterMs?: number;
-  /** In-memory samples kept per model between refreshes. Default 500. */
+  /** Samples kept per model as record() adds to them (the oldest go first). Default 500. */
   maxSamples?: number;
   now?: () => number;
 }
@@ -131,6 +131,7 @@ export class CostEstimator {
     if (!Number.isFinite(outputTokens) || outputTokens < 0) return;
     const history = this.historyOf(model);
     history.samples.push(outputTokens);
+    // Loaded samples sit before recorded ones and are all older, whatever order the ledger gave.
     if (history.samples.length > this.maxSamples) history.samples.splice(0, history.samples.length - this.maxSamples);
     history.dirty = true;
     history.postsUntilRefresh -= 1;
@@ -140,7 +141,7 @@ export class CostEstimator {
     const cached = this.models.get(model);
     if (cached && cached.postsUntilRefresh > 0 && this.now() < cached.refreshAt) return cached;
     const fresh: ModelHistory = {
-      samples: this.historyFor(model).slice(-this.maxSamples),
+      samples: [...this.historyFor(model)],
       p95: null,
       dirty: true,
       postsUntilRefresh: this.refreshEveryPosts,
