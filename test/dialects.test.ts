@@ -1,0 +1,407 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import type { MeteredUsage } from '../shared/usage';
+import type { Dialect, StreamMeter, StreamMeterOptions } from '../proxy/dialects/types';
+import {
+  anthropicPassthroughDialect,
+  chatCompletionsDialect,
+  dialectForRoute,
+  messagesDialect,
+  passthroughDialect,
+  responsesDialect,
+} from '../proxy/dialects';
+import { DEFAULT_TEXT, rawRequest, startFakeUpstream, type FakeUpstream } from './fake-upstream';
+
+let upstream: FakeUpstream;
+beforeAll(async () => {
+  upstream = await startFakeUpstream();
+});
+afterAll(() => upstream.close());
+
+/** A real response body from the fake upstream (fetch undoes any compression, as the gateway does). */
+async function fixture(path: string, body: unknown, headers: Record<string, string> = {}): Promise<Buffer> {
+  const res = await fetch(upstream.url + path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
+  return Buffer.from(await res.arrayBuffer());
+}
+
+function splitAt(bytes: Buffer, offsets: number[]): Buffer[] {
+  const cuts = [...new Set(offsets.map((o) => o % (bytes.length + 1)))].sort((a, b) => a - b);
+  const chunks: Buffer[] = [];
+  let from = 0;
+  for (const cut of cuts) {
+    chunks.push(bytes.subarray(from, cut));
+    from = cut;
+  }
+  chunks.push(bytes.subarray(from));
+  return chunks;
+}
+
+function meterStream(dialect: Dialect, chunks: Buffer[], options: StreamMeterOptions = {}): { meter: StreamMeter; out: Buffer; writes: Buffer[] } {
+  const meter = dialect.createStreamMeter(options);
+  const writes = chunks.map((chunk) => meter.push(chunk));
+  writes.push(meter.end());
+  return { meter, out: Buffer.concat(writes), writes };
+}
+
+const cutsArb = fc.array(fc.nat(), { maxLength: 10 });
+const openAiUsage = (fields: Partial<MeteredUsage>): MeteredUsage => ({
+  vendor: 'openai',
+  inputTokens: 0,
+  cachedInputTokens: 0,
+  cacheWriteTokens: 0,
+  outputTokens: 0,
+  reasoningTokens: 0,
+  ...fields,
+});
+const FAKE_USAGE = JSON.stringify({ input_tokens: 1200, cached_tokens: 200, output_tokens: 300, reasoning_tokens: 120 });
+const EXPECTED_OPENAI = openAiUsage({ inputTokens: 1200, cachedInputTokens: 200, outputTokens: 300, reasoningTokens: 120 });
+
+describe('dialectForRoute', () => {
+  it('maps the routes of SPEC §2', () => {
+    expect(dialectForRoute('POST', '/v1/responses')).toBe(responsesDialect);
+    expect(dialectForRoute('POST', '/v1/chat/completions')).toBe(chatCompletionsDialect);
+    expect(dialectForRoute('POST', '/v1/messages')).toBe(messagesDialect);
+    expect(dialectForRoute('POST', '/v1/messages?beta=true')).toBe(messagesDialect);
+    expect(dialectForRoute('POST', '/v1/embeddings')).toBe(passthroughDialect);
+    expect(dialectForRoute('GET', '/v1/models')).toBe(passthroughDialect);
+    expect(dialectForRoute('GET', '/v1/responses/resp_1')).toBe(passthroughDialect);
+    expect(dialectForRoute('POST', '/v1/messages/count_tokens?beta=true')).toBe(anthropicPassthroughDialect);
+    expect(dialectForRoute('GET', '/healthz')).toBeNull();
+    expect(dialectForRoute('GET', '/creditgate/v1/status')).toBeNull();
+    expect(dialectForRoute('POST', '/v1')).toBeNull();
+  });
+});
+
+describe('Responses dialect', () => {
+  const request = { model: 'gpt-5-codex', input: [{ role: 'user', content: [{ type: 'input_text', text: 'say hi' }] }], stream: true };
+
+  it('meters a real stream at any split, handing each chunk back untouched', async () => {
+    const bytes = await fixture('/v1/responses', request, { 'x-fake-usage': FAKE_USAGE });
+    fc.assert(
+      fc.property(cutsArb, (cuts) => {
+        const chunks = splitAt(bytes, cuts);
+        const { meter, writes } = meterStream(responsesDialect, chunks);
+        chunks.forEach((chunk, i) => expect(writes[i]).toBe(chunk));
+        expect(meter.usage()).toEqual(EXPECTED_OPENAI);
+        expect(meter.sawTerminal()).toBe(true);
+        expect(meter.streamedText()).toBe(DEFAULT_TEXT);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it.each(['incomplete', 'failed'])('bills the usage of response.%s, a terminal event too', async (terminal) => {
+    const bytes = await fixture('/v1/responses', request, { 'x-fake-usage': FAKE_USAGE, 'x-fake-behavior': `terminal=${terminal}` });
+    const { meter } = meterStream(responsesDialect, [bytes]);
+    expect(meter.usage()).toEqual(EXPECTED_OPENAI);
+    expect(meter.sawTerminal()).toBe(true);
+  });
+
+  it('reports no usage and no terminal for a cut stream, with the text streamed so far', async () => {
+    // created, in_progress, output_item.added, content_part.added, then two of four deltas
+    const cut = await rawRequest(`${upstream.url}/v1/responses`, {
+      body: JSON.stringify(request),
+      headers: { 'x-fake-behavior': 'cut=6,deltas=4', 'x-fake-text': 'aaaabbbbccccdddd' },
+    });
+    expect(cut.complete).toBe(false);
+    const { meter, out } = meterStream(responsesDialect, [cut.body]);
+    expect(out.equals(cut.body)).toBe(true);
+    expect(meter.usage()).toBeNull();
+    expect(meter.sawTerminal()).toBe(false);
+    expect(meter.streamedText()).toBe('aaaabbbb');
+  });
+
+  it('reads usage from a non-streaming body', async () => {
+    const body = JSON.parse((await fixture('/v1/responses', { ...request, stream: false }, { 'x-fake-usage': FAKE_USAGE })).toString());
+    expect(responsesDialect.usageFromBody(body)).toEqual(EXPECTED_OPENAI);
+    expect(responsesDialect.usageFromBody({ output: [] })).toBeNull();
+  });
+
+  it('injects the beforeTerminal bytes right before response.completed, once, at any split', async () => {
+    const bytes = await fixture('/v1/responses', request, { 'x-fake-usage': FAKE_USAGE });
+    const injected = Buffer.from('event: codex.rate_limits\ndata: {"type":"codex.rate_limits"}\n\n');
+    const text = bytes.toString('utf8');
+    const at = text.indexOf('event: response.completed');
+    expect(at).toBeGreaterThan(0);
+    const wanted = text.slice(0, at) + injected.toString() + text.slice(at);
+    fc.assert(
+      fc.property(cutsArb, (cuts) => {
+        const calls: (MeteredUsage | null)[] = [];
+        const { meter, out } = meterStream(responsesDialect, splitAt(bytes, cuts), {
+          beforeTerminal: (usage) => {
+            calls.push(usage);
+            return injected;
+          },
+        });
+        expect(out.toString('utf8')).toBe(wanted);
+        expect(calls).toEqual([EXPECTED_OPENAI]);
+        expect(meter.usage()).toEqual(EXPECTED_OPENAI);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('writes the stream unchanged when beforeTerminal returns nothing, and never calls it without a terminal event', async () => {
+    const bytes = await fixture('/v1/responses', request);
+    expect(meterStream(responsesDialect, splitAt(bytes, [50, 51, 700]), { beforeTerminal: () => null }).out.equals(bytes)).toBe(true);
+    let called = false;
+    const head = bytes.subarray(0, bytes.indexOf('event: response.completed'));
+    meterStream(responsesDialect, [head], { beforeTerminal: () => ((called = true), null) });
+    expect(called).toBe(false);
+  });
+
+  it('validates the fields it reads, answering in the OpenAI error shape', () => {
+    const cases: [unknown, string][] = [
+      [[], ''],
+      [{ input: 'x' }, 'model'],
+      [{ model: 5, input: 'x' }, 'model'],
+      [{ model: 'm' }, 'input'],
+      [{ model: 'm', input: 5 }, 'input'],
+      [{ model: 'm', input: 'x', stream: 'true' }, 'stream'],
+      [{ model: 'm', input: 'x', max_output_tokens: -1 }, 'max_output_tokens'],
+      [{ model: 'm', input: 'x', max_output_tokens: 1.5 }, 'max_output_tokens'],
+    ];
+    for (const [body, param] of cases) {
+      const validation = responsesDialect.validate(body);
+      expect(validation.ok, JSON.stringify(body)).toBe(false);
+      if (validation.ok) continue;
+      expect(validation.param).toBe(param);
+      expect(responsesDialect.errorBody('invalid_request', validation.message, { param: validation.param })).toEqual({
+        error: { message: validation.message, type: 'invalid_request_error', param: validation.param, code: null },
+      });
+    }
+  });
+
+  it('describes a valid request: stream, output cap, prompt text from instructions, input and tools', () => {
+    const validation = responsesDialect.validate({
+      model: 'gpt-5-codex',
+      instructions: 'Be terse.',
+      input: [{ type: 'message', role: 'user', content: [{ type: 'input_text', text: 'say hi' }] }, { type: 'reasoning', encrypted_content: 'gAAAA' }],
+      tools: [{ type: 'function', name: 'shell' }],
+      stream: true,
+      max_output_tokens: null,
+    });
+    expect(validation.ok).toBe(true);
+    if (!validation.ok) return;
+    expect(validation.request).toMatchObject({ model: 'gpt-5-codex', stream: true, maxOutputTokens: null });
+    expect(validation.request.promptText).toContain('Be terse.');
+    expect(validation.request.promptText).toContain('say hi');
+    expect(validation.request.promptText).toContain('"shell"');
+    expect(validation.request.promptText).not.toContain('gAAAA');
+  });
+});
+
+describe('Chat Completions dialect', () => {
+  const request = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], stream: true };
+
+  it('asks for include_usage on a copy of the body, only when streaming without it', () => {
+    const valid = chatCompletionsDialect.validate(request);
+    if (!valid.ok) throw new Error(valid.message);
+    const body = { ...request, stream_options: { other: 1 } };
+    const prepared = chatCompletionsDialect.prepare(body, valid.request);
+    expect(prepared).toEqual({ body: { ...request, stream_options: { other: 1, include_usage: true } }, stripUsageChunk: true });
+    expect(body.stream_options).toEqual({ other: 1 });
+
+    const asked = { ...request, stream_options: { include_usage: true } };
+    expect(chatCompletionsDialect.prepare(asked, valid.request)).toEqual({ body: asked, stripUsageChunk: false });
+    const plain = { ...request, stream: false };
+    expect(chatCompletionsDialect.prepare(plain, { ...valid.request, stream: false }).body).toBe(plain);
+  });
+
+  it('strips exactly the usage-only chunk it asked for, leaving every other byte, at any split', async () => {
+    const bytes = await fixture('/v1/chat/completions', { ...request, stream_options: { include_usage: true } }, { 'x-fake-usage': FAKE_USAGE });
+    const blocks = bytes.toString('utf8').split(/(?<=\n\n)/);
+    const usageBlocks = blocks.filter((block) => block.includes('"choices":[]'));
+    expect(usageBlocks).toHaveLength(1);
+    const wanted = blocks.filter((block) => !block.includes('"choices":[]')).join('');
+    expect(wanted.endsWith('data: [DONE]\n\n')).toBe(true);
+    fc.assert(
+      fc.property(cutsArb, (cuts) => {
+        const { meter, out } = meterStream(chatCompletionsDialect, splitAt(bytes, cuts), { stripUsageChunk: true });
+        expect(out.toString('utf8')).toBe(wanted);
+        expect(meter.usage()).toEqual(EXPECTED_OPENAI);
+        expect(meter.sawTerminal()).toBe(true);
+        expect(meter.streamedText()).toBe(DEFAULT_TEXT);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('passes the usage chunk the client asked for, chunk for chunk', async () => {
+    const bytes = await fixture('/v1/chat/completions', { ...request, stream_options: { include_usage: true } }, { 'x-fake-usage': FAKE_USAGE });
+    const chunks = splitAt(bytes, [10, 500, 501, 1200]);
+    const { meter, writes } = meterStream(chatCompletionsDialect, chunks, {});
+    chunks.forEach((chunk, i) => expect(writes[i]).toBe(chunk));
+    expect(meter.usage()).toEqual(EXPECTED_OPENAI);
+  });
+
+  it('keeps a chunk that carries usage alongside choices (some providers do)', () => {
+    const stream = 'data: {"choices":[{"index":0,"delta":{"content":"x"}}],"usage":{"prompt_tokens":3,"completion_tokens":1}}\n\ndata: [DONE]\n\n';
+    const { meter, out } = meterStream(chatCompletionsDialect, [Buffer.from(stream)], { stripUsageChunk: true });
+    expect(out.toString()).toBe(stream);
+    expect(meter.usage()).toEqual(openAiUsage({ inputTokens: 3, outputTokens: 1 }));
+    expect(meter.streamedText()).toBe('x');
+  });
+
+  it('collects tool-call arguments as streamed text', () => {
+    const chunk = { choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { name: 'shell', arguments: '{"cmd":' } }] } }] };
+    const { meter } = meterStream(chatCompletionsDialect, [Buffer.from(`data: ${JSON.stringify(chunk)}\n\n`)]);
+    expect(meter.streamedText()).toBe('shell{"cmd":');
+    expect(meter.sawTerminal()).toBe(false);
+  });
+
+  it('reads usage from a non-streaming body', async () => {
+    const body = JSON.parse((await fixture('/v1/chat/completions', { ...request, stream: false }, { 'x-fake-usage': FAKE_USAGE })).toString());
+    expect(chatCompletionsDialect.usageFromBody(body)).toEqual(EXPECTED_OPENAI);
+  });
+
+  it('validates the fields it reads', () => {
+    const cases: [unknown, string][] = [
+      [{ messages: [] }, 'model'],
+      [{ model: 'm' }, 'messages'],
+      [{ model: 'm', messages: {} }, 'messages'],
+      [{ model: 'm', messages: [], stream: 1 }, 'stream'],
+      [{ model: 'm', messages: [], max_tokens: '10' }, 'max_tokens'],
+      [{ model: 'm', messages: [], max_completion_tokens: -2 }, 'max_completion_tokens'],
+      [{ model: 'm', messages: [], n: 0.5 }, 'n'],
+    ];
+    for (const [body, param] of cases) {
+      const validation = chatCompletionsDialect.validate(body);
+      expect(validation.ok ? null : validation.param, JSON.stringify(body)).toBe(param);
+    }
+    const valid = chatCompletionsDialect.validate({ model: 'm', messages: [{ role: 'user', content: [{ type: 'text', text: 'hello' }] }], max_tokens: 5, max_completion_tokens: 9, n: null });
+    expect(valid).toMatchObject({ ok: true, request: { model: 'm', stream: false, maxOutputTokens: 9, promptText: 'hello' } });
+  });
+});
+
+describe('Messages dialect', () => {
+  const request = { model: 'claude-sonnet-4-5', max_tokens: 64000, messages: [{ role: 'user', content: 'hi' }], stream: true };
+  const anthropicUsage = { vendor: 'anthropic', inputTokens: 40, cachedInputTokens: 3000, cacheWriteTokens: 500, outputTokens: 77, reasoningTokens: 0 };
+  const headers = { 'x-fake-usage': JSON.stringify({ input_tokens: 40, cache_read_input_tokens: 3000, cache_creation_input_tokens: 500, output_tokens: 77 }) };
+
+  it('meters a real stream at any split: message_start input and cache, message_delta output', async () => {
+    const bytes = await fixture('/v1/messages?beta=true', request, headers);
+    fc.assert(
+      fc.property(cutsArb, (cuts) => {
+        const chunks = splitAt(bytes, cuts);
+        const { meter, writes } = meterStream(messagesDialect, chunks);
+        chunks.forEach((chunk, i) => expect(writes[i]).toBe(chunk));
+        expect(meter.usage()).toEqual(anthropicUsage);
+        expect(meter.sawTerminal()).toBe(true);
+        expect(meter.streamedText()).toBe(DEFAULT_TEXT);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('takes the last cumulative output_tokens, never a sum', () => {
+    const stream = [
+      'event: message_start\ndata: {"type":"message_start","message":{"usage":{"input_tokens":10,"cache_read_input_tokens":2,"output_tokens":1}}}',
+      'event: content_block_start\ndata: {"type":"content_block_start","index":0,"content_block":{"type":"thinking","thinking":""}}',
+      'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":"hmm "}}',
+      'event: content_block_delta\ndata: {"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{\\"a\\":1}"}}',
+      'event: message_delta\ndata: {"type":"message_delta","delta":{},"usage":{"output_tokens":10}}',
+      'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"tool_use"},"usage":{"output_tokens":25}}',
+      'event: message_stop\ndata: {"type":"message_stop"}',
+    ].join('\n\n') + '\n\n';
+    const { meter, out } = meterStream(messagesDialect, [Buffer.from(stream)]);
+    expect(out.toString()).toBe(stream);
+    expect(meter.usage()).toEqual({ vendor: 'anthropic', inputTokens: 10, cachedInputTokens: 2, cacheWriteTokens: 0, outputTokens: 25, reasoningTokens: 0 });
+    expect(meter.streamedText()).toBe('hmm {"a":1}');
+  });
+
+  it('reads usage from a non-streaming body, compressed upstream or not', async () => {
+    for (const behavior of ['', 'gzip', 'br']) {
+      const raw = await fixture('/v1/messages', { ...request, stream: false }, { ...headers, 'x-fake-behavior': behavior });
+      expect(messagesDialect.usageFromBody(JSON.parse(raw.toString()))).toEqual(anthropicUsage);
+    }
+  });
+
+  it('validates in the Anthropic error shape, without demanding more than the API', () => {
+    for (const [body, param] of [
+      [{ messages: [], max_tokens: 1 }, 'model'],
+      [{ model: 'c', max_tokens: 1 }, 'messages'],
+      [{ model: 'c', messages: [], max_tokens: -5 }, 'max_tokens'],
+      [{ model: 'c', messages: [], stream: 'yes' }, 'stream'],
+    ] as const) {
+      const validation = messagesDialect.validate(body);
+      expect(validation.ok ? null : validation.param).toBe(param);
+      if (validation.ok) continue;
+      expect(messagesDialect.errorBody('invalid_request', validation.message)).toEqual({
+        type: 'error',
+        error: { type: 'invalid_request_error', message: validation.message },
+      });
+    }
+    const valid = messagesDialect.validate({ ...request, system: [{ type: 'text', text: 'You are Claude Code.' }] });
+    expect(valid).toMatchObject({ ok: true, request: { stream: true, maxOutputTokens: 64000 } });
+    expect(valid.ok && valid.request.promptText).toBe('You are Claude Code.\nhi');
+  });
+
+  it('maps every gateway error kind to an Anthropic error type', () => {
+    const types = (['invalid_request', 'authentication', 'permission', 'not_found', 'too_large', 'usage_limit', 'upstream_unavailable', 'upstream_timeout', 'internal'] as const).map(
+      (kind) => (messagesDialect.errorBody(kind, 'm') as { error: { type: string } }).error.type,
+    );
+    expect(types).toEqual(['invalid_request_error', 'authentication_error', 'permission_error', 'not_found_error', 'request_too_large', 'rate_limit_error', 'api_error', 'api_error', 'api_error']);
+  });
+});
+
+describe('pass-through dialect', () => {
+  it('accepts an empty body or any JSON object, model optional', () => {
+    expect(passthroughDialect.validate(undefined)).toEqual({ ok: true, request: { model: '', stream: false, maxOutputTokens: null, promptText: '' } });
+    expect(passthroughDialect.validate({ input: ['a', 'b'], model: 'text-embedding-3-small' })).toMatchObject({ ok: true, request: { model: 'text-embedding-3-small', promptText: 'a\nb' } });
+    expect(passthroughDialect.validate([1])).toMatchObject({ ok: false });
+    expect(passthroughDialect.validate({ model: 3 })).toMatchObject({ ok: false, param: 'model' });
+  });
+
+  it('meters embeddings (prompt_tokens and total_tokens only) and audio by duration', async () => {
+    const body = JSON.parse((await fixture('/v1/embeddings', { model: 'text-embedding-3-small', input: ['a', 'b'] }, { 'x-fake-usage': '{"input_tokens":42}' })).toString());
+    expect(body.usage).toEqual({ prompt_tokens: 42, total_tokens: 42 });
+    expect(passthroughDialect.usageFromBody(body)).toEqual(openAiUsage({ inputTokens: 42 }));
+    expect(passthroughDialect.usageFromBody({ text: 'hi', usage: { type: 'duration', seconds: 7.5 } })).toEqual(openAiUsage({ audioSeconds: 7.5 }));
+    expect(passthroughDialect.usageFromBody({ object: 'list', data: [] })).toBeNull();
+  });
+
+  it('meters a stream that carries usage', async () => {
+    const bytes = await fixture('/v1/chat/completions', { model: 'm', messages: [], stream: true, stream_options: { include_usage: true } }, { 'x-fake-usage': FAKE_USAGE });
+    const { meter, out } = meterStream(passthroughDialect, splitAt(bytes, [100, 333]));
+    expect(out.equals(bytes)).toBe(true);
+    expect(meter.usage()).toEqual(EXPECTED_OPENAI);
+    expect(meter.sawTerminal()).toBe(true);
+  });
+});
+
+describe('blocked (429) bodies', () => {
+  const details = { planType: 'plus', resetsAt: 1_800_000_000 };
+
+  it.each([
+    ['responses', responsesDialect],
+    ['chat', chatCompletionsDialect],
+    ['passthrough', passthroughDialect],
+  ])('are exactly the contract on the OpenAI route %s', (_name, dialect) => {
+    const body = dialect.errorBody('usage_limit', '', details) as { error: Record<string, unknown> };
+    expect(Object.keys(body)).toEqual(['error']);
+    expect(Object.keys(body.error).sort()).toEqual(['code', 'message', 'plan_type', 'resets_at', 'state', 'type']);
+    expect(body.error).toMatchObject({ type: 'usage_limit_reached', code: 'usage_limit_reached', plan_type: 'plus', resets_at: 1_800_000_000, state: 'blocked' });
+    expect(body.error.message).toContain('Add credits');
+    expect(body.error.message).toContain('creditgate credits add');
+    expect(body.error.message).toContain('Creditgate: Add Credits…');
+    expect(body.error.message).toContain('2027-01-15T08:00:00Z');
+  });
+
+  it('carry resets_at null when no reset would unblock, and the gateway message when it gives one', () => {
+    const body = responsesDialect.errorBody('usage_limit', 'Custom: Add credits now.', { planType: 'free', resetsAt: null }) as { error: Record<string, unknown> };
+    expect(body.error).toMatchObject({ resets_at: null, plan_type: 'free', message: 'Custom: Add credits now.' });
+  });
+
+  it('are a rate_limit_error on /v1/messages', () => {
+    const body = messagesDialect.errorBody('usage_limit', '', details) as { type: string; error: { type: string; message: string } };
+    expect(body.type).toBe('error');
+    expect(Object.keys(body.error).sort()).toEqual(['message', 'type']);
+    expect(body.error.type).toBe('rate_limit_error');
+    expect(body.error.message).toContain('Add credits');
+  });
+});
