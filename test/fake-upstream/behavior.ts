@@ -5,7 +5,7 @@
  *
  *   delay=MS        wait before the first byte (status line and headers included)
  *   interval=MS     wait between stream events
- *   deltas=N        number of text delta events (the answer text is split into N pieces)
+ *   deltas=N        number of text delta events (the answer is split into N pieces; see answerPieces)
  *   cut=N           write N events, then destroy the socket (no terminal event, no chunk terminator)
  *   reset           destroy the socket before any byte of the response
  *   hang            never answer (for timeout tests); close() still ends it
@@ -127,14 +127,20 @@ export function defaultUsage(requestBodyBytes: number, deltas: number): FakeUsag
 /** The default answer: multi-byte characters on purpose, so byte-level splitting gets exercised. */
 export const DEFAULT_TEXT = 'Hello from the fake upstream — naïve café ☕, 🚀 and 日本語.';
 
-/** Splits text into exactly n non-empty pieces at code point boundaries (repeating it if too short). */
-export function splitText(text: string, n: number): string[] {
+/**
+ * Splits the answer into `n` non-empty delta pieces at code point boundaries. A text of its own
+ * (`x-fake-text`) is never altered, so it yields at most one piece per code point; the default text
+ * is repeated as needed, so `deltas=N` alone always gives N delta events.
+ */
+export function answerPieces(customText: string | undefined, n: number): string[] {
   const count = Math.max(1, Math.floor(n));
-  let points = Array.from(text.length > 0 ? text : ' ');
-  while (points.length < count) points = points.concat(points);
+  let points = Array.from(customText ?? DEFAULT_TEXT);
+  if (points.length === 0) points = [' '];
+  while (customText === undefined && points.length < count) points = points.concat(Array.from(' ' + DEFAULT_TEXT));
+  const pieceCount = Math.min(count, points.length);
   const pieces: string[] = [];
-  for (let i = 0; i < count; i++) {
-    pieces.push(points.slice(Math.floor((i * points.length) / count), Math.floor(((i + 1) * points.length) / count)).join(''));
+  for (let i = 0; i < pieceCount; i++) {
+    pieces.push(points.slice(Math.floor((i * points.length) / pieceCount), Math.floor(((i + 1) * points.length) / pieceCount)).join(''));
   }
   return pieces;
 }

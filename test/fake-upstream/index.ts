@@ -1,3 +1,3 @@
 export { startFakeUpstream, type FakeUpstream, type FakeUpstreamOptions, type RecordedRequest } from './server';
-export { DEFAULT_BEHAVIOR, DEFAULT_TEXT, parseBehaviorHeader, splitText, type FakeBehavior, type FakeUsage } from './behavior';
+export { DEFAULT_BEHAVIOR, DEFAULT_TEXT, answerPieces, parseBehaviorHeader, type FakeBehavior, type FakeUsage } from './behavior';
 export { rawRequest, type RawResponse } from './client';

@@ -5,7 +5,7 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { brotliCompressSync, constants, createBrotliCompress, createGzip, gzipSync, type Gzip, type BrotliCompress } from 'node:zlib';
-import { DEFAULT_BEHAVIOR, DEFAULT_TEXT, defaultUsage, parseBehaviorHeader, splitText, type FakeBehavior, type FakeUsage } from './behavior';
+import { DEFAULT_BEHAVIOR, answerPieces, defaultUsage, parseBehaviorHeader, type FakeBehavior, type FakeUsage } from './behavior';
 import { anthropicErrorBody, messagesBody, messagesEvents } from './anthropic';
 import { chatBody, chatChunks, embeddingsBody, modelsBody, openAiErrorBody, responseObject, responsesEvents } from './openai';
 import type { FakeTurn } from './turn';
@@ -130,7 +130,7 @@ function makeTurn(
   behavior: FakeBehavior,
   counter: number,
 ): FakeTurn {
-  const pieces = splitText(headerText(req.headers['x-fake-text']) ?? DEFAULT_TEXT, behavior.deltas);
+  const pieces = answerPieces(headerText(req.headers['x-fake-text']), behavior.deltas);
   const usageHeader = req.headers['x-fake-usage'];
   const usage: FakeUsage = {
     ...defaultUsage(bodyBytes, pieces.length),
