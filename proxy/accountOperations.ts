@@ -1,0 +1,63 @@
+/**
+ * The account operations every front end offers (HTTP API, CLI, the extension's JSON-RPC), written
+ * once over the ledger. Inputs arrive already validated by the schemas in shared/requests.ts.
+ */
+import { creditsToMicro } from '../shared/money';
+import type { GrantRow, Status, UsageGroup, UsageRow } from '../shared/protocol';
+import type { AddCreditsBody, AutoReloadConfig, UsageQueryParams } from '../shared/requests';
+import type { Ledger } from './ledger/ledger';
+
+export class OperationError extends Error {}
+
+function micro(credits: number, what: string): number {
+  const value = creditsToMicro(credits);
+  if (value === null) throw new OperationError(`${what} must have at most 6 decimals`);
+  return value;
+}
+
+export function addCredits(ledger: Ledger, body: AddCreditsBody): Status {
+  ledger.addCredits({
+    amount: micro(body.amount, 'amount'),
+    idempotencyKey: body.idempotencyKey,
+    source: body.source,
+    expiresAt: body.expiresAt === undefined ? null : Date.parse(body.expiresAt),
+  });
+  return ledger.status();
+}
+
+export function resetWindows(ledger: Ledger, actor: string): Status {
+  ledger.resetWindows(actor);
+  return ledger.status();
+}
+
+export function setPlan(ledger: Ledger, plan: string): Status {
+  try {
+    ledger.setPlan(plan);
+  } catch (error) {
+    throw new OperationError((error as Error).message);
+  }
+  return ledger.status();
+}
+
+export function setAutoUseCredits(ledger: Ledger, on: boolean): Status {
+  ledger.setAutoUseCredits(on);
+  return ledger.status();
+}
+
+export function setAutoReload(ledger: Ledger, config: AutoReloadConfig): Status {
+  ledger.setAutoReload(
+    config.enabled
+      ? { threshold: micro(config.threshold, 'threshold'), target: micro(config.target, 'target'), maxPerMonth: config.maxPerMonth }
+      : null,
+  );
+  return ledger.status();
+}
+
+export function listCredits(ledger: Ledger): GrantRow[] {
+  return ledger.grants();
+}
+
+export function usage(ledger: Ledger, query: UsageQueryParams): UsageRow[] | UsageGroup[] {
+  const base = { since: query.since, until: query.until, limit: query.limit };
+  return query.groupBy ? ledger.usageGroups({ ...base, groupBy: query.groupBy }) : ledger.usageRows(base);
+}

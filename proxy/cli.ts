@@ -1,0 +1,190 @@
+#!/usr/bin/env node
+/**
+ * The `creditgate` command line (SPEC §3, contract). Every command works whether or not a gateway is
+ * running on the data directory: they write to the same SQLite database, which is safe across
+ * processes, and a running gateway sees the change on its next request.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { randomUUID } from 'node:crypto';
+import { formatCredits, parseCredits } from '../shared/money';
+import type { GrantRow, Status, UsageGroup, UsageRow } from '../shared/protocol';
+import { USAGE_GROUP_KEYS } from '../shared/protocol';
+import { ConfigError } from './config';
+import * as operations from './accountOperations';
+import { GatewayRunningError } from './gatewayLock';
+import { formatStatus, formatGrants, formatUsage } from './cliFormat';
+import { openAccount, serveGateway, type RuntimeLocation } from './runtime';
+import { toCsv, USAGE_GROUP_COLUMNS, USAGE_ROW_COLUMNS } from './usageCsv';
+
+interface GlobalOptions {
+  dataDir?: string;
+  config?: string;
+  json?: boolean;
+}
+
+const program = new Command('creditgate')
+  .description('A local usage-and-credits gateway for coding assistants.')
+  .version(process.env.CREDITGATE_VERSION ?? '0.1.0')
+  .option('--data-dir <dir>', 'data directory (default: $CREDITGATE_DATA_DIR or ~/.creditgate)')
+  .option('--config <file>', 'config file (default: $CREDITGATE_CONFIG)')
+  .option('--json', 'print machine-readable JSON')
+  .showHelpAfterError();
+
+function globals(command: Command): GlobalOptions & RuntimeLocation {
+  const options = command.optsWithGlobals<GlobalOptions>();
+  return { dataDir: options.dataDir, configFile: options.config, json: options.json };
+}
+
+/** Opens the account, runs one operation, closes it again. */
+function withAccount<T>(command: Command, run: (account: ReturnType<typeof openAccount>) => T): T {
+  const account = openAccount(globals(command), process.env);
+  try {
+    return run(account);
+  } finally {
+    account.ledger.close();
+  }
+}
+
+function printStatus(command: Command, status: Status): void {
+  console.log(globals(command).json ? JSON.stringify(status, null, 2) : formatStatus(status, Date.now()));
+}
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new InvalidArgumentError('expected a port number 0–65535');
+  return port;
+}
+
+function parseAmount(value: string): number {
+  const micro = parseCredits(value);
+  if (micro === null || micro <= 0) throw new InvalidArgumentError('expected a positive number of credits with at most 6 decimals');
+  return Number(formatCredits(micro));
+}
+
+program
+  .command('serve')
+  .description('run the gateway in the foreground on 127.0.0.1')
+  .option('--port <n>', 'port to listen on (0 picks a free one; default: config, $CREDITGATE_PORT or 8788)', parsePort)
+  .action(async (options: { port?: number }, command: Command) => {
+    const running = await serveGateway({ ...globals(command), port: options.port }, process.env, {
+      info: (message) => console.error(`[creditgate] ${message}`),
+      warn: (message) => console.error(`[creditgate] warning: ${message}`),
+      error: (message) => console.error(`[creditgate] error: ${message}`),
+    });
+    console.log(`listening on ${running.gateway.url}`);
+    const stop = (): void => {
+      void running.stop().then(() => process.exit(0));
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+
+program
+  .command('token')
+  .description("issue a new client token (revokes the client's previous one); printed once, on the last line")
+  .option('--name <name>', 'client name the token is for', 'default')
+  .action((options: { name: string }, command: Command) => {
+    const token = withAccount(command, (account) => account.ledger.issueToken(options.name));
+    if (globals(command).json) console.log(JSON.stringify({ name: options.name, token }));
+    else {
+      console.log(`New token for client "${options.name}" (its previous token, if any, is revoked). It is shown only once:`);
+      console.log(token);
+    }
+  });
+
+program
+  .command('status')
+  .description('show the plan windows, the credit balance and the state')
+  .action((_options: unknown, command: Command) => printStatus(command, withAccount(command, (account) => account.ledger.status())));
+
+const credits = program.command('credits').description('buy and list credits');
+credits
+  .command('add')
+  .description('add purchased credits (idempotent with --key)')
+  .argument('<amount>', 'credits to add', parseAmount)
+  .option('--key <key>', 'idempotency key: repeating a purchase with the same key adds nothing')
+  .addOption(new Option('--source <source>', 'grant source').choices(['purchase', 'promo', 'refund', 'admin']).default('purchase'))
+  .option('--expires <iso>', 'expiry date of these credits (ISO-8601)')
+  .action((amount: number, options: { key?: string; source: 'purchase' | 'promo' | 'refund' | 'admin'; expires?: string }, command: Command) => {
+    if (options.expires !== undefined && Number.isNaN(Date.parse(options.expires))) throw new InvalidArgumentError('--expires must be an ISO-8601 date');
+    const status = withAccount(command, (account) =>
+      operations.addCredits(account.ledger, {
+        amount,
+        idempotencyKey: options.key ?? `cli:${randomUUID()}`,
+        source: options.source,
+        expiresAt: options.expires,
+      }),
+    );
+    printStatus(command, status);
+  });
+credits
+  .command('list')
+  .description('list credit grants with what is left of each')
+  .action((_options: unknown, command: Command) => {
+    const grants: GrantRow[] = withAccount(command, (account) => operations.listCredits(account.ledger));
+    console.log(globals(command).json ? JSON.stringify(grants, null, 2) : formatGrants(grants));
+  });
+
+program
+  .command('windows')
+  .description('plan windows')
+  .command('reset')
+  .description('close the open 5h and weekly windows (credits are untouched)')
+  .action((_options: unknown, command: Command) => printStatus(command, withAccount(command, (account) => operations.resetWindows(account.ledger, 'cli'))));
+
+program
+  .command('plan')
+  .description('the plan')
+  .command('set')
+  .description('choose the plan (built-in: free, plus, pro, business, enterprise; or one from the config)')
+  .argument('<name>', 'plan name')
+  .action((name: string, _options: unknown, command: Command) => printStatus(command, withAccount(command, (account) => operations.setPlan(account.ledger, name))));
+
+program
+  .command('auto-use')
+  .description('turn automatic use of credits on or off once the plan allowance is used up')
+  .addArgument(new Command().createArgument('<on|off>', 'on or off').choices(['on', 'off']))
+  .action((value: 'on' | 'off', _options: unknown, command: Command) =>
+    printStatus(command, withAccount(command, (account) => operations.setAutoUseCredits(account.ledger, value === 'on'))),
+  );
+
+program
+  .command('usage')
+  .description('per-request usage, or totals grouped by day, model, client or feature')
+  .option('--since <iso>', 'from this time (ISO-8601)')
+  .option('--until <iso>', 'until this time (ISO-8601)')
+  .addOption(new Option('--group-by <key>', 'group rows').choices(USAGE_GROUP_KEYS))
+  .option('--csv', 'print CSV')
+  .action((options: { since?: string; until?: string; groupBy?: (typeof USAGE_GROUP_KEYS)[number]; csv?: boolean }, command: Command) => {
+    for (const [flag, value] of [['--since', options.since], ['--until', options.until]] as const) {
+      if (value !== undefined && Number.isNaN(Date.parse(value))) throw new InvalidArgumentError(`${flag} must be an ISO-8601 date`);
+    }
+    const rows = withAccount(command, (account) =>
+      operations.usage(account.ledger, { since: options.since, until: options.until, groupBy: options.groupBy, format: 'json' }),
+    );
+    if (options.csv) {
+      process.stdout.write(options.groupBy ? toCsv(rows as UsageGroup[], USAGE_GROUP_COLUMNS) : toCsv(rows as UsageRow[], USAGE_ROW_COLUMNS));
+    } else if (globals(command).json) {
+      // One object per line: easy to stream into jq, and one row per request as SPEC §6 says.
+      for (const row of rows) console.log(JSON.stringify(row));
+    } else {
+      console.log(formatUsage(rows, options.groupBy));
+    }
+  });
+
+async function main(): Promise<void> {
+  try {
+    await program.parseAsync(process.argv);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const usageError = [ConfigError, GatewayRunningError, operations.OperationError, InvalidArgumentError].some((type) => error instanceof type);
+    if (usageError) {
+      console.error(`creditgate: ${message}`);
+      process.exit(2);
+    }
+    console.error(`creditgate: ${message}`);
+    process.exit(1);
+  }
+}
+
+void main();

@@ -1,0 +1,53 @@
+/** Human-readable output of the CLI (the `--json` output is the protocol shapes, unformatted). */
+import type { GrantRow, Status, UsageGroup, UsageGroupKey, UsageRow } from '../shared/protocol';
+
+const credits = (value: number): string => value.toLocaleString('en-US', { maximumFractionDigits: 6 });
+
+export function formatDuration(ms: number): string {
+  const minutes = Math.max(0, Math.round(ms / 60_000));
+  const days = Math.floor(minutes / 1440);
+  const hours = Math.floor((minutes % 1440) / 60);
+  const rest = minutes % 60;
+  if (days > 0) return `${days}d ${hours}h`;
+  return hours > 0 ? `${hours}h ${rest}m` : `${rest}m`;
+}
+
+export function formatStatus(status: Status, now: number): string {
+  const lines = [`plan ${status.plan} · state ${status.state} · auto-use of credits ${status.autoUseCredits ? 'on' : 'off'}`];
+  for (const window of status.windows) {
+    const reset = window.resetsAt === null ? 'not started' : `resets ${window.resetsAt} (in ${formatDuration(Date.parse(window.resetsAt) - now)})`;
+    lines.push(
+      `  ${window.name.padEnd(7)} ${credits(window.used)} / ${credits(window.limit)} credits used (${window.usedPercent.toFixed(1)}%), ${reset}`,
+    );
+  }
+  const c = status.credits;
+  lines.push(`  credits balance ${credits(c.balance)} · held ${credits(c.held)} · available ${credits(c.available)}`);
+  return lines.join('\n');
+}
+
+export function formatGrants(grants: readonly GrantRow[]): string {
+  if (grants.length === 0) return 'no credit grants yet';
+  return grants
+    .map(
+      (g) =>
+        `#${g.id} ${g.ts} ${g.source.padEnd(8)} ${credits(g.amount).padStart(10)} cr, ${credits(g.remaining)} left` +
+        `${g.expiresAt ? `, expires ${g.expiresAt}` : ''}${g.idempotencyKey ? ` [${g.idempotencyKey}]` : ''}`,
+    )
+    .join('\n');
+}
+
+export function formatUsage(rows: readonly (UsageRow | UsageGroup)[], groupBy: UsageGroupKey | undefined): string {
+  if (rows.length === 0) return 'no usage recorded';
+  if (groupBy) {
+    return (rows as UsageGroup[])
+      .map((g) => `${g.key.padEnd(28)} ${String(g.requests).padStart(7)} req ${credits(g.cost).padStart(14)} cr  in ${g.inputTokens} out ${g.outputTokens}`)
+      .join('\n');
+  }
+  return (rows as UsageRow[])
+    .map(
+      (r) =>
+        `${r.ts} ${r.client.padEnd(12)} ${r.model.padEnd(22)} ${credits(r.cost).padStart(12)} cr (plan ${credits(r.planCost)}, credits ${credits(r.creditCost)})` +
+        ` in ${r.inputTokens} out ${r.outputTokens}${r.estimated ? ` estimated:${r.reason ?? ''}` : ''}`,
+    )
+    .join('\n');
+}

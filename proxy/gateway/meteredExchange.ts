@@ -1,0 +1,424 @@
+/**
+ * One metered request, from admission to settlement (SPEC §1 "Admission and settlement"):
+ * validate → estimate → hold → forward → relay unbuffered while metering → post the actual cost
+ * (or void the hold when the upstream failed before any output). Exactly one settlement happens per
+ * hold, whichever comes first: the terminal event, the end of the body, an upstream cut, or the
+ * client going away.
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { PassThrough, type Readable } from 'node:stream';
+import zlib from 'node:zlib';
+import type { ClientRequest } from 'node:http';
+import { findModelRate } from '../../shared/rateCard';
+import type { Status } from '../../shared/protocol';
+import type { EstimateReason, MeteredUsage } from '../../shared/usage';
+import { emptyUsage } from '../../shared/usage';
+import type { Dialect, DialectRequest, StreamMeter } from '../dialects/types';
+import { rateLimitHeaders, rateLimitsEvent } from './codexHeaders';
+import type { GatewayContext } from './context';
+import { BodyTooLargeError, declaredTooLarge, readBody } from './requestBody';
+import { sendError } from './respond';
+import { prepareUpstreamHeaders, upstreamUrl } from './upstream';
+
+/** Exchanges in flight, found again from http-proxy's server-wide `proxyReq`/`proxyRes` events. */
+export const exchanges = new WeakMap<IncomingMessage, MeteredExchange>();
+
+export interface RequestTarget {
+  client: string;
+  pathname: string;
+  pathAndQuery: string;
+}
+
+export async function handleMeteredRequest(
+  ctx: GatewayContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  dialect: Dialect,
+  target: RequestTarget,
+): Promise<void> {
+  if (declaredTooLarge(req, ctx.maxBodyBytes)) {
+    res.setHeader('connection', 'close');
+    return sendError(res, dialect, 'too_large', `Request body exceeds the gateway's limit of ${ctx.maxBodyBytes} bytes.`);
+  }
+  let raw: Buffer;
+  try {
+    raw = await readBody(req, ctx.maxBodyBytes);
+  } catch (error) {
+    if (error instanceof BodyTooLargeError) {
+      res.setHeader('connection', 'close');
+      return sendError(res, dialect, 'too_large', `Request body exceeds the gateway's limit of ${error.limit} bytes.`);
+    }
+    return; // the client went away while sending
+  }
+
+  // Other /v1/* calls without a JSON body (GET /v1/models, ...) are forwarded as they are.
+  if (dialect.name === 'passthrough' && raw.length === 0) return forwardUnmetered(ctx, req, res, dialect, target, raw);
+
+  let json: unknown;
+  try {
+    json = JSON.parse(raw.toString('utf8'));
+  } catch {
+    return sendError(res, dialect, 'invalid_request', 'Request body is not valid JSON.');
+  }
+  const validation = dialect.validate(json);
+  if (!validation.ok) {
+    return sendError(res, dialect, 'invalid_request', validation.message);
+  }
+  const request = validation.request;
+  if (dialect.name === 'passthrough' && request.model === '') return forwardUnmetered(ctx, req, res, dialect, target, raw);
+
+  const rate = findModelRate(ctx.rateCard, request.model);
+  if (!rate) {
+    return sendError(
+      res,
+      dialect,
+      'invalid_request',
+      `Model "${request.model}" is not on Creditgate's rate card (version ${ctx.rateCard.version}) and the card has no default price.`,
+    );
+  }
+
+  const estimate = ctx.estimator.estimate({
+    model: request.model,
+    rate,
+    vendor: dialect.vendor,
+    promptText: request.promptText,
+    maxOutputTokens: request.maxOutputTokens,
+  });
+  const requestId = randomUUID();
+  const admission = ctx.ledger.admit({
+    requestId,
+    client: target.client,
+    model: request.model,
+    route: target.pathname,
+    feature: rate.feature,
+    estimate,
+  });
+  ctx.feed.changed();
+  const now = ctx.clock();
+  const headers: Record<string, string> = {
+    ...rateLimitHeaders(admission.status, now),
+    // How this request runs: a feature outside the plan runs on credits whatever the windows say.
+    'x-creditgate-state': admission.state,
+    'x-creditgate-request-id': requestId,
+  };
+
+  if (!admission.admitted) {
+    const retryAfter = admission.retryAt === null ? null : Math.max(1, Math.ceil((admission.retryAt - now) / 1000));
+    if (retryAfter !== null) headers['retry-after'] = String(retryAfter);
+    return sendError(res, dialect, 'usage_limit', blockedMessage(admission.planType, admission.retryAt), {
+      headers,
+      details: { planType: admission.planType, resetsAt: admission.retryAt === null ? null : Math.floor(admission.retryAt / 1000) },
+    });
+  }
+
+  const prepared = dialect.prepare(json as Record<string, unknown>, request);
+  const payload = prepared.body === json ? raw : Buffer.from(JSON.stringify(prepared.body));
+  const exchange = new MeteredExchange(ctx, req, res, dialect, request, {
+    holdId: admission.holdId,
+    headers,
+    stripUsageChunk: prepared.stripUsageChunk,
+    // Codex clients send `originator`; they get the settled state as a codex.rate_limits event.
+    injectRateLimits: dialect.name === 'responses' && req.headers.originator !== undefined,
+  });
+  exchange.forward(payload, target);
+}
+
+function blockedMessage(planType: string, retryAt: number | null): string {
+  const when = retryAt === null ? '' : ` Your plan allowance resets at ${new Date(retryAt).toISOString()}.`;
+  return (
+    `You've hit your usage limit: the ${planType} plan's allowance and your credits are used up.${when} ` +
+    'Add credits to keep going now: run "Creditgate: Add Credits…" in VS Code or `creditgate credits add <amount>`.'
+  );
+}
+
+interface ExchangeOptions {
+  holdId: number;
+  headers: Record<string, string>;
+  stripUsageChunk: boolean;
+  injectRateLimits: boolean;
+}
+
+export class MeteredExchange {
+  private settled = false;
+  private timedOut = false;
+  private meter: StreamMeter | null = null;
+  private proxyReq: ClientRequest | null = null;
+  private proxyRes: IncomingMessage | null = null;
+
+  constructor(
+    private readonly ctx: GatewayContext,
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    private readonly dialect: Dialect,
+    private readonly request: DialectRequest,
+    private readonly options: ExchangeOptions,
+  ) {}
+
+  forward(payload: Buffer, target: RequestTarget): void {
+    const { ctx, req, res, dialect } = this;
+    exchanges.set(req, this);
+    res.once('close', () => {
+      if (!res.writableFinished) this.onClientGone();
+    });
+    prepareUpstreamHeaders(req.headers, dialect.upstream, ctx.keys.get(dialect.upstream), payload.length);
+    const url = upstreamUrl(ctx.endpoints, dialect.upstream, target.pathAndQuery);
+    ctx.proxy.web(
+      req,
+      res,
+      {
+        target: url,
+        ignorePath: true,
+        changeOrigin: true,
+        selfHandleResponse: true,
+        buffer: bodyStream(payload),
+        agent: url.startsWith('https:') ? ctx.agents.https : ctx.agents.http,
+      },
+      (error) => this.onUpstreamError(error),
+    );
+  }
+
+  /** http-proxy created the upstream request: bound how long the upstream may stay silent. */
+  onProxyReq(proxyReq: ClientRequest): void {
+    this.proxyReq = proxyReq;
+    proxyReq.setTimeout(this.ctx.upstreamTimeoutMs, () => {
+      this.timedOut = true;
+      proxyReq.destroy(new Error(`upstream sent nothing for ${this.ctx.upstreamTimeoutMs} ms`));
+    });
+  }
+
+  onProxyRes(proxyRes: IncomingMessage): void {
+    this.proxyRes = proxyRes;
+    const status = proxyRes.statusCode ?? 502;
+    const headers = clientHeaders(proxyRes.headers, this.options.headers);
+    if (status >= 400) {
+      // The upstream refused the request before producing any output: nothing to charge.
+      this.settleVoid();
+      this.res.writeHead(status, headers);
+      proxyRes.pipe(this.res);
+      return;
+    }
+    const encoding = contentEncoding(proxyRes.headers);
+    if (/text\/event-stream/i.test(proxyRes.headers['content-type'] ?? '')) this.relayStream(proxyRes, status, headers, encoding);
+    else this.relayBody(proxyRes, status, headers, encoding);
+  }
+
+  /** Streams pass through chunk by chunk; the meter watches (and rewrites only where it must). */
+  private relayStream(proxyRes: IncomingMessage, status: number, headers: OutgoingHttpHeaders, encoding: Encoding | null): void {
+    const rewrites = this.options.stripUsageChunk || this.options.injectRateLimits;
+    const meter = this.dialect.createStreamMeter({
+      stripUsageChunk: this.options.stripUsageChunk,
+      beforeTerminal: this.options.injectRateLimits ? (usage) => this.settleAtTerminal(usage) : undefined,
+    });
+    this.meter = meter;
+    const decoder = encoding ? createDecoder(encoding) : null;
+    if (rewrites || decoder) delete headers['content-length'];
+    if (decoder && rewrites) delete headers['content-encoding'];
+    this.res.writeHead(status, headers);
+    this.res.flushHeaders();
+
+    const finish = (): void => {
+      const tail = meter.end();
+      this.settleFromStream(null);
+      this.res.end(tail);
+    };
+    if (!decoder) {
+      proxyRes.on('data', (chunk: Buffer) => this.write(meter.push(chunk), proxyRes));
+      proxyRes.on('end', finish);
+    } else if (rewrites) {
+      proxyRes.pipe(decoder);
+      decoder.on('data', (chunk: Buffer) => this.write(meter.push(chunk), decoder));
+      decoder.on('end', finish);
+    } else {
+      // The client gets the compressed bytes untouched; a decoded copy feeds the meter.
+      proxyRes.on('data', (chunk: Buffer) => {
+        this.write(chunk, proxyRes);
+        decoder.write(chunk);
+      });
+      proxyRes.on('end', () => decoder.end());
+      decoder.on('data', (chunk: Buffer) => meter.push(chunk));
+      decoder.on('end', finish);
+    }
+    decoder?.on('error', () => this.onUpstreamCut());
+    proxyRes.on('aborted', () => this.onUpstreamCut());
+    proxyRes.on('error', () => this.onUpstreamCut());
+  }
+
+  /** Non-streaming bodies are written through as they arrive and parsed for usage at the end. */
+  private relayBody(proxyRes: IncomingMessage, status: number, headers: OutgoingHttpHeaders, encoding: Encoding | null): void {
+    const chunks: Buffer[] = [];
+    this.res.writeHead(status, headers);
+    proxyRes.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      this.write(chunk, proxyRes);
+    });
+    proxyRes.on('end', () => {
+      const usage = this.usageFromBody(Buffer.concat(chunks), encoding);
+      if (usage) this.post(usage, null);
+      else this.post(this.estimatedUsage(null, ''), 'no_usage');
+      this.res.end();
+    });
+    proxyRes.on('aborted', () => this.onUpstreamCut());
+    proxyRes.on('error', () => this.onUpstreamCut());
+  }
+
+  private usageFromBody(body: Buffer, encoding: Encoding | null): MeteredUsage | null {
+    try {
+      const decoded = encoding ? decodeSync(body, encoding) : body;
+      return this.dialect.usageFromBody(JSON.parse(decoded.toString('utf8')));
+    } catch {
+      return null;
+    }
+  }
+
+  /** Writes to the client, pausing the source while the client's socket is backed up. */
+  private write(bytes: Buffer, source: Readable): void {
+    if (bytes.length === 0 || this.res.writableEnded) return;
+    if (!this.res.write(bytes)) {
+      source.pause();
+      this.res.once('drain', () => source.resume());
+    }
+  }
+
+  private onUpstreamError(error: Error): void {
+    if (this.settled && this.res.writableEnded) return;
+    if (!this.res.headersSent) {
+      this.settleVoid();
+      const kind = this.timedOut ? 'upstream_timeout' : 'upstream_unavailable';
+      const message = this.timedOut
+        ? `The upstream did not answer within ${this.ctx.upstreamTimeoutMs} ms.`
+        : `The upstream could not be reached (${(error as NodeJS.ErrnoException).code ?? error.message}).`;
+      this.ctx.log.warn(`request ${this.options.headers['x-creditgate-request-id']}: ${message}`);
+      sendError(this.res, this.dialect, kind, message, { headers: this.options.headers });
+      return;
+    }
+    this.onUpstreamCut();
+  }
+
+  /** The upstream broke off mid-response: end the client's stream cleanly and bill what was seen. */
+  private onUpstreamCut(): void {
+    if (this.res.writableEnded) return;
+    const tail = this.meter?.end() ?? Buffer.alloc(0);
+    this.settleFromStream('upstream_cut');
+    this.res.end(tail);
+  }
+
+  private onClientGone(): void {
+    this.settleFromStream('client_disconnect');
+    this.proxyRes?.destroy();
+    this.proxyReq?.destroy();
+  }
+
+  /** Codex: settle on the terminal event and return the codex.rate_limits event to inject before it. */
+  private settleAtTerminal(usage: MeteredUsage | null): Buffer | null {
+    const status = usage ? this.post(usage, null) : this.settleFromStream('upstream_cut');
+    return status ? rateLimitsEvent(status, this.ctx.clock()) : null;
+  }
+
+  private settleFromStream(reason: EstimateReason | null): Status | null {
+    if (this.settled) return null;
+    const meter = this.meter;
+    const usage = meter?.usage() ?? null;
+    if (usage && meter?.sawTerminal()) return this.post(usage, null);
+    return this.post(this.estimatedUsage(usage, meter?.streamedText() ?? ''), reason ?? 'upstream_cut');
+  }
+
+  /**
+   * Usage for a response that never reported its own: what the upstream did report (Anthropic sends
+   * input tokens first) completed with tokenizer counts of the prompt and of the streamed output.
+   */
+  private estimatedUsage(partial: MeteredUsage | null, streamedText: string): MeteredUsage {
+    const usage = partial ? { ...partial } : emptyUsage(this.dialect.vendor);
+    if (!partial) usage.inputTokens = this.ctx.estimator.countTokens(this.request.promptText);
+    usage.outputTokens = Math.max(usage.outputTokens, this.ctx.estimator.countTokens(streamedText));
+    return usage;
+  }
+
+  private post(usage: MeteredUsage, reason: EstimateReason | null): Status | null {
+    if (this.settled) return null;
+    this.settled = true;
+    exchanges.delete(this.req);
+    try {
+      const result = this.ctx.ledger.post(this.options.holdId, {
+        usage,
+        httpStatus: this.proxyRes?.statusCode ?? 200,
+        estimated: reason !== null,
+        reason,
+      });
+      if (reason === null) this.ctx.estimator.record(this.request.model, usage.outputTokens);
+      this.ctx.feed.changed();
+      return result.status;
+    } catch (error) {
+      this.ctx.log.error(`could not post hold ${this.options.holdId}: ${(error as Error).message}`);
+      return null;
+    }
+  }
+
+  private settleVoid(): void {
+    if (this.settled) return;
+    this.settled = true;
+    exchanges.delete(this.req);
+    try {
+      this.ctx.ledger.void(this.options.holdId);
+      this.ctx.feed.changed();
+    } catch (error) {
+      this.ctx.log.error(`could not void hold ${this.options.holdId}: ${(error as Error).message}`);
+    }
+  }
+}
+
+/** Forwards a request the gateway does not meter (no model, no body), still with the key swap. */
+function forwardUnmetered(
+  ctx: GatewayContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  dialect: Dialect,
+  target: RequestTarget,
+  payload: Buffer,
+): void {
+  prepareUpstreamHeaders(req.headers, dialect.upstream, ctx.keys.get(dialect.upstream), req.method === 'GET' || req.method === 'HEAD' ? null : payload.length);
+  const url = upstreamUrl(ctx.endpoints, dialect.upstream, target.pathAndQuery);
+  ctx.proxy.web(
+    req,
+    res,
+    { target: url, ignorePath: true, changeOrigin: true, buffer: bodyStream(payload), agent: url.startsWith('https:') ? ctx.agents.https : ctx.agents.http },
+    (error) => sendError(res, dialect, 'upstream_unavailable', `The upstream could not be reached (${(error as NodeJS.ErrnoException).code ?? error.message}).`),
+  );
+}
+
+function bodyStream(payload: Buffer): PassThrough {
+  const stream = new PassThrough();
+  stream.end(payload);
+  return stream;
+}
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'upgrade']);
+
+/** Upstream headers for the client: hop-by-hop and upstream `x-codex-*` removed, ours added. */
+function clientHeaders(upstream: IncomingHttpHeaders, ours: Record<string, string>): OutgoingHttpHeaders {
+  const headers: OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(upstream)) {
+    if (value === undefined || HOP_BY_HOP.has(name) || name.startsWith('x-codex-')) continue;
+    headers[name] = value;
+  }
+  return Object.assign(headers, ours);
+}
+
+type Encoding = 'gzip' | 'deflate' | 'br';
+
+function contentEncoding(headers: IncomingHttpHeaders): Encoding | null {
+  const value = headers['content-encoding']?.trim().toLowerCase();
+  return value === 'gzip' || value === 'x-gzip' ? 'gzip' : value === 'deflate' || value === 'br' ? value : null;
+}
+
+function createDecoder(encoding: Encoding): zlib.Gunzip | zlib.Inflate | zlib.BrotliDecompress {
+  if (encoding === 'gzip') return zlib.createGunzip();
+  if (encoding === 'deflate') return zlib.createInflate();
+  return zlib.createBrotliDecompress();
+}
+
+function decodeSync(body: Buffer, encoding: Encoding): Buffer {
+  if (encoding === 'gzip') return zlib.gunzipSync(body);
+  if (encoding === 'deflate') return zlib.inflateSync(body);
+  return zlib.brotliDecompressSync(body);
+}

@@ -1,0 +1,108 @@
+/** The gateway's own API under /creditgate/v1 (SPEC §2, contract): status, credits, windows, usage. */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { z } from 'zod';
+import { describeIssues } from '../../shared/rateCard';
+import type { UsageGroup, UsageRow } from '../../shared/protocol';
+import { addCreditsSchema, setPlanSchema, settingsSchema, usageQuerySchema } from '../../shared/requests';
+import * as operations from '../accountOperations';
+import { toCsv, USAGE_GROUP_COLUMNS, USAGE_ROW_COLUMNS } from '../usageCsv';
+import type { GatewayContext } from './context';
+import { BodyTooLargeError, readBody } from './requestBody';
+import { openAiError, sendError, sendJson } from './respond';
+
+const OWN_BODY_LIMIT = 64 * 1024;
+
+export async function handleOwnApi(ctx: GatewayContext, req: IncomingMessage, res: ServerResponse, url: URL, client: string): Promise<void> {
+  const route = `${req.method} ${url.pathname.replace(/\/+$/, '')}`;
+  try {
+    switch (route) {
+      case 'GET /creditgate/v1/status':
+        return sendJson(res, 200, ctx.feed.current());
+      case 'GET /creditgate/v1/events':
+        return streamStatus(ctx, req, res);
+      case 'GET /creditgate/v1/credits':
+        return sendJson(res, 200, operations.listCredits(ctx.ledger));
+      case 'POST /creditgate/v1/credits': {
+        const body = await parseBody(req, res, addCreditsSchema);
+        if (body) respondChanged(ctx, res, operations.addCredits(ctx.ledger, body));
+        return;
+      }
+      case 'POST /creditgate/v1/windows/reset':
+        return respondChanged(ctx, res, operations.resetWindows(ctx.ledger, `api:${client}`));
+      case 'POST /creditgate/v1/plan': {
+        const body = await parseBody(req, res, setPlanSchema);
+        if (body) respondChanged(ctx, res, operations.setPlan(ctx.ledger, body.plan));
+        return;
+      }
+      case 'POST /creditgate/v1/settings': {
+        const body = await parseBody(req, res, settingsSchema);
+        if (!body) return;
+        if (body.autoUseCredits !== undefined) operations.setAutoUseCredits(ctx.ledger, body.autoUseCredits);
+        if (body.autoReload !== undefined) operations.setAutoReload(ctx.ledger, body.autoReload);
+        return respondChanged(ctx, res, ctx.ledger.status());
+      }
+      case 'GET /creditgate/v1/rate-card':
+        return sendJson(res, 200, ctx.rateCard);
+      case 'GET /creditgate/v1/usage':
+        return sendUsage(ctx, res, url);
+      default:
+        return sendError(res, null, 'not_found', `No such Creditgate endpoint: ${route}`);
+    }
+  } catch (error) {
+    if (error instanceof operations.OperationError) return sendError(res, null, 'invalid_request', error.message);
+    throw error;
+  }
+}
+
+function respondChanged(ctx: GatewayContext, res: ServerResponse, status: unknown): void {
+  ctx.feed.changed();
+  sendJson(res, 200, status);
+}
+
+async function parseBody<T extends z.ZodType>(req: IncomingMessage, res: ServerResponse, schema: T): Promise<z.infer<T> | null> {
+  let raw: Buffer;
+  try {
+    raw = await readBody(req, OWN_BODY_LIMIT);
+  } catch (error) {
+    if (error instanceof BodyTooLargeError) sendError(res, null, 'too_large', error.message);
+    return null;
+  }
+  let json: unknown;
+  try {
+    json = raw.length === 0 ? {} : JSON.parse(raw.toString('utf8'));
+  } catch {
+    sendError(res, null, 'invalid_request', 'Request body is not valid JSON.');
+    return null;
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    sendJson(res, 400, openAiError('invalid_request', describeIssues(parsed.error)));
+    return null;
+  }
+  return parsed.data;
+}
+
+function sendUsage(ctx: GatewayContext, res: ServerResponse, url: URL): void {
+  const parsed = usageQuerySchema.safeParse(Object.fromEntries(url.searchParams));
+  if (!parsed.success) return sendError(res, null, 'invalid_request', describeIssues(parsed.error));
+  const rows = operations.usage(ctx.ledger, parsed.data);
+  if (parsed.data.format === 'csv') {
+    const csv = parsed.data.groupBy ? toCsv(rows as UsageGroup[], USAGE_GROUP_COLUMNS) : toCsv(rows as UsageRow[], USAGE_ROW_COLUMNS);
+    res.writeHead(200, { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': 'attachment; filename="creditgate-usage.csv"' });
+    res.end(csv);
+    return;
+  }
+  sendJson(res, 200, rows);
+}
+
+/** Server-sent events: the current status at once, then every change as it happens. */
+function streamStatus(ctx: GatewayContext, req: IncomingMessage, res: ServerResponse): void {
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  const send = (status: unknown): void => {
+    res.write(`event: status\ndata: ${JSON.stringify(status)}\n\n`);
+  };
+  send(ctx.feed.current());
+  const unsubscribe = ctx.feed.subscribe(send);
+  req.socket.setTimeout(0);
+  res.once('close', unsubscribe);
+}

@@ -1,0 +1,45 @@
+/** Small helpers for the gateway's own answers (JSON bodies, errors in the route's own shape). */
+import type { ServerResponse } from 'node:http';
+import type { Dialect, GatewayErrorKind, UsageLimitDetails } from '../dialects/types';
+
+export const HTTP_STATUS: Readonly<Record<GatewayErrorKind, number>> = {
+  invalid_request: 400,
+  authentication: 401,
+  permission: 403,
+  not_found: 404,
+  too_large: 413,
+  usage_limit: 429,
+  internal: 500,
+  upstream_unavailable: 502,
+  upstream_timeout: 504,
+};
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  const payload = JSON.stringify(body);
+  res.writeHead(status, {
+    ...headers,
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': String(Buffer.byteLength(payload)),
+  });
+  res.end(payload);
+}
+
+/** OpenAI's error shape, used for routes that have no dialect of their own (own API, unknown paths). */
+export function openAiError(kind: GatewayErrorKind, message: string): unknown {
+  return { error: { message, type: kind === 'invalid_request' ? 'invalid_request_error' : kind, param: null, code: kind } };
+}
+
+export function sendError(
+  res: ServerResponse,
+  dialect: Dialect | null,
+  kind: GatewayErrorKind,
+  message: string,
+  options: { headers?: Record<string, string>; details?: UsageLimitDetails } = {},
+): void {
+  const body = dialect ? dialect.errorBody(kind, message, options.details) : openAiError(kind, message);
+  sendJson(res, HTTP_STATUS[kind], body, options.headers);
+}

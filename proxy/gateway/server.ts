@@ -1,0 +1,153 @@
+/**
+ * The gateway's HTTP server: the front door (Host check, CORS refusal, token auth), then routing to
+ * the health check, the gateway's own API, or a metered upstream exchange. It listens on loopback
+ * only.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { createProxyServer } from 'http-proxy';
+import type { RateCard } from '../../shared/rateCard';
+import { dialectForRoute } from '../dialects';
+import type { Ledger } from '../ledger/ledger';
+import type { AdmissionEstimator, GatewayContext, Logger } from './context';
+import { exchanges, handleMeteredRequest } from './meteredExchange';
+import { handleOwnApi } from './ownApi';
+import { sendError, sendJson } from './respond';
+import { isCorsPreflight, isLoopbackHost, presentedToken } from './security';
+import { StatusFeed } from './statusFeed';
+import type { UpstreamEndpoints, UpstreamKeys } from './upstream';
+
+export interface GatewayOptions {
+  ledger: Ledger;
+  rateCard: RateCard;
+  endpoints: UpstreamEndpoints;
+  keys: UpstreamKeys;
+  estimator: AdmissionEstimator;
+  maxBodyBytes: number;
+  upstreamTimeoutMs: number;
+  log: Logger;
+  /** Reported by /healthz so another process can tell whose gateway holds a port. */
+  identity: { dataDir: string; version: string };
+  clock?: () => number;
+}
+
+export class Gateway {
+  readonly feed: StatusFeed;
+  private readonly ctx: GatewayContext;
+  private readonly server: http.Server;
+  /** token → client name; cleared whenever another process writes (a token may have been revoked). */
+  private readonly knownTokens = new Map<string, string>();
+
+  private constructor(private readonly options: GatewayOptions) {
+    const clock = options.clock ?? Date.now;
+    this.feed = new StatusFeed(options.ledger, clock);
+    this.feed.onExternalChange(() => this.knownTokens.clear());
+    const proxy = createProxyServer({ xfwd: false });
+    proxy.on('proxyReq', (proxyReq, req) => exchanges.get(req)?.onProxyReq(proxyReq));
+    proxy.on('proxyRes', (proxyRes, req) => exchanges.get(req)?.onProxyRes(proxyRes));
+    proxy.on('error', (error) => options.log.warn(`proxy: ${error.message}`));
+    this.ctx = {
+      ledger: options.ledger,
+      feed: this.feed,
+      proxy,
+      agents: {
+        http: new http.Agent({ keepAlive: true, maxSockets: 256 }),
+        https: new https.Agent({ keepAlive: true, maxSockets: 256 }),
+      },
+      endpoints: options.endpoints,
+      keys: options.keys,
+      rateCard: options.rateCard,
+      maxBodyBytes: options.maxBodyBytes,
+      upstreamTimeoutMs: options.upstreamTimeoutMs,
+      estimator: options.estimator,
+      clock,
+      log: options.log,
+    };
+    this.server = http.createServer({ keepAlive: true }, (req, res) => {
+      this.route(req, res).catch((error: unknown) => {
+        options.log.error(`unhandled error on ${req.method} ${req.url}: ${(error as Error).stack ?? String(error)}`);
+        sendError(res, null, 'internal', 'Creditgate hit an internal error; the request was not forwarded.');
+      });
+    });
+    // Coding agents keep streams open for minutes; only the upstream timeout bounds them.
+    this.server.requestTimeout = 0;
+    this.server.on('clientError', (_error, socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+      else socket.destroy();
+    });
+  }
+
+  /** Starts listening on 127.0.0.1; port 0 picks a free one (see `port`). */
+  static async start(options: GatewayOptions, port: number): Promise<Gateway> {
+    const gateway = new Gateway(options);
+    await new Promise<void>((resolve, reject) => {
+      gateway.server.once('error', reject);
+      gateway.server.listen(port, '127.0.0.1', () => {
+        gateway.server.off('error', reject);
+        resolve();
+      });
+    });
+    return gateway;
+  }
+
+  get port(): number {
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  get keys(): UpstreamKeys {
+    return this.ctx.keys;
+  }
+
+  async close(): Promise<void> {
+    this.feed.close();
+    this.server.closeIdleConnections();
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    // Give streams in flight a moment to finish, then cut them (their holds settle on the cut).
+    const force = setTimeout(() => this.server.closeAllConnections(), 2_000);
+    await closed;
+    clearTimeout(force);
+    this.ctx.agents.http.destroy();
+    this.ctx.agents.https.destroy();
+  }
+
+  private async route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    if (!isLoopbackHost(req.headers.host)) {
+      return sendError(res, null, 'permission', 'Host header must name localhost, 127.0.0.1 or [::1].');
+    }
+    if (isCorsPreflight(req)) {
+      return sendError(res, null, 'permission', 'Creditgate does not answer browsers (CORS preflight refused).');
+    }
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    if (url.pathname === '/healthz' || ((req.method === 'HEAD' || req.method === 'GET') && url.pathname === '/')) {
+      return sendJson(res, 200, { ok: true, app: 'creditgate', pid: process.pid, ...this.options.identity });
+    }
+    const dialect = dialectForRoute(req.method ?? 'GET', url.pathname);
+    const isOwnApi = url.pathname.startsWith('/creditgate/v1/');
+    if (!dialect && !isOwnApi) return sendError(res, null, 'not_found', `No such route: ${req.method} ${url.pathname}`);
+
+    const client = this.authenticate(presentedToken(req));
+    if (client === null) {
+      return sendError(res, dialect, 'authentication', 'Missing or invalid Creditgate token. Create one with `creditgate token --name <client>`.');
+    }
+    if (isOwnApi) return handleOwnApi(this.ctx, req, res, url, client);
+    return handleMeteredRequest(this.ctx, req, res, dialect!, {
+      client,
+      pathname: url.pathname,
+      pathAndQuery: url.pathname + url.search,
+    });
+  }
+
+  private authenticate(token: string | null): string | null {
+    if (token === null) return null;
+    const cached = this.knownTokens.get(token);
+    if (cached !== undefined) return cached;
+    const client = this.options.ledger.authenticate(token);
+    if (client !== null) this.knownTokens.set(token, client);
+    return client;
+  }
+}

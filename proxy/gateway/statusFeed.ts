@@ -1,0 +1,93 @@
+/**
+ * Pushes the account's status to whoever listens (the extension over JSON-RPC, other windows over
+ * the gateway's SSE endpoint) within a fraction of the 250 ms budget of SPEC §2. Changes made in
+ * this process announce themselves; changes made by other processes on the same database (CLI
+ * commands, a second gateway process) are noticed through SQLite's data_version, polled cheaply.
+ */
+import type { Status } from '../../shared/protocol';
+
+export interface StatusSource {
+  status(): Status;
+  dataVersion(): number;
+}
+
+export type StatusListener = (status: Status) => void;
+
+export class StatusFeed {
+  private readonly listeners = new Set<StatusListener>();
+  private readonly externalChangeListeners = new Set<() => void>();
+  private last: string | null = null;
+  private lastStatus: Status | null = null;
+  private pending = false;
+  private version: number;
+  private readonly poller: NodeJS.Timeout;
+
+  constructor(
+    private readonly source: StatusSource,
+    private readonly clock: () => number = Date.now,
+    pollMs = 100,
+  ) {
+    this.version = source.dataVersion();
+    this.poller = setInterval(() => this.poll(), pollMs);
+    this.poller.unref();
+  }
+
+  /** The latest status, computed now. */
+  current(): Status {
+    const status = this.source.status();
+    this.remember(status);
+    return status;
+  }
+
+  /** Announces a change made in this process; listeners hear of it once per tick at most. */
+  changed(): void {
+    if (this.pending) return;
+    this.pending = true;
+    setImmediate(() => {
+      this.pending = false;
+      this.publish();
+    });
+  }
+
+  subscribe(listener: StatusListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Called when another process wrote to the database (to drop caches such as known tokens). */
+  onExternalChange(listener: () => void): void {
+    this.externalChangeListeners.add(listener);
+  }
+
+  close(): void {
+    clearInterval(this.poller);
+    this.listeners.clear();
+  }
+
+  private poll(): void {
+    const version = this.source.dataVersion();
+    const resetDue = this.lastStatus?.windows.some((w) => w.resetsAt !== null && Date.parse(w.resetsAt) <= this.clock());
+    const external = version !== this.version;
+    if (external) {
+      this.version = version;
+      for (const listener of this.externalChangeListeners) listener();
+    }
+    if (external || resetDue) this.publish();
+  }
+
+  private publish(): void {
+    if (this.listeners.size === 0) return;
+    const status = this.source.status();
+    if (!this.remember(status)) return;
+    for (const listener of this.listeners) listener(status);
+  }
+
+  /** Records the status; false when nothing a listener could see has changed. */
+  private remember(status: Status): boolean {
+    const serialized = JSON.stringify(status);
+    if (serialized === this.last) return false;
+    this.last = serialized;
+    this.lastStatus = status;
+    return true;
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * Wires the parts into a running account: config → ledger → estimator → gateway. Used by the CLI
+ * (`creditgate serve` and the one-shot commands) and by the gateway process the extension starts.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { ResolvedConfig } from './config';
+import { loadConfig, resolveConfigFile, resolveDataDir } from './config';
+import { GatewayLock } from './gatewayLock';
+import type { Logger } from './gateway/context';
+import { Gateway } from './gateway/server';
+import { UpstreamKeys } from './gateway/upstream';
+import { Ledger } from './ledger/ledger';
+import { admissionEstimator } from './pricing/admissionEstimator';
+
+export interface RuntimeLocation {
+  dataDir?: string;
+  configFile?: string;
+}
+
+export interface Account {
+  dataDir: string;
+  config: ResolvedConfig;
+  ledger: Ledger;
+}
+
+export const DATABASE_FILE = 'creditgate.db';
+
+/** Opens the account's ledger on the data directory (creating it on first use). */
+export function openAccount(location: RuntimeLocation, env: NodeJS.ProcessEnv): Account {
+  const config = loadConfig({ configFile: resolveConfigFile(location.configFile, env), env });
+  const dataDir = resolveDataDir({ dataDir: location.dataDir, env });
+  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const ledger = Ledger.open({
+    path: path.join(dataDir, DATABASE_FILE),
+    rateCard: config.rateCard,
+    plans: config.plans,
+    initialPlan: config.plan,
+    initialAutoUseCredits: config.autoUseCredits,
+  });
+  return { dataDir, config, ledger };
+}
+
+export interface RunningGateway {
+  account: Account;
+  gateway: Gateway;
+  stop(): Promise<void>;
+}
+
+/** Starts the gateway on the account: one per data directory, holds of a dead gateway settled first. */
+export async function serveGateway(
+  location: RuntimeLocation & { port?: number },
+  env: NodeJS.ProcessEnv,
+  log: Logger,
+  keys: UpstreamKeys = UpstreamKeys.fromEnv(env),
+): Promise<RunningGateway> {
+  const account = openAccount(location, env);
+  let lock: GatewayLock;
+  try {
+    lock = GatewayLock.acquire(account.dataDir);
+  } catch (error) {
+    account.ledger.close();
+    throw error;
+  }
+  try {
+    const recovered = account.ledger.recover();
+    if (recovered > 0) log.warn(`settled ${recovered} request(s) left open by a previous gateway at their estimate`);
+    if (account.config.autoReload) account.ledger.setAutoReload(account.config.autoReload);
+    const gateway = await Gateway.start(
+      {
+        ledger: account.ledger,
+        rateCard: account.config.rateCard,
+        endpoints: account.config.upstreams,
+        keys,
+        estimator: admissionEstimator(account.ledger),
+        maxBodyBytes: account.config.maxBodyBytes,
+        upstreamTimeoutMs: account.config.upstreamTimeoutMs,
+        log,
+        identity: { dataDir: account.dataDir, version: '0.1.0' },
+      },
+      location.port ?? account.config.port,
+    );
+    lock.setPort(gateway.port);
+    for (const upstream of ['openai', 'anthropic'] as const) {
+      if (!keys.has(upstream)) log.info(`no ${upstream} API key configured; requests go upstream without one`);
+    }
+    return {
+      account,
+      gateway,
+      async stop() {
+        await gateway.close();
+        account.ledger.close();
+        lock.release();
+      },
+    };
+  } catch (error) {
+    lock.release();
+    account.ledger.close();
+    throw error;
+  }
+}

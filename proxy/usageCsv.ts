@@ -1,0 +1,20 @@
+/** CSV export of usage rows and groups (RFC 4180 quoting), shared by the CLI and the HTTP API. */
+import type { UsageGroup, UsageRow } from '../shared/protocol';
+
+function cell(value: string | number | boolean | null | undefined): string {
+  const text = value === null || value === undefined ? '' : String(value);
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+export function toCsv<T extends UsageRow | UsageGroup>(rows: readonly T[], columns: readonly (keyof T)[]): string {
+  const lines = [columns.join(',')];
+  for (const row of rows) lines.push(columns.map((column) => cell(row[column] as string | number | boolean | null)).join(','));
+  return `${lines.join('\r\n')}\r\n`;
+}
+
+export const USAGE_ROW_COLUMNS: readonly (keyof UsageRow)[] = [
+  'id', 'ts', 'client', 'feature', 'model', 'route', 'status', 'inputTokens', 'cachedInputTokens', 'cacheWriteTokens',
+  'outputTokens', 'reasoningTokens', 'cost', 'planCost', 'creditCost', 'estimated', 'reason',
+];
+
+export const USAGE_GROUP_COLUMNS: readonly (keyof UsageGroup)[] = ['key', 'requests', 'cost', 'inputTokens', 'outputTokens'];

@@ -1,0 +1,123 @@
+/**
+ * An in-process gateway in front of the fake upstream, on a fresh data directory, for the gateway
+ * tests. Everything is real (SQLite ledger on disk, http-proxy, the dialects); only the upstream is
+ * ours.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { PlanDefinition } from '../../shared/plans';
+import { resolvePlans } from '../../shared/plans';
+import type { RateCard } from '../../shared/rateCard';
+import { Gateway } from '../../proxy/gateway/server';
+import { UpstreamKeys } from '../../proxy/gateway/upstream';
+import { Ledger } from '../../proxy/ledger/ledger';
+import { admissionEstimator } from '../../proxy/pricing/admissionEstimator';
+import { defaultRateCard } from '../../proxy/pricing';
+import { startFakeUpstream, type FakeUpstream } from '../fake-upstream';
+
+export const UPSTREAM_OPENAI_KEY = 'sk-upstream-openai-secret';
+export const UPSTREAM_ANTHROPIC_KEY = 'sk-ant-upstream-secret';
+
+export interface TestGatewayOptions {
+  plan?: string;
+  plans?: Record<string, PlanDefinition>;
+  autoUseCredits?: boolean;
+  rateCard?: RateCard;
+  maxBodyBytes?: number;
+  upstreamTimeoutMs?: number;
+}
+
+export interface TestGateway {
+  url: string;
+  token: string;
+  ledger: Ledger;
+  gateway: Gateway;
+  upstream: FakeUpstream;
+  dataDir: string;
+  /** Authorization header for the test client. */
+  auth: Record<string, string>;
+  close(): Promise<void>;
+}
+
+export async function startTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
+  const upstream = await startFakeUpstream();
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'creditgate-test-'));
+  const rateCard = options.rateCard ?? defaultRateCard();
+  const ledger = Ledger.open({
+    path: path.join(dataDir, 'creditgate.db'),
+    rateCard,
+    plans: resolvePlans(options.plans),
+    initialPlan: options.plan ?? 'plus',
+    initialAutoUseCredits: options.autoUseCredits ?? true,
+  });
+  const keys = new UpstreamKeys();
+  keys.set('openai', UPSTREAM_OPENAI_KEY);
+  keys.set('anthropic', UPSTREAM_ANTHROPIC_KEY);
+  const quiet = { info: () => undefined, warn: () => undefined, error: (m: string) => console.error(m) };
+  const gateway = await Gateway.start(
+    {
+      ledger,
+      rateCard,
+      endpoints: { openai: { baseUrl: `${upstream.url}/v1` }, anthropic: { baseUrl: upstream.url } },
+      keys,
+      estimator: admissionEstimator({ recentOutputTokens: (model) => ledger.recentOutputTokens(model, 200) }),
+      maxBodyBytes: options.maxBodyBytes ?? 32 * 1024 * 1024,
+      upstreamTimeoutMs: options.upstreamTimeoutMs ?? 30_000,
+      log: quiet,
+      identity: { dataDir, version: 'test' },
+    },
+    0,
+  );
+  const token = ledger.issueToken('test-client');
+  return {
+    url: gateway.url,
+    token,
+    ledger,
+    gateway,
+    upstream,
+    dataDir,
+    auth: { authorization: `Bearer ${token}` },
+    async close() {
+      await gateway.close();
+      await upstream.close();
+      ledger.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Parses an SSE body into its events (event name and parsed JSON data, or the raw data string). */
+export function sseEvents(body: string): { event: string | null; data: unknown }[] {
+  return body
+    .split(/\r?\n\r?\n/)
+    .filter((block) => block.trim().length > 0)
+    .map((block) => {
+      let event: string | null = null;
+      const data: string[] = [];
+      for (const line of block.split(/\r?\n/)) {
+        if (line.startsWith('event:')) event = line.slice(6).trim();
+        else if (line.startsWith('data:')) data.push(line.slice(5).trimStart());
+      }
+      const text = data.join('\n');
+      try {
+        return { event, data: JSON.parse(text) as unknown };
+      } catch {
+        return { event, data: text };
+      }
+    });
+}
+
+/** Polls until the check passes (for effects that land right after a response ends). */
+export async function eventually(check: () => void, timeoutMs = 2_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      check();
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+}
