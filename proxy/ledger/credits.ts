@@ -1,0 +1,70 @@
+/**
+ * Credit grants as a ledger: grants in, charges out (spending the grant that expires first), expired
+ * remainders written off by explicit rows, and spending beyond every grant carried as debt that the next
+ * grant repays first. Every function updates the account's running totals in the draft it is given;
+ * the caller writes the draft back once per transaction.
+ */
+import type { Micro } from '../../shared/money';
+import type { GrantSource } from '../../shared/protocol';
+import { LedgerError } from './errors';
+import type { AccountRow, Store } from './store';
+
+export interface NewGrant {
+  source: GrantSource;
+  amount: Micro;
+  idempotencyKey: string;
+  expiresAt: number | null;
+}
+
+export function addGrant(store: Store, account: AccountRow, now: number, grant: NewGrant): { grantId: number; duplicate: boolean } {
+  const existing = store.grantIdByKey(grant.idempotencyKey);
+  if (existing !== undefined) return { grantId: existing, duplicate: true };
+  if (grant.expiresAt !== null && grant.expiresAt <= now) {
+    throw new LedgerError('invalid_argument', 'a grant cannot expire before it is added');
+  }
+  // Debt is repaid first: the grant's remainder shrinks, the balance still rises by the full amount.
+  const repaid = Math.min(account.debt, grant.amount);
+  const grantId = store.insertGrant({
+    ts: now,
+    source: grant.source,
+    amount: grant.amount,
+    remaining: grant.amount - repaid,
+    expiresAt: grant.expiresAt,
+    idempotencyKey: grant.idempotencyKey,
+  });
+  if (repaid > 0) store.insertCreditEvent(now, 'debt_repaid', repaid, grantId, null);
+  account.debt -= repaid;
+  account.balance += grant.amount;
+  if (grant.expiresAt !== null && repaid < grant.amount) {
+    account.nextExpiry = account.nextExpiry === null ? grant.expiresAt : Math.min(account.nextExpiry, grant.expiresAt);
+  }
+  return { grantId, duplicate: false };
+}
+
+/** Takes `amount` from the grants in expiry order; what no grant covers becomes debt. */
+export function spendCredits(store: Store, account: AccountRow, now: number, amount: Micro, usageId: number): void {
+  let left = amount;
+  while (left > 0) {
+    const head = store.headGrant();
+    if (!head) break;
+    const take = Math.min(left, head.remaining);
+    store.spendGrant(head.id, take);
+    left -= take;
+  }
+  if (left > 0) {
+    store.insertCreditEvent(now, 'debt', left, null, usageId);
+    account.debt += left;
+  }
+  account.balance -= amount;
+}
+
+/** Writes off the remainders of grants that have expired by `now`; cheap unless an expiry is due. */
+export function expireDueGrants(store: Store, account: AccountRow, now: number): void {
+  if (account.nextExpiry === null || now < account.nextExpiry) return;
+  for (const grant of store.grantsExpiringBy(now)) {
+    store.spendGrant(grant.id, grant.remaining);
+    store.insertCreditEvent(grant.expiresAt, 'expire', grant.remaining, grant.id, null);
+    account.balance -= grant.remaining;
+  }
+  account.nextExpiry = store.nextGrantExpiry();
+}

@@ -1,0 +1,16 @@
+/** Typed ledger errors, so callers can tell a programming error from a user's bad input by `code`. */
+export type LedgerErrorCode =
+  | 'unknown_model' // post() for a model the rate card cannot price (the gateway should have refused it)
+  | 'unknown_plan'
+  | 'hold_not_found' // post/void of a hold that is settled, voided or never existed
+  | 'invalid_argument';
+
+export class LedgerError extends Error {
+  override readonly name = 'LedgerError';
+  constructor(
+    readonly code: LedgerErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,557 @@
+/**
+ * The ledger: plan windows and prepaid credits on one SQLite file shared by every Creditgate process.
+ *
+ * Modelled on TigerBeetle's two-phase transfers: admit() places a pending hold, post() settles it into
+ * an append-only usage row at the real cost, void() drops it. Every write runs in one BEGIN IMMEDIATE
+ * transaction that reads the running totals (another process may have moved them), applies the rules
+ * of allowance.ts and credits.ts, appends rows, and writes the totals back once.
+ */
+import type Database from 'better-sqlite3';
+import type { Micro } from '../../shared/money';
+import type { PlanDefinition, WindowName } from '../../shared/plans';
+import { BUILT_IN_PLANS, WINDOW_NAMES } from '../../shared/plans';
+import type { GrantRow, GrantSource, Status, UsageGroup, UsageGroupKey, UsageQuery, UsageRow } from '../../shared/protocol';
+import { GRANT_SOURCES } from '../../shared/protocol';
+import type { ModelRate, RateCard } from '../../shared/rateCard';
+import { findModelRate } from '../../shared/rateCard';
+import type { EstimateReason, MeteredUsage } from '../../shared/usage';
+import { emptyUsage } from '../../shared/usage';
+import { costOf } from '../pricing/cost';
+import type { BlockReason, Decision, Split, WindowUse } from './allowance';
+import { applicableWindows, decide, splitPlanCharge, windowLengthMs, windowLimit } from './allowance';
+import type { AutoReloadSettings } from './autoReload';
+import { reloadAmount, reloadKeyPrefix, validateAutoReload } from './autoReload';
+import { openDatabase } from './connection';
+import { addGrant, expireDueGrants, spendCredits } from './credits';
+import { LedgerError } from './errors';
+import type { HoldOwner } from './owners';
+import { isOwnerAlive, registerInstance, unregisterInstance } from './owners';
+import { BURN_WINDOW_MS, RecentUsage } from './recentUsage';
+import type { AuditRow } from './reports';
+import { Reports } from './reports';
+import { migrate } from './schema';
+import { buildStatus } from './statusView';
+import type { AccountRow, HoldRow, Period } from './store';
+import { Store } from './store';
+import { hashToken, newToken } from './tokens';
+
+export type { AutoReloadSettings } from './autoReload';
+export type { AuditRow } from './reports';
+export { LedgerError } from './errors';
+
+export interface LedgerOptions {
+  /** Database file (':memory:' for unit tests). */
+  path: string;
+  /** post() prices with findModelRate + costOf. */
+  rateCard: RateCard;
+  /** Resolved plans (shared/plans.ts resolvePlans); default BUILT_IN_PLANS. */
+  plans?: Record<string, PlanDefinition>;
+  /** Used only when the database has no plan chosen yet (default 'plus'). */
+  initialPlan?: string;
+  /** Used only when the database has no setting yet (default true). */
+  initialAutoUseCredits?: boolean;
+  /** ms since epoch; injectable so tests move time. */
+  clock?: () => number;
+}
+
+export interface AdmitRequest {
+  requestId: string;
+  client: string;
+  model: string;
+  route: string;
+  feature: string;
+  estimate: Micro;
+}
+
+export type Admission =
+  | { admitted: true; holdId: number; state: 'plan' | 'credits'; status: Status }
+  | {
+      admitted: false;
+      state: 'blocked';
+      reason: BlockReason;
+      /** Unix ms when a window reset would unblock, else null. */
+      retryAt: number | null;
+      planType: string;
+      status: Status;
+    };
+
+export interface Charge {
+  usage: MeteredUsage;
+  /** Priced instead of the hold's model when the upstream answered with another. */
+  model?: string;
+  httpStatus?: number;
+  estimated?: boolean;
+  reason?: EstimateReason | null;
+}
+
+export interface PostResult {
+  usageId: number;
+  cost: Micro;
+  planCost: Micro;
+  creditCost: Micro;
+  status: Status;
+}
+
+export interface AddCredits {
+  amount: Micro;
+  idempotencyKey: string;
+  source: GrantSource;
+  expiresAt?: number | null;
+}
+
+/** A plan name the configuration no longer defines gets no allowance: never free usage by accident. */
+const NO_ALLOWANCE: PlanDefinition = { windows: { '5h': 0, weekly: 0 }, features: [] };
+
+/** How many recent outputs recentOutputTokens() returns when the caller does not say. */
+const RECENT_OUTPUT_SAMPLE = 200;
+
+/** Recovered holds have no HTTP status of their own. */
+const UNKNOWN_HTTP_STATUS = 0;
+
+/** How many of the newest usage rows seed the in-memory last charge and output samples at open. */
+const TAIL_SEED_ROWS = 5_000;
+
+/** What one transaction works on: the totals as read, then mutated in memory and saved once. */
+interface Working {
+  now: number;
+  account: AccountRow;
+}
+
+export class Ledger {
+  private readonly db: Database.Database;
+  private readonly store: Store;
+  private readonly reports: Reports;
+  private readonly recent = new RecentUsage();
+  private readonly owner: HoldOwner;
+  private readonly plans: Record<string, PlanDefinition>;
+  private readonly rateCard: RateCard;
+  private readonly rateCache = new Map<string, ModelRate | null>();
+  private readonly clock: () => number;
+  private readonly inTransaction: Database.Transaction<(work: () => unknown) => unknown>;
+  /** Commits by this connection; data_version only counts other connections' commits. */
+  private ownCommits = 0;
+  /**
+   * The account totals as this connection last read or wrote them, and the data_version then. While
+   * data_version is unchanged no other connection has committed, so the copy is current and the
+   * transaction need not read the row again; a rolled-back transaction drops it.
+   */
+  private cached: { version: number; account: AccountRow } | null = null;
+  /** Holds this instance placed and has not settled: post() then need not read the row back. */
+  private readonly ownHolds = new Map<number, HoldRow>();
+  private closed = false;
+
+  private constructor(db: Database.Database, options: LedgerOptions) {
+    this.db = db;
+    this.plans = options.plans ?? { ...BUILT_IN_PLANS };
+    this.rateCard = options.rateCard;
+    this.clock = options.clock ?? Date.now;
+    this.store = new Store(db);
+    this.reports = new Reports(db);
+    this.inTransaction = db.transaction((work: () => unknown) => work());
+    this.owner = registerInstance();
+  }
+
+  static open(options: LedgerOptions): Ledger {
+    const initialPlan = options.initialPlan ?? 'plus';
+    const plans = options.plans ?? BUILT_IN_PLANS;
+    if (!plans[initialPlan]) throw unknownPlan(initialPlan, plans);
+    const db = openDatabase(options.path);
+    try {
+      migrate(db);
+      const ledger = new Ledger(db, options);
+      ledger.initialize(initialPlan, options.initialAutoUseCredits ?? true);
+      return ledger;
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    unregisterInstance(this.owner);
+    this.db.close();
+  }
+
+  // ---- two-phase transfers ------------------------------------------------------------------------
+
+  admit(req: AdmitRequest): Admission {
+    if (!Number.isSafeInteger(req.estimate) || req.estimate < 0) {
+      throw new LedgerError('invalid_argument', `estimate must be a non-negative integer of micro-credits, got ${req.estimate}`);
+    }
+    return this.write((w) => {
+      const plan = this.planOf(w.account);
+      const names = applicableWindows(plan, req.feature);
+      const decision = decide(this.uses(w, plan, names), w.account.planHeld, this.creditPosition(w.account));
+      if (decision.state === 'blocked') {
+        const planType = w.account.plan!;
+        return { admitted: false, state: 'blocked', reason: decision.reason, retryAt: decision.retryAt, planType, status: this.statusOf(w) };
+      }
+      // A zero estimate still holds one micro-credit: each admission must use up part of "something left".
+      const estimate = Math.max(1, req.estimate);
+      if (decision.state === 'plan') {
+        this.openWindows(w, names);
+        w.account.planHeld += estimate;
+      } else {
+        w.account.creditHeld += estimate;
+      }
+      const holdId = ++w.account.lastHoldId;
+      const hold: HoldRow = {
+        id: holdId,
+        ts: w.now,
+        requestId: req.requestId,
+        client: req.client,
+        model: req.model,
+        route: req.route,
+        feature: req.feature,
+        kind: decision.state,
+        estimate,
+        ownerPid: this.owner.pid,
+        ownerInstance: this.owner.instance,
+      };
+      this.store.insertHold(hold);
+      this.ownHolds.set(holdId, hold);
+      return { admitted: true, holdId, state: decision.state, status: this.statusOf(w) };
+    });
+  }
+
+  post(holdId: number, charge: Charge): PostResult {
+    return this.write((w) => {
+      const hold = this.takeHold(holdId);
+      const model = charge.model ?? hold.model;
+      const cost = costOf(this.rateFor(model), charge.usage);
+      const { usageId, planCost, creditCost } = this.settle(w, hold, {
+        cost,
+        model,
+        usage: charge.usage,
+        httpStatus: charge.httpStatus ?? 200,
+        estimated: charge.estimated ?? false,
+        reason: charge.reason ?? null,
+      });
+      return { usageId, cost, planCost, creditCost, status: this.statusOf(w) };
+    });
+  }
+
+  /** Upstream failed before any output: release the hold, charge nothing. */
+  void(holdId: number): void {
+    this.write((w) => {
+      this.release(w.account, this.takeHold(holdId));
+    });
+  }
+
+  /** Settles, at their estimate, the holds whose owning process (or Ledger instance) is gone. */
+  recover(): number {
+    return this.write((w) => {
+      let settled = 0;
+      for (const hold of this.store.pendingHolds()) {
+        if (isOwnerAlive({ pid: hold.ownerPid, instance: hold.ownerInstance })) continue;
+        this.store.takeHold(hold.id);
+        this.settle(w, hold, {
+          cost: hold.estimate,
+          model: hold.model,
+          usage: emptyUsage('openai'),
+          httpStatus: UNKNOWN_HTTP_STATUS,
+          estimated: true,
+          reason: 'gateway_restart',
+        });
+        settled++;
+      }
+      if (settled > 0) this.store.insertAudit(w.now, 'system', 'holds_recovered', { count: settled });
+      return settled;
+    });
+  }
+
+  // ---- credits ------------------------------------------------------------------------------------
+
+  addCredits(req: AddCredits): { grantId: number; duplicate: boolean } {
+    if (!Number.isSafeInteger(req.amount) || req.amount <= 0) {
+      throw new LedgerError('invalid_argument', `amount must be a positive integer of micro-credits, got ${req.amount}`);
+    }
+    if (!req.idempotencyKey) throw new LedgerError('invalid_argument', 'idempotencyKey is required');
+    if (!GRANT_SOURCES.includes(req.source)) throw new LedgerError('invalid_argument', `unknown grant source: ${String(req.source)}`);
+    const expiresAt = req.expiresAt ?? null;
+    if (expiresAt !== null && !Number.isSafeInteger(expiresAt)) throw new LedgerError('invalid_argument', 'expiresAt must be unix ms');
+    return this.write((w) =>
+      addGrant(this.store, w.account, w.now, { source: req.source, amount: req.amount, idempotencyKey: req.idempotencyKey, expiresAt }),
+    );
+  }
+
+  grants(): GrantRow[] {
+    return this.reports.grants();
+  }
+
+  // ---- settings (each change is audited) ----------------------------------------------------------
+
+  /** Admin reset: closes the open windows; credits and holds are untouched. */
+  resetWindows(actor = 'local'): void {
+    this.write((w) => {
+      const closed: string[] = [];
+      for (const name of WINDOW_NAMES) {
+        const period = w.account.periods[name];
+        if (!period) continue;
+        if (isLive(period, w.now)) {
+          this.store.closePeriod(period.id, w.now, 'reset', period.used);
+          closed.push(name);
+        } else {
+          this.store.closePeriod(period.id, period.endsAt, 'expired', period.used);
+        }
+        w.account.periods[name] = null;
+      }
+      this.store.insertAudit(w.now, actor, 'windows_reset', { closed });
+    });
+  }
+
+  setPlan(name: string, actor = 'local'): void {
+    if (!this.plans[name]) throw unknownPlan(name, this.plans);
+    this.write((w) => {
+      this.store.insertAudit(w.now, actor, 'plan_set', { from: w.account.plan, to: name });
+      w.account.plan = name;
+    });
+  }
+
+  setAutoUseCredits(on: boolean, actor = 'local'): void {
+    this.write((w) => {
+      this.store.insertAudit(w.now, actor, 'auto_use_credits_set', { from: w.account.autoUseCredits, to: on });
+      w.account.autoUseCredits = on;
+    });
+  }
+
+  setAutoReload(cfg: AutoReloadSettings | null, actor = 'local'): void {
+    const problem = cfg && validateAutoReload(cfg);
+    if (problem) throw new LedgerError('invalid_argument', problem);
+    const settings = cfg && { threshold: cfg.threshold, target: cfg.target, maxPerMonth: cfg.maxPerMonth };
+    this.write((w) => {
+      this.store.insertAudit(w.now, actor, 'auto_reload_set', { from: w.account.autoReload, to: settings });
+      w.account.autoReload = settings;
+    });
+  }
+
+  getAutoReload(): AutoReloadSettings | null {
+    return this.read(() => this.syncWithOthers().autoReload);
+  }
+
+  audit(limit = 100): AuditRow[] {
+    return this.reports.audit(limit);
+  }
+
+  // ---- status and reports -------------------------------------------------------------------------
+
+  status(): Status {
+    const now = this.clock();
+    // Reads need no write lock unless a grant expiry is due, which must be written off first.
+    const viaRead = this.read(() => {
+      const account = this.syncWithOthers();
+      return account.nextExpiry !== null && now >= account.nextExpiry ? null : this.statusOf({ now, account });
+    });
+    return viaRead ?? this.write((w) => this.statusOf(w));
+  }
+
+  usageRows(q: UsageQuery): UsageRow[] {
+    return this.reports.usageRows(q);
+  }
+
+  usageGroups(q: UsageQuery & { groupBy: UsageGroupKey }): UsageGroup[] {
+    return this.reports.usageGroups(q);
+  }
+
+  /** Output tokens of the newest non-estimated rows of `model`, newest first (the estimator's sample). */
+  recentOutputTokens(model: string, limit = RECENT_OUTPUT_SAMPLE): number[] {
+    this.read(() => this.syncWithOthers());
+    return this.recent.recentOutputs(model, limit);
+  }
+
+  /** Changes whenever any process commits to the ledger, so a gateway can notice others' writes cheaply. */
+  dataVersion(): number {
+    return this.store.dataVersion() + this.ownCommits;
+  }
+
+  // ---- client tokens ------------------------------------------------------------------------------
+
+  /** Issues a new token for `name` and revokes its previous one; only the token's sha256 is stored. */
+  issueToken(name: string): string {
+    if (!name) throw new LedgerError('invalid_argument', 'a token needs a client name');
+    const token = newToken();
+    this.write((w) => {
+      this.store.replaceToken(name, hashToken(token), w.now);
+      this.store.insertAudit(w.now, 'local', 'token_issued', { name });
+    });
+    return token;
+  }
+
+  /** The client name the token belongs to, or null for an unknown or revoked token. */
+  authenticate(token: string): string | null {
+    return this.store.clientForTokenHash(hashToken(token)) ?? null;
+  }
+
+  // ---- internals ----------------------------------------------------------------------------------
+
+  private initialize(initialPlan: string, initialAutoUse: boolean): void {
+    this.write((w) => {
+      w.account.plan ??= initialPlan;
+      w.account.autoUseCredits ??= initialAutoUse;
+    });
+    this.read(() => this.seedTail());
+  }
+
+  /** Rebuilds the in-memory tail (last charge, burn rate, output samples) from the database. */
+  private seedTail(): void {
+    this.recent.seed(this.reports.newestUsage(TAIL_SEED_ROWS), this.reports.usageSince(this.clock() - BURN_WINDOW_MS));
+  }
+
+  /**
+   * Inside a transaction: the current account totals, with the usage rows other processes have added
+   * folded into the tail. Both come from memory unless another connection has committed meanwhile.
+   */
+  private syncWithOthers(): AccountRow {
+    const version = this.store.dataVersion();
+    if (this.cached?.version === version) return this.cached.account;
+    const account = this.store.account();
+    this.recent.absorb(this.store.usageAfter(this.recent.lastId));
+    this.cached = { version, account };
+    return account;
+  }
+
+  /** Runs `work` in BEGIN IMMEDIATE on freshly read totals and saves the totals once at the end. */
+  private write<T>(work: (w: Working) => T): T {
+    let result: T;
+    try {
+      result = this.inTransaction.immediate(() => {
+        const w: Working = { now: this.clock(), account: this.syncWithOthers() };
+        expireDueGrants(this.store, w.account, w.now);
+        const value = work(w);
+        this.store.saveAccount(w.account);
+        return value;
+      }) as T;
+    } catch (error) {
+      // The cached totals and the tail may hold changes that were just rolled back.
+      this.cached = null;
+      this.read(() => this.seedTail());
+      throw error;
+    }
+    this.ownCommits++;
+    return result;
+  }
+
+  /** A consistent snapshot for reads (BEGIN DEFERRED). */
+  private read<T>(work: () => T): T {
+    return this.inTransaction.deferred(work) as T;
+  }
+
+  private planOf(account: AccountRow): PlanDefinition {
+    return this.plans[account.plan!] ?? NO_ALLOWANCE;
+  }
+
+  private uses(w: Working, plan: PlanDefinition, names: readonly WindowName[]): WindowUse[] {
+    return names.map((name) => {
+      const period = w.account.periods[name];
+      const live = period !== null && isLive(period, w.now);
+      return { name, limit: windowLimit(plan, name), used: live ? period.used : 0, endsAt: live ? period.endsAt : null };
+    });
+  }
+
+  private creditPosition(account: AccountRow): { balance: Micro; held: Micro; autoUse: boolean } {
+    return { balance: account.balance, held: account.creditHeld, autoUse: account.autoUseCredits ?? true };
+  }
+
+  /** Opens a period for each named window that has none running, anchored at now. */
+  private openWindows(w: Working, names: readonly WindowName[]): void {
+    for (const name of names) {
+      const previous = w.account.periods[name];
+      if (previous && isLive(previous, w.now)) continue;
+      if (previous) this.store.closePeriod(previous.id, previous.endsAt, 'expired', previous.used);
+      const endsAt = w.now + windowLengthMs(name);
+      w.account.periods[name] = { id: this.store.openPeriod(name, w.now, endsAt), endsAt, used: 0 };
+    }
+  }
+
+  private takeHold(holdId: number): HoldRow {
+    // A stale map entry (a rolled-back admit, a hold recovered by another process) fails the delete
+    // and falls through to the database's answer.
+    const own = this.ownHolds.get(holdId);
+    this.ownHolds.delete(holdId);
+    if (own && this.store.deleteHold(holdId)) return own;
+    const hold = this.store.takeHold(holdId);
+    if (!hold) throw new LedgerError('hold_not_found', `hold ${holdId} is not pending (already posted, voided, or unknown)`);
+    return hold;
+  }
+
+  private release(account: AccountRow, hold: HoldRow): void {
+    if (hold.kind === 'plan') account.planHeld -= hold.estimate;
+    else account.creditHeld -= hold.estimate;
+  }
+
+  /** Turns a taken hold into a usage row at `cost`: plan first for plan holds, then credits. */
+  private settle(
+    w: Working,
+    hold: HoldRow,
+    c: { cost: Micro; model: string; usage: MeteredUsage; httpStatus: number; estimated: boolean; reason: EstimateReason | null },
+  ): { usageId: number } & Split {
+    this.release(w.account, hold);
+    let split: Split = { planCost: 0, creditCost: c.cost };
+    let charged: WindowName[] = [];
+    if (hold.kind === 'plan') {
+      const plan = this.planOf(w.account);
+      charged = applicableWindows(plan, hold.feature);
+      this.openWindows(w, charged); // the period may have ended between admission and post
+      split = splitPlanCharge(c.cost, this.uses(w, plan, charged), this.creditPosition(w.account));
+    }
+    const ts = (w.account.lastUsageTs = Math.max(w.now, w.account.lastUsageTs));
+    const usageId = this.store.insertUsage({ ts, hold, ...c, status: c.httpStatus, ...split });
+    this.recent.absorb([
+      { id: usageId, ts, planCost: split.planCost, model: c.model, client: hold.client, cost: c.cost, outputTokens: c.usage.outputTokens, estimated: c.estimated ? 1 : 0 },
+    ]);
+    for (const name of charged) w.account.periods[name]!.used += split.planCost;
+    if (split.creditCost > 0) {
+      spendCredits(this.store, w.account, w.now, split.creditCost, usageId);
+      this.autoReload(w);
+    }
+    return { usageId, ...split };
+  }
+
+  private autoReload(w: Working): void {
+    const cfg = w.account.autoReload;
+    if (!cfg) return;
+    const amount = reloadAmount(cfg, w.account.balance);
+    if (amount <= 0) return;
+    const prefix = reloadKeyPrefix(w.now);
+    const done = this.store.countGrantsWithKeyPrefix(prefix);
+    if (done >= cfg.maxPerMonth) return;
+    addGrant(this.store, w.account, w.now, { source: 'purchase', amount, idempotencyKey: `${prefix}${done + 1}`, expiresAt: null });
+    this.store.insertAudit(w.now, 'system', 'auto_reload', { amount, reload: done + 1 });
+  }
+
+  private statusOf(w: Working): Status {
+    const plan = this.planOf(w.account);
+    const statusWindows = plan.features.length > 0 ? applicableWindows(plan, plan.features[0]!) : [];
+    const decision: Decision = decide(this.uses(w, plan, statusWindows), w.account.planHeld, this.creditPosition(w.account));
+    return buildStatus({
+      planName: w.account.plan!,
+      plan,
+      autoUseCredits: w.account.autoUseCredits ?? true,
+      windows: this.uses(w, plan, WINDOW_NAMES),
+      planHeld: w.account.planHeld,
+      balance: w.account.balance,
+      creditHeld: w.account.creditHeld,
+      decision,
+      lastCharge: this.recent.lastCharge(),
+      planBurnLastHour: this.recent.planBurnLastHour(w.now),
+    });
+  }
+
+  private rateFor(model: string): ModelRate {
+    let rate = this.rateCache.get(model);
+    if (rate === undefined) {
+      rate = findModelRate(this.rateCard, model);
+      this.rateCache.set(model, rate);
+    }
+    if (!rate) throw new LedgerError('unknown_model', `the rate card has no rate for model "${model}" and no default`);
+    return rate;
+  }
+}
+
+const isLive = (period: Period, now: number): boolean => now < period.endsAt;
+
+function unknownPlan(name: string, plans: Record<string, PlanDefinition>): LedgerError {
+  return new LedgerError('unknown_plan', `unknown plan "${name}"; known plans: ${Object.keys(plans).join(', ')}`);
+}

@@ -1,0 +1,95 @@
+/**
+ * An in-memory view of the newest usage rows, so the hot path never scans: the last charge, the burn
+ * rate (plan credits posted in the last hour, a sliding window), and each model's recent output sizes
+ * for the estimator. It is fed with the rows added since it last looked, by any process (usage ids
+ * only grow), and re-seeded from the database if it may have seen a row that was rolled back.
+ */
+import type { Micro } from '../../shared/money';
+import type { UsageTailRow } from './store';
+
+export const BURN_WINDOW_MS = 60 * 60_000;
+/** Output sizes kept per model; the estimator asks for a percentile of a few hundred at most. */
+export const OUTPUT_SAMPLE_CAP = 500;
+
+export class RecentUsage {
+  private lastSeenId = 0;
+  private last: UsageTailRow | null = null;
+  // The last hour's plan costs as parallel arrays with a moving head: no object per row kept.
+  private burnTs: number[] = [];
+  private burnCost: Micro[] = [];
+  private burnHead = 0;
+  private burnSum: Micro = 0;
+  private readonly outputs = new Map<string, number[]>();
+
+  /**
+   * Starts afresh from `newest` (the latest rows, oldest first: last charge and output samples) and
+   * `lastHour` (every row of the last hour, oldest first: the burn rate).
+   */
+  seed(newest: readonly UsageTailRow[], lastHour: readonly UsageTailRow[]): void {
+    this.last = newest.at(-1) ?? null;
+    this.lastSeenId = this.last?.id ?? 0;
+    this.burnTs = [];
+    this.burnCost = [];
+    this.burnHead = 0;
+    this.burnSum = 0;
+    this.outputs.clear();
+    for (const row of newest) this.addOutput(row);
+    for (const row of lastHour) this.addBurn(row);
+  }
+
+  /** Folds in rows newer than `lastId`, oldest first. */
+  absorb(rows: readonly UsageTailRow[]): void {
+    for (const row of rows) {
+      if (row.id <= this.lastSeenId) continue;
+      this.addBurn(row);
+      this.addOutput(row);
+      this.last = row;
+      this.lastSeenId = row.id;
+    }
+  }
+
+  get lastId(): number {
+    return this.lastSeenId;
+  }
+
+  lastCharge(): UsageTailRow | null {
+    return this.last;
+  }
+
+  /** Plan micro-credits posted in the hour before `now`. */
+  planBurnLastHour(now: number): Micro {
+    const cutoff = now - BURN_WINDOW_MS;
+    while (this.burnHead < this.burnTs.length && this.burnTs[this.burnHead]! <= cutoff) {
+      this.burnSum -= this.burnCost[this.burnHead]!;
+      this.burnHead++;
+    }
+    if (this.burnHead > 4_096 && this.burnHead * 2 > this.burnTs.length) {
+      this.burnTs = this.burnTs.slice(this.burnHead);
+      this.burnCost = this.burnCost.slice(this.burnHead);
+      this.burnHead = 0;
+    }
+    return this.burnSum;
+  }
+
+  /** Output tokens of the model's newest measured (non-estimated) rows, newest first. */
+  recentOutputs(model: string, limit: number): number[] {
+    const sample = this.outputs.get(model);
+    if (!sample) return [];
+    return sample.slice(Math.max(0, sample.length - limit)).reverse();
+  }
+
+  private addBurn(row: UsageTailRow): void {
+    if (row.planCost === 0) return;
+    this.burnTs.push(row.ts);
+    this.burnCost.push(row.planCost);
+    this.burnSum += row.planCost;
+  }
+
+  private addOutput(row: UsageTailRow): void {
+    if (row.estimated) return; // estimates of estimates would drift
+    let sample = this.outputs.get(row.model);
+    if (!sample) this.outputs.set(row.model, (sample = []));
+    sample.push(row.outputTokens);
+    if (sample.length > OUTPUT_SAMPLE_CAP * 2) sample.splice(0, sample.length - OUTPUT_SAMPLE_CAP);
+  }
+}

@@ -1,0 +1,203 @@
+/**
+ * Read-only queries for the usage views, the grants list, the audit trail and the estimator. They run
+ * off the hot path; time ranges are rowid ranges, found by binary search.
+ */
+import type { Database, Statement } from 'better-sqlite3';
+import { microToCredits } from '../../shared/money';
+import type { GrantRow, GrantSource, UsageGroup, UsageGroupKey, UsageQuery, UsageRow } from '../../shared/protocol';
+import type { EstimateReason } from '../../shared/usage';
+import { LedgerError } from './errors';
+import type { UsageTailRow } from './store';
+import { TAIL_COLUMNS } from './store';
+
+export interface AuditRow {
+  id: number;
+  ts: string;
+  actor: string;
+  action: string;
+  detail: Record<string, unknown>;
+}
+
+interface RawUsage {
+  id: number;
+  ts: number;
+  client: string;
+  feature: string;
+  model: string;
+  route: string;
+  status: number;
+  input_tokens: number;
+  cached_input_tokens: number;
+  cache_write_tokens: number;
+  output_tokens: number;
+  reasoning_tokens: number;
+  cost: number;
+  plan_cost: number;
+  credit_cost: number;
+  estimated: number;
+  reason: EstimateReason | null;
+}
+
+interface RawGroup {
+  key: string;
+  requests: number;
+  cost: number;
+  input_tokens: number;
+  output_tokens: number;
+}
+
+interface RawGrant {
+  id: number;
+  ts: number;
+  source: GrantSource;
+  amount: number;
+  remaining: number;
+  expires_at: number | null;
+  idempotency_key: string | null;
+}
+
+/** SQL for each group key; `day` is the UTC calendar day. Fixed strings, never user input. */
+const GROUP_EXPRESSIONS: Readonly<Record<UsageGroupKey, string>> = {
+  day: "strftime('%Y-%m-%d', ts / 1000, 'unixepoch')",
+  model: 'model',
+  client: 'client',
+  feature: 'feature',
+};
+
+/** Time ranges become id ranges (usage ts never decreases along id; see schema.ts). */
+const USAGE_RANGE = 'id >= ? AND id < ?';
+const NO_LIMIT = -1;
+
+export class Reports {
+  private readonly rowsStmt: Statement<[number, number, number], RawUsage>;
+  private readonly groupStmts: Record<UsageGroupKey, Statement<[number, number, number], RawGroup>>;
+  private readonly grantsStmt: Statement<[], RawGrant>;
+  private readonly auditStmt: Statement<[number], { id: number; ts: number; actor: string; action: string; detail: string }>;
+  private readonly newestStmt: Statement<[number], UsageTailRow>;
+  private readonly sinceStmt: Statement<[number], UsageTailRow>;
+  private readonly firstRowFromStmt: Statement<[number], { id: number; ts: number }>;
+  private readonly maxIdStmt: Statement<[], number | null>;
+
+  constructor(db: Database) {
+    // Newest `limit` rows of the range, returned oldest first.
+    this.rowsStmt = db.prepare(
+      `SELECT * FROM (SELECT * FROM usage WHERE ${USAGE_RANGE} ORDER BY id DESC LIMIT ?) ORDER BY id`,
+    );
+    const group = (key: UsageGroupKey): Statement<[number, number, number], RawGroup> =>
+      db.prepare(
+        `SELECT ${GROUP_EXPRESSIONS[key]} AS key, count(*) AS requests, sum(cost) AS cost,
+         sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens
+         FROM usage WHERE ${USAGE_RANGE} GROUP BY 1 ORDER BY ${key === 'day' ? 'key' : 'cost DESC, key'} LIMIT ?`,
+      );
+    this.groupStmts = { day: group('day'), model: group('model'), client: group('client'), feature: group('feature') };
+    this.grantsStmt = db.prepare('SELECT * FROM grants ORDER BY id');
+    this.auditStmt = db.prepare('SELECT * FROM (SELECT * FROM audit ORDER BY id DESC LIMIT ?) ORDER BY id');
+    this.newestStmt = db.prepare(`SELECT * FROM (SELECT ${TAIL_COLUMNS} FROM usage ORDER BY id DESC LIMIT ?) ORDER BY id`);
+    this.sinceStmt = db.prepare(`SELECT ${TAIL_COLUMNS} FROM usage WHERE id >= ? ORDER BY id`);
+    this.firstRowFromStmt = db.prepare('SELECT id, ts FROM usage WHERE id >= ? ORDER BY id LIMIT 1');
+    this.maxIdStmt = db.prepare<[], number | null>('SELECT max(id) FROM usage').pluck();
+  }
+
+  usageRows(q: UsageQuery): UsageRow[] {
+    const [fromId, toId] = this.idRange(q);
+    return this.rowsStmt.all(fromId, toId, q.limit ?? NO_LIMIT).map(toUsageRow);
+  }
+
+  usageGroups(q: UsageQuery & { groupBy: UsageGroupKey }): UsageGroup[] {
+    const statement = this.groupStmts[q.groupBy];
+    if (!statement) throw new LedgerError('invalid_argument', `unknown groupBy: ${String(q.groupBy)}`);
+    const [fromId, toId] = this.idRange(q);
+    return statement.all(fromId, toId, q.limit ?? NO_LIMIT).map((g) => ({
+      key: g.key,
+      requests: g.requests,
+      cost: microToCredits(g.cost),
+      inputTokens: g.input_tokens,
+      outputTokens: g.output_tokens,
+    }));
+  }
+
+  grants(): GrantRow[] {
+    return this.grantsStmt.all().map((g) => ({
+      id: g.id,
+      ts: iso(g.ts),
+      source: g.source,
+      amount: microToCredits(g.amount),
+      remaining: microToCredits(g.remaining),
+      expiresAt: g.expires_at === null ? null : iso(g.expires_at),
+      idempotencyKey: g.idempotency_key,
+    }));
+  }
+
+  audit(limit: number): AuditRow[] {
+    return this.auditStmt.all(limit).map((a) => ({
+      id: a.id,
+      ts: iso(a.ts),
+      actor: a.actor,
+      action: a.action,
+      detail: JSON.parse(a.detail) as Record<string, unknown>,
+    }));
+  }
+
+  /** The newest `count` usage rows, oldest first. */
+  newestUsage(count: number): UsageTailRow[] {
+    return this.newestStmt.all(count);
+  }
+
+  /** Rows stamped at or after `ts`, oldest first. */
+  usageSince(ts: number): UsageTailRow[] {
+    return this.sinceStmt.all(this.firstIdAtOrAfter(ts));
+  }
+
+  /**
+   * The id of the first usage row stamped at or after `ts` (max id + 1 when there is none): a binary
+   * search over rowids, about 20 point reads for a million rows.
+   */
+  private firstIdAtOrAfter(ts: number): number {
+    let low = 1;
+    let high = (this.maxIdStmt.get() ?? 0) + 1;
+    while (low < high) {
+      const middle = Math.floor((low + high) / 2);
+      const row = this.firstRowFromStmt.get(middle);
+      if (!row || row.ts >= ts) high = middle;
+      else low = row.id + 1;
+    }
+    return low;
+  }
+
+  private idRange(q: UsageQuery): [number, number] {
+    const since = parseBound(q.since, 'since');
+    const until = parseBound(q.until, 'until');
+    return [since === null ? 0 : this.firstIdAtOrAfter(since), until === null ? Number.MAX_SAFE_INTEGER : this.firstIdAtOrAfter(until)];
+  }
+}
+
+function parseBound(text: string | undefined, name: string): number | null {
+  if (text === undefined) return null;
+  const ms = Date.parse(text);
+  if (Number.isNaN(ms)) throw new LedgerError('invalid_argument', `${name} is not an ISO-8601 date: ${text}`);
+  return ms;
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+function toUsageRow(r: RawUsage): UsageRow {
+  return {
+    id: r.id,
+    ts: iso(r.ts),
+    client: r.client,
+    feature: r.feature,
+    model: r.model,
+    route: r.route,
+    status: r.status,
+    inputTokens: r.input_tokens,
+    cachedInputTokens: r.cached_input_tokens,
+    cacheWriteTokens: r.cache_write_tokens,
+    outputTokens: r.output_tokens,
+    reasoningTokens: r.reasoning_tokens,
+    cost: microToCredits(r.cost),
+    planCost: microToCredits(r.plan_cost),
+    creditCost: microToCredits(r.credit_cost),
+    estimated: r.estimated === 1,
+    reason: r.reason,
+  };
+}

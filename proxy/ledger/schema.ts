@@ -1,0 +1,148 @@
+/**
+ * The ledger's schema as forward-only migrations, applied at open and tracked in `PRAGMA user_version`.
+ * A migration is never edited once shipped: a change is a new entry at the end of the list.
+ *
+ * Money lives in three kinds of append-only rows: `grants` (credit in), `usage.credit_cost` (credit out)
+ * and `credit_events` of kind `expire` (credit written off). `debt`/`debt_repaid` events are memos that
+ * say who paid for an overrun; they move no money. The single `account` row holds running totals that
+ * must always equal what the rows add up to (the tests recompute and compare).
+ */
+import type { Database } from 'better-sqlite3';
+
+/** Grants without an expiry sort after every real timestamp in spending order. */
+export const NO_EXPIRY_ORDER = Number.MAX_SAFE_INTEGER;
+
+const MIGRATIONS: readonly string[] = [
+  /* 1: initial schema */ `
+  CREATE TABLE account (
+    id               INTEGER PRIMARY KEY CHECK (id = 1),
+    plan             TEXT,              -- NULL until a plan is first chosen
+    auto_use_credits INTEGER,           -- NULL until first set
+    auto_reload      TEXT,              -- JSON AutoReloadSettings, NULL when off
+    balance          INTEGER NOT NULL DEFAULT 0,  -- Σ grants.amount − Σ usage.credit_cost − Σ expirations
+    debt             INTEGER NOT NULL DEFAULT 0,  -- credit spent beyond all grants, repaid by the next grant
+    credit_held      INTEGER NOT NULL DEFAULT 0,  -- Σ estimates of open credit holds
+    plan_held        INTEGER NOT NULL DEFAULT 0,  -- Σ estimates of open plan holds (they count in every window)
+    last_hold_id     INTEGER NOT NULL DEFAULT 0,  -- hold ids are never reused, even though settled holds are deleted
+    next_expiry      INTEGER,                     -- earliest expiry of a grant with credit left, so the hot path need not scan
+    last_usage_ts    INTEGER NOT NULL DEFAULT 0,  -- usage timestamps never decrease (see usage.ts below)
+    -- The current period of each window (contract names 5h and weekly), kept here rather than in
+    -- window_periods so that a post rewrites one row: these are the running totals of the open period.
+    five_hour_period INTEGER,  -- window_periods.id, NULL when no period is open
+    five_hour_ends   INTEGER,
+    five_hour_used   INTEGER NOT NULL DEFAULT 0,
+    weekly_period    INTEGER,
+    weekly_ends      INTEGER,
+    weekly_used      INTEGER NOT NULL DEFAULT 0
+  );
+  INSERT INTO account (id) VALUES (1);
+
+  -- History of window periods: a row when one opens, completed when it is reset or superseded.
+  CREATE TABLE window_periods (
+    id           INTEGER PRIMARY KEY,
+    name         TEXT NOT NULL,
+    started_at   INTEGER NOT NULL,
+    ends_at      INTEGER NOT NULL,
+    closed_at    INTEGER,
+    close_reason TEXT CHECK (close_reason IN ('expired', 'reset')),
+    used         INTEGER  -- final plan usage, written at close
+  );
+
+  -- Pending transfers only: a post turns a hold into a usage row, a void drops it.
+  CREATE TABLE holds (
+    id             INTEGER PRIMARY KEY,
+    ts             INTEGER NOT NULL,
+    request_id     TEXT NOT NULL,
+    client         TEXT NOT NULL,
+    model          TEXT NOT NULL,
+    route          TEXT NOT NULL,
+    feature        TEXT NOT NULL,
+    kind           TEXT NOT NULL CHECK (kind IN ('plan', 'credits')),
+    estimate       INTEGER NOT NULL CHECK (estimate > 0),
+    owner_pid      INTEGER NOT NULL,
+    owner_instance TEXT NOT NULL
+  );
+
+  -- Like TigerBeetle's timestamps, usage ts never decreases along id (a clock stepping back is clamped),
+  -- so a time range is an id range found by binary search: no ts index for every post to maintain.
+  CREATE TABLE usage (
+    id                  INTEGER PRIMARY KEY,
+    ts                  INTEGER NOT NULL,
+    hold_id             INTEGER NOT NULL,
+    request_id          TEXT NOT NULL,
+    client              TEXT NOT NULL,
+    feature             TEXT NOT NULL,
+    model               TEXT NOT NULL,
+    route               TEXT NOT NULL,
+    status              INTEGER NOT NULL,
+    input_tokens        INTEGER NOT NULL,
+    cached_input_tokens INTEGER NOT NULL,
+    cache_write_tokens  INTEGER NOT NULL,
+    output_tokens       INTEGER NOT NULL,
+    reasoning_tokens    INTEGER NOT NULL,
+    cost                INTEGER NOT NULL CHECK (cost >= 0),
+    plan_cost           INTEGER NOT NULL CHECK (plan_cost >= 0),
+    credit_cost         INTEGER NOT NULL CHECK (credit_cost >= 0),
+    estimated           INTEGER NOT NULL,
+    reason              TEXT,
+    CHECK (plan_cost + credit_cost = cost)
+  );
+
+  CREATE TABLE grants (
+    id              INTEGER PRIMARY KEY,
+    ts              INTEGER NOT NULL,
+    source          TEXT NOT NULL CHECK (source IN ('purchase', 'promo', 'refund', 'admin')),
+    amount          INTEGER NOT NULL CHECK (amount > 0),
+    remaining       INTEGER NOT NULL CHECK (remaining >= 0 AND remaining <= amount),
+    expires_at      INTEGER,
+    spend_order     INTEGER NOT NULL,  -- expires_at, or NO_EXPIRY_ORDER: spend what expires first
+    idempotency_key TEXT UNIQUE
+  );
+  CREATE INDEX grants_spendable ON grants (spend_order, id) WHERE remaining > 0;
+
+  CREATE TABLE credit_events (
+    id       INTEGER PRIMARY KEY,
+    ts       INTEGER NOT NULL,
+    kind     TEXT NOT NULL CHECK (kind IN ('expire', 'debt', 'debt_repaid')),
+    amount   INTEGER NOT NULL CHECK (amount > 0),
+    grant_id INTEGER,
+    usage_id INTEGER
+  );
+
+  CREATE TABLE tokens (
+    id         INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL,
+    hash       TEXT NOT NULL UNIQUE,  -- sha256 of the token; the token itself is never stored
+    created_at INTEGER NOT NULL,
+    revoked_at INTEGER
+  );
+  CREATE INDEX tokens_live ON tokens (name) WHERE revoked_at IS NULL;
+
+  CREATE TABLE audit (
+    id     INTEGER PRIMARY KEY,
+    ts     INTEGER NOT NULL,
+    actor  TEXT NOT NULL,
+    action TEXT NOT NULL,
+    detail TEXT NOT NULL  -- JSON
+  );
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Brings the database up to SCHEMA_VERSION; refuses a database written by a newer Creditgate. */
+export function migrate(db: Database): void {
+  db.transaction(() => {
+    const current = db.pragma('user_version', { simple: true }) as number;
+    if (current > SCHEMA_VERSION) {
+      throw new Error(
+        `ledger schema version ${current} is newer than this Creditgate understands (${SCHEMA_VERSION}); upgrade Creditgate`,
+      );
+    }
+    for (let version = current; version < SCHEMA_VERSION; version++) {
+      db.exec(MIGRATIONS[version]!);
+    }
+    // user_version cannot take a bound parameter; the value is our own integer.
+    if (current !== SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  }).immediate();
+}

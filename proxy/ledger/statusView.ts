@@ -1,0 +1,80 @@
+/** Builds the contract Status JSON (SPEC §2) from the running totals: credits as 6-dp numbers. */
+import type { Micro } from '../../shared/money';
+import { MICRO_PER_CREDIT } from '../../shared/money';
+import type { PlanDefinition } from '../../shared/plans';
+import { WINDOW_MINUTES, WINDOW_NAMES } from '../../shared/plans';
+import type { LastCharge, Status, WindowStatus } from '../../shared/protocol';
+import type { Decision, WindowUse } from './allowance';
+import type { UsageTailRow } from './store';
+
+export interface StatusInput {
+  planName: string;
+  plan: PlanDefinition;
+  autoUseCredits: boolean;
+  /** Every window name with its limit (0 when the plan gives none) and its open period's use. */
+  windows: readonly WindowUse[];
+  planHeld: Micro;
+  balance: Micro;
+  creditHeld: Micro;
+  decision: Decision;
+  lastCharge: UsageTailRow | null;
+  planBurnLastHour: Micro;
+}
+
+/**
+ * Micro-credits as a credits number. Dividing an integer by 10^6 yields the double nearest to the exact
+ * quotient, which is the same double as parsing its 6-decimal string (shared/money microToCredits), at a
+ * fraction of the cost: status is built after every admit and post. test/ledger-status.test.ts checks
+ * the two agree.
+ */
+export function credits(micro: Micro): number {
+  return micro / MICRO_PER_CREDIT;
+}
+
+export function buildStatus(input: StatusInput): Status {
+  return {
+    plan: input.planName,
+    state: input.decision.state,
+    autoUseCredits: input.autoUseCredits,
+    windows: WINDOW_NAMES.map((name) => windowStatus(input, name)),
+    credits: {
+      balance: credits(input.balance),
+      held: credits(input.creditHeld),
+      available: credits(input.balance - input.creditHeld),
+    },
+    lastCharge: input.lastCharge && lastCharge(input.lastCharge),
+    burnRatePerHour: credits(input.planBurnLastHour),
+  };
+}
+
+function windowStatus(input: StatusInput, name: (typeof WINDOW_NAMES)[number]): WindowStatus {
+  const use = input.windows.find((w) => w.name === name)!;
+  const { limit, used } = use;
+  return {
+    name,
+    limit: credits(limit),
+    used: credits(used),
+    remaining: credits(Math.max(0, limit - used)),
+    usedPercent: limit > 0 ? Math.round((used / limit) * 10_000) / 100 : 0,
+    held: limit > 0 ? credits(input.planHeld) : 0,
+    resetsAt: use.endsAt === null ? null : isoTime(use.endsAt),
+    windowMinutes: WINDOW_MINUTES[name],
+  };
+}
+
+function lastCharge(row: UsageTailRow): LastCharge {
+  return { id: row.id, ts: isoTime(row.ts), model: row.model, client: row.client, cost: credits(row.cost) };
+}
+
+// The same few instants (the windows' ends, the last charge) are formatted over and over.
+const isoCache = new Map<number, string>();
+
+function isoTime(ms: number): string {
+  let text = isoCache.get(ms);
+  if (text === undefined) {
+    if (isoCache.size >= 64) isoCache.clear();
+    text = new Date(ms).toISOString();
+    isoCache.set(ms, text);
+  }
+  return text;
+}

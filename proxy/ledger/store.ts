@@ -1,0 +1,336 @@
+/**
+ * Every SQL statement the ledger runs, prepared once per connection, behind small typed methods.
+ * A post touches three pages: the account row, the hold and the usage row.
+ */
+import type { Database, Statement } from 'better-sqlite3';
+import type { Micro } from '../../shared/money';
+import type { WindowName } from '../../shared/plans';
+import type { GrantSource } from '../../shared/protocol';
+import type { EstimateReason, MeteredUsage } from '../../shared/usage';
+import type { AutoReloadSettings } from './autoReload';
+import { NO_EXPIRY_ORDER } from './schema';
+
+/** The running totals of a window's current period. */
+export interface Period {
+  id: number;
+  endsAt: number;
+  used: Micro;
+}
+
+/** The running totals and settings, read and written whole once per transaction. */
+export interface AccountRow {
+  plan: string | null;
+  autoUseCredits: boolean | null;
+  autoReload: AutoReloadSettings | null;
+  balance: Micro;
+  debt: Micro;
+  creditHeld: Micro;
+  planHeld: Micro;
+  lastHoldId: number;
+  nextExpiry: number | null;
+  /** The newest usage row's ts: the next one is stamped no earlier. */
+  lastUsageTs: number;
+  /** The latest period of each window; it may have ended (superseded lazily, when the next one opens). */
+  periods: Record<WindowName, Period | null>;
+}
+
+interface RawAccount {
+  plan: string | null;
+  auto_use_credits: number | null;
+  auto_reload: string | null;
+  balance: number;
+  debt: number;
+  credit_held: number;
+  plan_held: number;
+  last_hold_id: number;
+  next_expiry: number | null;
+  last_usage_ts: number;
+  five_hour_period: number | null;
+  five_hour_ends: number | null;
+  five_hour_used: number;
+  weekly_period: number | null;
+  weekly_ends: number | null;
+  weekly_used: number;
+}
+
+export interface HoldRow {
+  id: number;
+  ts: number;
+  requestId: string;
+  client: string;
+  model: string;
+  route: string;
+  feature: string;
+  kind: 'plan' | 'credits';
+  estimate: Micro;
+  ownerPid: number;
+  ownerInstance: string;
+}
+
+export interface NewUsage {
+  ts: number;
+  hold: HoldRow;
+  model: string;
+  status: number;
+  usage: MeteredUsage;
+  cost: Micro;
+  planCost: Micro;
+  creditCost: Micro;
+  estimated: boolean;
+  reason: EstimateReason | null;
+}
+
+export interface NewGrant {
+  ts: number;
+  source: GrantSource;
+  amount: Micro;
+  remaining: Micro;
+  expiresAt: number | null;
+  idempotencyKey: string;
+}
+
+/** One usage row in the columns the tail follower needs (last charge, burn rate, recent outputs). */
+export interface UsageTailRow {
+  id: number;
+  ts: number;
+  planCost: Micro;
+  model: string;
+  client: string;
+  cost: Micro;
+  outputTokens: number;
+  estimated: 0 | 1;
+}
+
+export const TAIL_COLUMNS =
+  'id, ts, plan_cost AS planCost, model, client, cost, output_tokens AS outputTokens, estimated';
+const HOLD_COLUMNS = `id, ts, request_id AS requestId, client, model, route, feature, kind, estimate,
+  owner_pid AS ownerPid, owner_instance AS ownerInstance`;
+
+export class Store {
+  private readonly selectAccount: Statement<[], RawAccount>;
+  private readonly updateAccount: Statement<unknown[]>;
+  private readonly insertHoldStmt: Statement<unknown[]>;
+  private readonly takeHoldStmt: Statement<[number], HoldRow>;
+  private readonly deleteHoldStmt: Statement<[number]>;
+  private readonly insertUsageStmt: Statement<unknown[]>;
+  private readonly usageTailStmt: Statement<[number], UsageTailRow>;
+  private readonly dataVersionStmt: Statement<[], number>;
+  private readonly headGrantStmt: Statement<[], { id: number; remaining: Micro }>;
+  private readonly spendGrantStmt: Statement<[number, number]>;
+  private readonly insertCreditEventStmt: Statement<unknown[]>;
+  private readonly grantIdByKeyStmt: Statement<[string], number>;
+  private readonly insertGrantStmt: Statement<unknown[], { id: number }>;
+  private readonly expiringGrantsStmt: Statement<[number], { id: number; remaining: Micro; expiresAt: number }>;
+  private readonly nextExpiryStmt: Statement<[number], number | null>;
+  private readonly countKeyRangeStmt: Statement<[string, string], number>;
+  private readonly insertPeriodStmt: Statement<[string, number, number], { id: number }>;
+  private readonly closePeriodStmt: Statement<[number, string, number, number]>;
+  private readonly pendingHoldsStmt: Statement<[], HoldRow>;
+  private readonly insertAuditStmt: Statement<[number, string, string, string]>;
+  private readonly revokeTokensStmt: Statement<[number, string]>;
+  private readonly insertTokenStmt: Statement<[string, string, number]>;
+  private readonly tokenNameStmt: Statement<[string], string>;
+
+  constructor(db: Database) {
+    this.selectAccount = db.prepare('SELECT * FROM account WHERE id = 1');
+    this.updateAccount = db.prepare(
+      `UPDATE account SET plan = ?, auto_use_credits = ?, auto_reload = ?, balance = ?, debt = ?, credit_held = ?,
+       plan_held = ?, last_hold_id = ?, next_expiry = ?, last_usage_ts = ?, five_hour_period = ?, five_hour_ends = ?, five_hour_used = ?,
+       weekly_period = ?, weekly_ends = ?, weekly_used = ? WHERE id = 1`,
+    );
+    this.insertHoldStmt = db.prepare(
+      `INSERT INTO holds (id, ts, request_id, client, model, route, feature, kind, estimate, owner_pid, owner_instance)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.takeHoldStmt = db.prepare(`DELETE FROM holds WHERE id = ? RETURNING ${HOLD_COLUMNS}`);
+    this.deleteHoldStmt = db.prepare('DELETE FROM holds WHERE id = ?');
+    this.insertUsageStmt = db.prepare(
+      `INSERT INTO usage (ts, hold_id, request_id, client, feature, model, route, status, input_tokens,
+       cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, cost, plan_cost, credit_cost,
+       estimated, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.usageTailStmt = db.prepare(`SELECT ${TAIL_COLUMNS} FROM usage WHERE id > ? ORDER BY id`);
+    this.dataVersionStmt = db.prepare<[], number>('PRAGMA data_version').pluck();
+    this.headGrantStmt = db.prepare('SELECT id, remaining FROM grants WHERE remaining > 0 ORDER BY spend_order, id LIMIT 1');
+    this.spendGrantStmt = db.prepare('UPDATE grants SET remaining = remaining - ? WHERE id = ?');
+    this.insertCreditEventStmt = db.prepare(
+      'INSERT INTO credit_events (ts, kind, amount, grant_id, usage_id) VALUES (?, ?, ?, ?, ?)',
+    );
+    this.grantIdByKeyStmt = db.prepare<[string], number>('SELECT id FROM grants WHERE idempotency_key = ?').pluck();
+    this.insertGrantStmt = db.prepare(
+      `INSERT INTO grants (ts, source, amount, remaining, expires_at, spend_order, idempotency_key)
+       VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+    );
+    this.expiringGrantsStmt = db.prepare(
+      `SELECT id, remaining, expires_at AS expiresAt FROM grants
+       WHERE remaining > 0 AND spend_order <= ? ORDER BY spend_order, id`,
+    );
+    this.nextExpiryStmt = db
+      .prepare<[number], number | null>('SELECT min(spend_order) FROM grants WHERE remaining > 0 AND spend_order < ?')
+      .pluck();
+    this.countKeyRangeStmt = db
+      .prepare<[string, string], number>('SELECT count(*) FROM grants WHERE idempotency_key >= ? AND idempotency_key < ?')
+      .pluck();
+    this.insertPeriodStmt = db.prepare('INSERT INTO window_periods (name, started_at, ends_at) VALUES (?, ?, ?) RETURNING id');
+    this.closePeriodStmt = db.prepare('UPDATE window_periods SET closed_at = ?, close_reason = ?, used = ? WHERE id = ?');
+    this.pendingHoldsStmt = db.prepare(`SELECT ${HOLD_COLUMNS} FROM holds ORDER BY id`);
+    this.insertAuditStmt = db.prepare('INSERT INTO audit (ts, actor, action, detail) VALUES (?, ?, ?, ?)');
+    this.revokeTokensStmt = db.prepare('UPDATE tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL');
+    this.insertTokenStmt = db.prepare('INSERT INTO tokens (name, hash, created_at) VALUES (?, ?, ?)');
+    this.tokenNameStmt = db.prepare<[string], string>('SELECT name FROM tokens WHERE hash = ? AND revoked_at IS NULL').pluck();
+  }
+
+  // ---- account --------------------------------------------------------------------------------------
+
+  account(): AccountRow {
+    const raw = this.selectAccount.get();
+    if (!raw) throw new Error('ledger account row is missing');
+    return {
+      plan: raw.plan,
+      autoUseCredits: raw.auto_use_credits === null ? null : raw.auto_use_credits === 1,
+      autoReload: raw.auto_reload === null ? null : (JSON.parse(raw.auto_reload) as AutoReloadSettings),
+      balance: raw.balance,
+      debt: raw.debt,
+      creditHeld: raw.credit_held,
+      planHeld: raw.plan_held,
+      lastHoldId: raw.last_hold_id,
+      nextExpiry: raw.next_expiry,
+      lastUsageTs: raw.last_usage_ts,
+      periods: {
+        '5h': period(raw.five_hour_period, raw.five_hour_ends, raw.five_hour_used),
+        weekly: period(raw.weekly_period, raw.weekly_ends, raw.weekly_used),
+      },
+    };
+  }
+
+  saveAccount(a: AccountRow): void {
+    const five = a.periods['5h'];
+    const week = a.periods.weekly;
+    this.updateAccount.run(
+      a.plan,
+      a.autoUseCredits === null ? null : a.autoUseCredits ? 1 : 0,
+      a.autoReload === null ? null : JSON.stringify(a.autoReload),
+      a.balance,
+      a.debt,
+      a.creditHeld,
+      a.planHeld,
+      a.lastHoldId,
+      a.nextExpiry,
+      a.lastUsageTs,
+      five?.id ?? null,
+      five?.endsAt ?? null,
+      five?.used ?? 0,
+      week?.id ?? null,
+      week?.endsAt ?? null,
+      week?.used ?? 0,
+    );
+  }
+
+  // ---- holds and usage (the hot path) -------------------------------------------------------------
+
+  insertHold(h: HoldRow): void {
+    this.insertHoldStmt.run(h.id, h.ts, h.requestId, h.client, h.model, h.route, h.feature, h.kind, h.estimate, h.ownerPid, h.ownerInstance);
+  }
+
+  /** Removes a pending hold and returns it, or undefined when it is not pending. */
+  takeHold(id: number): HoldRow | undefined {
+    return this.takeHoldStmt.get(id);
+  }
+
+  /** Removes a pending hold whose contents the caller already knows; false when it was not pending. */
+  deleteHold(id: number): boolean {
+    return this.deleteHoldStmt.run(id).changes === 1;
+  }
+
+  pendingHolds(): HoldRow[] {
+    return this.pendingHoldsStmt.all();
+  }
+
+  insertUsage(u: NewUsage): number {
+    const { usage } = u;
+    const result = this.insertUsageStmt.run(
+      u.ts, u.hold.id, u.hold.requestId, u.hold.client, u.hold.feature, u.model, u.hold.route, u.status,
+      usage.inputTokens, usage.cachedInputTokens, usage.cacheWriteTokens, usage.outputTokens, usage.reasoningTokens,
+      u.cost, u.planCost, u.creditCost, u.estimated ? 1 : 0, u.reason,
+    );
+    return Number(result.lastInsertRowid);
+  }
+
+  usageAfter(id: number): UsageTailRow[] {
+    return this.usageTailStmt.all(id);
+  }
+
+  /** Changes when another connection commits (not on this connection's own commits). */
+  dataVersion(): number {
+    return this.dataVersionStmt.get()!;
+  }
+
+  // ---- window periods -----------------------------------------------------------------------------
+
+  openPeriod(name: WindowName, startedAt: number, endsAt: number): number {
+    return this.insertPeriodStmt.get(name, startedAt, endsAt)!.id;
+  }
+
+  closePeriod(id: number, closedAt: number, reason: 'expired' | 'reset', used: Micro): void {
+    this.closePeriodStmt.run(closedAt, reason, used, id);
+  }
+
+  // ---- grants -------------------------------------------------------------------------------------
+
+  /** The grant to spend next: the one expiring first, grants without expiry last. */
+  headGrant(): { id: number; remaining: Micro } | undefined {
+    return this.headGrantStmt.get();
+  }
+
+  spendGrant(id: number, amount: Micro): void {
+    this.spendGrantStmt.run(amount, id);
+  }
+
+  grantIdByKey(key: string): number | undefined {
+    return this.grantIdByKeyStmt.get(key);
+  }
+
+  insertGrant(g: NewGrant): number {
+    const spendOrder = g.expiresAt ?? NO_EXPIRY_ORDER;
+    return this.insertGrantStmt.get(g.ts, g.source, g.amount, g.remaining, g.expiresAt, spendOrder, g.idempotencyKey)!.id;
+  }
+
+  /** Grants with credit left whose expiry is at or before `now`. */
+  grantsExpiringBy(now: number): { id: number; remaining: Micro; expiresAt: number }[] {
+    return this.expiringGrantsStmt.all(now);
+  }
+
+  /** The earliest expiry among grants with credit left, or null. */
+  nextGrantExpiry(): number | null {
+    return this.nextExpiryStmt.get(NO_EXPIRY_ORDER) ?? null;
+  }
+
+  countGrantsWithKeyPrefix(prefix: string): number {
+    // A range on the unique key index: every key starting with prefix sorts in [prefix, prefix + U+FFFF).
+    return this.countKeyRangeStmt.get(prefix, `${prefix}\uffff`)!;
+  }
+
+  insertCreditEvent(ts: number, kind: 'expire' | 'debt' | 'debt_repaid', amount: Micro, grantId: number | null, usageId: number | null): void {
+    this.insertCreditEventStmt.run(ts, kind, amount, grantId, usageId);
+  }
+
+  // ---- audit trail and client tokens --------------------------------------------------------------
+
+  insertAudit(ts: number, actor: string, action: string, detail: Record<string, unknown>): void {
+    this.insertAuditStmt.run(ts, actor, action, JSON.stringify(detail));
+  }
+
+  /** Revokes `name`'s live token and stores the new hash: one live token per client name. */
+  replaceToken(name: string, hash: string, now: number): void {
+    this.revokeTokensStmt.run(now, name);
+    this.insertTokenStmt.run(name, hash, now);
+  }
+
+  clientForTokenHash(hash: string): string | undefined {
+    return this.tokenNameStmt.get(hash);
+  }
+}
+
+function period(id: number | null, endsAt: number | null, used: Micro): Period | null {
+  return id === null || endsAt === null ? null : { id, endsAt, used };
+}

@@ -1,0 +1,125 @@
+/**
+ * Ledger benchmark: admit+post throughput on a file on disk, and status() latency with 1,000,000 usage
+ * rows. `npm run bench:ledger -- --json` prints `{"admitPostPerSec","statusMsAt1M"}` as its last line.
+ *
+ * Options: --seconds N (throughput phase length, default 3), --rows N (seeded rows, default 1,000,000),
+ * --dir DIR (where the database goes; default a fresh directory under the OS temp dir, on disk here).
+ */
+import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import type { RateCard } from '../../shared/rateCard';
+import type { MeteredUsage } from '../../shared/usage';
+import { Ledger } from '../../proxy/ledger/ledger';
+
+const { values: args } = parseArgs({
+  options: {
+    json: { type: 'boolean', default: false },
+    seconds: { type: 'string', default: '3' },
+    rows: { type: 'string', default: '1000000' },
+    dir: { type: 'string' },
+  },
+});
+
+const RATE_CARD: RateCard = {
+  version: 'bench',
+  creditUsd: 0.04,
+  models: { 'bench-model': { feature: 'assistant', input: 1.25, cached_input: 0.125, output: 10 } },
+  default: null,
+  packs: [],
+};
+const USAGE: MeteredUsage = { vendor: 'openai', inputTokens: 1_000, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens: 100, reasoningTokens: 0 };
+const REQUEST = { requestId: 'bench', client: 'bench', model: 'bench-model', route: '/v1/responses', feature: 'assistant', estimate: 3_000 };
+
+/** Fills the usage table with `rows` rows spread over the last ~29 days, in one statement. */
+function seedUsage(path: string, rows: number, now: number): void {
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.prepare(
+    `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+     INSERT INTO usage (ts, hold_id, request_id, client, feature, model, route, status, input_tokens,
+       cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, cost, plan_cost, credit_cost, estimated, reason)
+     SELECT ? - (? - i) * 2500, i, 'seed', 'client-' || (i % 4), 'assistant',
+       CASE i % 3 WHEN 0 THEN 'gpt-5' WHEN 1 THEN 'claude-sonnet-4-5' ELSE 'bench-model' END,
+       '/v1/responses', 200, 1000, 0, 0, 100, 0, 2250, 2250, 0, 0, NULL FROM n`,
+  ).run(rows, now, rows);
+  db.prepare('UPDATE account SET last_usage_ts = ?').run(now);
+  db.pragma('wal_checkpoint(TRUNCATE)');
+  db.close();
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+function measureStatus(ledger: Ledger, calls: number): number {
+  const samples: number[] = [];
+  for (let i = 0; i < calls; i++) {
+    const start = performance.now();
+    ledger.status();
+    samples.push(performance.now() - start);
+  }
+  return median(samples);
+}
+
+/** Admit+post pairs per second over `seconds`; credit-path when the plan gives no allowance. */
+function measurePairs(ledger: Ledger, seconds: number): number {
+  const deadline = performance.now() + seconds * 1_000;
+  let pairs = 0;
+  const start = performance.now();
+  while (performance.now() < deadline) {
+    for (let i = 0; i < 100; i++) {
+      const admission = ledger.admit(REQUEST);
+      if (!admission.admitted) throw new Error(`bench request was blocked: ${admission.reason}`);
+      ledger.post(admission.holdId, { usage: USAGE });
+    }
+    pairs += 100;
+  }
+  return pairs / ((performance.now() - start) / 1_000);
+}
+
+function main(): void {
+  const seconds = Number(args.seconds);
+  const rows = Number(args.rows);
+  const dir = args.dir ?? mkdtempSync(join(tmpdir(), 'creditgate-ledger-bench-'));
+  const path = join(dir, 'ledger.db');
+  const now = Date.now();
+  try {
+    // Open once to create the schema, then seed with a raw connection.
+    Ledger.open({ path, rateCard: RATE_CARD }).close();
+    const seedStart = performance.now();
+    seedUsage(path, rows, now);
+    const seedMs = performance.now() - seedStart;
+
+    const ledger = Ledger.open({ path, rateCard: RATE_CARD, initialPlan: 'pro' });
+    ledger.addCredits({ amount: 1_000_000 * 1_000_000, idempotencyKey: 'bench', source: 'admin' });
+    const statusMs = measureStatus(ledger, 2_000);
+    const planPairs = measurePairs(ledger, seconds);
+    ledger.setPlan('free');
+    const creditPairs = measurePairs(ledger, seconds);
+    const statusAfterMs = measureStatus(ledger, 2_000);
+    ledger.close();
+
+    const table: [string, string][] = [
+      ['seeded usage rows', `${rows.toLocaleString('en-US')} in ${(seedMs / 1_000).toFixed(1)} s`],
+      ['status() median', `${statusMs.toFixed(3)} ms`],
+      ['admit+post on plan', `${Math.round(planPairs).toLocaleString('en-US')} pairs/s`],
+      ['admit+post on credits', `${Math.round(creditPairs).toLocaleString('en-US')} pairs/s`],
+      ['status() median after', `${statusAfterMs.toFixed(3)} ms`],
+      ['database', path],
+    ];
+    for (const [label, value] of table) console.log(`${label.padEnd(24)} ${value}`);
+    if (args.json) {
+      // Contract: the slower of the two paths, so the figure is a floor, not a best case.
+      console.log(JSON.stringify({ admitPostPerSec: Math.round(Math.min(planPairs, creditPairs)), statusMsAt1M: Number(statusMs.toFixed(3)) }));
+    }
+  } finally {
+    if (!args.dir) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main();
