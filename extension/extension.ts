@@ -1,0 +1,77 @@
+/**
+ * Creditgate for VS Code: starts (or joins) the account's gateway in a child process, shows the
+ * account in the status bar, warns as the plan allowance runs down, and offers the commands.
+ * Everything account-related happens in the gateway process; this side only presents it.
+ */
+import * as vscode from 'vscode';
+import { SetAutoReloadRequest, SetAutoUseCreditsRequest, SetPlanRequest } from '../shared/rpc';
+import { registerCommands } from './commands';
+import { UsageView } from './commands/showUsage';
+import { GatewayClient } from './gatewayClient';
+import { Notifications } from './notifications';
+import { classifyChange, explicitAutoReload, explicitAutoUseCredits, explicitPlan, warningThresholds } from './settings';
+import { StatusBar } from './statusBar';
+import { UpstreamKeys } from './upstreamKeys';
+
+let gateway: GatewayClient | undefined;
+
+export async function activate(context: vscode.ExtensionContext): Promise<void> {
+  const log = vscode.window.createOutputChannel('Creditgate', { log: true });
+  gateway = new GatewayClient(context, log);
+  const client = gateway;
+  const statusBar = new StatusBar();
+  const notifications = new Notifications(context.globalState, warningThresholds());
+  const keys = new UpstreamKeys(context.secrets, client, log);
+  const usage = new UsageView(client);
+  const tooltipTimer = setInterval(() => statusBar.refreshTooltip(), 30_000);
+
+  context.subscriptions.push(
+    log,
+    client,
+    statusBar,
+    usage,
+    { dispose: () => clearInterval(tooltipTimer) },
+    client.onStatus((status) => {
+      statusBar.showStatus(status);
+      notifications.observe(status);
+    }),
+    client.onInfo((info) => statusBar.setInfo(info)),
+    client.onPhase((phase) => {
+      if (phase !== 'running') statusBar.showOffline(phase);
+    }),
+    client.onReady(() => void keys.handOver()),
+    vscode.workspace.onDidChangeConfiguration((event) => void applySettingsChange(event, client, notifications, log)),
+    ...registerCommands({ gateway: client, keys, usage, log }),
+  );
+
+  await client.start();
+  void keys.suggestIfMissing(context.globalState);
+}
+
+async function applySettingsChange(event: vscode.ConfigurationChangeEvent, client: GatewayClient, notifications: Notifications, log: vscode.LogOutputChannel): Promise<void> {
+  const change = classifyChange(event);
+  if (!change) return;
+  if (change.thresholds) notifications.setThresholds(warningThresholds());
+  if (change.restartGateway) {
+    log.info('gateway settings changed; restarting the gateway');
+    await client.restart();
+    return;
+  }
+  try {
+    const plan = explicitPlan();
+    if (change.plan && plan !== undefined && plan !== client.status?.plan) await client.changeWith(SetPlanRequest, { plan });
+    const autoUse = explicitAutoUseCredits();
+    if (change.autoUseCredits && autoUse !== undefined && autoUse !== client.status?.autoUseCredits) {
+      await client.changeWith(SetAutoUseCreditsRequest, { on: autoUse });
+    }
+    const autoReload = explicitAutoReload();
+    if (change.autoReload && autoReload !== undefined) await client.changeWith(SetAutoReloadRequest, autoReload);
+  } catch (error) {
+    void vscode.window.showErrorMessage(`Creditgate: setting not applied: ${(error as Error).message}`);
+  }
+}
+
+export async function deactivate(): Promise<void> {
+  await gateway?.stop();
+  gateway = undefined;
+}

@@ -1,0 +1,48 @@
+/** The Add Credits flow's words: pack labels and validation of a custom amount. Pure. */
+import { formatCredits as formatExactCredits, parseCredits } from '../../shared/money';
+import type { CreditPack } from '../../shared/rateCard';
+import { formatCredits, formatUsd } from './format';
+
+/** The most one purchase may add; matches the gateway's own limit (shared/requests.ts). */
+export const MAX_PURCHASE = 1e9;
+
+export interface PackChoice {
+  label: string;
+  description: string;
+  credits: number;
+  usd: number | null;
+}
+
+export function packChoices(packs: readonly CreditPack[], creditUsd: number): PackChoice[] {
+  return packs.map((pack) => ({
+    label: pack.label ?? `${formatCredits(pack.credits)} credits`,
+    description: `${formatUsd(pack.usd)} · ${formatUsd(pack.usd / pack.credits)}/credit (list ${formatUsd(pack.credits * creditUsd)})`,
+    credits: pack.credits,
+    usd: pack.usd,
+  }));
+}
+
+/** The input box's validation: a message for the user, or null when the text is a valid amount. */
+export function validateCreditAmount(text: string): string | null {
+  const trimmed = text.trim().replace(/,/g, '');
+  if (trimmed === '') return 'Enter a number of credits, for example 250.';
+  const micro = parseCredits(trimmed);
+  if (micro === null) {
+    return /^-?\d+\.\d{7,}$/.test(trimmed) ? 'Use at most 6 decimals.' : 'Enter a number such as 250 or 12.5.';
+  }
+  if (micro <= 0) return 'The amount must be more than 0.';
+  if (micro / 1_000_000 > MAX_PURCHASE) return `At most ${formatCredits(MAX_PURCHASE)} credits at once.`;
+  return null;
+}
+
+/** The credits number of a validated input ("1,000.5" → 1000.5). */
+export function parseCreditAmount(text: string): number {
+  const micro = parseCredits(text.trim().replace(/,/g, ''));
+  if (micro === null || micro <= 0) throw new Error(`not a valid amount: ${text}`);
+  return Number(formatExactCredits(micro));
+}
+
+export function confirmationMessage(credits: number, usd: number | null): string {
+  const price = usd === null ? '' : ` for ${formatUsd(usd)}`;
+  return `Add ${formatCredits(credits)} credits${price} to the Creditgate account?`;
+}

@@ -1,0 +1,75 @@
+/**
+ * The gateway process the VS Code extension starts (bundled as dist/gateway.js): a JSON-RPC
+ * connection in the vscode-languageserver style. At `initialize` it serves, or joins, the account's
+ * gateway with the extension's settings; then it answers the requests of shared/rpc.ts and pushes
+ * `creditgate/statusChanged` on every change. Logs go to the editor's "Creditgate" output channel;
+ * upstream keys are never logged.
+ */
+import { createConnection, ProposedFeatures, ResponseError } from 'vscode-languageserver/node';
+import type { GatewayInitOptions } from '../shared/rpc';
+import { InfoChangedNotification, RpcErrorCode, StatusChangedNotification } from '../shared/rpc';
+import type { Logger } from './gateway/context';
+import { UpstreamKeys } from './gateway/upstream';
+import { AccountHost } from './editor/accountHost';
+import { readInitOptions } from './editor/initOptions';
+import { registerRpcHandlers } from './editor/rpcHandlers';
+import * as operations from './accountOperations';
+
+const connection = createConnection(ProposedFeatures.all);
+const log: Logger = {
+  info: (message) => connection.console.info(message),
+  warn: (message) => connection.console.warn(message),
+  error: (message) => connection.console.error(message),
+};
+const keys = UpstreamKeys.fromEnv(process.env);
+let host: AccountHost | null = null;
+
+registerRpcHandlers(connection, () => host, keys);
+
+connection.onInitialize(async (params) => {
+  const options: GatewayInitOptions = readInitOptions(params.initializationOptions);
+  try {
+    host = await AccountHost.start({
+      location: { dataDir: options.dataDir, configFile: options.configFile, port: options.port },
+      env: process.env,
+      log,
+      keys,
+    });
+  } catch (error) {
+    // Shown to the user by the client; `retry: false` because restarting will not free the port.
+    throw new ResponseError(RpcErrorCode.operationFailed, `Creditgate could not start: ${(error as Error).message}`, { retry: false });
+  }
+  applySettings(host, options);
+  return { capabilities: {}, serverInfo: { name: 'creditgate-gateway', version: '0.1.0' } };
+});
+
+/** Settings the user set explicitly win over the account's stored ones. */
+function applySettings(account: AccountHost, options: GatewayInitOptions): void {
+  // Values the extension did not pass (left at their defaults) leave the account's own alone.
+  const { ledger } = account.account;
+  const status = account.status();
+  try {
+    if (options.plan !== undefined && options.plan !== status.plan) operations.setPlan(ledger, options.plan);
+    if (options.autoUseCredits !== undefined && options.autoUseCredits !== status.autoUseCredits) {
+      operations.setAutoUseCredits(ledger, options.autoUseCredits);
+    }
+    if (options.autoReload !== undefined) operations.setAutoReload(ledger, options.autoReload);
+  } catch (error) {
+    log.warn(`setting not applied: ${(error as Error).message}`);
+  }
+}
+
+connection.onInitialized(() => {
+  if (!host) return;
+  host.onStatus((status) => void connection.sendNotification(StatusChangedNotification, status));
+  host.onInfo((info) => void connection.sendNotification(InfoChangedNotification, info));
+  void connection.sendNotification(StatusChangedNotification, host.status());
+});
+
+connection.onShutdown(async () => {
+  const closing = host;
+  host = null;
+  await closing?.close();
+});
+
+connection.listen();
