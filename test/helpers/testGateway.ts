@@ -109,11 +109,11 @@ export function sseEvents(body: string): { event: string | null; data: unknown }
 }
 
 /** Polls until the check passes (for effects that land right after a response ends). */
-export async function eventually(check: () => void, timeoutMs = 2_000): Promise<void> {
+export async function eventually(check: () => void | Promise<void>, timeoutMs = 2_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
-      check();
+      await check();
       return;
     } catch (error) {
       if (Date.now() > deadline) throw error;
