@@ -1,0 +1,135 @@
+/**
+ * The gateway process the extension starts (proxy/main.ts), driven over node IPC like
+ * vscode-languageclient does: initialize, requests, status pushes, joining a running gateway on the
+ * same data directory, and taking over when its owner dies.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createProtocolConnection, IPCMessageReader, IPCMessageWriter, type ProtocolConnection } from 'vscode-languageserver-protocol/node';
+import type { Status } from '../shared/protocol';
+import type { GatewayInfo, GatewayInitOptions } from '../shared/rpc';
+import { AddCreditsRpc, InfoChangedNotification, InfoRequest, IssueTokenRequest, RateCardRequest, StatusChangedNotification, StatusRequest, UsageRequest } from '../shared/rpc';
+
+interface Gateway {
+  child: ChildProcess;
+  connection: ProtocolConnection;
+  pushes: Status[];
+  infos: GatewayInfo[];
+}
+
+const running: Gateway[] = [];
+const dirs: string[] = [];
+
+async function startGateway(options: GatewayInitOptions): Promise<Gateway> {
+  const child = fork(path.join(__dirname, '../proxy/main.ts'), ['--node-ipc'], {
+    execArgv: ['--import', 'tsx'],
+    env: { ...process.env, CREDITGATE_CONFIG: '', OPENAI_API_KEY: '', ANTHROPIC_API_KEY: '' },
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+  });
+  const connection = createProtocolConnection(new IPCMessageReader(child), new IPCMessageWriter(child));
+  const gateway: Gateway = { child, connection, pushes: [], infos: [] };
+  connection.onNotification(StatusChangedNotification, (status) => {
+    gateway.pushes.push(status);
+  });
+  connection.onNotification(InfoChangedNotification, (info) => {
+    gateway.infos.push(info);
+  });
+  connection.onNotification('window/logMessage', () => undefined);
+  connection.listen();
+  running.push(gateway);
+  await connection.sendRequest('initialize', { processId: process.pid, rootUri: null, capabilities: {}, initializationOptions: options });
+  await connection.sendNotification('initialized', {});
+  return gateway;
+}
+
+async function until<T>(probe: () => T | undefined | false, timeoutMs = 5_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+function tempDir(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'creditgate-ext-'));
+  dirs.push(dir);
+  return dir;
+}
+
+afterEach(() => {
+  for (const gateway of running.splice(0)) {
+    gateway.connection.dispose();
+    gateway.child.kill('SIGKILL');
+  }
+  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe('gateway process (proxy/main.ts)', () => {
+  it('serves, answers requests and pushes status changes within 250 ms', async () => {
+    const dataDir = tempDir();
+    const gateway = await startGateway({ dataDir, port: 0, plan: 'pro' });
+    const info = await gateway.connection.sendRequest(InfoRequest);
+    expect(info).toMatchObject({ role: 'owner', dataDir, ownerPid: gateway.child.pid });
+    expect(info.port).toBeGreaterThan(0);
+
+    const health = (await (await fetch(`${info.url}/healthz`)).json()) as { app: string; dataDir: string };
+    expect(health).toMatchObject({ app: 'creditgate', dataDir });
+
+    const status = await gateway.connection.sendRequest(StatusRequest);
+    expect(status).toMatchObject({ plan: 'pro', state: 'plan', credits: { balance: 0 } });
+    await until(() => gateway.pushes.length > 0);
+
+    const started = Date.now();
+    const added = await gateway.connection.sendRequest(AddCreditsRpc, { amount: 100.5, idempotencyKey: 'k1' });
+    expect(added.credits.balance).toBe(100.5);
+    await until(() => gateway.pushes.some((s) => s.credits.balance === 100.5));
+    expect(Date.now() - started).toBeLessThan(250 + 100);
+    // Idempotent: the same key adds nothing.
+    expect((await gateway.connection.sendRequest(AddCreditsRpc, { amount: 100.5, idempotencyKey: 'k1' })).credits.balance).toBe(100.5);
+
+    await expect(gateway.connection.sendRequest(AddCreditsRpc, { amount: -1, idempotencyKey: 'k2' })).rejects.toThrow(/amount/);
+    expect((await gateway.connection.sendRequest(RateCardRequest)).packs.length).toBeGreaterThan(0);
+    const { token } = await gateway.connection.sendRequest(IssueTokenRequest, { name: 'codex' });
+    const authed = await fetch(`${info.url}/creditgate/v1/status`, { headers: { authorization: `Bearer ${token}` } });
+    expect(authed.status).toBe(200);
+    expect(await gateway.connection.sendRequest(UsageRequest, { groupBy: 'model' })).toEqual({ kind: 'groups', groups: [] });
+  });
+
+  it('joins the gateway that owns the data directory and takes over when it dies', async () => {
+    const dataDir = tempDir();
+    const owner = await startGateway({ dataDir, port: 0 });
+    const ownerInfo = await owner.connection.sendRequest(InfoRequest);
+    const joined = await startGateway({ dataDir, port: ownerInfo.port });
+    expect(await joined.connection.sendRequest(InfoRequest)).toMatchObject({ role: 'joined', port: ownerInfo.port, ownerPid: owner.child.pid });
+
+    // A change made through the joined process reaches the owner's listeners, and the reverse.
+    await joined.connection.sendRequest(AddCreditsRpc, { amount: 7, idempotencyKey: 'j1' });
+    await until(() => owner.pushes.some((s) => s.credits.balance === 7), 1_000);
+    await owner.connection.sendRequest(AddCreditsRpc, { amount: 3, idempotencyKey: 'o1' });
+    await until(() => joined.pushes.some((s) => s.credits.balance === 10), 1_000);
+
+    owner.child.kill('SIGKILL');
+    const info = await until(() => joined.infos.find((i) => i.role === 'owner'), 8_000);
+    expect(info).toMatchObject({ role: 'owner', port: ownerInfo.port, ownerPid: joined.child.pid });
+    const health = (await (await fetch(`${info.url}/healthz`)).json()) as { pid: number };
+    expect(health.pid).toBe(joined.child.pid);
+    expect((await joined.connection.sendRequest(StatusRequest)).credits.balance).toBe(10);
+  });
+
+  it('refuses to start when the port belongs to another program', async () => {
+    const http = await import('node:http');
+    const other = http.createServer((_req, res) => res.end('not creditgate'));
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    const port = (other.address() as { port: number }).port;
+    try {
+      await expect(startGateway({ dataDir: tempDir(), port })).rejects.toThrow(/port \d+ is in use by another program/);
+    } finally {
+      other.close();
+    }
+  });
+});
