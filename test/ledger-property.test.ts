@@ -1,0 +1,170 @@
+/**
+ * Property tests: random sequences of ledger operations (credits, admit, post, void, reset, clock
+ * moves, plan and auto-use changes, grant expiry) must keep the accounting invariants, checked against
+ * an independent recomputation from the rows and from the status the ledger reported before each step.
+ */
+import fc from 'fast-check';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Status } from '../shared/protocol';
+import type { TempLedger } from './fixtures/ledger-setup';
+import { FIVE_HOURS, HOUR, auditDatabase, micro, openTemp, request, unitUsage } from './fixtures/ledger-setup';
+
+type Op =
+  | { kind: 'add'; amount: number; key: number; expiresIn: number | null }
+  | { kind: 'admit'; estimate: number; feature: 'assistant' | 'images' }
+  | { kind: 'post'; pick: number; actual: number }
+  | { kind: 'void'; pick: number }
+  | { kind: 'reset' }
+  | { kind: 'advance'; ms: number }
+  | { kind: 'plan'; name: 'tiny' | 'weeklyOnly' | 'free' }
+  | { kind: 'autoUse'; on: boolean };
+
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('add' as const), amount: fc.integer({ min: 1, max: 3_000 }), key: fc.integer({ min: 0, max: 6 }), expiresIn: fc.option(fc.integer({ min: 1, max: 8 * HOUR })) }) },
+  { weight: 5, arbitrary: fc.record({ kind: fc.constant('admit' as const), estimate: fc.integer({ min: 0, max: 1_500 }), feature: fc.constantFrom('assistant' as const, 'images' as const) }) },
+  { weight: 5, arbitrary: fc.record({ kind: fc.constant('post' as const), pick: fc.nat(), actual: fc.integer({ min: 0, max: 2_000 }) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('void' as const), pick: fc.nat() }) },
+  { weight: 1, arbitrary: fc.constant({ kind: 'reset' as const }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('advance' as const), ms: fc.oneof(fc.integer({ min: 0, max: HOUR }), fc.constant(FIVE_HOURS), fc.integer({ min: 0, max: 8 * 24 * HOUR })) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('plan' as const), name: fc.constantFrom('tiny' as const, 'weeklyOnly' as const, 'free' as const) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('autoUse' as const), on: fc.boolean() }) },
+);
+
+/** The state the rules give a request, computed from a status snapshot (independently of the ledger). */
+function expectedState(status: Status, feature: string): 'plan' | 'credits' | 'blocked' {
+  const covered = feature === 'assistant' && status.plan !== 'free';
+  const windows = covered ? status.windows.filter((w) => w.limit > 0) : [];
+  if (windows.length > 0 && windows.every((w) => micro(w.limit) - micro(w.used) - micro(w.held) > 0)) return 'plan';
+  const available = micro(status.credits.balance) - micro(status.credits.held);
+  if (status.autoUseCredits && available > 0) return 'credits';
+  return 'blocked';
+}
+
+let t: TempLedger | undefined;
+afterEach(() => {
+  t?.cleanup();
+  t = undefined;
+});
+
+describe('ledger properties', () => {
+  it('keeps balance = Σ rows, held = Σ open holds, and admits only when the rules allow', () => {
+    fc.assert(
+      fc.property(fc.array(opArb, { minLength: 1, maxLength: 40 }), (ops) => {
+        t?.cleanup();
+        t = openTemp();
+        const ledger = t.ledger;
+        const open: { holdId: number; kind: 'plan' | 'credits'; estimate: number }[] = [];
+        const keys = new Map<number, number>(); // idempotency key → grant id
+        for (const op of ops) {
+          const before = ledger.status();
+          const balanceBefore = micro(before.credits.balance);
+          switch (op.kind) {
+            case 'add': {
+              const expiresAt = op.expiresIn === null ? null : t.clock.now + op.expiresIn;
+              const result = ledger.addCredits({ amount: op.amount, idempotencyKey: `k${op.key}`, source: 'purchase', expiresAt });
+              expect(result.duplicate).toBe(keys.has(op.key));
+              if (result.duplicate) expect(result.grantId).toBe(keys.get(op.key));
+              keys.set(op.key, result.grantId);
+              expect(micro(ledger.status().credits.balance)).toBe(balanceBefore + (result.duplicate ? 0 : op.amount));
+              break;
+            }
+            case 'admit': {
+              const expected = expectedState(before, op.feature);
+              const a = ledger.admit(request(op.estimate, op.feature));
+              expect(a.state).toBe(expected);
+              if (a.admitted) open.push({ holdId: a.holdId, kind: a.state, estimate: Math.max(1, op.estimate) });
+              break;
+            }
+            case 'post': {
+              if (open.length === 0) break;
+              const [hold] = open.splice(op.pick % open.length, 1);
+              const p = ledger.post(hold!.holdId, { usage: unitUsage(op.actual) });
+              expect(p.cost).toBe(op.actual);
+              expect(p.planCost + p.creditCost).toBe(op.actual);
+              expect(micro(p.status.credits.balance)).toBe(balanceBefore - p.creditCost);
+              if (hold!.kind === 'credits') {
+                expect(p.creditCost).toBe(op.actual);
+              } else if (p.creditCost > 0) {
+                // Overflow to credits only with auto-use on and a positive balance; the plan took what was left.
+                expect(before.autoUseCredits).toBe(true);
+                expect(balanceBefore).toBeGreaterThan(0);
+                const left = Math.min(...before.windows.filter((w) => w.limit > 0).map((w) => Math.max(0, micro(w.limit) - micro(w.used))));
+                expect(p.planCost).toBe(Math.min(op.actual, left));
+              }
+              break;
+            }
+            case 'void': {
+              if (open.length === 0) break;
+              const [hold] = open.splice(op.pick % open.length, 1);
+              ledger.void(hold!.holdId);
+              expect(micro(ledger.status().credits.balance)).toBe(balanceBefore);
+              break;
+            }
+            case 'reset':
+              ledger.resetWindows();
+              expect(ledger.status().windows.every((w) => w.used === 0 && w.resetsAt === null)).toBe(true);
+              break;
+            case 'advance':
+              t.clock.advance(op.ms);
+              break;
+            case 'plan':
+              ledger.setPlan(op.name);
+              break;
+            case 'autoUse':
+              ledger.setAutoUseCredits(op.on);
+              break;
+          }
+          const after = ledger.status();
+          const audit = auditDatabase(t.path);
+          expect(audit.balance).toBe(audit.balanceFromRows);
+          expect(audit.balance).toBe(audit.remainingMinusDebt);
+          expect(audit.negativeRemaining).toBe(0);
+          expect(audit.debt).toBeGreaterThanOrEqual(0);
+          expect(audit.creditHeld).toBe(audit.creditHeldFromRows);
+          expect(audit.planHeld).toBe(audit.planHeldFromRows);
+          expect(audit.creditHeld).toBe(open.filter((h) => h.kind === 'credits').reduce((sum, h) => sum + h.estimate, 0));
+          expect(audit.planHeld).toBe(open.filter((h) => h.kind === 'plan').reduce((sum, h) => sum + h.estimate, 0));
+          expect(micro(after.credits.balance)).toBe(audit.balance);
+        }
+      }),
+      { numRuns: 120 },
+    );
+  });
+
+  it('bounds a concurrent burst: one admission per unit left, overspend ≤ last estimate + Σ(actual − estimate)⁺', () => {
+    const burst = fc.array(
+      fc.record({ estimate: fc.integer({ min: 1, max: 400 }), actual: fc.integer({ min: 0, max: 800 }) }),
+      { minLength: 1, maxLength: 30 },
+    );
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 2_000 }), burst, fc.boolean(), (budget, requests, onPlan) => {
+        t?.cleanup();
+        // On the plan: auto-use off so overruns stay on the window. On credits: a plan without allowance.
+        t = openTemp({ initialPlan: onPlan ? 'tiny' : 'free', initialAutoUseCredits: !onPlan });
+        if (onPlan) {
+          // Leave exactly `budget` (≤ 1,000) in the 5h window.
+          const pre = t.ledger.admit(request(1));
+          if (!pre.admitted) throw new Error('blocked');
+          t.ledger.post(pre.holdId, { usage: unitUsage(1_000 - Math.min(budget, 1_000)) });
+        } else {
+          t.ledger.addCredits({ amount: budget, idempotencyKey: 'budget', source: 'purchase' });
+        }
+        const left = onPlan ? Math.min(budget, 1_000) : budget;
+        const admitted: { holdId: number; estimate: number; actual: number }[] = [];
+        for (const r of requests) {
+          const a = t.ledger.admit(request(r.estimate));
+          if (a.admitted) admitted.push({ holdId: a.holdId, ...r });
+        }
+        if (left > 0) expect(admitted.length).toBeGreaterThan(0);
+        const heldBeforeLast = admitted.slice(0, -1).reduce((sum, h) => sum + h.estimate, 0);
+        expect(heldBeforeLast).toBeLessThan(left);
+        for (const h of admitted) t.ledger.post(h.holdId, { usage: unitUsage(h.actual) });
+        const s = t.ledger.status();
+        const overspend = onPlan ? micro(s.windows[0]!.used) - 1_000 : -micro(s.credits.balance);
+        const bound = (admitted.at(-1)?.estimate ?? 0) + admitted.reduce((sum, h) => sum + Math.max(0, h.actual - h.estimate), 0);
+        expect(overspend).toBeLessThanOrEqual(bound);
+      }),
+      { numRuns: 150 },
+    );
+  });
+});
