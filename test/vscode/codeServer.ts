@@ -1,0 +1,164 @@
+/**
+ * code-server 4.100.3 (VS Code 1.100.3 with a real Node extension host), installed once into a
+ * cache folder outside the project's node_modules and started isolated on loopback. The install
+ * workarounds are those of /work/shared/REAL-EDITOR.md.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+export const CODE_SERVER_VERSION = '4.100.3';
+const RIPGREP_VERSION = '1.15.11';
+const RIPGREP_ASSET = 'ripgrep-v13.0.0-10-x86_64-unknown-linux-musl.tar.gz';
+const REQUIRED_COMMANDS: Record<string, string> = { chromium: 'chromium', rg: 'ripgrep' };
+
+function hasCommand(command: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Fails early, naming the Debian packages to install, when the machine lacks them. */
+export function checkSystemPackages(): void {
+  const missing = Object.entries(REQUIRED_COMMANDS).filter(([command]) => !hasCommand(command));
+  if (missing.length > 0) {
+    throw new Error(
+      `missing ${missing.map(([c]) => c).join(', ')}. As root: apt-get update && apt-get install -y ` +
+        'chromium ripgrep libkrb5-dev libx11-dev libxkbfile-dev libsecret-1-dev build-essential pkg-config python3',
+    );
+  }
+}
+
+/**
+ * @vscode/ripgrep downloads `rg` from a host that is unreachable here; it first looks in its cache
+ * in $TMPDIR, so put Debian's rg there as the archive it expects.
+ */
+function seedRipgrepCache(): void {
+  const cacheDir = path.join(os.tmpdir(), `vscode-ripgrep-cache-${RIPGREP_VERSION}`);
+  const archive = path.join(cacheDir, RIPGREP_ASSET);
+  if (fs.existsSync(archive)) return;
+  fs.mkdirSync(cacheDir, { recursive: true });
+  const staging = fs.mkdtempSync(path.join(os.tmpdir(), 'rg-'));
+  fs.copyFileSync(execFileSync('sh', ['-c', 'command -v rg'], { encoding: 'utf8' }).trim(), path.join(staging, 'rg'));
+  execFileSync('tar', ['-czf', archive, '-C', staging, 'rg']);
+  fs.rmSync(staging, { recursive: true, force: true });
+}
+
+/** Installs code-server into `cacheDir` unless it is there already; returns its executable. */
+export function installCodeServer(cacheDir: string, log: (line: string) => void): string {
+  const bin = path.join(cacheDir, 'node_modules', '.bin', 'code-server');
+  if (fs.existsSync(bin)) return bin;
+  checkSystemPackages();
+  seedRipgrepCache();
+  fs.mkdirSync(cacheDir, { recursive: true });
+  fs.writeFileSync(path.join(cacheDir, 'package.json'), JSON.stringify({ name: 'code-server-cache', private: true }));
+  log(`installing code-server ${CODE_SERVER_VERSION} into ${cacheDir} (about 2 minutes the first time)`);
+  execFileSync('npm', ['install', '--no-audit', '--no-fund', `code-server@${CODE_SERVER_VERSION}`], {
+    cwd: cacheDir,
+    stdio: 'inherit',
+    // Its postinstall refuses to run as root without unsafe_perm; a nested `npx node-gyp` would ask.
+    env: { ...process.env, npm_config_unsafe_perm: 'true', npm_config_yes: 'true' },
+  });
+  return bin;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface Workbench {
+  url: string;
+  root: string;
+  workspace: string;
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+export interface WorkbenchOptions {
+  codeServer: string;
+  root: string;
+  vsix: string;
+  /** VS Code user settings. */
+  settings: Record<string, unknown>;
+  env: NodeJS.ProcessEnv;
+  log: (line: string) => void;
+}
+
+/** Installs the .vsix into a fresh profile and starts code-server on a free loopback port. */
+export async function startWorkbench(options: WorkbenchOptions): Promise<Workbench> {
+  const { codeServer, root, vsix, settings, env, log } = options;
+  const dirs = { xc: path.join(root, 'xc'), xd: path.join(root, 'xd'), udd: path.join(root, 'udd'), exts: path.join(root, 'exts'), workspace: path.join(root, 'workspace') };
+  for (const dir of Object.values(dirs)) fs.mkdirSync(dir, { recursive: true });
+  fs.mkdirSync(path.join(dirs.udd, 'User'), { recursive: true });
+  fs.writeFileSync(path.join(root, 'config.yaml'), 'auth: none\ncert: false\n');
+  fs.writeFileSync(
+    path.join(dirs.udd, 'User', 'settings.json'),
+    JSON.stringify({ 'workbench.startupEditor': 'none', 'security.workspace.trust.enabled': false, 'remote.autoForwardPorts': false, ...settings }, null, 2),
+  );
+  const isolated = { ...env, XDG_CONFIG_HOME: dirs.xc, XDG_DATA_HOME: dirs.xd };
+  execFileSync(codeServer, ['--user-data-dir', dirs.udd, '--extensions-dir', dirs.exts, '--install-extension', vsix], { env: isolated, stdio: 'pipe' });
+  log(`installed ${path.basename(vsix)}`);
+
+  const port = await freePort();
+  const child = spawn(
+    codeServer,
+    [
+      '--config', path.join(root, 'config.yaml'),
+      '--bind-addr', `127.0.0.1:${port}`,
+      '--auth', 'none',
+      '--disable-telemetry',
+      '--disable-update-check',
+      '--disable-workspace-trust',
+      '--user-data-dir', dirs.udd,
+      '--extensions-dir', dirs.exts,
+      dirs.workspace,
+    ],
+    { env: isolated, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
+  );
+  const logFile = fs.createWriteStream(path.join(root, 'code-server.log'));
+  child.stdout?.pipe(logFile);
+  child.stderr?.pipe(logFile);
+  const url = `http://127.0.0.1:${port}`;
+  await waitForHealth(`${url}/healthz`, child, 60_000);
+  return {
+    url,
+    root,
+    workspace: dirs.workspace,
+    process: child,
+    async stop() {
+      if (child.exitCode !== null || child.pid === undefined) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      // code-server runs its extension hosts (and so the gateway) as children: stop the group.
+      process.kill(-child.pid, 'SIGTERM');
+      const timer = setTimeout(() => child.pid !== undefined && process.kill(-child.pid, 'SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+async function waitForHealth(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`code-server exited with ${child.exitCode}`);
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`code-server did not answer ${url} within ${timeoutMs} ms`);
+}
