@@ -108,6 +108,7 @@ describe('plan → credits → blocked → add credits', () => {
     expect((await chat(gw)).status).toBe(200);
     const blocked = await chat(gw);
     expect(blocked.status).toBe(429);
+    expect(JSON.parse(blocked.body.toString()).error.message).toMatch(/automatic use of credits is off/);
     expect((await api(gw, 'GET', 'status')).body.credits.balance).toBe(5);
     const settings = await api(gw, 'POST', 'settings', { autoUseCredits: true });
     expect(settings.body.state).toBe('credits');

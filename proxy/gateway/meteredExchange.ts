@@ -15,6 +15,7 @@ import type { Status } from '../../shared/protocol';
 import type { EstimateReason, MeteredUsage } from '../../shared/usage';
 import { emptyUsage } from '../../shared/usage';
 import type { Dialect, DialectRequest, StreamMeter } from '../dialects/types';
+import type { BlockReason } from '../ledger/allowance';
 import { rateLimitHeaders, rateLimitsEvent } from './codexHeaders';
 import type { GatewayContext } from './context';
 import { BodyTooLargeError, declaredTooLarge, readBody } from './requestBody';
@@ -106,7 +107,7 @@ export async function handleMeteredRequest(
   if (!admission.admitted) {
     const retryAfter = admission.retryAt === null ? null : Math.max(1, Math.ceil((admission.retryAt - now) / 1000));
     if (retryAfter !== null) headers['retry-after'] = String(retryAfter);
-    return sendError(res, dialect, 'usage_limit', blockedMessage(admission.planType, admission.retryAt), {
+    return sendError(res, dialect, 'usage_limit', blockedMessage(admission.reason), {
       headers,
       details: { planType: admission.planType, resetsAt: admission.retryAt === null ? null : Math.floor(admission.retryAt / 1000) },
     });
@@ -124,11 +125,15 @@ export async function handleMeteredRequest(
   exchange.forward(payload, target);
 }
 
-function blockedMessage(planType: string, retryAt: number | null): string {
-  const when = retryAt === null ? '' : ` Your plan allowance resets at ${new Date(retryAt).toISOString()}.`;
+/**
+ * The 429's message: the dialects' standard wording (what ran out, when it resets, how to add
+ * credits), except when credits exist and only the user's auto-use switch keeps them unused.
+ */
+function blockedMessage(reason: BlockReason): string {
+  if (reason !== 'auto_use_off') return '';
   return (
-    `You've hit your usage limit: the ${planType} plan's allowance and your credits are used up.${when} ` +
-    'Add credits to keep going now: run "Creditgate: Add Credits…" in VS Code or `creditgate credits add <amount>`.'
+    "Usage limit reached: your plan's allowance is used up and automatic use of credits is off. " +
+    'Turn it on with "Creditgate: Toggle Auto-Use of Credits" in VS Code or `creditgate auto-use on`.'
   );
 }
 
