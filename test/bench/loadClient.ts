@@ -1,9 +1,12 @@
 /**
  * A small closed-loop HTTP load generator for the benchmark: C connections, each sending its next
  * request as soon as the previous one has been read to the end. Records latency and time to first
- * byte per request. Bounded by request count and by time.
+ * body byte per successful request, and counts everything that went wrong (status, missing header,
+ * truncated body, socket error, timeout) so a broken path cannot pass for a fast one. Bounded by
+ * request count and by time.
  */
 import http from 'node:http';
+import { performance } from 'node:perf_hooks';
 
 export interface LoadSpec {
   url: string;
@@ -12,22 +15,57 @@ export interface LoadSpec {
   connections: number;
   requests: number;
   maxMs: number;
+  /** A response counts as good only if it carries this header (e.g. the gateway's request id). */
+  requireHeader?: string;
+  /** A response counts as good only if its body ends with these bytes (e.g. `data: [DONE]\n\n`). */
+  requireBodySuffix?: string;
+  /** Per-request bound; a request still open after it is destroyed and counted as an error. */
+  timeoutMs?: number;
 }
 
 export interface LoadResult {
+  /** Successful requests only. */
   latenciesMs: number[];
+  /** Time to the first body byte, successful requests only. */
   ttfbMs: number[];
   elapsedMs: number;
+  /** Every request that did not complete as a good 200. */
   errors: number;
+  /** Status code → count, over all responses received (a socket error without a response is not here). */
+  statuses: Record<number, number>;
+  missingHeader: number;
+  badBody: number;
+  socketErrors: number;
 }
+
+type Outcome = 'ok' | 'status' | 'header' | 'body' | 'socket';
 
 export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: spec.connections });
   const target = new URL(spec.url);
   const body = Buffer.from(spec.body);
-  const latenciesMs: number[] = [];
-  const ttfbMs: number[] = [];
-  let errors = 0;
+  const suffix = spec.requireBodySuffix === undefined ? null : Buffer.from(spec.requireBodySuffix);
+  const requireHeader = spec.requireHeader?.toLowerCase();
+  // Built once: the client shares the machine with the servers it measures, so it stays lean.
+  const options: http.RequestOptions = {
+    agent,
+    host: target.hostname,
+    port: target.port,
+    path: target.pathname + target.search,
+    method: 'POST',
+    headers: { ...spec.headers, 'content-type': 'application/json', 'content-length': String(body.length) },
+    timeout: spec.timeoutMs ?? 30_000,
+  };
+  const result: LoadResult = {
+    latenciesMs: [],
+    ttfbMs: [],
+    elapsedMs: 0,
+    errors: 0,
+    statuses: {},
+    missingHeader: 0,
+    badBody: 0,
+    socketErrors: 0,
+  };
   let issued = 0;
   const started = performance.now();
   const deadline = started + spec.maxMs;
@@ -36,37 +74,42 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     new Promise((resolve) => {
       const t0 = performance.now();
       let first = 0;
-      const req = http.request(
-        {
-          agent,
-          host: target.hostname,
-          port: target.port,
-          path: target.pathname + target.search,
-          method: 'POST',
-          headers: { ...spec.headers, 'content-type': 'application/json', 'content-length': String(body.length) },
-        },
-        (res) => {
-          res.on('data', () => {
-            if (first === 0) first = performance.now();
-          });
-          res.on('end', () => {
-            const t1 = performance.now();
-            if (res.statusCode === 200) {
-              latenciesMs.push(t1 - t0);
-              ttfbMs.push((first || t1) - t0);
-            } else errors++;
-            resolve();
-          });
-          res.on('error', () => {
-            errors++;
-            resolve();
-          });
-        },
-      );
-      req.on('error', () => {
-        errors++;
+      let done = false;
+      const finish = (outcome: Outcome, t1: number): void => {
+        if (done) return;
+        done = true;
+        if (outcome === 'ok') {
+          result.latenciesMs.push(t1 - t0);
+          result.ttfbMs.push((first || t1) - t0);
+        } else {
+          result.errors++;
+          if (outcome === 'header') result.missingHeader++;
+          else if (outcome === 'body') result.badBody++;
+          else if (outcome === 'socket') result.socketErrors++;
+        }
         resolve();
+      };
+      const req = http.request(options, (res) => {
+        const status = res.statusCode ?? 0;
+        result.statuses[status] = (result.statuses[status] ?? 0) + 1;
+        let tail: Buffer | null = null;
+        res.on('data', (chunk: Buffer) => {
+          if (first === 0) first = performance.now();
+          if (suffix) tail = chunk.length >= suffix.length || tail === null ? chunk : Buffer.concat([tail, chunk]).subarray(-suffix.length);
+        });
+        res.on('end', () => {
+          const t1 = performance.now();
+          if (status !== 200) return finish('status', t1);
+          if (requireHeader !== undefined && res.headers[requireHeader] === undefined) return finish('header', t1);
+          if (suffix && (tail === null || !endsWith(tail, suffix))) return finish('body', t1);
+          finish('ok', t1);
+        });
+        // A response cut before its end: 'close' without 'end' (or an 'error'); after 'end' these are no-ops.
+        res.on('error', () => finish('socket', performance.now()));
+        res.on('close', () => finish('socket', performance.now()));
       });
+      req.on('timeout', () => req.destroy(new Error('request timed out')));
+      req.on('error', () => finish('socket', performance.now()));
       req.end(body);
     });
 
@@ -77,14 +120,19 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     }
   };
   await Promise.all(Array.from({ length: spec.connections }, worker));
-  const elapsedMs = performance.now() - started;
+  result.elapsedMs = performance.now() - started;
   agent.destroy();
-  return { latenciesMs, ttfbMs, elapsedMs, errors };
+  return result;
 }
 
+function endsWith(bytes: Buffer, suffix: Buffer): boolean {
+  return bytes.length >= suffix.length && bytes.subarray(bytes.length - suffix.length).equals(suffix);
+}
+
+/** Nearest-rank percentile (p in 0–100); null for no values. Sorts a copy. */
 export function percentile(values: readonly number[], p: number): number | null {
   if (values.length === 0) return null;
-  const sorted = [...values].sort((a, b) => a - b);
+  const sorted = Float64Array.from(values).sort();
   const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
   return sorted[index]!;
 }

@@ -1,0 +1,376 @@
+/**
+ * Gateway benchmark (SPEC §7): the fake upstream (`direct`), a bare http-proxy forwarder (`raw`) and
+ * the gateway (`dist/cli.js serve`, `gateway`), each its own process so CPU and RSS are attributable,
+ * measured in one interleaved run on loopback: every phase runs several rounds, each round visits
+ * the three targets in a rotated order, and the rounds are aggregated.
+ *
+ *   npm run bench                 table + PASS/FAIL lines against the gateway's targets
+ *   npm run bench -- --json       the same on stderr; stdout's last line is the SPEC §7 JSON object
+ *   npm run bench -- --cpu-prof   also profile the gateway (node --cpu-prof) and list its hot spots;
+ *                                 the profiler's overhead is in that run's numbers
+ *   --rounds N (default 3), --quick (1 round, short phases: a smoke test, not a measurement)
+ *
+ * Phases: c1 (non-streaming Chat Completions, 1 connection), c32 (the same, 32 connections), stream
+ * (streaming Chat Completions, 32 concurrent, the upstream spacing its 20 deltas 5 ms apart).
+ *
+ * Exits non-zero when a process fails to start or dies, or when a response was not a good 200 (or a
+ * gateway request went unmetered): those numbers would describe a broken path. A missed target is
+ * reported, not an error.
+ *
+ * The same bundle serves as the benchmark's own children: `--role upstream`, `--role raw --target URL`.
+ */
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { summarizeProfile } from './cpuProfile';
+import { runLoad, type LoadSpec } from './loadClient';
+import { cleanUp, cleanUpNow, onUnexpectedExit, registerTempDir, startChild, stopChild, WATCHDOG_SOURCE, type Child } from './processes';
+import { cpuMs, rssMiB, RssSampler } from './procStats';
+import {
+  checkTargets,
+  formatChecks,
+  formatTable,
+  machineInfo,
+  TargetAccumulator,
+  TARGETS,
+  type BenchReport,
+  type PhaseMetrics,
+  type PhaseName,
+  type TargetName,
+} from './report';
+import { runRawRole, runUpstreamRole } from './roles';
+
+const { values: args } = parseArgs({
+  options: {
+    role: { type: 'string' },
+    target: { type: 'string' },
+    json: { type: 'boolean', default: false },
+    'cpu-prof': { type: 'boolean', default: false },
+    rounds: { type: 'string', default: '3' },
+    quick: { type: 'boolean', default: false },
+  },
+  strict: true,
+});
+
+const CHAT_PATH = '/v1/chat/completions';
+const PROMPT = [{ role: 'user', content: 'Write a haiku about a gateway that counts tokens.' }];
+const BODY = JSON.stringify({ model: 'gpt-5', messages: PROMPT });
+const STREAM_BODY = JSON.stringify({ model: 'gpt-5', messages: PROMPT, stream: true });
+const STREAM_BEHAVIOR = 'deltas=20,interval=5';
+const DONE = 'data: [DONE]\n\n';
+
+interface PhaseDef {
+  name: PhaseName;
+  connections: number;
+  stream: boolean;
+  roundMs: number;
+  maxRequestsPerRound: number;
+  warmupMs: number;
+}
+
+function phaseDefs(quick: boolean): PhaseDef[] {
+  const scale = quick ? 0.25 : 1;
+  return [
+    { name: 'c1', connections: 1, stream: false, roundMs: 2_000 * scale, maxRequestsPerRound: 10_000, warmupMs: 400 * scale },
+    { name: 'c32', connections: 32, stream: false, roundMs: 2_000 * scale, maxRequestsPerRound: 30_000, warmupMs: 400 * scale },
+    { name: 'stream', connections: 32, stream: true, roundMs: 3_000 * scale, maxRequestsPerRound: 5_000, warmupMs: 500 * scale },
+  ];
+}
+
+/** Everything the run needs to know about one target. */
+interface Target {
+  name: TargetName;
+  url: string;
+  /** The server process charged for this target's CPU and RSS. */
+  pid: number;
+}
+
+// stdout carries only the JSON line with --json; everything readable goes to stderr then.
+const out = (text: string): void => {
+  if (args.json) process.stderr.write(`${text}\n`);
+  else process.stdout.write(`${text}\n`);
+};
+const progress = (text: string): void => void process.stderr.write(`[bench] ${text}\n`);
+
+/** The environment of the servers: no real keys, nothing of a Creditgate the user may run. */
+function childEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (name.startsWith('CREDITGATE_') || name === 'OPENAI_API_KEY' || name === 'ANTHROPIC_API_KEY' || name === 'NODE_OPTIONS') continue;
+    env[name] = value;
+  }
+  return env;
+}
+
+function runCli(cli: string, cliArgs: string[], env: NodeJS.ProcessEnv): string {
+  const result = spawnSync(process.execPath, [cli, ...cliArgs], { env, encoding: 'utf8', timeout: 30_000 });
+  if (result.status !== 0) {
+    throw new Error(`creditgate ${cliArgs.join(' ')} failed (exit ${result.status ?? result.signal}): ${result.error?.message ?? ''}${result.stderr}`);
+  }
+  return result.stdout;
+}
+
+interface Gateway {
+  child: Child;
+  url: string;
+  token: string;
+  profileDir: string | null;
+}
+
+async function startGateway(tmp: string, upstreamUrl: string, env: NodeJS.ProcessEnv, profile: boolean): Promise<Gateway> {
+  const cli = path.join(__dirname, 'cli.js');
+  if (!existsSync(cli)) throw new Error(`${cli} is missing: run the bench through \`npm run bench\` (it builds first)`);
+  const dataDir = path.join(tmp, 'data');
+  const configFile = path.join(tmp, 'config.json');
+  writeFileSync(configFile, JSON.stringify({ plan: 'pro', upstreams: { openai: { baseUrl: `${upstreamUrl}/v1` }, anthropic: { baseUrl: upstreamUrl } } }));
+  const location = ['--data-dir', dataDir, '--config', configFile];
+  const tokenLines = runCli(cli, ['token', '--name', 'bench', ...location], env).trim().split('\n');
+  const token = tokenLines[tokenLines.length - 1]!.trim();
+  runCli(cli, ['credits', 'add', '1000000', ...location], env);
+
+  const watchdog = path.join(tmp, 'watchdog.cjs');
+  writeFileSync(watchdog, WATCHDOG_SOURCE);
+  const profileDir = profile ? path.join(tmp, 'profile') : null;
+  const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  const { child, match } = await startChild(
+    'gateway',
+    [...nodeArgs, '--require', watchdog, cli, 'serve', '--port', '0', ...location],
+    /listening on (http:\/\/127\.0\.0\.1:\d+)/,
+    env,
+  );
+  return { child, url: match[1]!, token, profileDir };
+}
+
+async function getJson(url: string, token: string): Promise<unknown> {
+  const response = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`GET ${url}: HTTP ${response.status}: ${text.slice(0, 500)}`);
+  return JSON.parse(text);
+}
+
+/** Requests the gateway has recorded for the bench client so far. */
+async function meteredCount(gateway: Gateway): Promise<number> {
+  const groups = (await getJson(`${gateway.url}/creditgate/v1/usage?groupBy=client`, gateway.token)) as { key: string; requests: number }[];
+  return groups.find((g) => g.key === 'bench')?.requests ?? 0;
+}
+
+/** One request of each kind to each target, showing the body when it is not a 200. */
+async function sanityCheck(targets: Target[], token: string): Promise<void> {
+  for (const target of targets) {
+    for (const [body, headers] of [
+      [BODY, {}],
+      [STREAM_BODY, { 'x-fake-behavior': 'deltas=3' }],
+    ] as const) {
+      const response = await fetch(target.url, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...headers },
+        body,
+      });
+      const text = await response.text();
+      if (response.status !== 200) throw new Error(`${target.name}: POST ${target.url} answered HTTP ${response.status}: ${text.slice(0, 500)}`);
+      if (target.name === 'gateway' && !response.headers.has('x-creditgate-request-id')) throw new Error('gateway: no x-creditgate-request-id on a 200');
+    }
+  }
+}
+
+function loadSpec(target: Target, phase: PhaseDef, token: string, maxMs: number, requests: number): LoadSpec {
+  return {
+    url: target.url,
+    headers: { authorization: `Bearer ${token}`, ...(phase.stream ? { 'x-fake-behavior': STREAM_BEHAVIOR } : {}) },
+    body: phase.stream ? STREAM_BODY : BODY,
+    connections: phase.connections,
+    requests,
+    maxMs,
+    requireHeader: target.name === 'gateway' ? 'x-creditgate-request-id' : undefined,
+    requireBodySuffix: phase.stream ? DONE : undefined,
+    timeoutMs: 30_000,
+  };
+}
+
+interface Totals {
+  gatewayOk: number;
+  gatewayErrors: number;
+  /** Error descriptions outside the measured rounds (warm-ups). */
+  warmupErrors: string[];
+}
+
+async function warmUp(targets: Target[], phase: PhaseDef, token: string, totals: Totals): Promise<void> {
+  for (const target of targets) {
+    const result = await runLoad(loadSpec(target, phase, token, phase.warmupMs, phase.maxRequestsPerRound));
+    if (target.name === 'gateway') {
+      totals.gatewayOk += result.latenciesMs.length;
+      totals.gatewayErrors += result.errors;
+    }
+    if (result.errors > 0) totals.warmupErrors.push(`${phase.name} warm-up ${target.name}: ${result.errors} errors (${JSON.stringify(result.statuses)})`);
+  }
+}
+
+async function runPhase(targets: Target[], phase: PhaseDef, rounds: number, token: string, totals: Totals): Promise<Record<TargetName, TargetAccumulator>> {
+  await warmUp(targets, phase, token, totals);
+  const acc = Object.fromEntries(TARGETS.map((name) => [name, new TargetAccumulator()])) as Record<TargetName, TargetAccumulator>;
+  const sampler = new RssSampler(targets.map((t) => t.pid));
+  try {
+    for (let round = 0; round < rounds; round++) {
+      // Rotate the order so no target always runs first (cold) or last (after the others' garbage).
+      const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
+      for (const target of order) {
+        const before = cpuMs(target.pid);
+        const result = await runLoad(loadSpec(target, phase, token, phase.roundMs, phase.maxRequestsPerRound));
+        const used = cpuMs(target.pid) - before;
+        acc[target.name].add(result, used);
+        if (target.name === 'gateway') {
+          totals.gatewayOk += result.latenciesMs.length;
+          totals.gatewayErrors += result.errors;
+        }
+        progress(`${phase.name} round ${round + 1}/${rounds} ${target.name}: ${result.latenciesMs.length} ok, ${result.errors} errors in ${(result.elapsedMs / 1000).toFixed(2)} s`);
+      }
+    }
+  } finally {
+    const rss = sampler.stop();
+    for (const target of targets) acc[target.name].rssMiB = rss.get(target.pid) ?? null;
+  }
+  return acc;
+}
+
+async function stopGatewayAndProfile(gateway: Gateway): Promise<void> {
+  await stopChild(gateway.child, 10_000);
+  if (!gateway.profileDir || !existsSync(gateway.profileDir)) return;
+  const file = readdirSync(gateway.profileDir).find((name) => name.endsWith('.cpuprofile'));
+  if (!file) {
+    progress('no CPU profile was written (the gateway did not exit cleanly?)');
+    return;
+  }
+  const keepDir = path.resolve('.cache', 'bench');
+  mkdirSync(keepDir, { recursive: true });
+  const kept = path.join(keepDir, `gateway-${new Date().toISOString().replace(/[:.]/g, '-')}.cpuprofile`);
+  copyFileSync(path.join(gateway.profileDir, file), kept);
+  const summary = summarizeProfile(kept);
+  out(`\nGateway CPU profile (${kept}; open in Chrome DevTools or VS Code): busy ${summary.busyMs} ms, idle ${summary.idleMs} ms`);
+  out('Self time by function:');
+  for (const spot of summary.top) out(`  ${spot.selfPercent.toFixed(1).padStart(5)}%  ${spot.selfMs.toFixed(1).padStart(8)} ms  ${spot.name}`);
+  out('Self time by file:');
+  for (const spot of summary.byFile) out(`  ${spot.selfPercent.toFixed(1).padStart(5)}%  ${spot.selfMs.toFixed(1).padStart(8)} ms  ${spot.name}`);
+  out("Total (inclusive) time of the gateway's own functions:");
+  for (const spot of summary.inclusive) out(`  ${spot.selfPercent.toFixed(1).padStart(5)}%  ${spot.selfMs.toFixed(1).padStart(8)} ms  ${spot.name}`);
+}
+
+async function main(): Promise<number> {
+  const rounds = args.quick ? 1 : Number(args.rounds);
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error('--rounds must be a positive integer');
+  const started = Date.now();
+  const machine = machineInfo();
+  const env = childEnv();
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'creditgate-bench-'));
+  registerTempDir(tmp);
+  onUnexpectedExit((child, code, signal) => {
+    progress(`${child.name} (pid ${child.pid}) exited during the run (code ${code}, signal ${signal}); stderr:\n${child.stderr()}`);
+    void cleanUp().finally(() => process.exit(1));
+  });
+
+  const self = process.argv[1]!;
+  progress('starting the fake upstream, the raw forwarder and the gateway');
+  const upstream = await startChild('upstream', [self, '--role', 'upstream'], /listening on (http:\/\/127\.0\.0\.1:\d+)/, env);
+  const upstreamUrl = upstream.match[1]!;
+  const [raw, gateway] = await Promise.all([
+    startChild('raw', [self, '--role', 'raw', '--target', upstreamUrl], /listening on (http:\/\/127\.0\.0\.1:\d+)/, env),
+    startGateway(tmp, upstreamUrl, env, args['cpu-prof']),
+  ]);
+  const targets: Target[] = [
+    { name: 'direct', url: upstreamUrl + CHAT_PATH, pid: upstream.child.pid },
+    { name: 'raw', url: raw.match[1]! + CHAT_PATH, pid: raw.child.pid },
+    { name: 'gateway', url: gateway.url + CHAT_PATH, pid: gateway.child.pid },
+  ];
+  progress(`pids: upstream ${upstream.child.pid}, raw ${raw.child.pid}, gateway ${gateway.child.pid}`);
+  // Before any traffic: what each process costs just by being up (modules, tables, heap).
+  const idleRss = targets.map((t) => `${t.name} ${rssMiB(t.pid)?.toFixed(1) ?? '?'}`).join(', ');
+
+  await sanityCheck(targets, gateway.token);
+  const totals: Totals = { gatewayOk: 2, gatewayErrors: 0, warmupErrors: [] };
+  const meteredBefore = (await meteredCount(gateway)) - 2; // the sanity check's two requests
+
+  // JIT warm-up on both kinds of request, then each phase warms up again with its own settings.
+  const defs = phaseDefs(args.quick);
+  progress('warming up');
+  for (const def of defs) await warmUp(targets, { ...def, connections: 8, warmupMs: def.warmupMs * 2 }, gateway.token, totals);
+
+  const accumulated: Partial<Record<PhaseName, Record<TargetName, TargetAccumulator>>> = {};
+  for (const def of defs) {
+    progress(`phase ${def.name}: ${rounds} round(s) × ${TARGETS.length} targets × ${def.roundMs} ms, ${def.connections} connection(s)`);
+    accumulated[def.name] = await runPhase(targets, def, rounds, gateway.token, totals);
+  }
+
+  // Every gateway response was a 200 with its request id; now check each was also metered, exactly.
+  const metered = (await meteredCount(gateway)) - meteredBefore;
+  const problems: string[] = [...totals.warmupErrors];
+  if (metered !== totals.gatewayOk) problems.push(`gateway metered ${metered} requests but answered ${totals.gatewayOk} with 200`);
+  const rows = (await getJson(`${gateway.url}/creditgate/v1/usage?since=${encodeURIComponent(new Date(started - 60_000).toISOString())}`, gateway.token)) as {
+    estimated: boolean;
+    status: number;
+    client: string;
+  }[];
+  const estimated = rows.filter((row) => row.client === 'bench' && (row.estimated || row.status !== 200)).length;
+  if (estimated > 0) problems.push(`${estimated} gateway usage rows were estimated or not 200 (metering did not see the upstream's usage)`);
+
+  const phases = {} as Record<PhaseName, PhaseMetrics>;
+  const counts = {} as Record<PhaseName, Record<TargetName, { ok: number; errors: number }>>;
+  for (const def of defs) {
+    const acc = accumulated[def.name]!;
+    phases[def.name] = Object.fromEntries(TARGETS.map((t) => [t, acc[t].metrics(def.stream)])) as PhaseMetrics;
+    counts[def.name] = Object.fromEntries(TARGETS.map((t) => [t, { ok: acc[t].ok, errors: acc[t].errors }])) as Record<TargetName, { ok: number; errors: number }>;
+    for (const t of TARGETS) if (acc[t].errors > 0) problems.push(`${def.name} ${t}: ${acc[t].describeErrors()}`);
+  }
+
+  await stopGatewayAndProfile(gateway);
+  await cleanUp();
+
+  const report: BenchReport = { machine, phases };
+  out('');
+  out(`Creditgate gateway benchmark — ${machine.cpus} × ${machine.model}, Node ${machine.node}; ${rounds} interleaved round(s) per phase${args.quick ? ' (--quick: smoke test only)' : ''}${args['cpu-prof'] ? ' (gateway under --cpu-prof)' : ''}`);
+  out(`c1/c32: POST ${CHAT_PATH} model gpt-5, ${BODY.length} B body; stream: 32 concurrent, x-fake-behavior ${STREAM_BEHAVIOR}. cpu = that target's own server process; ttfb = first body byte.`);
+  out(formatTable(phases, counts));
+  out(`RSS (MiB) right after start, before any request: ${idleRss}.`);
+  out('');
+  out(formatChecks(checkTargets(phases)));
+  out(`gateway requests metered: ${metered} of ${totals.gatewayOk} answered (usage rows estimated/not 200: ${estimated}); total time ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  if (problems.length > 0) {
+    out('\nINVALID RUN — these numbers are of a broken path:');
+    for (const problem of problems) out(`  ${problem}`);
+  }
+  if (args.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+  return problems.length > 0 ? 1 : 0;
+}
+
+function runBench(): void {
+  process.on('exit', cleanUpNow);
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      progress(`${signal}: stopping the servers`);
+      void cleanUp().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+    });
+  }
+  main().then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      progress(`failed: ${error instanceof Error ? error.message : String(error)}`);
+      void cleanUp().finally(() => process.exit(1));
+    },
+  );
+}
+
+function runRole(role: string): void {
+  const started = role === 'upstream' ? runUpstreamRole() : role === 'raw' && args.target ? runRawRole(args.target) : null;
+  if (!started) {
+    console.error(role === 'raw' ? '--role raw needs --target URL' : `unknown --role ${role}`);
+    process.exit(2);
+  }
+  started.catch((error: unknown) => {
+    console.error(`--role ${role} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    process.exit(1);
+  });
+}
+
+if (args.role !== undefined) runRole(args.role);
+else runBench();
+

@@ -1,0 +1,177 @@
+/**
+ * Aggregation, the readable table, the SPEC §7 JSON shape, and the performance targets with their
+ * PASS/FAIL lines.
+ */
+import os from 'node:os';
+import type { LoadResult } from './loadClient';
+import { percentile } from './loadClient';
+import { clkTck } from './procStats';
+
+export const TARGETS = ['direct', 'raw', 'gateway'] as const;
+export type TargetName = (typeof TARGETS)[number];
+export const PHASES = ['c1', 'c32', 'stream'] as const;
+export type PhaseName = (typeof PHASES)[number];
+
+/** SPEC §7, per target per phase; null where a field does not apply. */
+export interface TargetMetrics {
+  p50Ms: number | null;
+  p99Ms: number | null;
+  rps: number | null;
+  cpuMsPerReq: number | null;
+  ttfbP50Ms: number | null;
+  ttfbP99Ms: number | null;
+  rssMiB: number | null;
+}
+
+export type PhaseMetrics = Record<TargetName, TargetMetrics>;
+
+export interface BenchReport {
+  machine: Record<string, string | number | null>;
+  phases: Record<PhaseName, PhaseMetrics>;
+}
+
+/** What one target accumulated over the rounds of a phase. */
+export class TargetAccumulator {
+  latenciesMs: number[] = [];
+  ttfbMs: number[] = [];
+  elapsedMs = 0;
+  cpuMs = 0;
+  ok = 0;
+  errors = 0;
+  statuses: Record<number, number> = {};
+  missingHeader = 0;
+  badBody = 0;
+  socketErrors = 0;
+  rssMiB: number | null = null;
+
+  add(result: LoadResult, cpuMs: number): void {
+    for (const value of result.latenciesMs) this.latenciesMs.push(value);
+    for (const value of result.ttfbMs) this.ttfbMs.push(value);
+    this.elapsedMs += result.elapsedMs;
+    this.cpuMs += cpuMs;
+    this.ok += result.latenciesMs.length;
+    this.errors += result.errors;
+    this.missingHeader += result.missingHeader;
+    this.badBody += result.badBody;
+    this.socketErrors += result.socketErrors;
+    for (const [status, count] of Object.entries(result.statuses)) this.statuses[Number(status)] = (this.statuses[Number(status)] ?? 0) + count;
+  }
+
+  metrics(withTtfb: boolean): TargetMetrics {
+    const requests = this.ok + this.errors;
+    return {
+      p50Ms: round(percentile(this.latenciesMs, 50), 3),
+      p99Ms: round(percentile(this.latenciesMs, 99), 3),
+      rps: this.elapsedMs > 0 ? round((this.ok * 1000) / this.elapsedMs, 1) : null,
+      cpuMsPerReq: requests > 0 ? round(this.cpuMs / requests, 4) : null,
+      ttfbP50Ms: withTtfb ? round(percentile(this.ttfbMs, 50), 3) : null,
+      ttfbP99Ms: withTtfb ? round(percentile(this.ttfbMs, 99), 3) : null,
+      rssMiB: round(this.rssMiB, 1),
+    };
+  }
+
+  describeErrors(): string {
+    const statuses = Object.entries(this.statuses)
+      .filter(([status]) => status !== '200')
+      .map(([status, count]) => `${count}× HTTP ${status}`);
+    const parts = [...statuses];
+    if (this.missingHeader) parts.push(`${this.missingHeader} without the expected header`);
+    if (this.badBody) parts.push(`${this.badBody} with a truncated body`);
+    if (this.socketErrors) parts.push(`${this.socketErrors} socket errors/timeouts`);
+    return parts.join(', ');
+  }
+}
+
+export function round(value: number | null, digits: number): number | null {
+  if (value === null || !Number.isFinite(value)) return null;
+  const factor = 10 ** digits;
+  return Math.round(value * factor) / factor;
+}
+
+export function machineInfo(): Record<string, string | number | null> {
+  const cpus = os.cpus();
+  return {
+    cpus: cpus.length,
+    model: cpus[0]?.model.trim() ?? null,
+    node: process.version,
+    platform: process.platform,
+    arch: process.arch,
+    kernel: os.release(),
+    totalMemMiB: Math.round(os.totalmem() / 1024 / 1024),
+    clkTck: clkTck(),
+    loadAvg1: round(os.loadavg()[0] ?? null, 2),
+  };
+}
+
+function cell(value: number | null, digits: number, width: number): string {
+  return (value === null ? '–' : value.toFixed(digits)).padStart(width);
+}
+
+export function formatTable(phases: Partial<Record<PhaseName, PhaseMetrics>>, counts: Partial<Record<PhaseName, Record<TargetName, { ok: number; errors: number }>>>): string {
+  const header = `${'phase'.padEnd(7)}${'target'.padEnd(9)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'rps'.padStart(9)}${'cpu ms/req'.padStart(12)}${'ttfb p50'.padStart(10)}${'ttfb p99'.padStart(10)}${'rss MiB'.padStart(9)}${'ok'.padStart(8)}${'err'.padStart(6)}`;
+  const lines = [header, '-'.repeat(header.length)];
+  for (const phase of PHASES) {
+    const metrics = phases[phase];
+    if (!metrics) continue;
+    for (const target of TARGETS) {
+      const m = metrics[target];
+      const n = counts[phase]?.[target];
+      lines.push(
+        `${phase.padEnd(7)}${target.padEnd(9)}${cell(m.p50Ms, 3, 9)}${cell(m.p99Ms, 3, 9)}${cell(m.rps, 0, 9)}${cell(m.cpuMsPerReq, 4, 12)}` +
+          `${cell(m.ttfbP50Ms, 3, 10)}${cell(m.ttfbP99Ms, 3, 10)}${cell(m.rssMiB, 1, 9)}${String(n?.ok ?? '').padStart(8)}${String(n?.errors ?? '').padStart(6)}`,
+      );
+    }
+  }
+  return lines.join('\n');
+}
+
+export interface TargetCheck {
+  name: string;
+  pass: boolean | null;
+  detail: string;
+}
+
+const fmt = (value: number | null, digits = 3): string => (value === null ? 'n/a' : value.toFixed(digits));
+
+/** The gateway's performance targets against the raw forwarder; null `pass` means not measurable. */
+export function checkTargets(phases: Record<PhaseName, PhaseMetrics>): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  const c1 = phases.c1;
+  {
+    const { gateway, raw } = c1;
+    const limit = raw.p50Ms === null ? null : raw.p50Ms + 0.3;
+    checks.push({
+      name: 'c1 latency p50 ≤ raw + 0.3 ms',
+      pass: gateway.p50Ms === null || limit === null ? null : gateway.p50Ms <= limit,
+      detail: `gateway ${fmt(gateway.p50Ms)} ms vs raw ${fmt(raw.p50Ms)} ms (limit ${fmt(limit)}; overhead ${fmt(gateway.p50Ms !== null && raw.p50Ms !== null ? gateway.p50Ms - raw.p50Ms : null)} ms)`,
+    });
+  }
+  for (const phase of PHASES) {
+    const { gateway, raw } = phases[phase];
+    const ratio = gateway.cpuMsPerReq !== null && raw.cpuMsPerReq ? gateway.cpuMsPerReq / raw.cpuMsPerReq : null;
+    checks.push({
+      name: `${phase} CPU per request ≤ 2× raw`,
+      pass: ratio === null ? null : ratio <= 2,
+      detail: `gateway ${fmt(gateway.cpuMsPerReq, 4)} ms vs raw ${fmt(raw.cpuMsPerReq, 4)} ms (${ratio === null ? 'n/a' : ratio.toFixed(2)}×)`,
+    });
+  }
+  {
+    const { gateway, raw } = phases.stream;
+    const limit = raw.ttfbP50Ms === null ? null : raw.ttfbP50Ms + 1;
+    checks.push({
+      name: 'stream TTFB p50 ≤ raw + 1 ms',
+      pass: gateway.ttfbP50Ms === null || limit === null ? null : gateway.ttfbP50Ms <= limit,
+      detail: `gateway ${fmt(gateway.ttfbP50Ms)} ms vs raw ${fmt(raw.ttfbP50Ms)} ms (limit ${fmt(limit)})`,
+    });
+    checks.push({
+      name: 'RSS ≤ 100 MiB with 32 concurrent streams',
+      pass: gateway.rssMiB === null ? null : gateway.rssMiB <= 100,
+      detail: `gateway max RSS ${fmt(gateway.rssMiB, 1)} MiB during the stream phase`,
+    });
+  }
+  return checks;
+}
+
+export function formatChecks(checks: TargetCheck[]): string {
+  return checks.map((c) => `${c.pass === null ? 'N/A ' : c.pass ? 'PASS' : 'FAIL'}  ${c.name.padEnd(42)} ${c.detail}`).join('\n');
+}
