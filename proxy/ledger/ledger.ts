@@ -387,11 +387,12 @@ export class Ledger {
   // ---- internals ----------------------------------------------------------------------------------
 
   private initialize(initialPlan: string, initialAutoUse: boolean): void {
+    // Seed the tail first: syncWithOthers() would otherwise follow it from id 0, through every row.
+    this.read(() => this.seedTail());
     this.write((w) => {
       w.account.plan ??= initialPlan;
       w.account.autoUseCredits ??= initialAutoUse;
     });
-    this.read(() => this.seedTail());
   }
 
   /** Rebuilds the in-memory tail (last charge, burn rate, output samples) from the database. */

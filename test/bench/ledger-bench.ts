@@ -66,6 +66,24 @@ function measureStatus(ledger: Ledger, calls: number): number {
   return median(samples);
 }
 
+/**
+ * status() when another process has just written, so the cached totals must be re-read: the CLI
+ * and a second gateway window see this path.
+ */
+function measureColdStatus(ledger: Ledger, path: string, calls: number): number {
+  const other = new Database(path);
+  const poke = other.prepare("INSERT INTO audit (ts, actor, action, detail) VALUES (0, 'bench', 'poke', '{}')");
+  const samples: number[] = [];
+  for (let i = 0; i < calls; i++) {
+    poke.run();
+    const start = performance.now();
+    ledger.status();
+    samples.push(performance.now() - start);
+  }
+  other.close();
+  return median(samples);
+}
+
 /** Admit+post pairs per second over `seconds`; credit-path when the plan gives no allowance. */
 function measurePairs(ledger: Ledger, seconds: number): number {
   const deadline = performance.now() + seconds * 1_000;
@@ -95,9 +113,12 @@ function main(): void {
     seedUsage(path, rows, now);
     const seedMs = performance.now() - seedStart;
 
+    const openStart = performance.now();
     const ledger = Ledger.open({ path, rateCard: RATE_CARD, initialPlan: 'pro' });
+    const openMs = performance.now() - openStart;
     ledger.addCredits({ amount: 1_000_000 * 1_000_000, idempotencyKey: 'bench', source: 'admin' });
     const statusMs = measureStatus(ledger, 2_000);
+    const coldStatusMs = measureColdStatus(ledger, path, 500);
     const planPairs = measurePairs(ledger, seconds);
     ledger.setPlan('free');
     const creditPairs = measurePairs(ledger, seconds);
@@ -106,7 +127,9 @@ function main(): void {
 
     const table: [string, string][] = [
       ['seeded usage rows', `${rows.toLocaleString('en-US')} in ${(seedMs / 1_000).toFixed(1)} s`],
+      ['Ledger.open()', `${openMs.toFixed(1)} ms`],
       ['status() median', `${statusMs.toFixed(3)} ms`],
+      ['status() after a write', `${coldStatusMs.toFixed(3)} ms (another process wrote)`],
       ['admit+post on plan', `${Math.round(planPairs).toLocaleString('en-US')} pairs/s`],
       ['admit+post on credits', `${Math.round(creditPairs).toLocaleString('en-US')} pairs/s`],
       ['status() median after', `${statusAfterMs.toFixed(3)} ms`],
@@ -114,8 +137,9 @@ function main(): void {
     ];
     for (const [label, value] of table) console.log(`${label.padEnd(24)} ${value}`);
     if (args.json) {
-      // Contract: the slower of the two paths, so the figure is a floor, not a best case.
-      console.log(JSON.stringify({ admitPostPerSec: Math.round(Math.min(planPairs, creditPairs)), statusMsAt1M: Number(statusMs.toFixed(3)) }));
+      // Contract: the slower of each, so the figures are floors, not best cases.
+      const statusMsAt1M = Number(Math.max(statusMs, coldStatusMs).toFixed(3));
+      console.log(JSON.stringify({ admitPostPerSec: Math.round(Math.min(planPairs, creditPairs)), statusMsAt1M }));
     }
   } finally {
     if (!args.dir) rmSync(dir, { recursive: true, force: true });
