@@ -419,9 +419,11 @@ export class Ledger {
     try {
       result = this.inTransaction.immediate(() => {
         const w: Working = { now: this.clock(), account: this.syncWithOthers() };
+        const before = settingsOf(w.account);
         expireDueGrants(this.store, w.account, w.now);
         const value = work(w);
-        this.store.saveAccount(w.account);
+        if (sameSettings(before, settingsOf(w.account))) this.store.saveTotals(w.account);
+        else this.store.saveAccount(w.account);
         return value;
       }) as T;
     } catch (error) {
@@ -552,6 +554,19 @@ export class Ledger {
 }
 
 const isLive = (period: Period, now: number): boolean => now < period.endsAt;
+
+/**
+ * The account fields that change rarely. Settings and periods are replaced, never mutated in place
+ * (a period's `used` is a total, not a setting), so comparing references tells whether the whole row
+ * must be written or the running totals alone.
+ */
+function settingsOf(a: AccountRow): unknown[] {
+  return [a.plan, a.autoUseCredits, a.autoReload, a.periods['5h'], a.periods.weekly];
+}
+
+function sameSettings(before: unknown[], after: unknown[]): boolean {
+  return before.every((value, i) => value === after[i]);
+}
 
 function unknownPlan(name: string, plans: Record<string, PlanDefinition>): LedgerError {
   return new LedgerError('unknown_plan', `unknown plan "${name}"; known plans: ${Object.keys(plans).join(', ')}`);

@@ -109,6 +109,7 @@ const HOLD_COLUMNS = `id, ts, request_id AS requestId, client, model, route, fea
 export class Store {
   private readonly selectAccount: Statement<[], RawAccount>;
   private readonly updateAccount: Statement<unknown[]>;
+  private readonly updateTotals: Statement<unknown[]>;
   private readonly insertHoldStmt: Statement<unknown[]>;
   private readonly takeHoldStmt: Statement<[number], HoldRow>;
   private readonly deleteHoldStmt: Statement<[number]>;
@@ -137,6 +138,10 @@ export class Store {
       `UPDATE account SET plan = ?, auto_use_credits = ?, auto_reload = ?, balance = ?, debt = ?, credit_held = ?,
        plan_held = ?, last_hold_id = ?, next_expiry = ?, last_usage_ts = ?, five_hour_period = ?, five_hour_ends = ?, five_hour_used = ?,
        weekly_period = ?, weekly_ends = ?, weekly_used = ? WHERE id = 1`,
+    );
+    this.updateTotals = db.prepare(
+      `UPDATE account SET balance = ?, debt = ?, credit_held = ?, plan_held = ?, last_hold_id = ?, next_expiry = ?,
+       last_usage_ts = ?, five_hour_used = ?, weekly_used = ? WHERE id = 1`,
     );
     this.insertHoldStmt = db.prepare(
       `INSERT INTO holds (id, ts, request_id, client, model, route, feature, kind, estimate, owner_pid, owner_instance)
@@ -223,6 +228,21 @@ export class Store {
       week?.id ?? null,
       week?.endsAt ?? null,
       week?.used ?? 0,
+    );
+  }
+
+  /** Writes only the running totals: the hot path, when no setting and no period changed. */
+  saveTotals(a: AccountRow): void {
+    this.updateTotals.run(
+      a.balance,
+      a.debt,
+      a.creditHeld,
+      a.planHeld,
+      a.lastHoldId,
+      a.nextExpiry,
+      a.lastUsageTs,
+      a.periods['5h']?.used ?? 0,
+      a.periods.weekly?.used ?? 0,
     );
   }
 
