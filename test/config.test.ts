@@ -136,6 +136,13 @@ describe('rate cards in the config', () => {
     }
   });
 
+  it('takes CREDITGATE_RATE_CARD_FILE over the config card (the editor setting), naming it when missing', () => {
+    const config = loadConfig({ configFile: writeConfig('env-card.json', { plan: 'plus' }), env: { CREDITGATE_RATE_CARD_FILE: fixture('nested/cards/card.json') } });
+    expect(config.rateCard.version).toBe('test-1');
+    const missing = configError(() => loadConfig({ env: { CREDITGATE_RATE_CARD_FILE: path.join(tmp, 'nope.json') } }));
+    expect(missing.message).toBe(`CREDITGATE_RATE_CARD_FILE: ${path.join(tmp, 'nope.json')}: file not found`);
+  });
+
   it('names the card file and the bad key', () => {
     const error = configError(() => loadConfig({ configFile: fixture('bad-card-ref.json'), env: {} }));
     const card = fixture('cards/bad-card.json');

@@ -6,6 +6,8 @@ export interface EnvOverrides {
   openaiBaseUrl?: string;
   anthropicBaseUrl?: string;
   port?: number;
+  /** A rate card file that replaces the config's card (the editor's `creditgate.rateCardFile`). */
+  rateCardFile?: string;
 }
 
 export function readEnvOverrides(env: NodeJS.ProcessEnv): { overrides: EnvOverrides; issues: string[] } {
@@ -21,5 +23,6 @@ export function readEnvOverrides(env: NodeJS.ProcessEnv): { overrides: EnvOverri
   read('CREDITGATE_OPENAI_BASE_URL', parseBaseUrl, (url) => (overrides.openaiBaseUrl = url));
   read('CREDITGATE_ANTHROPIC_BASE_URL', parseBaseUrl, (url) => (overrides.anthropicBaseUrl = url));
   read('CREDITGATE_PORT', parsePort, (port) => (overrides.port = port));
+  read('CREDITGATE_RATE_CARD_FILE', (text) => ({ ok: true, value: text.trim() }), (file) => (overrides.rateCardFile = file));
   return { overrides, issues };
 }

@@ -64,12 +64,12 @@ function readJson(file: string, label: string): { ok: true; value: unknown } | {
   }
 }
 
-function loadRateCardFile(configFile: string, ref: string, issues: string[]): RateCard | null {
-  // Relative to the config file, so a config and its card can move together.
-  const file = path.resolve(path.dirname(configFile), ref);
+/** `label` names where the reference came from (the config file, or an environment variable). */
+function loadRateCardFile(label: string, baseDir: string, ref: string, issues: string[]): RateCard | null {
+  const file = path.resolve(baseDir, ref);
   const json = readJson(file, file);
   if (!json.ok) {
-    issues.push(`${configFile}: rateCardFile: ${json.issue}`);
+    issues.push(`${label}: ${json.issue}`);
     return null;
   }
   const parsed = rateCardSchema.safeParse(json.value, { reportInput: true });
@@ -78,13 +78,19 @@ function loadRateCardFile(configFile: string, ref: string, issues: string[]): Ra
   return null;
 }
 
-function resolveRateCard(file: ConfigFile, configFile: string | null, issues: string[]): RateCard | null {
+function resolveRateCard(file: ConfigFile, configFile: string | null, envRateCardFile: string | undefined, issues: string[]): RateCard | null {
+  if (envRateCardFile !== undefined) {
+    return loadRateCardFile('CREDITGATE_RATE_CARD_FILE', process.cwd(), envRateCardFile, issues);
+  }
   if (file.rateCard && file.rateCardFile !== undefined) {
     issues.push(`${configFile}: rateCard, rateCardFile: give the rate card inline or as a file, not both`);
     return null;
   }
   if (file.rateCard) return file.rateCard;
-  if (file.rateCardFile !== undefined && configFile) return loadRateCardFile(configFile, file.rateCardFile, issues);
+  // Relative to the config file, so a config and its card can move together.
+  if (file.rateCardFile !== undefined && configFile) {
+    return loadRateCardFile(`${configFile}: rateCardFile`, path.dirname(configFile), file.rateCardFile, issues);
+  }
   return defaultRateCard();
 }
 
@@ -126,7 +132,7 @@ export function loadConfig(options: { configFile?: string | null; env?: NodeJS.P
   const file = readConfigFile(configFile, issues);
   if (!file) throw new ConfigError(issues);
 
-  const rateCard = resolveRateCard(file, configFile, issues);
+  const rateCard = resolveRateCard(file, configFile, env.overrides.rateCardFile, issues);
   const label = configFile ?? 'config';
   if (rateCard) checkPlanFeatures(file, rateCard, label, issues);
   const plans = resolvePlans(file.plans);

@@ -36,13 +36,13 @@ export class Gateway {
   readonly feed: StatusFeed;
   private readonly ctx: GatewayContext;
   private readonly server: http.Server;
-  /** token → client name; cleared whenever another process writes (a token may have been revoked). */
+  /** token → client name; cleared on every database change (a token may have been revoked). */
   private readonly knownTokens = new Map<string, string>();
 
   private constructor(private readonly options: GatewayOptions) {
     const clock = options.clock ?? Date.now;
     this.feed = new StatusFeed(options.ledger, clock);
-    this.feed.onExternalChange(() => this.knownTokens.clear());
+    this.feed.onDataChange(() => this.knownTokens.clear());
     const proxy = createProxyServer({ xfwd: false });
     proxy.on('proxyReq', (proxyReq, req) => exchanges.get(req)?.onProxyReq(proxyReq));
     proxy.on('proxyRes', (proxyRes, req) => exchanges.get(req)?.onProxyRes(proxyRes));

@@ -15,7 +15,7 @@ export type StatusListener = (status: Status) => void;
 
 export class StatusFeed {
   private readonly listeners = new Set<StatusListener>();
-  private readonly externalChangeListeners = new Set<() => void>();
+  private readonly dataChangeListeners = new Set<() => void>();
   private last: string | null = null;
   private lastStatus: Status | null = null;
   private pending = false;
@@ -32,11 +32,12 @@ export class StatusFeed {
     this.poller.unref();
   }
 
-  /** The latest status, computed now. */
+  /**
+   * The latest status, computed now. It is not recorded as sent: a change read here by one client
+   * must still be pushed to the subscribers.
+   */
   current(): Status {
-    const status = this.source.status();
-    this.remember(status);
-    return status;
+    return this.source.status();
   }
 
   /** Announces a change made in this process; listeners hear of it once per tick at most. */
@@ -54,9 +55,12 @@ export class StatusFeed {
     return () => this.listeners.delete(listener);
   }
 
-  /** Called when another process wrote to the database (to drop caches such as known tokens). */
-  onExternalChange(listener: () => void): void {
-    this.externalChangeListeners.add(listener);
+  /**
+   * Called when the database changed since the last poll, by this process or another (to drop caches
+   * such as known tokens: a token revoked anywhere stops working within one poll).
+   */
+  onDataChange(listener: () => void): void {
+    this.dataChangeListeners.add(listener);
   }
 
   close(): void {
@@ -70,7 +74,7 @@ export class StatusFeed {
     const external = version !== this.version;
     if (external) {
       this.version = version;
-      for (const listener of this.externalChangeListeners) listener();
+      for (const listener of this.dataChangeListeners) listener();
     }
     if (external || resetDue) this.publish();
   }
