@@ -41,6 +41,18 @@ export function openAccount(location: RuntimeLocation, env: NodeJS.ProcessEnv): 
   return { dataDir, config, ledger };
 }
 
+/**
+ * The config's `autoReload` is the account's starting setting, like its `plan`: applied once, on an
+ * account where auto-reload was never set. A user who later turns it off keeps it off (SPEC §1).
+ */
+function applyConfiguredAutoReload(account: Account): void {
+  const configured = account.config.autoReload;
+  if (!configured) return;
+  // The audit trail is short (settings changes, tokens, recoveries), so reading it whole is cheap.
+  const everSet = account.ledger.audit(Number.MAX_SAFE_INTEGER).some((row) => row.action === 'auto_reload_set');
+  if (!everSet) account.ledger.setAutoReload(configured, 'config');
+}
+
 export interface RunningGateway {
   account: Account;
   gateway: Gateway;
@@ -65,7 +77,7 @@ export async function serveGateway(
   try {
     const recovered = account.ledger.recover();
     if (recovered > 0) log.warn(`settled ${recovered} request(s) left open by a previous gateway at their estimate`);
-    if (account.config.autoReload) account.ledger.setAutoReload(account.config.autoReload);
+    applyConfiguredAutoReload(account);
     const gateway = await Gateway.start(
       {
         ledger: account.ledger,
