@@ -26,7 +26,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { summarizeProfile } from './cpuProfile';
 import { runLoad, type LoadSpec } from './loadClient';
-import { cleanUp, cleanUpNow, onUnexpectedExit, registerTempDir, startChild, stopChild, WATCHDOG_SOURCE, type Child } from './processes';
+import { cleanUp, cleanUpNow, onUnexpectedExit, registerTempDir, removeStaleTempDirs, startChild, stopChild, WATCHDOG_SOURCE, type Child } from './processes';
 import { cpuMs, rssMiB, RssSampler } from './procStats';
 import {
   checkTargets,
@@ -60,6 +60,7 @@ const BODY = JSON.stringify({ model: 'gpt-5', messages: PROMPT });
 const STREAM_BODY = JSON.stringify({ model: 'gpt-5', messages: PROMPT, stream: true });
 const STREAM_BEHAVIOR = 'deltas=20,interval=5';
 const DONE = 'data: [DONE]\n\n';
+const TEMP_PREFIX = 'creditgate-bench-';
 
 interface PhaseDef {
   name: PhaseName;
@@ -262,7 +263,8 @@ async function main(): Promise<number> {
   const started = Date.now();
   const machine = machineInfo();
   const env = childEnv();
-  const tmp = mkdtempSync(path.join(os.tmpdir(), 'creditgate-bench-'));
+  removeStaleTempDirs(os.tmpdir(), TEMP_PREFIX);
+  const tmp = mkdtempSync(path.join(os.tmpdir(), TEMP_PREFIX));
   registerTempDir(tmp);
   onUnexpectedExit((child, code, signal) => {
     progress(`${child.name} (pid ${child.pid}) exited during the run (code ${code}, signal ${signal}); stderr:\n${child.stderr()}`);

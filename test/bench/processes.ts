@@ -4,7 +4,8 @@
  * always stopped again, together with the temporary directories, whatever way the benchmark ends.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 
 export interface Child {
   name: string;
@@ -27,8 +28,39 @@ export function onUnexpectedExit(handler: (child: Child, code: number | null, si
   unexpectedExit = handler;
 }
 
+/** Registers a temporary directory for removal, marking it with this process's pid. */
 export function registerTempDir(dir: string): void {
   tempDirs.add(dir);
+  writeFileSync(path.join(dir, OWNER_FILE), String(process.pid));
+}
+
+const OWNER_FILE = 'bench-owner.pid';
+
+/**
+ * Removes directories `prefix*` under `parent` left by a benchmark that was killed outright
+ * (SIGKILL leaves no chance to clean up; its servers stop themselves, see WATCHDOG_SOURCE).
+ */
+export function removeStaleTempDirs(parent: string, prefix: string): void {
+  for (const name of readdirSync(parent)) {
+    if (!name.startsWith(prefix)) continue;
+    const dir = path.join(parent, name);
+    let owner: number;
+    try {
+      owner = Number(readFileSync(path.join(dir, OWNER_FILE), 'utf8'));
+    } catch {
+      continue; // not ours, or not marked yet
+    }
+    if (Number.isInteger(owner) && owner > 0 && !isAlive(owner)) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /**
