@@ -48,11 +48,28 @@ function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${body}$`);
 }
 
+/** Lookups per card: a request's model resolves through globs once, not once per request. */
+const lookups = new WeakMap<RateCard, Map<string, ModelRate | null>>();
+
 /**
  * Finds the rate for a model: an exact name wins, then the longest matching glob, then `default`.
  * Returns null when nothing matches and the card has no default (the caller refuses with a 400).
+ * Cards are treated as immutable once in use: answers are cached per card object.
  */
 export function findModelRate(card: RateCard, model: string): ModelRate | null {
+  let cache = lookups.get(card);
+  if (!cache) lookups.set(card, (cache = new Map<string, ModelRate | null>()));
+  let rate = cache.get(model);
+  if (rate === undefined) {
+    rate = matchModelRate(card, model);
+    // Model names come from clients: keep the cache bounded however many distinct names arrive.
+    if (cache.size >= 1_000) cache.clear();
+    cache.set(model, rate);
+  }
+  return rate;
+}
+
+function matchModelRate(card: RateCard, model: string): ModelRate | null {
   const exact = card.models[model];
   if (exact && !isGlob(model)) return exact;
   let best: { length: number; rate: ModelRate } | null = null;

@@ -5,10 +5,11 @@ import { emptyUsage } from '../shared/usage';
 import { admissionEstimator } from '../proxy/pricing/admissionEstimator';
 import { costOf } from '../proxy/pricing/cost';
 import {
+  CALIBRATION_SAMPLES,
   CostEstimator,
+  DEFAULT_CHARS_PER_TOKEN,
   DEFAULT_OUTPUT_TOKENS,
   MIN_OUTPUT_TOKENS,
-  estimateCost,
   estimateOutputTokens,
   percentile,
 } from '../proxy/pricing/estimator';
@@ -75,28 +76,48 @@ describe('percentile', () => {
   });
 });
 
-describe('estimateCost', () => {
+describe('CostEstimator.estimate', () => {
   const prompt = CODE.repeat(500); // ~40 KB, like a Codex / Claude Code body
+  const noHistory = () => new CostEstimator({ historyFor: () => [] });
+  const claudeCode = { model: 'claude-sonnet-4-5', rate: sonnet, vendor: 'anthropic' as const, promptText: prompt, maxOutputTokens: 64_000 };
 
   it('estimates a Claude-Code-like request (max_tokens 64,000, no history) far below the worst case', () => {
-    const estimate = estimateCost({ rate: sonnet, vendor: 'anthropic', promptText: prompt, maxOutputTokens: 64_000, recentOutputTokens: [] });
-    expect(estimate.inputTokens).toBe(countTokens(prompt));
+    const estimate = noHistory().estimate(claudeCode);
+    // Before the model has reported, a conservative characters-per-token: more tokens than o200k counts.
+    expect(estimate.inputTokens).toBe(Math.ceil(prompt.length / DEFAULT_CHARS_PER_TOKEN));
+    expect(estimate.inputTokens).toBeGreaterThan(countTokens(prompt));
     expect(estimate.outputTokens).toBe(DEFAULT_OUTPUT_TOKENS);
     const worst = costOf(sonnet, { ...emptyUsage('anthropic'), inputTokens: estimate.inputTokens, outputTokens: 64_000 });
     expect(estimate.cost).toBe(estimate.inputTokens * 75 + DEFAULT_OUTPUT_TOKENS * 375);
     expect(estimate.cost).toBeLessThan(worst / 3);
   });
 
+  it("learns each model's characters per token from the vendor's own input counts", () => {
+    const estimator = noHistory();
+    // The vendor counted 4,000 tokens for each 20,000-character prompt: 5 characters per token.
+    for (let i = 0; i < 3; i++) estimator.record('claude-sonnet-4-5', { outputTokens: 100, promptChars: 20_000, inputTokens: 4_000 });
+    expect(estimator.estimate(claudeCode).inputTokens).toBe(Math.ceil(prompt.length / 5));
+    // Other models keep their own calibration.
+    expect(estimator.estimate({ ...claudeCode, model: 'gpt-5' }).inputTokens).toBe(Math.ceil(prompt.length / DEFAULT_CHARS_PER_TOKEN));
+    // Only the recent window counts: after CALIBRATION_SAMPLES new ones, the old ratio is gone.
+    for (let i = 0; i < CALIBRATION_SAMPLES; i++) estimator.record('claude-sonnet-4-5', { outputTokens: 100, promptChars: 2_000, inputTokens: 1_000 });
+    expect(estimator.estimate(claudeCode).inputTokens).toBe(Math.ceil(prompt.length / 2));
+    // Empty prompts and zero counts teach nothing.
+    estimator.record('claude-sonnet-4-5', { outputTokens: 100, promptChars: 0, inputTokens: 50 });
+    expect(estimator.estimate(claudeCode).inputTokens).toBe(Math.ceil(prompt.length / 2));
+  });
+
   it('uses p95 of the history when there is one', () => {
     const history = Array.from({ length: 100 }, (_, i) => (i + 1) * 40); // p95 = 3,800
-    const estimate = estimateCost({ rate: sonnet, vendor: 'anthropic', promptText: 'hi', maxOutputTokens: 64_000, recentOutputTokens: history });
-    expect(estimate.outputTokens).toBe(3_800);
+    const estimator = new CostEstimator({ historyFor: () => history });
+    expect(estimator.estimate({ ...claudeCode, promptText: 'hi' }).outputTokens).toBe(3_800);
   });
 
   it('never assumes a cache discount for OpenAI input', () => {
     const gpt5: ModelRate = { feature: 'assistant', input: 31.25, cached_input: 3.125, output: 250 };
-    const estimate = estimateCost({ rate: gpt5, vendor: 'openai', promptText: 'hello world', maxOutputTokens: 10, recentOutputTokens: [] });
-    expect(estimate.cost).toBe(2_563); // 2 × 31.25 + 10 × 250 = 2,562.5 → 2,563 (cached would be 2,506)
+    const estimate = noHistory().estimate({ model: 'gpt-5', rate: gpt5, vendor: 'openai', promptText: 'hello world', maxOutputTokens: 10 });
+    // ceil(11 / 3) = 4 input tokens: 4 × 31.25 + 10 × 250 = 2,625 (cached would be 2,512.5)
+    expect(estimate.cost).toBe(2_625);
   });
 });
 
@@ -107,7 +128,7 @@ describe('CostEstimator', () => {
     const reads: string[] = [];
     const estimator = new CostEstimator({ historyFor: (model) => (reads.push(model), Array(20).fill(500)) });
     expect(estimator.estimate(request).outputTokens).toBe(500);
-    for (let i = 0; i < 20; i++) estimator.record('m', 9_000);
+    for (let i = 0; i < 20; i++) estimator.record('m', { outputTokens: 9_000, promptChars: 2, inputTokens: 1 });
     expect(estimator.estimate(request).outputTokens).toBe(9_000);
     expect(reads).toEqual(['m']);
   });
@@ -122,7 +143,7 @@ describe('CostEstimator', () => {
       now: () => now,
     });
     estimator.estimate(request);
-    for (let i = 0; i < 3; i++) estimator.record('m', 100);
+    for (let i = 0; i < 3; i++) estimator.record('m', { outputTokens: 100, promptChars: 2, inputTokens: 1 });
     estimator.estimate(request);
     expect(reads).toBe(2);
     now = 999;
@@ -136,13 +157,13 @@ describe('CostEstimator', () => {
   it('keeps at most maxSamples in memory, dropping the loaded (older) samples first', () => {
     const estimator = new CostEstimator({ historyFor: () => [50_000, 40_000, 30_000, 20_000, 10_000], maxSamples: 10 });
     expect(estimator.outputTokensFor('m', null)).toBe(50_000);
-    for (let i = 0; i < 10; i++) estimator.record('m', 300);
+    for (let i = 0; i < 10; i++) estimator.record('m', { outputTokens: 300, promptChars: 2, inputTokens: 1 });
     expect(estimator.outputTokensFor('m', null)).toBe(300);
   });
 
   it('backs the gateway estimator with the ledger history', () => {
     const gateway = admissionEstimator({ recentOutputTokens: () => Array(10).fill(2_000) });
-    expect(gateway.estimate(request)).toBe(countTokens('hi') * 75 + 2_000 * 375);
+    expect(gateway.estimate(request)).toBe(Math.ceil('hi'.length / DEFAULT_CHARS_PER_TOKEN) * 75 + 2_000 * 375);
     expect(gateway.countTokens('hello world')).toBe(2);
   });
 });

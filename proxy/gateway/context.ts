@@ -1,9 +1,8 @@
 /** Everything a request handler needs from the running gateway, passed explicitly (no globals). */
 import type { Agent } from 'node:http';
 import type Server from 'http-proxy';
-import type { Micro } from '../../shared/money';
-import type { ModelRate, RateCard } from '../../shared/rateCard';
-import type { Vendor } from '../../shared/usage';
+import type { RateCard } from '../../shared/rateCard';
+import type { AdmissionEstimate } from '../pricing/admissionEstimator';
 import type { Ledger } from '../ledger/ledger';
 import type { StatusFeed } from './statusFeed';
 import type { UpstreamEndpoints, UpstreamKeys } from './upstream';
@@ -14,13 +13,7 @@ export interface Logger {
   error(message: string): void;
 }
 
-/** Admission estimates and tokenizer counts (proxy/pricing), as the gateway uses them. */
-export interface AdmissionEstimator {
-  estimate(request: { model: string; rate: ModelRate; vendor: Vendor; promptText: string; maxOutputTokens: number | null }): Micro;
-  /** Learns a model's real output size after a post, for the next estimates. */
-  record(model: string, outputTokens: number): void;
-  countTokens(text: string): number;
-}
+export type { AdmissionEstimate as AdmissionEstimator } from '../pricing/admissionEstimator';
 
 export interface GatewayContext {
   ledger: Ledger;
@@ -32,7 +25,7 @@ export interface GatewayContext {
   rateCard: RateCard;
   maxBodyBytes: number;
   upstreamTimeoutMs: number;
-  estimator: AdmissionEstimator;
+  estimator: AdmissionEstimate;
   clock: () => number;
   log: Logger;
 }

@@ -350,7 +350,13 @@ export class MeteredExchange {
         estimated: reason !== null,
         reason,
       });
-      if (reason === null) this.ctx.estimator.record(this.request.model, usage.outputTokens);
+      if (reason === null) {
+        this.ctx.estimator.record(this.request.model, {
+          outputTokens: usage.outputTokens,
+          promptChars: this.request.promptText.length,
+          inputTokens: usage.inputTokens + (usage.vendor === 'anthropic' ? usage.cachedInputTokens + usage.cacheWriteTokens : 0),
+        });
+      }
       this.ctx.feed.changed();
       return result.status;
     } catch (error) {

@@ -5,7 +5,7 @@
 import type { Micro } from '../../shared/money';
 import type { ModelRate } from '../../shared/rateCard';
 import type { Vendor } from '../../shared/usage';
-import type { CostEstimatorOptions } from './estimator';
+import type { CostEstimatorOptions, SettledSample } from './estimator';
 import { CostEstimator } from './estimator';
 import { countTextTokens } from './tokens';
 
@@ -14,9 +14,12 @@ export interface OutputHistorySource {
   recentOutputTokens(model: string): readonly number[];
 }
 
+/** Admission estimates and tokenizer counts, as the gateway uses them. */
 export interface AdmissionEstimate {
   estimate(request: { model: string; rate: ModelRate; vendor: Vendor; promptText: string; maxOutputTokens: number | null }): Micro;
-  record(model: string, outputTokens: number): void;
+  /** Learns from a settled request (real output and input sizes) for the next estimates. */
+  record(model: string, sample: SettledSample): void;
+  /** Real-tokenizer count, for billing a response that never reported its usage. */
   countTokens(text: string): number;
 }
 
@@ -27,7 +30,7 @@ export function admissionEstimator(
   const estimator = new CostEstimator({ ...options, historyFor: (model) => source.recentOutputTokens(model) });
   return {
     estimate: (request) => estimator.estimate(request).cost,
-    record: (model, outputTokens) => estimator.record(model, outputTokens),
+    record: (model, sample) => estimator.record(model, sample),
     countTokens: countTextTokens,
   };
 }

@@ -3,12 +3,16 @@
  * Coding agents send max_tokens of 64,000 on every turn while most turns produce a few hundred
  * tokens; holding the worst case would lock users out of an allowance they still have. The hold is
  * settled at the real cost, so overspend is bounded by one request's actual-minus-estimate.
+ *
+ * Input size comes from the vendors' own tokenizers: every settled request reports its real input
+ * tokens, and the estimator learns each model's characters per token from them. That is exact for
+ * Claude (whose tokenizer is not public) where o200k is not, and it keeps a 68 MiB tokenizer and
+ * ~0.1 µs per prompt character off the request path.
  */
 import type { Micro } from '../../shared/money';
 import type { ModelRate } from '../../shared/rateCard';
 import type { Vendor } from '../../shared/usage';
 import { costOf } from './cost';
-import { countTextTokens } from './tokens';
 
 /**
  * With no history: most agent turns (a tool call, a short edit, a reply) stay well under 1,024
@@ -20,16 +24,24 @@ export const MIN_OUTPUT_TOKENS = 256;
 /** Fewer samples than this are not a percentile; the default still applies as a lower bound. */
 export const MIN_HISTORY = 5;
 export const OUTPUT_PERCENTILE = 0.95;
+/**
+ * Characters per input token before a model has reported any: below what o200k gives for prose
+ * (~4.2) and code (~3.5), so a first estimate errs towards holding more.
+ */
+export const DEFAULT_CHARS_PER_TOKEN = 3;
+/** Recent requests whose input counts calibrate a model's characters per token. */
+export const CALIBRATION_SAMPLES = 50;
+/** The percentile is recomputed after this many new samples (a sort of up to 500 numbers). */
+const PERCENTILE_EVERY = 16;
 
 export interface EstimateRequest {
+  model: string;
   rate: ModelRate;
   vendor: Vendor;
   /** The prompt text the dialect extracted (messages, input, system, tools). */
   promptText: string;
   /** The request's own output cap (max_tokens, max_output_tokens, ...), or null. */
   maxOutputTokens: number | null;
-  /** Recent output-token counts for this model (reasoning included), from the ledger. */
-  recentOutputTokens: readonly number[];
 }
 
 export interface CostEstimate {
@@ -63,12 +75,41 @@ export function priceEstimate(rate: ModelRate, vendor: Vendor, inputTokens: numb
   return costOf(rate, { vendor, inputTokens, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens, reasoningTokens: 0 });
 }
 
-/** One-shot estimate from explicit history (the class below caches the percentile per model). */
-export function estimateCost(request: EstimateRequest): CostEstimate {
-  const inputTokens = countTextTokens(request.promptText);
-  const p95 = percentile(request.recentOutputTokens, OUTPUT_PERCENTILE);
-  const outputTokens = estimateOutputTokens(p95, request.recentOutputTokens.length, request.maxOutputTokens);
-  return { inputTokens, outputTokens, cost: priceEstimate(request.rate, request.vendor, inputTokens, outputTokens) };
+/** What a settled request teaches the estimator: its real output, and its prompt's real size. */
+export interface SettledSample {
+  outputTokens: number;
+  /** Characters of the prompt text the estimate saw. */
+  promptChars: number;
+  /** All input tokens the vendor counted (cached and cache writes included). */
+  inputTokens: number;
+}
+
+/**
+ * A model's characters per input token over its recent requests (ratio of sums, so one tiny prompt
+ * does not swing it), or the conservative default until the model has reported.
+ */
+class InputCalibration {
+  private readonly chars: number[] = [];
+  private readonly tokens: number[] = [];
+  private charSum = 0;
+  private tokenSum = 0;
+
+  learn(promptChars: number, inputTokens: number): void {
+    if (!(promptChars > 0 && inputTokens > 0)) return;
+    this.chars.push(promptChars);
+    this.tokens.push(inputTokens);
+    this.charSum += promptChars;
+    this.tokenSum += inputTokens;
+    if (this.chars.length > CALIBRATION_SAMPLES) {
+      this.charSum -= this.chars.shift()!;
+      this.tokenSum -= this.tokens.shift()!;
+    }
+  }
+
+  tokensFor(promptChars: number): number {
+    const charsPerToken = this.tokenSum > 0 ? this.charSum / this.tokenSum : DEFAULT_CHARS_PER_TOKEN;
+    return Math.ceil(promptChars / charsPerToken);
+  }
 }
 
 export interface CostEstimatorOptions {
@@ -86,7 +127,8 @@ export interface CostEstimatorOptions {
 interface ModelHistory {
   samples: number[];
   p95: number | null;
-  dirty: boolean;
+  /** Samples added since the percentile was last computed. */
+  unsorted: number;
   postsUntilRefresh: number;
   refreshAt: number;
 }
@@ -102,6 +144,7 @@ export class CostEstimator {
   private readonly maxSamples: number;
   private readonly now: () => number;
   private readonly models = new Map<string, ModelHistory>();
+  private readonly calibrations = new Map<string, InputCalibration>();
 
   constructor(options: CostEstimatorOptions) {
     this.historyFor = options.historyFor;
@@ -111,30 +154,39 @@ export class CostEstimator {
     this.now = options.now ?? Date.now;
   }
 
-  estimate(request: Omit<EstimateRequest, 'recentOutputTokens'> & { model: string }): CostEstimate {
-    const inputTokens = countTextTokens(request.promptText);
+  estimate(request: EstimateRequest): CostEstimate {
+    const inputTokens = this.calibrationOf(request.model).tokensFor(request.promptText.length);
     const outputTokens = this.outputTokensFor(request.model, request.maxOutputTokens);
     return { inputTokens, outputTokens, cost: priceEstimate(request.rate, request.vendor, inputTokens, outputTokens) };
   }
 
   outputTokensFor(model: string, maxOutputTokens: number | null): number {
     const history = this.historyOf(model);
-    if (history.dirty) {
+    // While history is short every sample moves the percentile; after that, batches of them do.
+    if (history.p95 === null || history.unsorted >= PERCENTILE_EVERY || (history.unsorted > 0 && history.samples.length < 2 * PERCENTILE_EVERY)) {
       history.p95 = percentile(history.samples, OUTPUT_PERCENTILE);
-      history.dirty = false;
+      history.unsorted = 0;
     }
     return estimateOutputTokens(history.p95, history.samples.length, maxOutputTokens);
   }
 
-  /** Adds a settled request's output tokens (reasoning included) to the model's history. */
-  record(model: string, outputTokens: number): void {
+  /** Learns from a settled request: its output (reasoning included) and its real input size. */
+  record(model: string, sample: SettledSample): void {
+    this.calibrationOf(model).learn(sample.promptChars, sample.inputTokens);
+    const outputTokens = sample.outputTokens;
     if (!Number.isFinite(outputTokens) || outputTokens < 0) return;
     const history = this.historyOf(model);
     history.samples.push(outputTokens);
     // Loaded samples sit before recorded ones and are all older, whatever order the ledger gave.
     if (history.samples.length > this.maxSamples) history.samples.splice(0, history.samples.length - this.maxSamples);
-    history.dirty = true;
+    history.unsorted += 1;
     history.postsUntilRefresh -= 1;
+  }
+
+  private calibrationOf(model: string): InputCalibration {
+    let calibration = this.calibrations.get(model);
+    if (!calibration) this.calibrations.set(model, (calibration = new InputCalibration()));
+    return calibration;
   }
 
   private historyOf(model: string): ModelHistory {
@@ -143,7 +195,7 @@ export class CostEstimator {
     const fresh: ModelHistory = {
       samples: [...this.historyFor(model)],
       p95: null,
-      dirty: true,
+      unsorted: 0,
       postsUntilRefresh: this.refreshEveryPosts,
       refreshAt: this.now() + this.refreshAfterMs,
     };

@@ -1,7 +1,7 @@
 export { costOf } from './cost';
 export { defaultRateCard } from './defaultRateCard';
-export type { CostEstimate, CostEstimatorOptions, EstimateRequest } from './estimator';
-export { CostEstimator, estimateCost, estimateOutputTokens, percentile, priceEstimate } from './estimator';
+export type { CostEstimate, CostEstimatorOptions, EstimateRequest, SettledSample } from './estimator';
+export { CostEstimator, estimateOutputTokens, percentile, priceEstimate } from './estimator';
 export type { RateLookup } from './rates';
 export { resolveRate } from './rates';
 export { countTextTokens } from './tokens';

@@ -1,9 +1,24 @@
 /**
- * Token counting with a real tokenizer (o200k, the GPT-4o/GPT-5 encoding), for admission estimates
- * and for billing a stream whose usage never arrived. Claude's tokenizer is not public; o200k is a
- * close, cheap stand-in and the hold it feeds is settled at the vendor's own figures anyway.
+ * Token counting with a real tokenizer (o200k, the GPT-4o/GPT-5 encoding), for billing a response
+ * whose usage never arrived (a cut stream, a client that hung up). Claude's tokenizer is not public;
+ * o200k is a close stand-in.
+ *
+ * The encoding's rank tables cost ~68 MiB of memory and are needed only on that rare path, so the
+ * module is loaded on first use, not at start-up (admission estimates use the vendors' own counts;
+ * see estimator.ts).
  */
-import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
+import type * as O200k from 'gpt-tokenizer/encoding/o200k_base';
+
+type CountTokens = typeof O200k.countTokens;
+
+let loadedCountTokens: CountTokens | null = null;
+
+function countTokens(text: string, options: typeof AS_PLAIN_TEXT): number {
+  // A literal require keeps the bundler's lazy module wrapper: nothing runs until this line does.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  loadedCountTokens ??= (require('gpt-tokenizer/encoding/o200k_base') as { countTokens: CountTokens }).countTokens;
+  return loadedCountTokens(text, options);
+}
 
 // Prompts are user data: "<|endoftext|>" in a file must count as text, not throw.
 const AS_PLAIN_TEXT = { disallowedSpecial: new Set<string>() };
