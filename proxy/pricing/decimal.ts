@@ -37,13 +37,32 @@ export interface Term {
   shift?: number;
 }
 
+/** A rate card has a handful of distinct prices: parse each once (this runs on every request). */
+const priceCache = new Map<number, Decimal>();
+
+function priceDecimal(price: number): Decimal {
+  let decimal = priceCache.get(price);
+  if (!decimal) {
+    decimal = toDecimal(price);
+    if (priceCache.size >= 10_000) priceCache.clear();
+    priceCache.set(price, decimal);
+  }
+  return decimal;
+}
+
+/** Token counts are integers: no string round trip needed. */
+const quantityDecimal = (quantity: number): Decimal =>
+  Number.isSafeInteger(quantity) ? { units: BigInt(quantity), scale: 0 } : toDecimal(quantity);
+
 /** Sums the terms exactly and rounds the total once, half up (toward +∞ at exactly .5). */
 export function sumRoundedHalfUp(terms: readonly Term[]): number {
-  const products = terms.map(({ price, quantity, shift = 0 }) => {
-    const p = toDecimal(price);
-    const q = toDecimal(quantity);
-    return { units: p.units * q.units, scale: p.scale + q.scale - shift };
-  });
+  const products = terms
+    .filter(({ price, quantity }) => price !== 0 && quantity !== 0)
+    .map(({ price, quantity, shift = 0 }) => {
+      const p = priceDecimal(price);
+      const q = quantityDecimal(quantity);
+      return { units: p.units * q.units, scale: p.scale + q.scale - shift };
+    });
   const scale = Math.max(0, ...products.map((d) => d.scale));
   let total = 0n;
   // scale ≥ every product's scale, so each one lifts to the common denominator exactly.
