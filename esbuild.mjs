@@ -1,6 +1,7 @@
 // Bundles the entry points into dist/: the VS Code extension, the gateway server (spawned by the
-// extension), the CLI, and the benchmark. better-sqlite3 stays external: it is a native module and
-// ships beside the bundle; vscode is provided by the editor.
+// extension), the CLI, and the benchmark, plus the Usage panel's webview script into dist/webview/.
+// better-sqlite3 stays external: it is a native module and ships beside the bundle; vscode is provided
+// by the editor.
 import { build } from 'esbuild';
 import { existsSync, rmSync } from 'node:fs';
 
@@ -24,5 +25,19 @@ await build({
   sourcemap: true,
   minify: process.argv.includes('--minify'),
   external: ['better-sqlite3', 'vscode'],
+  logLevel: 'warning',
+});
+
+// The Usage panel's script runs in the webview (a browser), not in Node: a separate IIFE bundle with
+// Chart.js inside, loaded by the panel from dist/webview/ under its CSP.
+await build({
+  entryPoints: { usagePanel: 'extension/webview/usagePanel.ts' },
+  outdir: 'dist/webview',
+  bundle: true,
+  platform: 'browser',
+  target: 'es2022',
+  format: 'iife',
+  sourcemap: true,
+  minify: process.argv.includes('--minify'),
   logLevel: 'warning',
 });

@@ -8,7 +8,7 @@
  */
 import { NotificationType, RequestType, RequestType0 } from 'vscode-languageserver-protocol';
 import type { CreditPack } from './rateCard';
-import type { AddCreditsRequest, GrantRow, Status, UsageGroup, UsageQuery, UsageRow } from './protocol';
+import type { AddCreditsRequest, GrantRow, GrantSource, Status, UsageGroup, UsageQuery, UsageRow } from './protocol';
 import type { PlanDefinition } from './plans';
 import type { AutoReloadConfig } from './requests';
 
@@ -74,6 +74,24 @@ export interface IssuedToken {
 
 export type UsageResult = { kind: 'rows'; rows: UsageRow[] } | { kind: 'groups'; groups: UsageGroup[] };
 
+export interface BalanceHistoryParams {
+  /** Inclusive start, ISO-8601; the history then opens with a `start` point at the balance of that moment. */
+  since?: string;
+  /** IANA time zone whose calendar days group the spending; default UTC. */
+  timeZone?: string;
+}
+
+/** What moved the balance: a grant (by its source), a day's credit spending, an expiry write-off. */
+export type BalanceEvent = 'start' | GrantSource | 'spending' | 'expiry' | 'now';
+
+/** The credit balance right after an event (credits, six decimals), and the event's signed change. */
+export interface BalancePoint {
+  ts: string;
+  balance: number;
+  change: number;
+  event: BalanceEvent;
+}
+
 export const RpcErrorCode = {
   /** The request's parameters were refused (validation message for the user). */
   invalidParams: -32602,
@@ -95,6 +113,7 @@ export const SetAutoReloadRequest = new RequestType<AutoReloadConfig, Status, vo
 export const ListCreditsRequest = new RequestType0<GrantRow[], void>('creditgate/listCredits');
 export const RateCardRequest = new RequestType0<RateCardSummary, void>('creditgate/rateCard');
 export const IssueTokenRequest = new RequestType<IssueTokenParams, IssuedToken, void>('creditgate/issueToken');
+export const BalanceHistoryRequest = new RequestType<BalanceHistoryParams, BalancePoint[], void>('creditgate/balanceHistory');
 export const SetUpstreamKeyRequest = new RequestType<SetUpstreamKeyParams, void, void>('creditgate/setUpstreamKey');
 
 /** Pushed within 250 ms of any change to the account, whoever made it (SPEC §2). */

@@ -1,61 +1,148 @@
 /**
- * "Show Usage": for now a static webview of the last 30 days grouped by day, model, client and
- * feature (presentation/usageHtml.ts). The charts panel of SPEC §5 is a later task.
+ * "Show Usage" (also the status bar's click): the Usage panel, a webview rendered by
+ * webview/usagePanel.ts. This side owns the view settings and the data: it loads them through the
+ * gateway's JSON-RPC (presentation/usagePanelData.ts), pushes every status to the gauges at once,
+ * reloads the rest at most every 2 s while statuses arrive, and saves the range's rows as CSV.
  */
+import { randomBytes } from 'node:crypto';
+import { homedir } from 'node:os';
 import * as vscode from 'vscode';
-import type { UsageGroup, UsageGroupKey } from '../../shared/protocol';
-import { USAGE_GROUP_KEYS } from '../../shared/protocol';
-import { UsageRequest } from '../../shared/rpc';
+import type { Status } from '../../shared/protocol';
+import { toCsv, USAGE_ROW_COLUMNS } from '../../proxy/usageCsv';
 import type { GatewayClient } from '../gatewayClient';
-import { usageHtml } from '../presentation/usageHtml';
+import { usagePanelHtml } from '../presentation/usagePanelHtml';
+import { UsagePanelData } from '../presentation/usagePanelData';
+import { Throttle } from '../presentation/usageThrottle';
+import type { PanelView, ToWebview } from '../webview/messages';
+import { DEFAULT_VIEW, parseFromWebview } from '../webview/messages';
 
-const DAYS = 30;
+const EXTENSION_ID = 'creditgate.creditgate';
+const REFRESH_MS = 2_000;
+
+/** The extension's folder (the panel loads dist/webview/ from it). */
+function ownExtensionUri(): vscode.Uri {
+  const extension = vscode.extensions.getExtension(EXTENSION_ID);
+  if (!extension) throw new Error(`extension ${EXTENSION_ID} not found`);
+  return extension.extensionUri;
+}
 
 export class UsageView implements vscode.Disposable {
   private panel: vscode.WebviewPanel | null = null;
-  private readonly subscription: vscode.Disposable;
+  private view: PanelView = DEFAULT_VIEW;
+  private readonly data: UsagePanelData;
+  private readonly refresh = new Throttle(() => void this.load(), REFRESH_MS);
+  /** Drops a load's result when a newer load started meanwhile (the view changed). */
+  private loadSeq = 0;
+  private readonly subscriptions: vscode.Disposable[];
 
-  constructor(private readonly gateway: GatewayClient) {
-    // Refresh an open panel when the account changes, at most once every 2 s.
-    let timer: NodeJS.Timeout | null = null;
-    this.subscription = gateway.onStatus(() => {
-      if (!this.panel || timer) return;
-      timer = setTimeout(() => {
-        timer = null;
-        void this.render();
-      }, 2_000);
-    });
+  constructor(
+    private readonly gateway: GatewayClient,
+    /** The extension's folder; found by the extension's id when not given. */
+    private readonly extensionUri?: vscode.Uri,
+  ) {
+    this.data = new UsagePanelData(gateway);
+    this.subscriptions = [
+      gateway.onStatus((status) => {
+        this.postStatus(status);
+        this.refresh.schedule();
+      }),
+      gateway.onPhase((phase) => {
+        if (phase === 'running') this.refresh.schedule();
+        else this.postStatus(null);
+      }),
+    ];
   }
 
-  async show(): Promise<void> {
+  show(): void {
     if (this.panel) {
       this.panel.reveal();
-    } else {
-      this.panel = vscode.window.createWebviewPanel('creditgate.usage', 'Creditgate Usage', vscode.ViewColumn.Active, { enableScripts: false });
-      this.panel.onDidDispose(() => (this.panel = null));
+      return;
     }
-    await this.render();
+    const webviewRoot = vscode.Uri.joinPath(this.extensionUri ?? ownExtensionUri(), 'dist', 'webview');
+    const panel = vscode.window.createWebviewPanel('creditgate.usage', 'Creditgate Usage', vscode.ViewColumn.Active, {
+      enableScripts: true,
+      localResourceRoots: [webviewRoot],
+    });
+    panel.webview.html = usagePanelHtml({
+      cspSource: panel.webview.cspSource,
+      scriptUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(webviewRoot, 'usagePanel.js')).toString(),
+      nonce: randomBytes(16).toString('base64'),
+    });
+    panel.webview.onDidReceiveMessage((raw) => void this.onMessage(raw));
+    panel.onDidDispose(() => {
+      this.panel = null;
+      this.refresh.cancel();
+    });
+    this.panel = panel;
   }
 
   dispose(): void {
-    this.subscription.dispose();
+    this.refresh.cancel();
+    for (const subscription of this.subscriptions) subscription.dispose();
     this.panel?.dispose();
   }
 
-  private async render(): Promise<void> {
-    const panel = this.panel;
-    if (!panel) return;
-    const since = new Date(Date.now() - DAYS * 86_400_000);
-    since.setHours(0, 0, 0, 0);
-    const groups: Partial<Record<UsageGroupKey, UsageGroup[]>> = {};
-    try {
-      for (const key of USAGE_GROUP_KEYS) {
-        const result = await this.gateway.requestWith(UsageRequest, { since: since.toISOString(), groupBy: key });
-        if (result.kind === 'groups') groups[key] = result.groups;
-      }
-    } catch {
-      // The gateway is not running: show what we have (the summary says so).
+  private async onMessage(raw: unknown): Promise<void> {
+    const message = parseFromWebview(raw);
+    switch (message?.type) {
+      case 'ready':
+        // Sent on every load of the page, including when a hidden panel is shown again.
+        this.postStatus(this.gateway.status);
+        await this.load();
+        break;
+      case 'setView':
+        this.view = message.view;
+        await this.load();
+        break;
+      case 'exportCsv':
+        await this.exportCsv();
+        this.post({ type: 'exportFinished' });
+        break;
+      default:
+        break;
     }
-    panel.webview.html = usageHtml({ status: this.gateway.status, groups, sinceLabel: since.toLocaleDateString() }, panel.webview.cspSource);
+  }
+
+  private async load(): Promise<void> {
+    if (!this.panel) return;
+    const seq = ++this.loadSeq;
+    const view = this.view;
+    try {
+      const data = await this.data.load(view, this.gateway.status, Date.now());
+      if (seq === this.loadSeq) this.post({ type: 'data', data });
+    } catch (error) {
+      if (seq === this.loadSeq) this.post({ type: 'error', message: `Usage could not be loaded: ${(error as Error).message}` });
+    }
+  }
+
+  private async exportCsv(): Promise<void> {
+    const view = this.view;
+    try {
+      const now = Date.now();
+      const rows = await this.data.rows(view, now);
+      const day = new Date(now).toISOString().slice(0, 10);
+      const folder = vscode.workspace.workspaceFolders?.[0]?.uri ?? vscode.Uri.file(homedir());
+      const name = `creditgate-usage-${view.rangeDays}d-${day}.csv`;
+      const target = await vscode.window.showSaveDialog({
+        title: `Export ${rows.length.toLocaleString()} usage rows (last ${view.rangeDays} days)`,
+        defaultUri: vscode.Uri.joinPath(folder, name),
+        filters: { CSV: ['csv'] },
+        saveLabel: 'Export',
+      });
+      if (!target) return;
+      await vscode.workspace.fs.writeFile(target, new TextEncoder().encode(toCsv(rows, USAGE_ROW_COLUMNS)));
+      const open = await vscode.window.showInformationMessage(`Creditgate: saved ${rows.length.toLocaleString()} usage rows to ${vscode.workspace.asRelativePath(target)}.`, 'Open');
+      if (open) await vscode.window.showTextDocument(target);
+    } catch (error) {
+      void vscode.window.showErrorMessage(`Creditgate: the usage could not be exported: ${(error as Error).message}`);
+    }
+  }
+
+  private postStatus(status: Status | null): void {
+    this.post({ type: 'status', status });
+  }
+
+  private post(message: ToWebview): void {
+    void this.panel?.webview.postMessage(message);
   }
 }

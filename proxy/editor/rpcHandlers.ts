@@ -5,12 +5,13 @@
  */
 import type { Connection } from 'vscode-languageserver/node';
 import { ResponseError } from 'vscode-languageserver/node';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { describeIssues } from '../../shared/rateCard';
 import type { Status, UsageGroup, UsageRow } from '../../shared/protocol';
 import { addCreditsSchema, autoReloadSchema, setPlanSchema, usageQuerySchema } from '../../shared/requests';
 import {
   AddCreditsRpc,
+  BalanceHistoryRequest,
   InfoRequest,
   IssueTokenRequest,
   ListCreditsRequest,
@@ -26,8 +27,26 @@ import {
   UsageRequest,
 } from '../../shared/rpc';
 import * as operations from '../accountOperations';
+import { balanceHistory, readCreditSpending } from '../balanceHistory';
 import type { UpstreamKeys } from '../gateway/upstream';
 import type { AccountHost } from './accountHost';
+
+const balanceHistorySchema = z
+  .object({
+    since: usageQuerySchema.shape.since,
+    timeZone: z
+      .string()
+      .refine((zone) => {
+        try {
+          new Intl.DateTimeFormat('en-CA', { timeZone: zone });
+          return true;
+        } catch {
+          return false;
+        }
+      }, 'expected an IANA time zone')
+      .optional(),
+  })
+  .strict();
 
 const CLIENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
@@ -95,6 +114,14 @@ export function registerRpcHandlers(connection: Connection, getHost: () => Accou
   connection.onRequest(RateCardRequest, () => {
     const { version, creditUsd, packs } = host().account.config.rateCard;
     return { version, creditUsd, packs };
+  });
+  connection.onRequest(BalanceHistoryRequest, async (params) => {
+    const { since, timeZone } = parse(balanceHistorySchema, params);
+    const ledger = host().account.ledger;
+    const grants = ledger.grants();
+    const now = Date.now();
+    const spending = await readCreditSpending(ledger, now);
+    return balanceHistory(grants, spending, { now, since: since === undefined ? undefined : Date.parse(since), timeZone });
   });
   connection.onRequest(IssueTokenRequest, (params) => {
     const name = typeof params?.name === 'string' ? params.name.trim() : '';
