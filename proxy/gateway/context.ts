@@ -1,11 +1,10 @@
 /** Everything a request handler needs from the running gateway, passed explicitly (no globals). */
-import type { Agent } from 'node:http';
 import type Server from 'http-proxy';
 import type { RateCard } from '../../shared/rateCard';
 import type { AdmissionEstimate } from '../pricing/admissionEstimator';
 import type { Ledger } from '../ledger/ledger';
 import type { StatusFeed } from './statusFeed';
-import type { UpstreamEndpoints, UpstreamKeys } from './upstream';
+import type { UpstreamKeys, Upstreams } from './upstream';
 
 export interface Logger {
   info(message: string): void;
@@ -19,8 +18,7 @@ export interface GatewayContext {
   ledger: Ledger;
   feed: StatusFeed;
   proxy: Server;
-  agents: { http: Agent; https: Agent };
-  endpoints: UpstreamEndpoints;
+  upstreams: Upstreams;
   keys: UpstreamKeys;
   rateCard: RateCard;
   maxBodyBytes: number;

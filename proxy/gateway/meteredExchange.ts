@@ -20,7 +20,7 @@ import { rateLimitHeaders, rateLimitsEvent } from './codexHeaders';
 import type { GatewayContext } from './context';
 import { BodyTooLargeError, declaredTooLarge, readBody } from './requestBody';
 import { sendError } from './respond';
-import { prepareUpstreamHeaders, upstreamUrl } from './upstream';
+import { prepareUpstreamHeaders } from './upstream';
 
 /** Exchanges in flight, found again from http-proxy's server-wide `proxyReq`/`proxyRes` events. */
 export const exchanges = new WeakMap<IncomingMessage, MeteredExchange>();
@@ -167,17 +167,14 @@ export class MeteredExchange {
       if (!res.writableFinished) this.onClientGone();
     });
     prepareUpstreamHeaders(req.headers, dialect.upstream, ctx.keys.get(dialect.upstream), payload.length);
-    const url = upstreamUrl(ctx.endpoints, dialect.upstream, target.pathAndQuery);
     ctx.proxy.web(
       req,
       res,
       {
-        target: url,
-        ignorePath: true,
+        ...ctx.upstreams.proxyOptions(dialect.upstream, target.pathAndQuery),
         changeOrigin: true,
         selfHandleResponse: true,
         buffer: bodyStream(payload),
-        agent: url.startsWith('https:') ? ctx.agents.https : ctx.agents.http,
       },
       (error) => this.onUpstreamError(error),
     );
@@ -388,11 +385,10 @@ function forwardUnmetered(
   payload: Buffer,
 ): void {
   prepareUpstreamHeaders(req.headers, dialect.upstream, ctx.keys.get(dialect.upstream), req.method === 'GET' || req.method === 'HEAD' ? null : payload.length);
-  const url = upstreamUrl(ctx.endpoints, dialect.upstream, target.pathAndQuery);
   ctx.proxy.web(
     req,
     res,
-    { target: url, ignorePath: true, changeOrigin: true, buffer: bodyStream(payload), agent: url.startsWith('https:') ? ctx.agents.https : ctx.agents.http },
+    { ...ctx.upstreams.proxyOptions(dialect.upstream, target.pathAndQuery), changeOrigin: true, buffer: bodyStream(payload) },
     (error) => sendError(res, dialect, 'upstream_unavailable', `The upstream could not be reached (${(error as NodeJS.ErrnoException).code ?? error.message}).`),
   );
 }

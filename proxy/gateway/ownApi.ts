@@ -12,7 +12,13 @@ import { openAiError, sendError, sendJson } from './respond';
 
 const OWN_BODY_LIMIT = 64 * 1024;
 
-export async function handleOwnApi(ctx: GatewayContext, req: IncomingMessage, res: ServerResponse, url: URL, client: string): Promise<void> {
+export async function handleOwnApi(
+  ctx: GatewayContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: Pick<URL, 'pathname' | 'searchParams'>,
+  client: string,
+): Promise<void> {
   const route = `${req.method} ${url.pathname.replace(/\/+$/, '')}`;
   try {
     switch (route) {
@@ -82,7 +88,7 @@ async function parseBody<T extends z.ZodType>(req: IncomingMessage, res: ServerR
   return parsed.data;
 }
 
-function sendUsage(ctx: GatewayContext, res: ServerResponse, url: URL): void {
+function sendUsage(ctx: GatewayContext, res: ServerResponse, url: Pick<URL, 'searchParams'>): void {
   const parsed = usageQuerySchema.safeParse(Object.fromEntries(url.searchParams));
   if (!parsed.success) return sendError(res, null, 'invalid_request', describeIssues(parsed.error));
   const rows = operations.usage(ctx.ledger, parsed.data);

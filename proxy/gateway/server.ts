@@ -4,7 +4,6 @@
  * only.
  */
 import http from 'node:http';
-import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createProxyServer } from 'http-proxy';
 import type { RateCard } from '../../shared/rateCard';
@@ -16,7 +15,7 @@ import { handleOwnApi } from './ownApi';
 import { sendError, sendJson } from './respond';
 import { isCorsPreflight, isLoopbackHost, presentedToken } from './security';
 import { StatusFeed } from './statusFeed';
-import type { UpstreamEndpoints, UpstreamKeys } from './upstream';
+import { Upstreams, type UpstreamEndpoints, type UpstreamKeys } from './upstream';
 
 export interface GatewayOptions {
   ledger: Ledger;
@@ -51,11 +50,7 @@ export class Gateway {
       ledger: options.ledger,
       feed: this.feed,
       proxy,
-      agents: {
-        http: new http.Agent({ keepAlive: true, maxSockets: 256 }),
-        https: new https.Agent({ keepAlive: true, maxSockets: 256 }),
-      },
-      endpoints: options.endpoints,
+      upstreams: new Upstreams(options.endpoints),
       keys: options.keys,
       rateCard: options.rateCard,
       maxBodyBytes: options.maxBodyBytes,
@@ -111,8 +106,7 @@ export class Gateway {
     const force = setTimeout(() => this.server.closeAllConnections(), 2_000);
     await closed;
     clearTimeout(force);
-    this.ctx.agents.http.destroy();
-    this.ctx.agents.https.destroy();
+    this.ctx.upstreams.close();
   }
 
   private async route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -122,7 +116,7 @@ export class Gateway {
     if (isCorsPreflight(req)) {
       return sendError(res, null, 'permission', 'Creditgate does not answer browsers (CORS preflight refused).');
     }
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const url = requestUrl(req.url ?? '/');
     if (url.pathname === '/healthz' || ((req.method === 'HEAD' || req.method === 'GET') && url.pathname === '/')) {
       return sendJson(res, 200, { ok: true, app: 'creditgate', pid: process.pid, ...this.options.identity });
     }
@@ -150,4 +144,18 @@ export class Gateway {
     if (client !== null) this.knownTokens.set(token, client);
     return client;
   }
+}
+
+/** Path and query of a request target; cheaper than `new URL()` on every request. */
+function requestUrl(target: string): { pathname: string; search: string; searchParams: URLSearchParams } {
+  const queryAt = target.indexOf('?');
+  const pathname = queryAt < 0 ? target : target.slice(0, queryAt);
+  const search = queryAt < 0 ? '' : target.slice(queryAt);
+  return {
+    pathname,
+    search,
+    get searchParams() {
+      return new URLSearchParams(search);
+    },
+  };
 }

@@ -2,7 +2,8 @@
  * Where a request goes upstream and with which credentials. The client's gateway token is removed
  * and the real upstream key (held only in memory) is put in its place.
  */
-import type { IncomingHttpHeaders } from 'node:http';
+import http, { type IncomingHttpHeaders } from 'node:http';
+import https from 'node:https';
 import type { UpstreamName } from '../dialects/types';
 
 export interface UpstreamEndpoints {
@@ -40,13 +41,57 @@ export class UpstreamKeys {
   }
 }
 
+/** An upstream base URL in the shape http-proxy expects of a target, parsed once at start. */
+interface ProxyTarget {
+  protocol: string;
+  host: string;
+  hostname: string;
+  port: string;
+  /** The base URL's path (`/v1` for OpenAI); http-proxy joins the request's path onto it. */
+  path: string;
+}
+
 /**
- * The full upstream URL for a gateway path. The OpenAI base URL already ends in `/v1`, so the
- * gateway's `/v1` prefix is dropped; the Anthropic base URL is a bare origin.
+ * Where each upstream lives and the keep-alive agents that reach it. The OpenAI base URL already
+ * ends in `/v1`, so the gateway's own `/v1` prefix is dropped from the request path; the Anthropic
+ * base URL is a bare origin and takes the path as it is.
  */
-export function upstreamUrl(endpoints: UpstreamEndpoints, upstream: UpstreamName, pathAndQuery: string): string {
-  if (upstream === 'openai') return endpoints.openai.baseUrl + pathAndQuery.replace(/^\/v1(?=\/|\?|$)/, '');
-  return endpoints.anthropic.baseUrl + pathAndQuery;
+export class Upstreams {
+  private readonly targets: Record<UpstreamName, ProxyTarget>;
+  private readonly agents = {
+    http: new http.Agent({ keepAlive: true, maxSockets: 256 }),
+    https: new https.Agent({ keepAlive: true, maxSockets: 256 }),
+  };
+
+  constructor(endpoints: UpstreamEndpoints) {
+    this.targets = { openai: parseTarget(endpoints.openai.baseUrl), anthropic: parseTarget(endpoints.anthropic.baseUrl) };
+  }
+
+  /** http-proxy options that send `pathAndQuery` (a gateway path) to `upstream`. */
+  proxyOptions(upstream: UpstreamName, pathAndQuery: string): { target: ProxyTarget; agent: http.Agent; ignorePath: true } {
+    const target = this.targets[upstream];
+    const path = upstream === 'openai' ? pathAndQuery.replace(/^\/v1(?=\/|\?|$)/, '') : pathAndQuery;
+    return {
+      target: { ...target, path: joinPath(target.path, path) },
+      agent: target.protocol === 'https:' ? this.agents.https : this.agents.http,
+      ignorePath: true,
+    };
+  }
+
+  close(): void {
+    this.agents.http.destroy();
+    this.agents.https.destroy();
+  }
+}
+
+function parseTarget(baseUrl: string): ProxyTarget {
+  const url = new URL(baseUrl);
+  return { protocol: url.protocol, host: url.host, hostname: url.hostname, port: url.port, path: url.pathname.replace(/\/+$/, '') };
+}
+
+function joinPath(base: string, path: string): string {
+  if (path === '' || path.startsWith('?')) return `${base || '/'}${path}`;
+  return base + path;
 }
 
 /** Rewrites the client's headers in place for the upstream: swaps credentials, fixes the length. */
