@@ -22,7 +22,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const statusBar = new StatusBar();
   const notifications = new Notifications(context.globalState, warningThresholds());
   const keys = new UpstreamKeys(context.secrets, client, log);
-  const usage = new UsageView(client);
+  const usage = new UsageView(client, context.extensionUri);
   const tooltipTimer = setInterval(() => statusBar.refreshTooltip(), 30_000);
 
   context.subscriptions.push(

@@ -16,15 +16,7 @@ import { Throttle } from '../presentation/usageThrottle';
 import type { PanelView, ToWebview } from '../webview/messages';
 import { DEFAULT_VIEW, parseFromWebview } from '../webview/messages';
 
-const EXTENSION_ID = 'creditgate.creditgate';
 const REFRESH_MS = 2_000;
-
-/** The extension's folder (the panel loads dist/webview/ from it). */
-function ownExtensionUri(): vscode.Uri {
-  const extension = vscode.extensions.getExtension(EXTENSION_ID);
-  if (!extension) throw new Error(`extension ${EXTENSION_ID} not found`);
-  return extension.extensionUri;
-}
 
 export class UsageView implements vscode.Disposable {
   private panel: vscode.WebviewPanel | null = null;
@@ -37,8 +29,8 @@ export class UsageView implements vscode.Disposable {
 
   constructor(
     private readonly gateway: GatewayClient,
-    /** The extension's folder; found by the extension's id when not given. */
-    private readonly extensionUri?: vscode.Uri,
+    /** The extension's folder: the panel loads dist/webview/ from it. */
+    private readonly extensionUri: vscode.Uri,
   ) {
     this.data = new UsagePanelData(gateway);
     this.subscriptions = [
@@ -58,7 +50,7 @@ export class UsageView implements vscode.Disposable {
       this.panel.reveal();
       return;
     }
-    const webviewRoot = vscode.Uri.joinPath(this.extensionUri ?? ownExtensionUri(), 'dist', 'webview');
+    const webviewRoot = vscode.Uri.joinPath(this.extensionUri, 'dist', 'webview');
     const panel = vscode.window.createWebviewPanel('creditgate.usage', 'Creditgate Usage', vscode.ViewColumn.Active, {
       enableScripts: true,
       localResourceRoots: [webviewRoot],
