@@ -78,8 +78,8 @@ describe('ledger across processes', () => {
     const audit = auditDatabase(path);
     expect(audit.usageRows).toBe(posts);
     expect(audit.balance).toBe(audit.balanceFromRows);
-    expect(audit.planHeld).toBe(0);
-    expect(audit.creditHeld).toBe(0);
+    expect(audit.planHeldFromRows).toBe(0);
+    expect(audit.creditHeldFromRows).toBe(0);
     const reader = Ledger.open({ path, rateCard: RATE_CARD, plans: TEST_PLANS });
     try {
       // Each worker posts 2,000 × the mean of 40..59 (49.5), all on the pro plan.

@@ -7,7 +7,7 @@ import { LedgerError } from '../proxy/ledger/ledger';
 import { SCHEMA_VERSION } from '../proxy/ledger/schema';
 import { credits } from '../proxy/ledger/statusView';
 import type { TempLedger } from './fixtures/ledger-setup';
-import { FIVE_HOURS, HOUR, T0, WEEK, auditDatabase, micro, openTemp, request, unitUsage } from './fixtures/ledger-setup';
+import { FIVE_HOURS, HOUR, T0, WEEK, auditDatabase, heldIn, micro, openTemp, request, unitUsage } from './fixtures/ledger-setup';
 
 let t: TempLedger;
 afterEach(() => t?.cleanup());
@@ -24,8 +24,9 @@ function expectTotalsMatchRows(): void {
   const audit = auditDatabase(t.path);
   expect(audit.balance).toBe(audit.balanceFromRows);
   expect(audit.balance).toBe(audit.remainingMinusDebt);
-  expect(audit.creditHeld).toBe(audit.creditHeldFromRows);
-  expect(audit.planHeld).toBe(audit.planHeldFromRows);
+  const held = heldIn(t.ledger.status());
+  expect(held.credits).toBe(audit.creditHeldFromRows);
+  if (held.plan !== null) expect(held.plan).toBe(audit.planHeldFromRows);
 }
 
 describe('ledger: windows', () => {
@@ -119,6 +120,43 @@ describe('ledger: admission', () => {
     const fourth = t.ledger.admit(request(1));
     expect(fourth).toMatchObject({ admitted: false, reason: 'allowance_exhausted', retryAt: T0 + FIVE_HOURS });
     expect(t.ledger.status().windows[0]!.held).toBe(0.001004);
+  });
+
+  it('writes only the hold row on admission; other connections still see the held sums', () => {
+    t = openTemp({ initialPlan: 'free' });
+    t.ledger.addCredits({ amount: 1_000, idempotencyKey: 'k', source: 'purchase' });
+    const raw = new Database(t.path, { readonly: true });
+    const accountRow = (): unknown => raw.prepare('SELECT * FROM account').get();
+    try {
+      const before = accountRow();
+      admitted(300);
+      expect(accountRow()).toEqual(before);
+    } finally {
+      raw.close();
+    }
+    const other = openTemp();
+    try {
+      expect(other.reopen({ path: t.path }).status().credits).toEqual({ balance: 0.001, held: 0.0003, available: 0.0007 });
+    } finally {
+      other.cleanup();
+    }
+  });
+
+  it('never issues a hold id twice, even once the newest hold is settled and the file reopened', () => {
+    t = openTemp({ initialPlan: 'free' });
+    t.ledger.addCredits({ amount: 1_000, idempotencyKey: 'k', source: 'purchase' });
+    const first = admitted(1).holdId;
+    const second = admitted(1).holdId;
+    t.ledger.void(second); // the newest id is no longer in the holds table
+    t.reopen();
+    const third = admitted(1).holdId;
+    expect(third).toBeGreaterThan(second);
+    t.ledger.post(third, { usage: unitUsage(1) });
+    t.ledger.post(first, { usage: unitUsage(1) }); // the table is now empty
+    t.reopen();
+    expect(admitted(1).holdId).toBeGreaterThan(third);
+    expect(() => t.ledger.post(second, { usage: unitUsage(1) })).toThrow(/not pending/);
+    expectTotalsMatchRows();
   });
 
   it('holds at least one micro-credit, so zero estimates cannot flood a window', () => {

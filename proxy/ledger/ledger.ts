@@ -4,7 +4,8 @@
  * Modelled on TigerBeetle's two-phase transfers: admit() places a pending hold, post() settles it into
  * an append-only usage row at the real cost, void() drops it. Every write runs in one BEGIN IMMEDIATE
  * transaction that reads the running totals (another process may have moved them), applies the rules
- * of allowance.ts and credits.ts, appends rows, and writes the totals back once.
+ * of allowance.ts and credits.ts, appends rows, and writes the totals back once if they changed: an
+ * admit that opens no window writes its hold row alone (the held sums are derived from the holds).
  */
 import type Database from 'better-sqlite3';
 import type { Micro } from '../../shared/money';
@@ -115,6 +116,8 @@ const TAIL_SEED_ROWS = 5_000;
 interface Working {
   now: number;
   account: AccountRow;
+  /** A hold was settled: last_hold_id must be stored, or the deleted newest id could be issued again. */
+  settled: boolean;
 }
 
 export class Ledger {
@@ -236,7 +239,7 @@ export class Ledger {
   /** Upstream failed before any output: release the hold, charge nothing. */
   void(holdId: number): void {
     this.write((w) => {
-      this.release(w.account, this.takeHold(holdId));
+      this.release(w, this.takeHold(holdId));
     });
   }
 
@@ -342,7 +345,7 @@ export class Ledger {
     // Reads need no write lock unless a grant expiry is due, which must be written off first.
     const viaRead = this.read(() => {
       const account = this.syncWithOthers();
-      return account.nextExpiry !== null && now >= account.nextExpiry ? null : this.statusOf({ now, account });
+      return account.nextExpiry !== null && now >= account.nextExpiry ? null : this.statusOf({ now, account, settled: false });
     });
     return viaRead ?? this.write((w) => this.statusOf(w));
   }
@@ -418,12 +421,13 @@ export class Ledger {
     let result: T;
     try {
       result = this.inTransaction.immediate(() => {
-        const w: Working = { now: this.clock(), account: this.syncWithOthers() };
-        const before = settingsOf(w.account);
+        const w: Working = { now: this.clock(), account: this.syncWithOthers(), settled: false };
+        const settings = settingsOf(w.account);
+        const totals = storedTotalsOf(w.account);
         expireDueGrants(this.store, w.account, w.now);
         const value = work(w);
-        if (sameSettings(before, settingsOf(w.account))) this.store.saveTotals(w.account);
-        else this.store.saveAccount(w.account);
+        if (!sameValues(settings, settingsOf(w.account))) this.store.saveAccount(w.account);
+        else if (w.settled || !sameValues(totals, storedTotalsOf(w.account))) this.store.saveTotals(w.account);
         return value;
       }) as T;
     } catch (error) {
@@ -479,9 +483,10 @@ export class Ledger {
     return hold;
   }
 
-  private release(account: AccountRow, hold: HoldRow): void {
-    if (hold.kind === 'plan') account.planHeld -= hold.estimate;
-    else account.creditHeld -= hold.estimate;
+  private release(w: Working, hold: HoldRow): void {
+    if (hold.kind === 'plan') w.account.planHeld -= hold.estimate;
+    else w.account.creditHeld -= hold.estimate;
+    w.settled = true;
   }
 
   /** Turns a taken hold into a usage row at `cost`: plan first for plan holds, then credits. */
@@ -490,7 +495,7 @@ export class Ledger {
     hold: HoldRow,
     c: { cost: Micro; model: string; usage: MeteredUsage; httpStatus: number; estimated: boolean; reason: EstimateReason | null },
   ): { usageId: number } & Split {
-    this.release(w.account, hold);
+    this.release(w, hold);
     let split: Split = { planCost: 0, creditCost: c.cost };
     let charged: WindowName[] = [];
     if (hold.kind === 'plan') {
@@ -564,7 +569,12 @@ function settingsOf(a: AccountRow): unknown[] {
   return [a.plan, a.autoUseCredits, a.autoReload, a.periods['5h'], a.periods.weekly];
 }
 
-function sameSettings(before: unknown[], after: unknown[]): boolean {
+/** The stored running totals (the held sums and the issued hold ids are not stored). */
+function storedTotalsOf(a: AccountRow): unknown[] {
+  return [a.balance, a.debt, a.nextExpiry, a.lastUsageTs, a.periods['5h']?.used, a.periods.weekly?.used];
+}
+
+function sameValues(before: unknown[], after: unknown[]): boolean {
   return before.every((value, i) => value === after[i]);
 }
 

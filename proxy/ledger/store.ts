@@ -1,6 +1,6 @@
 /**
  * Every SQL statement the ledger runs, prepared once per connection, behind small typed methods.
- * A post touches three pages: the account row, the hold and the usage row.
+ * An admit touches one page (the hold); a post three: the hold, the usage row and the account row.
  */
 import type { Database, Statement } from 'better-sqlite3';
 import type { Micro } from '../../shared/money';
@@ -17,15 +17,17 @@ export interface Period {
   used: Micro;
 }
 
-/** The running totals and settings, read and written whole once per transaction. */
+/** The running totals and settings, read once per transaction and written back only when they changed. */
 export interface AccountRow {
   plan: string | null;
   autoUseCredits: boolean | null;
   autoReload: AutoReloadSettings | null;
   balance: Micro;
   debt: Micro;
+  /** Σ open credit holds and Σ open plan holds: derived from the holds table, never stored. */
   creditHeld: Micro;
   planHeld: Micro;
+  /** The highest hold id ever issued (stored, or still open in the holds table). */
   lastHoldId: number;
   nextExpiry: number | null;
   /** The newest usage row's ts: the next one is stamped no earlier. */
@@ -43,6 +45,7 @@ interface RawAccount {
   credit_held: number;
   plan_held: number;
   last_hold_id: number;
+  max_hold_id: number;
   next_expiry: number | null;
   last_usage_ts: number;
   five_hour_period: number | null;
@@ -133,14 +136,21 @@ export class Store {
   private readonly tokenNameStmt: Statement<[string], string>;
 
   constructor(db: Database) {
-    this.selectAccount = db.prepare('SELECT * FROM account WHERE id = 1');
+    // Read only when another connection has committed: the open holds are few (requests in flight).
+    this.selectAccount = db.prepare(
+      `SELECT a.*,
+         (SELECT coalesce(sum(estimate), 0) FROM holds WHERE kind = 'plan') AS plan_held,
+         (SELECT coalesce(sum(estimate), 0) FROM holds WHERE kind = 'credits') AS credit_held,
+         (SELECT coalesce(max(id), 0) FROM holds) AS max_hold_id
+       FROM account a WHERE a.id = 1`,
+    );
     this.updateAccount = db.prepare(
-      `UPDATE account SET plan = ?, auto_use_credits = ?, auto_reload = ?, balance = ?, debt = ?, credit_held = ?,
-       plan_held = ?, last_hold_id = ?, next_expiry = ?, last_usage_ts = ?, five_hour_period = ?, five_hour_ends = ?, five_hour_used = ?,
+      `UPDATE account SET plan = ?, auto_use_credits = ?, auto_reload = ?, balance = ?, debt = ?,
+       last_hold_id = ?, next_expiry = ?, last_usage_ts = ?, five_hour_period = ?, five_hour_ends = ?, five_hour_used = ?,
        weekly_period = ?, weekly_ends = ?, weekly_used = ? WHERE id = 1`,
     );
     this.updateTotals = db.prepare(
-      `UPDATE account SET balance = ?, debt = ?, credit_held = ?, plan_held = ?, last_hold_id = ?, next_expiry = ?,
+      `UPDATE account SET balance = ?, debt = ?, last_hold_id = ?, next_expiry = ?,
        last_usage_ts = ?, five_hour_used = ?, weekly_used = ? WHERE id = 1`,
     );
     this.insertHoldStmt = db.prepare(
@@ -198,7 +208,7 @@ export class Store {
       debt: raw.debt,
       creditHeld: raw.credit_held,
       planHeld: raw.plan_held,
-      lastHoldId: raw.last_hold_id,
+      lastHoldId: Math.max(raw.last_hold_id, raw.max_hold_id),
       nextExpiry: raw.next_expiry,
       lastUsageTs: raw.last_usage_ts,
       periods: {
@@ -217,8 +227,6 @@ export class Store {
       a.autoReload === null ? null : JSON.stringify(a.autoReload),
       a.balance,
       a.debt,
-      a.creditHeld,
-      a.planHeld,
       a.lastHoldId,
       a.nextExpiry,
       a.lastUsageTs,
@@ -231,13 +239,11 @@ export class Store {
     );
   }
 
-  /** Writes only the running totals: the hot path, when no setting and no period changed. */
+  /** Writes only the running totals: a post's path, when no setting and no period changed. */
   saveTotals(a: AccountRow): void {
     this.updateTotals.run(
       a.balance,
       a.debt,
-      a.creditHeld,
-      a.planHeld,
       a.lastHoldId,
       a.nextExpiry,
       a.lastUsageTs,
