@@ -108,6 +108,7 @@ describe('ledger across processes', () => {
     expect(audit.balance).toBe(budget - admitted * actual);
     expect(audit.balance).toBe(audit.balanceFromRows);
     expect(audit.balance).toBe(audit.remainingMinusDebt);
+    expect(audit.misflaggedGrants).toBe(0);
     // Overspend ≤ the last request's estimate + each request's actual − estimate.
     expect(-audit.balance).toBeLessThanOrEqual(estimate + admitted * (actual - estimate));
   });

@@ -121,6 +121,7 @@ describe('ledger properties', () => {
           expect(audit.balance).toBe(audit.balanceFromRows);
           expect(audit.balance).toBe(audit.remainingMinusDebt);
           expect(audit.negativeRemaining).toBe(0);
+          expect(audit.misflaggedGrants).toBe(0);
           expect(audit.debt).toBeGreaterThanOrEqual(0);
           // The held sums the ledger reports (kept in memory) equal the open holds' rows and the test's own list.
           const held = heldIn(after);

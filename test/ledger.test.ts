@@ -1,10 +1,10 @@
 import Database from 'better-sqlite3';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { microToCredits } from '../shared/money';
 import { LedgerError } from '../proxy/ledger/ledger';
-import { SCHEMA_VERSION } from '../proxy/ledger/schema';
+import { SCHEMA_VERSION, migrate } from '../proxy/ledger/schema';
 import { credits } from '../proxy/ledger/statusView';
 import type { TempLedger } from './fixtures/ledger-setup';
 import { FIVE_HOURS, HOUR, T0, WEEK, auditDatabase, heldIn, micro, openTemp, request, unitUsage } from './fixtures/ledger-setup';
@@ -24,6 +24,7 @@ function expectTotalsMatchRows(): void {
   const audit = auditDatabase(t.path);
   expect(audit.balance).toBe(audit.balanceFromRows);
   expect(audit.balance).toBe(audit.remainingMinusDebt);
+  expect(audit.misflaggedGrants).toBe(0);
   const held = heldIn(t.ledger.status());
   expect(held.credits).toBe(audit.creditHeldFromRows);
   if (held.plan !== null) expect(held.plan).toBe(audit.planHeldFromRows);
@@ -502,6 +503,32 @@ describe('ledger: recovery, tokens, reports', () => {
     fix.pragma(`user_version = ${SCHEMA_VERSION}`);
     fix.close();
     t.reopen();
+  });
+});
+
+describe('ledger: migrations', () => {
+  it('carries a version-1 file forward: held sums from its open holds, spent grants out of the index, ids not reused', () => {
+    t = openTemp({ initialPlan: 'free' });
+    t.ledger.close();
+    rmSync(t.path);
+    const v1 = new Database(t.path);
+    migrate(v1, 1);
+    v1.exec(`
+      UPDATE account SET plan = 'free', auto_use_credits = 1, balance = 500, credit_held = 70, last_hold_id = 9;
+      INSERT INTO grants (ts, source, amount, remaining, expires_at, spend_order, idempotency_key)
+        VALUES (${T0}, 'purchase', 300, 0, NULL, ${Number.MAX_SAFE_INTEGER}, 'spent'),
+               (${T0}, 'purchase', 500, 500, NULL, ${Number.MAX_SAFE_INTEGER}, 'open');
+      INSERT INTO credit_events (ts, kind, amount, grant_id) VALUES (${T0}, 'expire', 300, 1);
+      INSERT INTO holds (id, ts, request_id, client, model, route, feature, kind, estimate, owner_pid, owner_instance)
+        VALUES (7, ${T0}, 'r', 'c', 'unit', '/v1/responses', 'assistant', 'credits', 70, 2147483000, 'gone'); -- a pid no process has
+    `);
+    v1.close();
+    t.reopen();
+    expect(t.ledger.status().credits).toEqual({ balance: 0.0005, held: 0.00007, available: 0.00043 });
+    expect(admitted(1).holdId).toBe(10);
+    expect(t.ledger.recover()).toBe(1);
+    expect(t.ledger.grants().map((g) => g.remaining)).toEqual([0, 0.00043]);
+    expectTotalsMatchRows();
   });
 });
 

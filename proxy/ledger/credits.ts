@@ -33,6 +33,7 @@ export function addGrant(store: Store, account: AccountRow, now: number, grant: 
     idempotencyKey: grant.idempotencyKey,
   });
   if (repaid > 0) store.insertCreditEvent(now, 'debt_repaid', repaid, grantId, null);
+  account.headGrant = undefined; // the new grant may expire first
   account.debt -= repaid;
   account.balance += grant.amount;
   if (grant.expiresAt !== null && repaid < grant.amount) {
@@ -45,11 +46,17 @@ export function addGrant(store: Store, account: AccountRow, now: number, grant: 
 export function spendCredits(store: Store, account: AccountRow, now: number, amount: Micro, usageId: number): void {
   let left = amount;
   while (left > 0) {
-    const head = store.headGrant();
+    const head = account.headGrant === undefined ? (account.headGrant = store.headGrant() ?? null) : account.headGrant;
     if (!head) break;
-    const take = Math.min(left, head.remaining);
-    store.spendGrant(head.id, take);
-    left -= take;
+    if (left < head.remaining) {
+      store.spendGrant(head.id, left);
+      account.headGrant = { id: head.id, remaining: head.remaining - left };
+      left = 0;
+    } else {
+      store.exhaustGrant(head.id, now);
+      account.headGrant = undefined;
+      left -= head.remaining;
+    }
   }
   if (left > 0) {
     store.insertCreditEvent(now, 'debt', left, null, usageId);
@@ -62,9 +69,10 @@ export function spendCredits(store: Store, account: AccountRow, now: number, amo
 export function expireDueGrants(store: Store, account: AccountRow, now: number): void {
   if (account.nextExpiry === null || now < account.nextExpiry) return;
   for (const grant of store.grantsExpiringBy(now)) {
-    store.spendGrant(grant.id, grant.remaining);
+    store.exhaustGrant(grant.id, grant.expiresAt);
     store.insertCreditEvent(grant.expiresAt, 'expire', grant.remaining, grant.id, null);
     account.balance -= grant.remaining;
   }
+  account.headGrant = undefined;
   account.nextExpiry = store.nextGrantExpiry();
 }

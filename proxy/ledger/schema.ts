@@ -133,12 +133,24 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE account DROP COLUMN credit_held;
   ALTER TABLE account DROP COLUMN plan_held;
   `,
+  /* 3: the spendable-grants index no longer names \`remaining\`, so spending from a grant rewrites its
+     row and not an index page too (SQLite updates a partial index whenever its WHERE columns are set).
+     spent_at is set in the same statement that brings remaining to 0; rows spent before this
+     migration get their grant's ts, the only time known for them. */ `
+  ALTER TABLE grants ADD COLUMN spent_at INTEGER;  -- when remaining reached 0 (spent or expired), else NULL
+  UPDATE grants SET spent_at = ts WHERE remaining = 0;
+  DROP INDEX grants_spendable;
+  CREATE INDEX grants_spendable ON grants (spend_order, id) WHERE spent_at IS NULL;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
-/** Brings the database up to SCHEMA_VERSION; refuses a database written by a newer Creditgate. */
-export function migrate(db: Database): void {
+/**
+ * Brings the database up to SCHEMA_VERSION (tests stop earlier, to build an old file); refuses a
+ * database written by a newer Creditgate.
+ */
+export function migrate(db: Database, target = SCHEMA_VERSION): void {
   db.transaction(() => {
     const current = db.pragma('user_version', { simple: true }) as number;
     if (current > SCHEMA_VERSION) {
@@ -146,10 +158,10 @@ export function migrate(db: Database): void {
         `ledger schema version ${current} is newer than this Creditgate understands (${SCHEMA_VERSION}); upgrade Creditgate`,
       );
     }
-    for (let version = current; version < SCHEMA_VERSION; version++) {
+    for (let version = current; version < target; version++) {
       db.exec(MIGRATIONS[version]!);
     }
     // user_version cannot take a bound parameter; the value is our own integer.
-    if (current !== SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    if (current < target) db.pragma(`user_version = ${Math.trunc(target)}`);
   }).immediate();
 }

@@ -34,6 +34,16 @@ export interface AccountRow {
   lastUsageTs: number;
   /** The latest period of each window; it may have ended (superseded lazily, when the next one opens). */
   periods: Record<WindowName, Period | null>;
+  /**
+   * The grant spent next, kept while nobody else commits so a credit post need not look it up;
+   * undefined when not known (re-read), null when no grant has credit left.
+   */
+  headGrant?: SpendableGrant | null;
+}
+
+export interface SpendableGrant {
+  id: number;
+  remaining: Micro;
 }
 
 interface RawAccount {
@@ -119,8 +129,9 @@ export class Store {
   private readonly insertUsageStmt: Statement<unknown[]>;
   private readonly usageTailStmt: Statement<[number], UsageTailRow>;
   private readonly dataVersionStmt: Statement<[], number>;
-  private readonly headGrantStmt: Statement<[], { id: number; remaining: Micro }>;
+  private readonly headGrantStmt: Statement<[], SpendableGrant>;
   private readonly spendGrantStmt: Statement<[number, number]>;
+  private readonly exhaustGrantStmt: Statement<[number, number]>;
   private readonly insertCreditEventStmt: Statement<unknown[]>;
   private readonly grantIdByKeyStmt: Statement<[string], number>;
   private readonly insertGrantStmt: Statement<unknown[], { id: number }>;
@@ -166,22 +177,23 @@ export class Store {
     );
     this.usageTailStmt = db.prepare(`SELECT ${TAIL_COLUMNS} FROM usage WHERE id > ? ORDER BY id`);
     this.dataVersionStmt = db.prepare<[], number>('PRAGMA data_version').pluck();
-    this.headGrantStmt = db.prepare('SELECT id, remaining FROM grants WHERE remaining > 0 ORDER BY spend_order, id LIMIT 1');
+    this.headGrantStmt = db.prepare('SELECT id, remaining FROM grants WHERE spent_at IS NULL ORDER BY spend_order, id LIMIT 1');
     this.spendGrantStmt = db.prepare('UPDATE grants SET remaining = remaining - ? WHERE id = ?');
+    this.exhaustGrantStmt = db.prepare('UPDATE grants SET remaining = 0, spent_at = ? WHERE id = ?');
     this.insertCreditEventStmt = db.prepare(
       'INSERT INTO credit_events (ts, kind, amount, grant_id, usage_id) VALUES (?, ?, ?, ?, ?)',
     );
     this.grantIdByKeyStmt = db.prepare<[string], number>('SELECT id FROM grants WHERE idempotency_key = ?').pluck();
     this.insertGrantStmt = db.prepare(
-      `INSERT INTO grants (ts, source, amount, remaining, expires_at, spend_order, idempotency_key)
-       VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+      `INSERT INTO grants (ts, source, amount, remaining, expires_at, spend_order, idempotency_key, spent_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
     );
     this.expiringGrantsStmt = db.prepare(
       `SELECT id, remaining, expires_at AS expiresAt FROM grants
-       WHERE remaining > 0 AND spend_order <= ? ORDER BY spend_order, id`,
+       WHERE spent_at IS NULL AND spend_order <= ? ORDER BY spend_order, id`,
     );
     this.nextExpiryStmt = db
-      .prepare<[number], number | null>('SELECT min(spend_order) FROM grants WHERE remaining > 0 AND spend_order < ?')
+      .prepare<[number], number | null>('SELECT min(spend_order) FROM grants WHERE spent_at IS NULL AND spend_order < ?')
       .pluck();
     this.countKeyRangeStmt = db
       .prepare<[string, string], number>('SELECT count(*) FROM grants WHERE idempotency_key >= ? AND idempotency_key < ?')
@@ -304,12 +316,18 @@ export class Store {
   // ---- grants -------------------------------------------------------------------------------------
 
   /** The grant to spend next: the one expiring first, grants without expiry last. */
-  headGrant(): { id: number; remaining: Micro } | undefined {
+  headGrant(): SpendableGrant | undefined {
     return this.headGrantStmt.get();
   }
 
+  /** Takes part of a grant's remainder (less than all of it). */
   spendGrant(id: number, amount: Micro): void {
     this.spendGrantStmt.run(amount, id);
+  }
+
+  /** Takes the rest of a grant: it leaves the spendable index, stamped with when. */
+  exhaustGrant(id: number, at: number): void {
+    this.exhaustGrantStmt.run(at, id);
   }
 
   grantIdByKey(key: string): number | undefined {
@@ -318,7 +336,8 @@ export class Store {
 
   insertGrant(g: NewGrant): number {
     const spendOrder = g.expiresAt ?? NO_EXPIRY_ORDER;
-    return this.insertGrantStmt.get(g.ts, g.source, g.amount, g.remaining, g.expiresAt, spendOrder, g.idempotencyKey)!.id;
+    const spentAt = g.remaining === 0 ? g.ts : null; // a grant wholly taken by debt is spent on arrival
+    return this.insertGrantStmt.get(g.ts, g.source, g.amount, g.remaining, g.expiresAt, spendOrder, g.idempotencyKey, spentAt)!.id;
   }
 
   /** Grants with credit left whose expiry is at or before `now`. */
