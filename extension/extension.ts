@@ -4,7 +4,9 @@
  * Everything account-related happens in the gateway process; this side only presents it.
  */
 import * as vscode from 'vscode';
-import { SetAutoReloadRequest, SetAutoUseCreditsRequest, SetPlanRequest } from '../shared/rpc';
+import type { Status } from '../shared/protocol';
+import type { GatewayInfo } from '../shared/rpc';
+import { IssueTokenRequest, SetAutoReloadRequest, SetAutoUseCreditsRequest, SetPlanRequest } from '../shared/rpc';
 import { registerCommands } from './commands';
 import { UsageView } from './commands/showUsage';
 import { GatewayClient } from './gatewayClient';
@@ -15,7 +17,24 @@ import { UpstreamKeys } from './upstreamKeys';
 
 let gateway: GatewayClient | undefined;
 
-export async function activate(context: vscode.ExtensionContext): Promise<void> {
+/**
+ * What `vscode.extensions.getExtension('creditgate.creditgate').exports` offers other extensions
+ * and the in-editor test suite (test/vscode/suite/): the account as this window sees it.
+ */
+export interface CreditgateApi {
+  /** The last status pushed to this window; null while the gateway is not running. */
+  status(): Status | null;
+  /** Which process serves the port (this window's gateway, or one it joined). */
+  info(): GatewayInfo | null;
+  /** Fires on every status this window receives. */
+  readonly onStatus: vscode.Event<Status>;
+  /** The status bar item's text as shown, without its icon. */
+  statusBarText(): string;
+  /** A fresh client token (revoking the previous one of that name), as Connect a Client… issues. */
+  issueToken(name: string): Promise<string>;
+}
+
+export async function activate(context: vscode.ExtensionContext): Promise<CreditgateApi> {
   const log = vscode.window.createOutputChannel('Creditgate', { log: true });
   gateway = new GatewayClient(context, log);
   const client = gateway;
@@ -46,6 +65,13 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
 
   await client.start();
   void keys.suggestIfMissing(context.globalState);
+  return {
+    status: () => client.status,
+    info: () => client.info,
+    onStatus: client.onStatus,
+    statusBarText: () => statusBar.text,
+    issueToken: async (name) => (await client.requestWith(IssueTokenRequest, { name })).token,
+  };
 }
 
 async function applySettingsChange(event: vscode.ConfigurationChangeEvent, client: GatewayClient, notifications: Notifications, log: vscode.LogOutputChannel): Promise<void> {

@@ -45,6 +45,11 @@ export class StatusBar implements vscode.Disposable {
     this.item.command = phase === 'stopped' ? 'creditgate.restartGateway' : 'creditgate.showLogs';
   }
 
+  /** The item's text without its leading `$(icon)`. */
+  get text(): string {
+    return this.item.text.replace(/^\$\([^)]*\)\s*/, '');
+  }
+
   setInfo(info: GatewayInfo | null): void {
     this.info = info;
     if (this.status) this.item.tooltip = this.tooltip(this.status);

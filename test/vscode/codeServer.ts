@@ -12,7 +12,9 @@ import path from 'node:path';
 export const CODE_SERVER_VERSION = '4.100.3';
 const RIPGREP_VERSION = '1.15.11';
 const RIPGREP_ASSET = 'ripgrep-v13.0.0-10-x86_64-unknown-linux-musl.tar.gz';
-const REQUIRED_COMMANDS: Record<string, string> = { chromium: 'chromium', rg: 'ripgrep' };
+/** The Debian packages code-server's install and the browser need (REAL-EDITOR.md). */
+export const DEBIAN_PACKAGES = ['chromium', 'ripgrep', 'libkrb5-dev', 'libx11-dev', 'libxkbfile-dev', 'libsecret-1-dev', 'build-essential', 'pkg-config', 'python3'];
+export const APT_COMMAND = `apt-get update && apt-get install -y ${DEBIAN_PACKAGES.join(' ')}`;
 
 function hasCommand(command: string): boolean {
   try {
@@ -23,15 +25,32 @@ function hasCommand(command: string): boolean {
   }
 }
 
-/** Fails early, naming the Debian packages to install, when the machine lacks them. */
-export function checkSystemPackages(): void {
-  const missing = Object.entries(REQUIRED_COMMANDS).filter(([command]) => !hasCommand(command));
-  if (missing.length > 0) {
-    throw new Error(
-      `missing ${missing.map(([c]) => c).join(', ')}. As root: apt-get update && apt-get install -y ` +
-        'chromium ripgrep libkrb5-dev libx11-dev libxkbfile-dev libsecret-1-dev build-essential pkg-config python3',
-    );
+/** The listed Debian packages that are not installed (by dpkg's record; by command without dpkg). */
+function missingPackages(): string[] {
+  if (!hasCommand('dpkg-query')) return [['chromium', 'chromium'], ['rg', 'ripgrep']].filter(([command]) => !hasCommand(command!)).map(([, pkg]) => pkg!);
+  return DEBIAN_PACKAGES.filter((pkg) => {
+    try {
+      return !execFileSync('dpkg-query', ['-W', '-f=${Status}', pkg], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).includes('install ok installed');
+    } catch {
+      return true;
+    }
+  });
+}
+
+/**
+ * Makes sure the Debian packages are there: as root (CI, a fresh container) it installs the missing
+ * ones itself; otherwise it fails naming the exact apt-get command to run.
+ */
+export function ensureSystemPackages(log: (line: string) => void): void {
+  const missing = missingPackages();
+  if (missing.length === 0) return;
+  if (process.getuid?.() !== 0 || !hasCommand('apt-get')) {
+    throw new Error(`missing Debian packages: ${missing.join(', ')}. As root run:\n  ${APT_COMMAND}`);
   }
+  log(`installing missing Debian packages (${missing.join(', ')}): ${APT_COMMAND}`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  execFileSync('apt-get', ['update'], { stdio: 'inherit', env });
+  execFileSync('apt-get', ['install', '-y', ...DEBIAN_PACKAGES], { stdio: 'inherit', env });
 }
 
 /**
@@ -52,8 +71,8 @@ function seedRipgrepCache(): void {
 /** Installs code-server into `cacheDir` unless it is there already; returns its executable. */
 export function installCodeServer(cacheDir: string, log: (line: string) => void): string {
   const bin = path.join(cacheDir, 'node_modules', '.bin', 'code-server');
+  ensureSystemPackages(log);
   if (fs.existsSync(bin)) return bin;
-  checkSystemPackages();
   seedRipgrepCache();
   fs.mkdirSync(cacheDir, { recursive: true });
   fs.writeFileSync(path.join(cacheDir, 'package.json'), JSON.stringify({ name: 'code-server-cache', private: true }));
@@ -138,13 +157,36 @@ export async function startWorkbench(options: WorkbenchOptions): Promise<Workben
     workspace: dirs.workspace,
     process: child,
     async stop() {
-      if (child.exitCode !== null || child.pid === undefined) return;
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      // code-server runs its extension hosts (and so the gateway) as children: stop the group.
-      process.kill(-child.pid, 'SIGTERM');
-      const timer = setTimeout(() => child.pid !== undefined && process.kill(-child.pid, 'SIGKILL'), 5_000);
-      await exited;
-      clearTimeout(timer);
+      const pgid = child.pid;
+      if (pgid === undefined) return;
+      // code-server runs its extension hosts (and so the gateways) in its process group: stop the
+      // whole group, and wait until no member is left (SIGKILL after 5 s).
+      const groupAlive = (): boolean => {
+        try {
+          process.kill(-pgid, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      const signal = (name: NodeJS.Signals): void => {
+        try {
+          process.kill(-pgid, name);
+        } catch {
+          // the group is gone
+        }
+      };
+      signal('SIGTERM');
+      const deadline = Date.now() + 5_000;
+      while (groupAlive() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+      if (groupAlive()) {
+        log('code-server did not stop within 5 s of SIGTERM; SIGKILL');
+        signal('SIGKILL');
+        // (bounded: a container whose init does not reap would leave zombies in the group)
+        const killDeadline = Date.now() + 2_000;
+        while (groupAlive() && Date.now() < killDeadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      logFile.end();
     },
   };
 }
