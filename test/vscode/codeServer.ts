@@ -108,7 +108,8 @@ export interface Workbench {
 export interface WorkbenchOptions {
   codeServer: string;
   root: string;
-  vsix: string;
+  /** The .vsix to install first; none when the extension is loaded from source (extensionDevelopmentPath). */
+  vsix?: string;
   /** VS Code user settings. */
   settings: Record<string, unknown>;
   env: NodeJS.ProcessEnv;
@@ -127,8 +128,10 @@ export async function startWorkbench(options: WorkbenchOptions): Promise<Workben
     JSON.stringify({ 'workbench.startupEditor': 'none', 'security.workspace.trust.enabled': false, 'remote.autoForwardPorts': false, ...settings }, null, 2),
   );
   const isolated = { ...env, XDG_CONFIG_HOME: dirs.xc, XDG_DATA_HOME: dirs.xd };
-  execFileSync(codeServer, ['--user-data-dir', dirs.udd, '--extensions-dir', dirs.exts, '--install-extension', vsix], { env: isolated, stdio: 'pipe' });
-  log(`installed ${path.basename(vsix)}`);
+  if (vsix) {
+    execFileSync(codeServer, ['--user-data-dir', dirs.udd, '--extensions-dir', dirs.exts, '--install-extension', vsix], { env: isolated, stdio: 'pipe' });
+    log(`installed ${path.basename(vsix)}`);
+  }
 
   const port = await freePort();
   const child = spawn(
