@@ -13,6 +13,8 @@ const entryPoints = {
   gateway: 'proxy/main.ts',
   extension: 'extension/extension.ts',
   bench: 'test/bench/gateway-bench.ts',
+  // The tokenizer's encoding, loaded from beside the bundles only when a count is needed (tokens.ts).
+  o200k: 'proxy/pricing/o200k.ts',
 };
 
 await build({
@@ -25,6 +27,7 @@ await build({
   sourcemap: true,
   minify: process.argv.includes('--minify'),
   external: ['better-sqlite3', 'vscode'],
+  define: { CREDITGATE_TOKENIZER_BUNDLE: JSON.stringify('o200k.js') },
   logLevel: 'warning',
 });
 

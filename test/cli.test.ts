@@ -138,6 +138,24 @@ describe('creditgate CLI', () => {
     expect(JSON.parse(api.body.toString())[0]).toMatchObject({ requests: 3, cost: 0.39375 });
   });
 
+  it('bills a cut stream with the real tokenizer, loaded from its own bundle on first use', async () => {
+    freshAccount({ plan: 'pro' });
+    const server = await start();
+    const bearer = token();
+    const cut = await rawRequest(`${server.url}/v1/chat/completions`, {
+      headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json', 'x-fake-behavior': 'deltas=10,cut=7', 'x-fake-text': 'alpha beta gamma delta epsilon zeta eta theta iota kappa' },
+      body: JSON.stringify({ model: 'gpt-5', stream: true, messages: [{ role: 'user', content: 'count in greek' }] }),
+    });
+    expect(cut.status).toBe(200);
+    const [row] = cli(['usage', '--json'], env).stdout.trim().split('\n').map((line) => JSON.parse(line));
+    expect(row).toMatchObject({ estimated: true, reason: 'upstream_cut' });
+    // Five or so deltas ("alpha beta gamma …") reached the client before the cut: o200k counts ~1 token each.
+    expect(row.outputTokens).toBeGreaterThanOrEqual(3);
+    expect(row.outputTokens).toBeLessThan(10);
+    expect(row.inputTokens).toBeGreaterThan(0);
+    expect(server.stderr()).not.toMatch(/could not post/);
+  });
+
   it('names the bad key of a broken config and exits 2', () => {
     freshAccount({ plans: { team: { windows: { '5h': 'lots', weekly: 1 } } } });
     const result = cli(['status'], env);

@@ -7,17 +7,30 @@
  * module is loaded on first use, not at start-up (admission estimates use the vendors' own counts;
  * see estimator.ts).
  */
-import type * as O200k from 'gpt-tokenizer/encoding/o200k_base';
+import path from 'node:path';
+import type * as O200k from './o200k';
 
-type CountTokens = typeof O200k.countTokens;
+type Encoding = typeof O200k;
 
-let loadedCountTokens: CountTokens | null = null;
+/** Set by esbuild.mjs to the encoding bundle's file name; undefined when running from source. */
+declare const CREDITGATE_TOKENIZER_BUNDLE: string | undefined;
+
+let loaded: Encoding['countTokens'] | null = null;
 
 function countTokens(text: string, options: typeof AS_PLAIN_TEXT): number {
-  // A literal require keeps the bundler's lazy module wrapper: nothing runs until this line does.
+  loaded ??= loadEncoding().countTokens;
+  return loaded(text, options);
+}
+
+/**
+ * The bundles load the encoding's own bundle from beside them; running from source loads the package.
+ * The module name is computed, so the bundler leaves the require as it is instead of inlining it.
+ */
+function loadEncoding(): Encoding {
+  const module =
+    typeof CREDITGATE_TOKENIZER_BUNDLE === 'string' ? path.join(__dirname, CREDITGATE_TOKENIZER_BUNDLE) : 'gpt-tokenizer/encoding/o200k_base';
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  loadedCountTokens ??= (require('gpt-tokenizer/encoding/o200k_base') as { countTokens: CountTokens }).countTokens;
-  return loadedCountTokens(text, options);
+  return require(module) as Encoding;
 }
 
 // Prompts are user data: "<|endoftext|>" in a file must count as text, not throw.
