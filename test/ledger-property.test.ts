@@ -7,7 +7,8 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Status } from '../shared/protocol';
 import type { TempLedger } from './fixtures/ledger-setup';
-import { FIVE_HOURS, HOUR, auditDatabase, heldIn, micro, openTemp, request, unitUsage } from './fixtures/ledger-setup';
+import { Ledger } from '../proxy/ledger/ledger';
+import { FIVE_HOURS, HOUR, RATE_CARD, TEST_PLANS, auditDatabase, heldIn, micro, openTemp, request, unitUsage } from './fixtures/ledger-setup';
 
 type Op =
   | { kind: 'add'; amount: number; key: number; expiresIn: number | null }
@@ -171,6 +172,47 @@ describe('ledger properties', () => {
         expect(overspend).toBeLessThanOrEqual(bound);
       }),
       { numRuns: 150 },
+    );
+  });
+
+  it('two connections interleaving writes report the same totals (posts are folded in by readers)', () => {
+    type Step = { on: 0 | 1; op: 'add' | 'admit' | 'post' | 'void' | 'plan' | 'advance'; n: number };
+    const stepArb: fc.Arbitrary<Step> = fc.record({
+      on: fc.constantFrom(0 as const, 1 as const),
+      op: fc.constantFrom('add' as const, 'admit' as const, 'admit' as const, 'post' as const, 'post' as const, 'void' as const, 'plan' as const, 'advance' as const),
+      n: fc.integer({ min: 0, max: 1_500 }),
+    });
+    fc.assert(
+      fc.property(fc.array(stepArb, { minLength: 1, maxLength: 40 }), (steps) => {
+        t?.cleanup();
+        t = openTemp();
+        // A second connection on the same file and clock, as a CLI or a second gateway would open it.
+        const second = Ledger.open({ path: t.path, rateCard: RATE_CARD, plans: TEST_PLANS, clock: t.clock.read });
+        const ledgers = [t.ledger, second];
+        const open: number[] = [];
+        try {
+          for (const [i, step] of steps.entries()) {
+            const ledger = ledgers[step.on]!;
+            if (step.op === 'add') ledger.addCredits({ amount: step.n + 1, idempotencyKey: `k${i}`, source: 'purchase' });
+            else if (step.op === 'admit') {
+              const a = ledger.admit(request(step.n));
+              if (a.admitted) open.push(a.holdId);
+            } else if (step.op === 'post' && open.length > 0) ledger.post(open.splice(step.n % open.length, 1)[0]!, { usage: unitUsage(step.n) });
+            else if (step.op === 'void' && open.length > 0) ledger.void(open.splice(step.n % open.length, 1)[0]!);
+            else if (step.op === 'plan') ledger.setPlan(step.n % 2 === 0 ? 'tiny' : 'weeklyOnly');
+            else if (step.op === 'advance') t.clock.advance(step.n * 10_000);
+            const [a, b] = ledgers.map((l) => l.status());
+            expect(b).toEqual(a);
+            const audit = auditDatabase(t.path);
+            expect(micro(a!.credits.balance)).toBe(audit.balanceFromRows);
+            expect(audit.balance).toBe(audit.balanceFromRows);
+            expect(micro(a!.credits.held)).toBe(audit.creditHeldFromRows);
+          }
+        } finally {
+          second.close();
+        }
+      }),
+      { numRuns: 60 },
     );
   });
 });

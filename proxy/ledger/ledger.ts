@@ -4,8 +4,10 @@
  * Modelled on TigerBeetle's two-phase transfers: admit() places a pending hold, post() settles it into
  * an append-only usage row at the real cost, void() drops it. Every write runs in one BEGIN IMMEDIATE
  * transaction that reads the running totals (another process may have moved them), applies the rules
- * of allowance.ts and credits.ts, appends rows, and writes the totals back once if they changed: an
- * admit that opens no window writes its hold row alone (the held sums are derived from the holds).
+ * of allowance.ts and credits.ts, appends rows, and writes the totals back once if they changed beyond
+ * what readers derive: an admit that opens no window writes its hold row alone (the held sums come
+ * from the holds table), and a post its usage row and hold (later usage rows are folded into the
+ * stored totals by every reader, fold.ts).
  */
 import type Database from 'better-sqlite3';
 import type { Micro } from '../../shared/money';
@@ -32,7 +34,8 @@ import type { AuditRow } from './reports';
 import { Reports } from './reports';
 import { migrate } from './schema';
 import { buildStatus } from './statusView';
-import type { AccountRow, HoldRow, Period } from './store';
+import { FOLD_LIMIT, copyTotals, foldUsage, onlyFolded } from './fold';
+import type { AccountRow, HoldRow, Period, UsageTailRow } from './store';
 import { Store } from './store';
 import { hashToken, newToken } from './tokens';
 
@@ -116,8 +119,10 @@ const TAIL_SEED_ROWS = 5_000;
 interface Working {
   now: number;
   account: AccountRow;
-  /** A hold was settled: last_hold_id must be stored, or the deleted newest id could be issued again. */
-  settled: boolean;
+  /** A hold was voided: last_hold_id must be stored, or the deleted newest id could be issued again. */
+  mustSave: boolean;
+  /** The usage rows this transaction appended, as a reader will fold them. */
+  posted: UsageTailRow[];
 }
 
 export class Ledger {
@@ -240,6 +245,7 @@ export class Ledger {
   void(holdId: number): void {
     this.write((w) => {
       this.release(w, this.takeHold(holdId));
+      w.mustSave = true;
     });
   }
 
@@ -345,7 +351,7 @@ export class Ledger {
     // Reads need no write lock unless a grant expiry is due, which must be written off first.
     const viaRead = this.read(() => {
       const account = this.syncWithOthers();
-      return account.nextExpiry !== null && now >= account.nextExpiry ? null : this.statusOf({ now, account, settled: false });
+      return account.nextExpiry !== null && now >= account.nextExpiry ? null : this.statusOf({ now, account, mustSave: false, posted: [] });
     });
     return viaRead ?? this.write((w) => this.statusOf(w));
   }
@@ -405,13 +411,18 @@ export class Ledger {
 
   /**
    * Inside a transaction: the current account totals, with the usage rows other processes have added
-   * folded into the tail. Both come from memory unless another connection has committed meanwhile.
+   * folded into them and into the tail. Both come from memory unless another connection has committed
+   * meanwhile; then, while the stored row is the revision our totals rest on, only newer rows are folded.
    */
   private syncWithOthers(): AccountRow {
     const version = this.store.dataVersion();
     if (this.cached?.version === version) return this.cached.account;
-    const account = this.store.account();
-    this.recent.absorb(this.store.usageAfter(this.recent.lastId));
+    const stored = this.store.account();
+    const mine = this.cached?.account;
+    const account = mine && mine.revision === stored.revision ? withOpenHolds(mine, stored) : stored;
+    const rows = this.store.usageAfter(Math.min(account.totalsUsageId, this.recent.lastId));
+    foldUsage(account, this.planOf(account), rows);
+    this.recent.absorb(rows);
     this.cached = { version, account };
     return account;
   }
@@ -421,13 +432,16 @@ export class Ledger {
     let result: T;
     try {
       result = this.inTransaction.immediate(() => {
-        const w: Working = { now: this.clock(), account: this.syncWithOthers(), settled: false };
+        const w: Working = { now: this.clock(), account: this.syncWithOthers(), mustSave: false, posted: [] };
         const settings = settingsOf(w.account);
-        const totals = storedTotalsOf(w.account);
+        const before = copyTotals(w.account);
         expireDueGrants(this.store, w.account, w.now);
         const value = work(w);
-        if (!sameValues(settings, settingsOf(w.account))) this.store.saveAccount(w.account);
-        else if (w.settled || !sameValues(totals, storedTotalsOf(w.account))) this.store.saveTotals(w.account);
+        const a = w.account;
+        if (!sameValues(settings, settingsOf(a))) this.store.saveAccount(a);
+        else if (w.mustSave || a.totalsUsageId - a.storedUsageId >= FOLD_LIMIT || !onlyFolded(before, a, this.planOf(a), w.posted)) {
+          this.store.saveTotals(a);
+        }
         return value;
       }) as T;
     } catch (error) {
@@ -486,7 +500,6 @@ export class Ledger {
   private release(w: Working, hold: HoldRow): void {
     if (hold.kind === 'plan') w.account.planHeld -= hold.estimate;
     else w.account.creditHeld -= hold.estimate;
-    w.settled = true;
   }
 
   /** Turns a taken hold into a usage row at `cost`: plan first for plan holds, then credits. */
@@ -506,9 +519,22 @@ export class Ledger {
     }
     const ts = (w.account.lastUsageTs = Math.max(w.now, w.account.lastUsageTs));
     const usageId = this.store.insertUsage({ ts, hold, ...c, status: c.httpStatus, ...split });
-    this.recent.absorb([
-      { id: usageId, ts, planCost: split.planCost, model: c.model, client: hold.client, cost: c.cost, outputTokens: c.usage.outputTokens, estimated: c.estimated ? 1 : 0 },
-    ]);
+    const row: UsageTailRow = {
+      id: usageId,
+      ts,
+      holdId: hold.id,
+      feature: hold.feature,
+      planCost: split.planCost,
+      creditCost: split.creditCost,
+      model: c.model,
+      client: hold.client,
+      cost: c.cost,
+      outputTokens: c.usage.outputTokens,
+      estimated: c.estimated ? 1 : 0,
+    };
+    this.recent.absorb([row]);
+    w.posted.push(row);
+    w.account.totalsUsageId = usageId;
     for (const name of charged) w.account.periods[name]!.used += split.planCost;
     if (split.creditCost > 0) {
       spendCredits(this.store, w.account, w.now, split.creditCost, usageId);
@@ -569,9 +595,13 @@ function settingsOf(a: AccountRow): unknown[] {
   return [a.plan, a.autoUseCredits, a.autoReload, a.periods['5h'], a.periods.weekly];
 }
 
-/** The stored running totals (the held sums and the issued hold ids are not stored). */
-function storedTotalsOf(a: AccountRow): unknown[] {
-  return [a.balance, a.debt, a.nextExpiry, a.lastUsageTs, a.periods['5h']?.used, a.periods.weekly?.used];
+/** Our totals, still resting on the stored row, with the open holds as they are now. */
+function withOpenHolds(mine: AccountRow, stored: AccountRow): AccountRow {
+  mine.planHeld = stored.planHeld;
+  mine.creditHeld = stored.creditHeld;
+  mine.lastHoldId = Math.max(mine.lastHoldId, stored.lastHoldId);
+  mine.headGrant = undefined; // another process may have spent from it without rewriting the row
+  return mine;
 }
 
 function sameValues(before: unknown[], after: unknown[]): boolean {

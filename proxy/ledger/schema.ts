@@ -142,6 +142,15 @@ const MIGRATIONS: readonly string[] = [
   DROP INDEX grants_spendable;
   CREATE INDEX grants_spendable ON grants (spend_order, id) WHERE spent_at IS NULL;
   `,
+  /* 4: a post writes its usage row (and deletes its hold) but not this row: balance, window use,
+     last_usage_ts and the hold ids of usage rows after totals_usage_id are folded in by whoever reads
+     the totals (see fold.ts). The row is rewritten when anything else changes, and at least every
+     FOLD_LIMIT posts so that a reader never folds many rows. revision tells a reader whether the
+     totals it holds still rest on the stored row. */ `
+  ALTER TABLE account ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE account ADD COLUMN totals_usage_id INTEGER NOT NULL DEFAULT 0;
+  UPDATE account SET totals_usage_id = (SELECT coalesce(max(id), 0) FROM usage);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,6 +1,7 @@
 /**
  * Every SQL statement the ledger runs, prepared once per connection, behind small typed methods.
- * An admit touches one page (the hold); a post three: the hold, the usage row and the account row.
+ * An admit touches one page (the hold); a post two: the hold and the usage row (and a grant's row
+ * when it spends credits). The account row is rewritten only when more than usage rows changed it.
  */
 import type { Database, Statement } from 'better-sqlite3';
 import type { Micro } from '../../shared/money';
@@ -34,6 +35,11 @@ export interface AccountRow {
   lastUsageTs: number;
   /** The latest period of each window; it may have ended (superseded lazily, when the next one opens). */
   periods: Record<WindowName, Period | null>;
+  /** The stored row's revision (bumped by each write) and the usage id its totals include. */
+  revision: number;
+  storedUsageId: number;
+  /** The usage id these in-memory totals include: the stored row's plus the rows folded since. */
+  totalsUsageId: number;
   /**
    * The grant spent next, kept while nobody else commits so a credit post need not look it up;
    * undefined when not known (re-read), null when no grant has credit left.
@@ -64,6 +70,8 @@ interface RawAccount {
   weekly_period: number | null;
   weekly_ends: number | null;
   weekly_used: number;
+  revision: number;
+  totals_usage_id: number;
 }
 
 export interface HoldRow {
@@ -102,11 +110,17 @@ export interface NewGrant {
   idempotencyKey: string;
 }
 
-/** One usage row in the columns the tail follower needs (last charge, burn rate, recent outputs). */
+/**
+ * One usage row in the columns the tail follower needs (last charge, burn rate, recent outputs) and
+ * the fold into the running totals (credit and plan cost, feature, hold id).
+ */
 export interface UsageTailRow {
   id: number;
   ts: number;
+  holdId: number;
+  feature: string;
   planCost: Micro;
+  creditCost: Micro;
   model: string;
   client: string;
   cost: Micro;
@@ -114,8 +128,8 @@ export interface UsageTailRow {
   estimated: 0 | 1;
 }
 
-export const TAIL_COLUMNS =
-  'id, ts, plan_cost AS planCost, model, client, cost, output_tokens AS outputTokens, estimated';
+export const TAIL_COLUMNS = `id, ts, hold_id AS holdId, feature, plan_cost AS planCost, credit_cost AS creditCost, model, client,
+  cost, output_tokens AS outputTokens, estimated`;
 const HOLD_COLUMNS = `id, ts, request_id AS requestId, client, model, route, feature, kind, estimate,
   owner_pid AS ownerPid, owner_instance AS ownerInstance`;
 
@@ -158,11 +172,11 @@ export class Store {
     this.updateAccount = db.prepare(
       `UPDATE account SET plan = ?, auto_use_credits = ?, auto_reload = ?, balance = ?, debt = ?,
        last_hold_id = ?, next_expiry = ?, last_usage_ts = ?, five_hour_period = ?, five_hour_ends = ?, five_hour_used = ?,
-       weekly_period = ?, weekly_ends = ?, weekly_used = ? WHERE id = 1`,
+       weekly_period = ?, weekly_ends = ?, weekly_used = ?, revision = ?, totals_usage_id = ? WHERE id = 1`,
     );
     this.updateTotals = db.prepare(
       `UPDATE account SET balance = ?, debt = ?, last_hold_id = ?, next_expiry = ?,
-       last_usage_ts = ?, five_hour_used = ?, weekly_used = ? WHERE id = 1`,
+       last_usage_ts = ?, five_hour_used = ?, weekly_used = ?, revision = ?, totals_usage_id = ? WHERE id = 1`,
     );
     this.insertHoldStmt = db.prepare(
       `INSERT INTO holds (id, ts, request_id, client, model, route, feature, kind, estimate, owner_pid, owner_instance)
@@ -227,10 +241,20 @@ export class Store {
         '5h': period(raw.five_hour_period, raw.five_hour_ends, raw.five_hour_used),
         weekly: period(raw.weekly_period, raw.weekly_ends, raw.weekly_used),
       },
+      revision: raw.revision,
+      storedUsageId: raw.totals_usage_id,
+      totalsUsageId: raw.totals_usage_id,
     };
   }
 
+  /** Marks the in-memory totals as what is about to be stored. */
+  private stamp(a: AccountRow): void {
+    a.revision++;
+    a.storedUsageId = a.totalsUsageId;
+  }
+
   saveAccount(a: AccountRow): void {
+    this.stamp(a);
     const five = a.periods['5h'];
     const week = a.periods.weekly;
     this.updateAccount.run(
@@ -248,11 +272,14 @@ export class Store {
       week?.id ?? null,
       week?.endsAt ?? null,
       week?.used ?? 0,
+      a.revision,
+      a.storedUsageId,
     );
   }
 
   /** Writes only the running totals: a post's path, when no setting and no period changed. */
   saveTotals(a: AccountRow): void {
+    this.stamp(a);
     this.updateTotals.run(
       a.balance,
       a.debt,
@@ -261,6 +288,8 @@ export class Store {
       a.lastUsageTs,
       a.periods['5h']?.used ?? 0,
       a.periods.weekly?.used ?? 0,
+      a.revision,
+      a.storedUsageId,
     );
   }
 

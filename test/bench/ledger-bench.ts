@@ -46,7 +46,8 @@ function seedUsage(path: string, rows: number, now: number): void {
        CASE i % 3 WHEN 0 THEN 'gpt-5' WHEN 1 THEN 'claude-sonnet-4-5' ELSE 'bench-model' END,
        '/v1/responses', 200, 1000, 0, 0, 100, 0, 2250, 2250, 0, 0, NULL FROM n`,
   ).run(rows, now, rows);
-  db.prepare('UPDATE account SET last_usage_ts = ?').run(now);
+  // As if the ledger had posted them: its stored totals include these rows (readers fold only later ones).
+  db.prepare('UPDATE account SET last_usage_ts = ?, totals_usage_id = (SELECT max(id) FROM usage)').run(now);
   db.pragma('wal_checkpoint(TRUNCATE)');
   db.close();
 }
