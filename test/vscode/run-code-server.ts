@@ -36,6 +36,8 @@ const CLI = path.join(REPO, 'dist', 'cli.js');
 /** The item's element id is `<publisher>.<name>.<item id>` (extension/statusBar.ts: creditgate.status). */
 const STATUS_ITEM = '[id="creditgate.creditgate.creditgate.status"]';
 const TOASTS = '.notifications-toasts .notification-toast';
+/** A toast that has finished sliding in (so its screenshot shows it whole). */
+const SHOWN_TOASTS = `${TOASTS}.notification-fade-in-done`;
 /** The whole run, cold install included, must end well within CI's budget. */
 const WATCHDOG_MS = 15 * 60_000;
 /** SPEC: a status push within 250 ms of a change; through the workbench's socket allow this much. */
@@ -170,6 +172,7 @@ async function scenario(context: BrowserContext, url: string, workspace: string,
   const page = await openWorkbench(context, url, workspace, context.pages()[0]);
   const item = page.locator(STATUS_ITEM);
   const blockedToasts = page.locator(TOASTS, { hasText: 'requests are blocked' });
+  const shownToast = (text: string): Locator => page.locator(SHOWN_TOASTS, { hasText: text });
 
   // a. The installed .vsix activates: the status bar shows the allowance and the balance.
   await step('status-bar-activated', () => [page], async () => {
@@ -212,7 +215,7 @@ async function scenario(context: BrowserContext, url: string, workspace: string,
     log(`blocked item: class "${background.className}", background ${background.background} (theme error ${background.error})`);
     check(background.className.includes('error-kind'), `blocked item lacks the error kind: ${background.className}`);
     check(background.background === background.error, `blocked item background ${background.background} is not the theme's error background ${background.error}`);
-    await blockedToasts.first().waitFor({ timeout: PUSH_BUDGET_MS + 3_000 });
+    await shownToast('requests are blocked').waitFor({ timeout: PUSH_BUDGET_MS + 3_000 });
     const toast = blockedToasts.first();
     check((await toast.locator('.codicon-error').count()) > 0, 'the blocked notification is not an error');
     for (const button of ['Add credits', 'View usage']) {
@@ -266,9 +269,9 @@ async function scenario(context: BrowserContext, url: string, workspace: string,
     const { text } = await expectedText(fixture);
     check(text !== 'On credits · 100 cr', `the admitted request was not charged to credits: ${text}`);
     await waitForText(page, text);
-    await page.locator(TOASTS, { hasText: 'added 100 cr. Balance: 100 cr.' }).waitFor({ timeout: 5_000 });
+    await shownToast('added 100 cr. Balance: 100 cr.').waitFor({ timeout: 5_000 });
     // SPEC §5: the switch to credits is announced (once per window period).
-    await page.locator(TOASTS, { hasText: 'requests now run on credits' }).waitFor({ timeout: 5_000 });
+    await shownToast('requests now run on credits').waitFor({ timeout: 5_000 });
   });
 
   // e. A second window: its own extension host joins the gateway, and shows the same figures.

@@ -80,7 +80,11 @@ async function inCodeServer(root: string, fixture: GatewayFixture): Promise<numb
     const exited = new Promise<number>((resolve) => {
       void page.exposeFunction('codeAutomationExit', (code: number) => resolve(code));
     });
-    await page.exposeFunction('codeAutomationLog', (type: string, args: unknown[]) => console.log(`[extension host ${type}]`, ...args));
+    // Only the suite's own lines and real errors (not the gallery host or vsda noise of REAL-EDITOR.md).
+    await page.exposeFunction('codeAutomationLog', (type: string, args: unknown[]) => {
+      const text = args.map(String).join(' ');
+      if (text.includes('[in-editor suite]') || (type === 'error' && !/open-vsx|vsda|gallery/i.test(text))) console.log(`[extension host ${type}] ${text}`);
+    });
     const remote = (file: string): string => `vscode-remote://${new URL(workbench.url).host}${file}`;
     const payload = JSON.stringify([
       ['extensionDevelopmentPath', remote(REPO)],
