@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { PassThrough, type Readable } from 'node:stream';
+import type { Readable, Stream, Writable } from 'node:stream';
 import zlib from 'node:zlib';
 import type { ClientRequest } from 'node:http';
 import { findModelRate } from '../../shared/rateCard';
@@ -393,10 +393,18 @@ function forwardUnmetered(
   );
 }
 
-function bodyStream(payload: Buffer): PassThrough {
-  const stream = new PassThrough();
-  stream.end(payload);
-  return stream;
+/**
+ * The body for http-proxy's `buffer` option, which it only ever pipes into the upstream request:
+ * ending that request with the payload directly spares a stream object per request.
+ */
+function bodyStream(payload: Buffer): Stream {
+  const source = {
+    pipe<T extends Writable>(destination: T): T {
+      destination.end(payload);
+      return destination;
+    },
+  };
+  return source as unknown as Stream;
 }
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'upgrade']);

@@ -42,7 +42,7 @@ export class StatusFeed {
 
   /** Announces a change made in this process; listeners hear of it once per tick at most. */
   changed(): void {
-    if (this.pending) return;
+    if (this.pending || this.listeners.size === 0) return;
     this.pending = true;
     setImmediate(() => {
       this.pending = false;

@@ -93,7 +93,11 @@ export interface PostResult {
   cost: Micro;
   planCost: Micro;
   creditCost: Micro;
-  status: Status;
+  /**
+   * The account's status after the post, built when first read: most callers never look (only
+   * Codex clients get it, as a codex.rate_limits event), and building it costs a few µs per request.
+   */
+  readonly status: Status;
 }
 
 export interface AddCredits {
@@ -237,7 +241,16 @@ export class Ledger {
         estimated: charge.estimated ?? false,
         reason: charge.reason ?? null,
       });
-      return { usageId, cost, planCost, creditCost, status: this.statusOf(w) };
+      const status = (): Status => this.status();
+      return {
+        usageId,
+        cost,
+        planCost,
+        creditCost,
+        get status() {
+          return status();
+        },
+      };
     });
   }
 
