@@ -12,6 +12,7 @@ import type { GatewayInfo } from '../shared/rpc';
 import { InfoChangedNotification, InfoRequest, StatusChangedNotification } from '../shared/rpc';
 import type { ConnectionPhase } from './presentation/statusBarModel';
 import { RestartPolicy } from './presentation/restartPolicy';
+import { GATEWAY_NODE_FLAGS } from '../shared/gatewayRuntime';
 import { gatewayEnvironment, gatewayInitOptions, runtimePath } from './settings';
 
 export class GatewayClient implements vscode.Disposable {
@@ -115,7 +116,7 @@ export class GatewayClient implements vscode.Disposable {
       transport: TransportKind.ipc,
       runtime: runtimePath(),
       // The gateway inherits the editor's environment (OPENAI_API_KEY, CREDITGATE_* and the like).
-      options: { env: { ...process.env, ...gatewayEnvironment() } },
+      options: { env: { ...process.env, ...gatewayEnvironment() }, execArgv: [...GATEWAY_NODE_FLAGS] },
     };
     const clientOptions: LanguageClientOptions = {
       documentSelector: [],

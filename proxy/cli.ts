@@ -1,6 +1,7 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=8
 /**
- * The `creditgate` command line (SPEC §3, contract). Every command works whether or not a gateway is
+ * The `creditgate` command line (SPEC §3, contract). The shebang carries shared/gatewayRuntime.ts's
+ * GATEWAY_NODE_FLAGS (a test keeps the two in step). Every command works whether or not a gateway is
  * running on the data directory: they write to the same SQLite database, which is safe across
  * processes, and a running gateway sees the change on its next request.
  */

@@ -19,6 +19,7 @@
  *
  * The same bundle serves as the benchmark's own children: `--role upstream`, `--role raw --target URL`.
  */
+import { GATEWAY_NODE_FLAGS } from '../../shared/gatewayRuntime';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -134,7 +135,8 @@ async function startGateway(tmp: string, upstreamUrl: string, env: NodeJS.Proces
   const watchdog = path.join(tmp, 'watchdog.cjs');
   writeFileSync(watchdog, WATCHDOG_SOURCE);
   const profileDir = profile ? path.join(tmp, 'profile') : null;
-  const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  // The flags the `creditgate` bin runs the gateway with (its shebang), plus the profiler's.
+  const nodeArgs = [...GATEWAY_NODE_FLAGS, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
   const { child, match } = await startChild(
     'gateway',
     [...nodeArgs, '--require', watchdog, cli, 'serve', '--port', '0', ...location],
