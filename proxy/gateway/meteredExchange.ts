@@ -11,16 +11,16 @@ import type { Readable, Stream, Writable } from 'node:stream';
 import zlib from 'node:zlib';
 import type { ClientRequest } from 'node:http';
 import { findModelRate } from '../../shared/rateCard';
-import type { Status } from '../../shared/protocol';
 import type { EstimateReason, MeteredUsage } from '../../shared/usage';
 import { emptyUsage } from '../../shared/usage';
 import type { Dialect, DialectRequest, StreamMeter } from '../dialects/types';
 import type { BlockReason } from '../ledger/allowance';
+import type { PostResult } from '../ledger/ledger';
 import { rateLimitHeaders, rateLimitsEvent } from './codexHeaders';
 import type { GatewayContext } from './context';
 import { BodyTooLargeError, declaredTooLarge, readBody } from './requestBody';
 import { sendError } from './respond';
-import { prepareUpstreamHeaders } from './upstream';
+import { upstreamHeaders } from './upstream';
 
 /** Exchanges in flight, found again from http-proxy's server-wide `proxyReq`/`proxyRes` events. */
 export const exchanges = new WeakMap<IncomingMessage, MeteredExchange>();
@@ -166,7 +166,7 @@ export class MeteredExchange {
     res.once('close', () => {
       if (!res.writableFinished) this.onClientGone();
     });
-    prepareUpstreamHeaders(req.headers, dialect.upstream, ctx.keys.get(dialect.upstream), payload.length);
+    req.headers = upstreamHeaders(req.headers, dialect.upstream, ctx.keys.get(dialect.upstream), payload.length);
     ctx.proxy.web(
       req,
       res,
@@ -313,11 +313,11 @@ export class MeteredExchange {
 
   /** Codex: settle on the terminal event and return the codex.rate_limits event to inject before it. */
   private settleAtTerminal(usage: MeteredUsage | null): Buffer | null {
-    const status = usage ? this.post(usage, null) : this.settleFromStream('upstream_cut');
-    return status ? rateLimitsEvent(status, this.ctx.clock()) : null;
+    const posted = usage ? this.post(usage, null) : this.settleFromStream('upstream_cut');
+    return posted ? rateLimitsEvent(posted.status, this.ctx.clock()) : null;
   }
 
-  private settleFromStream(reason: EstimateReason | null): Status | null {
+  private settleFromStream(reason: EstimateReason | null): PostResult | null {
     if (this.settled) return null;
     const meter = this.meter;
     const usage = meter?.usage() ?? null;
@@ -336,7 +336,8 @@ export class MeteredExchange {
     return usage;
   }
 
-  private post(usage: MeteredUsage, reason: EstimateReason | null): Status | null {
+  /** The posted result; its status is built only when read (only Codex streams read it). */
+  private post(usage: MeteredUsage, reason: EstimateReason | null): PostResult | null {
     if (this.settled) return null;
     this.settled = true;
     exchanges.delete(this.req);
@@ -355,7 +356,7 @@ export class MeteredExchange {
         });
       }
       this.ctx.feed.changed();
-      return result.status;
+      return result;
     } catch (error) {
       this.ctx.log.error(`could not post hold ${this.options.holdId}: ${(error as Error).message}`);
       return null;
@@ -384,7 +385,7 @@ function forwardUnmetered(
   target: RequestTarget,
   payload: Buffer,
 ): void {
-  prepareUpstreamHeaders(req.headers, dialect.upstream, ctx.keys.get(dialect.upstream), req.method === 'GET' || req.method === 'HEAD' ? null : payload.length);
+  req.headers = upstreamHeaders(req.headers, dialect.upstream, ctx.keys.get(dialect.upstream), req.method === 'GET' || req.method === 'HEAD' ? null : payload.length);
   ctx.proxy.web(
     req,
     res,
