@@ -12,10 +12,27 @@ interface RateLimitWindow {
   reset_at: number | null;
 }
 
-const unixSeconds = (iso: string | null): number | null => (iso === null ? null : Math.floor(Date.parse(iso) / 1000));
+// Headers go out on every admission, and the windows' reset instants rarely change: parse each once.
+const secondsCache = new Map<string, number>();
+
+function unixSeconds(iso: string | null): number | null {
+  if (iso === null) return null;
+  let seconds = secondsCache.get(iso);
+  if (seconds === undefined) {
+    if (secondsCache.size >= 64) secondsCache.clear();
+    seconds = Math.floor(Date.parse(iso) / 1000);
+    secondsCache.set(iso, seconds);
+  }
+  return seconds;
+}
+
+function findWindow(status: Status, name: '5h' | 'weekly'): WindowStatus | undefined {
+  for (const window of status.windows) if (window.name === name) return window;
+  return undefined;
+}
 
 function windowView(status: Status, name: '5h' | 'weekly', now: number): RateLimitWindow {
-  const window: WindowStatus | undefined = status.windows.find((w) => w.name === name);
+  const window = findWindow(status, name);
   const minutes = WINDOW_MINUTES[name];
   return {
     used_percent: window ? round2(window.usedPercent) : 0,
@@ -31,8 +48,20 @@ function creditsView(status: Status): { has_credits: boolean; unlimited: boolean
   return {
     has_credits: status.credits.available > 0,
     unlimited: false,
-    balance: status.credits.balance.toFixed(6).replace(/\.?0+$/, ''),
+    balance: balanceText(status.credits.balance),
   };
+}
+
+// The balance changes only when credits are spent or added; most requests repeat the last one.
+let lastBalance = Number.NaN;
+let lastBalanceText = '';
+
+function balanceText(balance: number): string {
+  if (balance !== lastBalance) {
+    lastBalanceText = balance.toFixed(6).replace(/\.?0+$/, '');
+    lastBalance = balance;
+  }
+  return lastBalanceText;
 }
 
 /** Header pairs describing the account at admission; they replace any upstream `x-codex-*` headers. */

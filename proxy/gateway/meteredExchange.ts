@@ -97,12 +97,11 @@ export async function handleMeteredRequest(
   });
   ctx.feed.changed();
   const now = ctx.clock();
-  const headers: Record<string, string> = {
-    ...rateLimitHeaders(admission.status, now),
-    // How this request runs: a feature outside the plan runs on credits whatever the windows say.
-    'x-creditgate-state': admission.state,
-    'x-creditgate-request-id': requestId,
-  };
+  // A fresh object per call: ours to complete (same header order as spreading it into a new one).
+  const headers = rateLimitHeaders(admission.status, now);
+  // How this request runs: a feature outside the plan runs on credits whatever the windows say.
+  headers['x-creditgate-state'] = admission.state;
+  headers['x-creditgate-request-id'] = requestId;
 
   if (!admission.admitted) {
     const retryAfter = admission.retryAt === null ? null : Math.max(1, Math.ceil((admission.retryAt - now) / 1000));
@@ -255,7 +254,8 @@ export class MeteredExchange {
       this.write(chunk, proxyRes);
     });
     proxyRes.on('end', () => {
-      const usage = this.usageFromBody(Buffer.concat(chunks), encoding);
+      // A small body usually arrives in one chunk: no copy then.
+      const usage = this.usageFromBody(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), encoding);
       if (usage) this.post(usage, null);
       else this.post(this.estimatedUsage(null, ''), 'no_usage');
       this.res.end();
@@ -413,11 +413,13 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'pr
 /** Upstream headers for the client: hop-by-hop and upstream `x-codex-*` removed, ours added. */
 function clientHeaders(upstream: IncomingHttpHeaders, ours: Record<string, string>): OutgoingHttpHeaders {
   const headers: OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(upstream)) {
+  for (const name in upstream) {
+    const value = upstream[name];
     if (value === undefined || HOP_BY_HOP.has(name) || name.startsWith('x-codex-')) continue;
     headers[name] = value;
   }
-  return Object.assign(headers, ours);
+  for (const name in ours) headers[name] = ours[name];
+  return headers;
 }
 
 type Encoding = 'gzip' | 'deflate' | 'br';
