@@ -56,6 +56,66 @@ const quantityDecimal = (quantity: number): Decimal =>
 
 /** Sums the terms exactly and rounds the total once, half up (toward +∞ at exactly .5). */
 export function sumRoundedHalfUp(terms: readonly Term[]): number {
+  return sumInSafeIntegers(terms) ?? sumInBigInts(terms);
+}
+
+const POW10 = Array.from({ length: 16 }, (_, n) => 10 ** n); // exact doubles up to 10^15
+
+/** Each price's digits as a double, when they fit a safe integer (NaN otherwise). */
+const priceUnitsCache = new Map<number, number>();
+
+function priceUnits(price: number): number {
+  let units = priceUnitsCache.get(price);
+  if (units === undefined) {
+    const digits = Number(priceDecimal(price).units);
+    units = Number.isSafeInteger(digits) ? digits : Number.NaN;
+    if (priceUnitsCache.size >= 10_000) priceUnitsCache.clear();
+    priceUnitsCache.set(price, units);
+  }
+  return units;
+}
+
+/**
+ * The same exact sum in plain doubles, for the usual case where every intermediate is a safe integer
+ * (then every product and sum is exact): no BigInt or array is allocated on each request. Null as soon
+ * as anything could lose precision; the BigInt path then decides.
+ */
+function sumInSafeIntegers(terms: readonly Term[]): number | null {
+  let scale = 0;
+  for (const { price, quantity, shift = 0 } of terms) {
+    if (price !== 0 && quantity !== 0) scale = Math.max(scale, priceDecimal(price).scale - shift);
+  }
+  if (scale >= POW10.length) return null;
+  let total = 0;
+  for (const { price, quantity, shift = 0 } of terms) {
+    if (price === 0 || quantity === 0) continue;
+    const units = priceUnits(price);
+    const lift = scale - (priceDecimal(price).scale - shift);
+    if (!Number.isSafeInteger(quantity) || Number.isNaN(units) || lift >= POW10.length) return null;
+    // A computed product within the safe range is the exact product (a larger one would round past it).
+    const product = units * quantity * POW10[lift]!;
+    if (!Number.isSafeInteger(product)) return null;
+    total += product;
+    if (!Number.isSafeInteger(total)) return null;
+  }
+  if (total < 0) return null;
+  const denominator = POW10[scale]!;
+  let quotient = Math.floor(total / denominator);
+  if (!Number.isSafeInteger(quotient * denominator + denominator)) return null;
+  let remainder = total - quotient * denominator;
+  // The float division may round to a neighbour of the true quotient: step back onto it.
+  if (remainder < 0) {
+    quotient -= 1;
+    remainder += denominator;
+  } else if (remainder >= denominator) {
+    quotient += 1;
+    remainder -= denominator;
+  }
+  return 2 * remainder >= denominator ? quotient + 1 : quotient;
+}
+
+/** The general path, exported so tests can hold the fast path to it. */
+export function sumInBigInts(terms: readonly Term[]): number {
   const products = terms
     .filter(({ price, quantity }) => price !== 0 && quantity !== 0)
     .map(({ price, quantity, shift = 0 }) => {
