@@ -310,6 +310,29 @@ async function scenario(context: BrowserContext, url: string, workspace: string,
     check((await health(fixture))?.pid === owner.pid, 'the gateway changed while two windows were open');
     log(`both windows show "${text}"`);
   });
+
+  // f. Clicking the status bar opens the Usage panel: the webview renders the account's figures.
+  await step('usage-panel', () => [page], async () => {
+    await second?.close();
+    second = null;
+    await page.bringToFront();
+    // Clear the earlier toasts so the screenshot shows the panel itself.
+    await openCommandPalette(page, 'Notifications: Clear All Notifications');
+    await page.keyboard.press('Enter');
+    await page.locator(SHOWN_TOASTS).first().waitFor({ state: 'detached', timeout: 5_000 });
+    await item.click();
+    // A webview is an iframe holding the panel's own iframe.
+    const panel = page.frameLocator('iframe.webview').frameLocator('iframe#active-frame');
+    await panel.locator('h1', { hasText: 'Creditgate usage' }).waitFor({ timeout: 20_000 });
+    const { status } = await expectedText(fixture);
+    const balance = `${status.credits.balance.toLocaleString('en-US', { maximumFractionDigits: 2 })}`;
+    await panel.locator('#balance', { hasText: balance.split('.')[0]! }).waitFor({ timeout: 10_000 });
+    await panel.locator('#grants tr').first().waitFor({ timeout: 10_000 });
+    check((await panel.locator('#grants tr').count()) === 1, 'the purchase is not listed once in the panel');
+    check(!(await panel.locator('#usage-empty').isVisible()), 'the panel shows no usage although requests were metered');
+    check(await panel.locator('#usage-chart').isVisible(), 'the usage chart is not shown');
+    check(!(await panel.locator('#error').isVisible()), `the panel shows an error: ${await panel.locator('#error').innerText().catch(() => '')}`);
+  });
 }
 
 async function main(): Promise<void> {
