@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { isProcessAlive } from './processAlive';
 
 export interface LockOwner {
   pid: number;
@@ -24,20 +25,11 @@ export function lockPath(dataDir: string): string {
   return path.join(dataDir, 'gateway.lock');
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** The live gateway owning this data directory, or null. */
 export function readLockOwner(dataDir: string): LockOwner | null {
   try {
     const owner = JSON.parse(fs.readFileSync(lockPath(dataDir), 'utf8')) as LockOwner;
-    return owner.pid !== process.pid && isAlive(owner.pid) ? owner : null;
+    return owner.pid !== process.pid && isProcessAlive(owner.pid) ? owner : null;
   } catch {
     return null;
   }

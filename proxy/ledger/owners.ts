@@ -3,6 +3,7 @@
  * crashed process (or of an earlier Ledger in a process whose pid was reused) from a live one.
  */
 import { randomUUID } from 'node:crypto';
+import { isProcessAlive } from '../processAlive';
 
 export interface HoldOwner {
   pid: number;
@@ -24,11 +25,5 @@ export function unregisterInstance(owner: HoldOwner): void {
 
 export function isOwnerAlive(owner: HoldOwner): boolean {
   if (owner.pid === process.pid) return liveInstances.has(owner.instance);
-  try {
-    process.kill(owner.pid, 0); // signal 0 checks existence without signalling
-    return true;
-  } catch (error) {
-    // EPERM: the process exists but belongs to someone else.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return isProcessAlive(owner.pid);
 }

@@ -3,6 +3,7 @@
  * on stdout when it is listening), watched (a target that dies mid-run fails the benchmark), and
  * always stopped again, together with the temporary directories, whatever way the benchmark ends.
  */
+import { isProcessAlive } from '../../proxy/processAlive';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -50,18 +51,10 @@ export function removeStaleTempDirs(parent: string, prefix: string): void {
     } catch {
       continue; // not ours, or not marked yet
     }
-    if (Number.isInteger(owner) && owner > 0 && !isAlive(owner)) rmSync(dir, { recursive: true, force: true });
+    if (Number.isInteger(owner) && owner > 0 && !isProcessAlive(owner)) rmSync(dir, { recursive: true, force: true });
   }
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * Spawns `node ...args` and resolves once a stdout line matches `ready`, with the match; rejects if
