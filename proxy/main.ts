@@ -5,6 +5,7 @@
  * `creditgate/statusChanged` on every change. Logs go to the editor's "Creditgate" output channel;
  * upstream keys are never logged.
  */
+import { explainStartFailure } from './editor/startFailure';
 import { createConnection, ProposedFeatures, ResponseError } from 'vscode-languageserver/node';
 import type { GatewayInitOptions } from '../shared/rpc';
 import { InfoChangedNotification, RpcErrorCode, StatusChangedNotification } from '../shared/rpc';
@@ -37,7 +38,7 @@ connection.onInitialize(async (params) => {
     });
   } catch (error) {
     // Shown to the user by the client; `retry: false` because restarting will not free the port.
-    throw new ResponseError(RpcErrorCode.operationFailed, `Creditgate could not start: ${(error as Error).message}`, { retry: false });
+    throw new ResponseError(RpcErrorCode.operationFailed, explainStartFailure(error), { retry: false });
   }
   applySettings(host, options);
   return { capabilities: {}, serverInfo: { name: 'creditgate-gateway', version: '0.1.0' } };
