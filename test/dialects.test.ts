@@ -11,6 +11,7 @@ import {
   responsesDialect,
 } from '../proxy/dialects';
 import { DEFAULT_TEXT, rawRequest, startFakeUpstream, type FakeUpstream } from './fake-upstream';
+import { splitAt } from './helpers/splitAt';
 
 let upstream: FakeUpstream;
 beforeAll(async () => {
@@ -26,18 +27,6 @@ async function fixture(path: string, body: unknown, headers: Record<string, stri
     body: JSON.stringify(body),
   });
   return Buffer.from(await res.arrayBuffer());
-}
-
-function splitAt(bytes: Buffer, offsets: number[]): Buffer[] {
-  const cuts = [...new Set(offsets.map((o) => o % (bytes.length + 1)))].sort((a, b) => a - b);
-  const chunks: Buffer[] = [];
-  let from = 0;
-  for (const cut of cuts) {
-    chunks.push(bytes.subarray(from, cut));
-    from = cut;
-  }
-  chunks.push(bytes.subarray(from));
-  return chunks;
 }
 
 function meterStream(dialect: Dialect, chunks: Buffer[], options: StreamMeterOptions = {}): { meter: StreamMeter; out: Buffer; writes: Buffer[] } {

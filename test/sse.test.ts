@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { SseFramer, type SseEvent } from '../proxy/dialects/sse';
 import { SseStreamMeter, type EventRewrite, type SseObserver } from '../proxy/dialects/sseMeter';
+import { splitAt } from './helpers/splitAt';
 
 interface Parsed {
   type: string;
@@ -16,19 +17,6 @@ function parseChunks(chunks: Buffer[], finish = true): Parsed[] {
   for (const chunk of chunks) framer.push(chunk);
   if (finish) framer.end();
   return events;
-}
-
-/** Splits bytes at the given offsets (sorted, deduplicated, in range). */
-function splitAt(bytes: Buffer, offsets: number[]): Buffer[] {
-  const cuts = [...new Set(offsets.map((o) => o % (bytes.length + 1)))].sort((a, b) => a - b);
-  const chunks: Buffer[] = [];
-  let from = 0;
-  for (const cut of cuts) {
-    chunks.push(bytes.subarray(from, cut));
-    from = cut;
-  }
-  chunks.push(bytes.subarray(from));
-  return chunks;
 }
 
 // A model of event streams: the expected events, and their bytes in a chosen line-ending style.
