@@ -10,8 +10,9 @@ import type { MeteredUsage } from '../../shared/usage';
 import type { Dialect, DialectRequest, Validation } from './types';
 import type { SseEvent } from './sse';
 import { SseStreamMeter, type EventRewrite, type SseObserver } from './sseMeter';
+import { DeferredText, mayCarryUsage } from './deferredText';
 import { openAiErrorBody, shapeDetails } from './errors';
-import { collectPromptText, isObject, joinText, parseJson, toolsText } from './json';
+import { collectPromptText, field, isObject, joinText, parseJson, toolsText } from './json';
 import { openAiUsage } from './usageFields';
 import {
   countOrNull,
@@ -67,17 +68,14 @@ function prepare(body: Record<string, unknown>, request: DialectRequest): { body
   };
 }
 
-/** Cheap test before parsing: with include_usage every chunk says `"usage":null` except the last. */
-function mayCarryUsage(event: SseEvent): boolean {
-  return event.includes('"usage"') && !event.includes('"usage":null');
-}
-
 class ChatObserver implements SseObserver {
   private lastUsage: MeteredUsage | null = null;
   private terminal = false;
-  private readonly chunks: SseEvent[] = [];
-  private textSoFar = '';
-  private chunksRead = 0;
+  /** Content, refusals and tool-call arguments of every choice: all of it is billed output. */
+  private readonly text = new DeferredText((chunk) => {
+    const choices = field(chunk, 'choices');
+    return Array.isArray(choices) ? choices.map(deltaText).join('') : '';
+  });
 
   constructor(private readonly stripUsageChunk: boolean) {}
 
@@ -87,7 +85,7 @@ class ChatObserver implements SseObserver {
       return 'keep';
     }
     if (!mayCarryUsage(event)) {
-      this.chunks.push(event); // parsed only if streamedText() is ever needed
+      this.text.add(event);
       return 'keep';
     }
     const chunk = parseJson(event.data);
@@ -97,7 +95,7 @@ class ChatObserver implements SseObserver {
     const choices = chunk.choices;
     // Only the usage-only chunk goes: a provider that puts usage on a content chunk keeps that chunk.
     if (usage && this.stripUsageChunk && Array.isArray(choices) && choices.length === 0) return 'drop';
-    this.chunks.push(event);
+    this.text.add(event);
     return 'keep';
   }
 
@@ -109,13 +107,8 @@ class ChatObserver implements SseObserver {
     return this.terminal;
   }
 
-  /** Content, refusals and tool-call arguments of every choice: all of it is billed output. */
   streamedText(): string {
-    for (; this.chunksRead < this.chunks.length; this.chunksRead++) {
-      const choices = (parseJson(this.chunks[this.chunksRead]!.data) as { choices?: unknown } | undefined)?.choices;
-      if (Array.isArray(choices)) for (const choice of choices) this.textSoFar += deltaText(choice);
-    }
-    return this.textSoFar;
+    return this.text.read();
   }
 }
 

@@ -7,8 +7,9 @@ import type { MeteredUsage } from '../../shared/usage';
 import type { Dialect, DialectRequest, Validation } from './types';
 import type { SseEvent } from './sse';
 import { SseStreamMeter, type EventRewrite, type SseObserver } from './sseMeter';
+import { DeferredText } from './deferredText';
 import { anthropicErrorBody, shapeDetails } from './errors';
-import { collectPromptText, field, isObject, joinText, parseJson, sniffJsonType, toolsText } from './json';
+import { collectPromptText, field, isObject, joinText, sniffJsonType, toolsText } from './json';
 import { anthropicUsage } from './usageFields';
 import {
   countOrNull,
@@ -45,15 +46,18 @@ function validate(body: unknown): Validation {
 class MessagesObserver implements SseObserver {
   private lastUsage: MeteredUsage | null = null;
   private terminal = false;
-  private readonly deltas: SseEvent[] = [];
-  private textSoFar = '';
-  private deltasRead = 0;
+  /** Text, thinking and tool-input JSON deltas: all of it is billed output. */
+  private readonly text = new DeferredText((event) => {
+    const delta = field(event, 'delta');
+    const text = isObject(delta) ? (delta.text ?? delta.thinking ?? delta.partial_json) : undefined;
+    return typeof text === 'string' ? text : '';
+  });
 
   onEvent(event: SseEvent): EventRewrite {
     const type = event.type || sniffJsonType(event.data);
     switch (type) {
       case 'content_block_delta':
-        this.deltas.push(event); // parsed only if streamedText() is ever needed
+        this.text.add(event);
         break;
       case 'message_start':
         this.lastUsage = anthropicUsage(field(field(event.json(), 'message'), 'usage')) ?? this.lastUsage;
@@ -90,15 +94,8 @@ class MessagesObserver implements SseObserver {
     return this.terminal;
   }
 
-  /** Text, thinking and tool-input JSON deltas: all of it is billed output. */
   streamedText(): string {
-    for (; this.deltasRead < this.deltas.length; this.deltasRead++) {
-      const delta = field(parseJson(this.deltas[this.deltasRead]!.data), 'delta');
-      if (!isObject(delta)) continue;
-      const text = delta.text ?? delta.thinking ?? delta.partial_json;
-      if (typeof text === 'string') this.textSoFar += text;
-    }
-    return this.textSoFar;
+    return this.text.read();
   }
 }
 

@@ -8,6 +8,7 @@ import type { MeteredUsage, Vendor } from '../../shared/usage';
 import type { Dialect, Validation } from './types';
 import type { SseEvent } from './sse';
 import { SseStreamMeter, type EventRewrite, type SseObserver } from './sseMeter';
+import { DeferredText, mayCarryUsage } from './deferredText';
 import { anthropicErrorBody, openAiErrorBody, shapeDetails } from './errors';
 import { field, isObject, parseJson } from './json';
 import { anthropicUsage, openAiUsage } from './usageFields';
@@ -45,9 +46,19 @@ function usageIn(value: unknown, read: (usage: unknown) => MeteredUsage | null):
 class PassthroughObserver implements SseObserver {
   private lastUsage: MeteredUsage | null = null;
   private terminal = false;
-  private readonly events: SseEvent[] = [];
-  private textSoFar = '';
-  private eventsRead = 0;
+  /** Best effort across shapes: a string `delta`, or Chat's choices[].delta.content. */
+  private readonly text = new DeferredText((event) => {
+    const delta = field(event, 'delta');
+    let text = typeof delta === 'string' ? delta : '';
+    const choices = field(event, 'choices');
+    if (Array.isArray(choices)) {
+      for (const choice of choices) {
+        const content = field(field(choice, 'delta'), 'content');
+        if (typeof content === 'string') text += content;
+      }
+    }
+    return text;
+  });
 
   constructor(private readonly readUsage: (usage: unknown) => MeteredUsage | null) {}
 
@@ -57,10 +68,10 @@ class PassthroughObserver implements SseObserver {
       return 'keep';
     }
     if (TERMINAL_TYPES.some((type) => event.includes(type))) this.terminal = true;
-    if (event.includes('"usage"') && !event.includes('"usage":null')) {
+    if (mayCarryUsage(event)) {
       this.lastUsage = usageIn(parseJson(event.data), this.readUsage) ?? this.lastUsage;
     } else if (event.includes('delta')) {
-      this.events.push(event);
+      this.text.add(event);
     }
     return 'keep';
   }
@@ -73,21 +84,8 @@ class PassthroughObserver implements SseObserver {
     return this.terminal;
   }
 
-  /** Best effort across shapes: a string `delta`, or Chat's choices[].delta.content. */
   streamedText(): string {
-    for (; this.eventsRead < this.events.length; this.eventsRead++) {
-      const event = parseJson(this.events[this.eventsRead]!.data);
-      const delta = field(event, 'delta');
-      if (typeof delta === 'string') this.textSoFar += delta;
-      const choices = field(event, 'choices');
-      if (Array.isArray(choices)) {
-        for (const choice of choices) {
-          const content = field(field(choice, 'delta'), 'content');
-          if (typeof content === 'string') this.textSoFar += content;
-        }
-      }
-    }
-    return this.textSoFar;
+    return this.text.read();
   }
 }
 

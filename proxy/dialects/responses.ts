@@ -7,8 +7,9 @@ import type { MeteredUsage } from '../../shared/usage';
 import type { Dialect, DialectRequest, StreamMeterOptions, Validation } from './types';
 import type { SseEvent } from './sse';
 import { SseStreamMeter, type EventRewrite, type SseObserver } from './sseMeter';
+import { DeferredText } from './deferredText';
 import { openAiErrorBody, shapeDetails } from './errors';
-import { collectPromptText, field, isObject, joinText, parseJson, sniffJsonType, toolsText } from './json';
+import { collectPromptText, field, isObject, joinText, sniffJsonType, toolsText } from './json';
 import { openAiUsage } from './usageFields';
 import { countOrNull, firstError, invalid, optionalBoolean, optionalCount, requireModel, requireObjectBody } from './validation';
 
@@ -52,16 +53,17 @@ function validate(body: unknown): Validation {
 class ResponsesObserver implements SseObserver {
   private lastUsage: MeteredUsage | null = null;
   private terminal = false;
-  private readonly deltas: SseEvent[] = [];
-  private textSoFar = '';
-  private deltasRead = 0;
+  private readonly text = new DeferredText((event) => {
+    const delta = field(event, 'delta');
+    return typeof delta === 'string' ? delta : '';
+  });
 
   constructor(private readonly beforeTerminal: StreamMeterOptions['beforeTerminal']) {}
 
   onEvent(event: SseEvent): EventRewrite {
     const type = event.type || sniffJsonType(event.data);
     if (OUTPUT_DELTA_EVENTS.has(type)) {
-      this.deltas.push(event); // parsed only if streamedText() is ever needed
+      this.text.add(event);
       return 'keep';
     }
     if (!TERMINAL_EVENTS.has(type)) return 'keep';
@@ -83,11 +85,7 @@ class ResponsesObserver implements SseObserver {
   }
 
   streamedText(): string {
-    for (; this.deltasRead < this.deltas.length; this.deltasRead++) {
-      const delta = field(parseJson(this.deltas[this.deltasRead]!.data), 'delta');
-      if (typeof delta === 'string') this.textSoFar += delta;
-    }
-    return this.textSoFar;
+    return this.text.read();
   }
 }
 
