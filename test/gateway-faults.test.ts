@@ -156,6 +156,18 @@ describe('broken upstreams', () => {
     expect(held()).toBe(0);
   });
 
+  it('estimates a complete stream that carried no usage, flagged no_usage (not a cut)', async () => {
+    const res = await rawRequest(`${gw.url}/v1/messages`, {
+      headers: { ...gw.auth, 'x-fake-behavior': 'no-usage,deltas=4', 'x-fake-text': 'one two three four' },
+      body: json({ model: 'claude-sonnet-4-5', max_tokens: 100, stream: true, messages: [{ role: 'user', content: 'count' }] }),
+    });
+    expect(res.status).toBe(200);
+    const row = gw.ledger.usageRows({}).at(-1)!;
+    expect(row).toMatchObject({ estimated: true, reason: 'no_usage' });
+    expect(row.outputTokens).toBeGreaterThanOrEqual(3);
+    expect(held()).toBe(0);
+  });
+
   it('bills a client that hangs up mid-stream from what was streamed, estimated', async () => {
     const rows = rowCount();
     await new Promise<void>((resolve, reject) => {

@@ -321,8 +321,10 @@ export class MeteredExchange {
     if (this.settled) return null;
     const meter = this.meter;
     const usage = meter?.usage() ?? null;
-    if (usage && meter?.sawTerminal()) return this.post(usage, null);
-    return this.post(this.estimatedUsage(usage, meter?.streamedText() ?? ''), reason ?? 'upstream_cut');
+    const complete = meter?.sawTerminal() ?? false;
+    if (usage && complete) return this.post(usage, null);
+    // A stream that ended without its terminal event was cut; one that ended properly just had no usage.
+    return this.post(this.estimatedUsage(usage, meter?.streamedText() ?? ''), reason ?? (complete ? 'no_usage' : 'upstream_cut'));
   }
 
   /**
