@@ -137,7 +137,6 @@ export class Ledger {
   private readonly owner: HoldOwner;
   private readonly plans: Record<string, PlanDefinition>;
   private readonly rateCard: RateCard;
-  private readonly rateCache = new Map<string, ModelRate | null>();
   private readonly clock: () => number;
   private readonly inTransaction: Database.Transaction<(work: () => unknown) => unknown>;
   /** Commits by this connection; data_version only counts other connections' commits. */
@@ -587,11 +586,8 @@ export class Ledger {
   }
 
   private rateFor(model: string): ModelRate {
-    let rate = this.rateCache.get(model);
-    if (rate === undefined) {
-      rate = findModelRate(this.rateCard, model);
-      this.rateCache.set(model, rate);
-    }
+    // findModelRate caches its answers per card.
+    const rate = findModelRate(this.rateCard, model);
     if (!rate) throw new LedgerError('unknown_model', `the rate card has no rate for model "${model}" and no default`);
     return rate;
   }
