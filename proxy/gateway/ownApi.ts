@@ -8,7 +8,7 @@ import * as operations from '../accountOperations';
 import { toCsv, USAGE_GROUP_COLUMNS, USAGE_ROW_COLUMNS } from '../usageCsv';
 import type { GatewayContext } from './context';
 import { BodyTooLargeError, readBody } from './requestBody';
-import { openAiError, sendError, sendJson } from './respond';
+import { sendError, sendJson } from './respond';
 
 const OWN_BODY_LIMIT = 64 * 1024;
 
@@ -82,7 +82,7 @@ async function parseBody<T extends z.ZodType>(req: IncomingMessage, res: ServerR
   }
   const parsed = schema.safeParse(json);
   if (!parsed.success) {
-    sendJson(res, 400, openAiError('invalid_request', describeIssues(parsed.error)));
+    sendError(res, null, 'invalid_request', describeIssues(parsed.error));
     return null;
   }
   return parsed.data;

@@ -1,5 +1,6 @@
 /** Small helpers for the gateway's own answers (JSON bodies, errors in the route's own shape). */
 import type { ServerResponse } from 'node:http';
+import { openAiErrorBody } from '../dialects/errors';
 import type { Dialect, GatewayErrorKind, UsageLimitDetails } from '../dialects/types';
 
 export const HTTP_STATUS: Readonly<Record<GatewayErrorKind, number>> = {
@@ -28,11 +29,6 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(payload);
 }
 
-/** OpenAI's error shape, used for routes that have no dialect of their own (own API, unknown paths). */
-export function openAiError(kind: GatewayErrorKind, message: string): unknown {
-  return { error: { message, type: kind === 'invalid_request' ? 'invalid_request_error' : kind, param: null, code: kind } };
-}
-
 export function sendError(
   res: ServerResponse,
   dialect: Dialect | null,
@@ -40,6 +36,7 @@ export function sendError(
   message: string,
   options: { headers?: Record<string, string>; details?: UsageLimitDetails } = {},
 ): void {
-  const body = dialect ? dialect.errorBody(kind, message, options.details) : openAiError(kind, message);
+  // Routes without a dialect of their own (the own API, unknown paths) answer in OpenAI's shape.
+  const body = dialect ? dialect.errorBody(kind, message, options.details) : openAiErrorBody(kind, message);
   sendJson(res, HTTP_STATUS[kind], body, options.headers);
 }
