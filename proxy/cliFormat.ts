@@ -1,16 +1,8 @@
 /** Human-readable output of the CLI (the `--json` output is the protocol shapes, unformatted). */
+import { formatDuration } from '../shared/format';
 import type { GrantRow, Status, UsageGroup, UsageGroupKey, UsageRow } from '../shared/protocol';
 
 const credits = (value: number): string => value.toLocaleString('en-US', { maximumFractionDigits: 6 });
-
-export function formatDuration(ms: number): string {
-  const minutes = Math.max(0, Math.round(ms / 60_000));
-  const days = Math.floor(minutes / 1440);
-  const hours = Math.floor((minutes % 1440) / 60);
-  const rest = minutes % 60;
-  if (days > 0) return `${days}d ${hours}h`;
-  return hours > 0 ? `${hours}h ${rest}m` : `${rest}m`;
-}
 
 export function formatStatus(status: Status, now: number): string {
   const lines = [`plan ${status.plan} · state ${status.state} · auto-use of credits ${status.autoUseCredits ? 'on' : 'off'}`];

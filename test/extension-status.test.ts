@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatCr, formatDuration, formatLocalTime } from '../extension/presentation/format';
+import { formatCr, formatDuration, formatLocalTime } from '../shared/format';
 import { bindingWindow, percentLeft, statusBackground, statusText } from '../extension/presentation/statusBarModel';
 import { runOutProjection, tooltipMarkdown } from '../extension/presentation/tooltip';
 import { NOW, status, window } from './extension-fixtures';

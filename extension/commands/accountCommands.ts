@@ -2,7 +2,7 @@
 import * as vscode from 'vscode';
 import { ListPlansRequest, ResetWindowsRequest, SetAutoUseCreditsRequest, SetPlanRequest, StatusRequest } from '../../shared/rpc';
 import type { GatewayClient } from '../gatewayClient';
-import { formatCr } from '../presentation/format';
+import { formatCr } from '../../shared/format';
 import { explicitAutoUseCredits, explicitPlan, updateSetting } from '../settings';
 
 export async function choosePlan(gateway: GatewayClient): Promise<void> {

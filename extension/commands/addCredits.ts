@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import * as vscode from 'vscode';
 import { AddCreditsRpc, RateCardRequest } from '../../shared/rpc';
 import type { GatewayClient } from '../gatewayClient';
-import { formatCr } from '../presentation/format';
+import { formatCr } from '../../shared/format';
 import { confirmationMessage, packChoices, parseCreditAmount, validateCreditAmount } from '../presentation/purchase';
 
 interface AmountItem extends vscode.QuickPickItem {

@@ -8,8 +8,8 @@
  */
 import type { Status, WindowStatus } from '../../shared/protocol';
 import type { WindowName } from '../../shared/plans';
-import type { TimeFormatOptions } from './format';
-import { formatCr, formatDuration, formatLocalTime } from './format';
+import type { TimeFormatOptions } from '../../shared/format';
+import { formatCr, formatDuration, formatLocalTime } from '../../shared/format';
 import { allowanceWindows } from './statusBarModel';
 
 export const DEFAULT_THRESHOLDS: readonly number[] = [75, 90, 95];

@@ -1,7 +1,7 @@
 /** The Add Credits flow's words: pack labels and validation of a custom amount. Pure. */
 import { formatCredits as formatExactCredits, parseCredits } from '../../shared/money';
 import type { CreditPack } from '../../shared/rateCard';
-import { formatCredits, formatUsd } from './format';
+import { formatCredits, formatUsd } from '../../shared/format';
 
 /** The most one purchase may add; matches the gateway's own limit (shared/requests.ts). */
 export const MAX_PURCHASE = 1e9;

@@ -3,7 +3,7 @@
  * import) so the wording is unit-tested; extension/statusBar.ts only copies the result onto the item.
  */
 import type { Status, WindowStatus } from '../../shared/protocol';
-import { formatCr } from './format';
+import { formatCr } from '../../shared/format';
 
 /** SPEC §5: the item turns to a warning background at 75 % used. */
 export const WARNING_PERCENT = 75;

@@ -5,8 +5,8 @@
  */
 import type { GatewayInfo } from '../../shared/rpc';
 import type { Status, WindowStatus } from '../../shared/protocol';
-import type { TimeFormatOptions } from './format';
-import { formatCr, formatCredits, formatDuration, formatLocalTime, formatPercent } from './format';
+import type { TimeFormatOptions } from '../../shared/format';
+import { formatCr, formatCredits, formatDuration, formatLocalTime, formatPercent } from '../../shared/format';
 
 const STATE_LABEL: Record<Status['state'], string> = {
   plan: 'on plan allowance',

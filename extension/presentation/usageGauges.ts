@@ -4,8 +4,8 @@
  * status bar's warning threshold). Pure: `now` and the time zone are arguments.
  */
 import type { Status, WindowStatus } from '../../shared/protocol';
-import type { TimeFormatOptions } from './format';
-import { formatCr, formatCredits, formatDuration, formatLocalTime, formatPercent } from './format';
+import type { TimeFormatOptions } from '../../shared/format';
+import { formatCr, formatCredits, formatDuration, formatLocalTime, formatPercent } from '../../shared/format';
 
 export type GaugeLevel = 'ok' | 'warning' | 'exhausted' | 'none';
 

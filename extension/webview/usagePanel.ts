@@ -8,7 +8,7 @@ import type { ChartConfiguration, TooltipItem } from 'chart.js';
 import { ArcElement, BarController, BarElement, CategoryScale, Chart, DoughnutController, Legend, LinearScale, LineController, LineElement, PointElement, Tooltip } from 'chart.js';
 import type { GrantRow, Status } from '../../shared/protocol';
 import type { BalancePoint } from '../../shared/rpc';
-import { formatCr, formatCredits } from '../presentation/format';
+import { formatCr, formatCredits } from '../../shared/format';
 import type { Gauge } from '../presentation/usageGauges';
 import { creditFigures, gauges, statusLine } from '../presentation/usageGauges';
 import { OTHER_SERIES } from '../presentation/usageChart';

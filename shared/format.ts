@@ -1,5 +1,5 @@
 /**
- * Number, time and duration formatting for the status bar, tooltip and messages. Pure: the clock
+ * Number, time and duration formatting for the status bar, tooltip, messages and the CLI. Pure: the clock
  * and the time zone come in as arguments, so tests pin them.
  */
 
