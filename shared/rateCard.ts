@@ -2,40 +2,35 @@
  * The rate card (SPEC §6): versioned JSON mapping models (exact names or globs) to credit prices.
  * Token prices are credits per 1,000,000 tokens; other features are priced per unit.
  */
-import { z } from 'zod';
+import * as z from './zod';
 
-const price = z.number().finite().nonnegative();
+// z.number() already refuses Infinity and NaN.
+const price = z.number().check(z.nonnegative());
 
-export const modelRateSchema = z
-  .object({
-    feature: z.string().min(1).default('assistant'),
-    input: price.default(0),
-    cached_input: price.optional(),
-    cache_write: price.optional(),
-    output: price.default(0),
-    per_image: price.optional(),
-    per_audio_second: price.optional(),
-    per_character: price.optional(),
-  })
-  .strict();
+export const modelRateSchema = z.strictObject({
+  feature: z._default(z.string().check(z.minLength(1)), 'assistant'),
+  input: z._default(price, 0),
+  cached_input: z.optional(price),
+  cache_write: z.optional(price),
+  output: z._default(price, 0),
+  per_image: z.optional(price),
+  per_audio_second: z.optional(price),
+  per_character: z.optional(price),
+});
 
-export const packSchema = z
-  .object({
-    credits: z.number().finite().positive(),
-    usd: z.number().finite().nonnegative(),
-    label: z.string().optional(),
-  })
-  .strict();
+export const packSchema = z.strictObject({
+  credits: z.number().check(z.positive()),
+  usd: z.number().check(z.nonnegative()),
+  label: z.optional(z.string()),
+});
 
-export const rateCardSchema = z
-  .object({
-    version: z.string().min(1),
-    creditUsd: z.number().finite().positive(),
-    models: z.record(z.string().min(1), modelRateSchema),
-    default: modelRateSchema.nullable().default(null),
-    packs: z.array(packSchema).default([]),
-  })
-  .strict();
+export const rateCardSchema = z.strictObject({
+  version: z.string().check(z.minLength(1)),
+  creditUsd: z.number().check(z.positive()),
+  models: z.record(z.string().check(z.minLength(1)), modelRateSchema),
+  default: z._default(z.nullable(modelRateSchema), null),
+  packs: z._default(z.array(packSchema), []),
+});
 
 export type ModelRate = z.infer<typeof modelRateSchema>;
 export type RateCard = z.infer<typeof rateCardSchema>;
@@ -81,7 +76,7 @@ function matchModelRate(card: RateCard, model: string): ModelRate | null {
 }
 
 /** Formats zod issues as "models.gpt-5.input: expected number" lines, naming the bad key. */
-export function describeIssues(error: z.ZodError, prefix = ''): string {
+export function describeIssues(error: z.core.$ZodError, prefix = ''): string {
   return error.issues
     .map((issue) => {
       const path = [prefix, ...issue.path.map(String)].filter(Boolean).join('.');

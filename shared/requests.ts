@@ -2,46 +2,42 @@
  * Schemas for the gateway's own API bodies (SPEC §2), validated at the edge with zod and shared by
  * the HTTP API, the CLI and the extension's JSON-RPC.
  */
-import { z } from 'zod';
 import { GRANT_SOURCES, USAGE_GROUP_KEYS } from './protocol';
+import * as z from './zod';
 
-const isoDate = z.string().refine((value) => !Number.isNaN(Date.parse(value)), { message: 'expected an ISO-8601 date' });
+const isoDate = z.string().check(z.refine((value) => !Number.isNaN(Date.parse(value)), { message: 'expected an ISO-8601 date' }));
 
-export const addCreditsSchema = z
-  .object({
-    amount: z.number().finite().positive().max(1e9),
-    idempotencyKey: z.string().min(1).max(200),
-    source: z.enum(GRANT_SOURCES).default('purchase'),
-    expiresAt: isoDate.optional(),
-  })
-  .strict();
-
-export const usageQuerySchema = z.object({
-  since: isoDate.optional(),
-  until: isoDate.optional(),
-  groupBy: z.enum(USAGE_GROUP_KEYS).optional(),
-  limit: z.coerce.number().int().positive().max(1_000_000).optional(),
-  format: z.enum(['json', 'csv']).default('json'),
+// z.number() already refuses Infinity and NaN.
+export const addCreditsSchema = z.strictObject({
+  amount: z.number().check(z.positive(), z.lte(1e9)),
+  idempotencyKey: z.string().check(z.minLength(1), z.maxLength(200)),
+  source: z._default(z.enum(GRANT_SOURCES), 'purchase'),
+  expiresAt: z.optional(isoDate),
 });
 
-export const setPlanSchema = z.object({ plan: z.string().min(1) }).strict();
+export const usageQuerySchema = z.object({
+  since: z.optional(isoDate),
+  until: z.optional(isoDate),
+  groupBy: z.optional(z.enum(USAGE_GROUP_KEYS)),
+  limit: z.optional(z.coerce.number().check(z.int(), z.positive(), z.lte(1_000_000))),
+  format: z._default(z.enum(['json', 'csv']), 'json'),
+});
+
+export const setPlanSchema = z.strictObject({ plan: z.string().check(z.minLength(1)) });
 
 export const autoReloadSchema = z
-  .object({
+  .strictObject({
     enabled: z.boolean(),
-    threshold: z.number().finite().nonnegative(),
-    target: z.number().finite().positive(),
-    maxPerMonth: z.number().int().nonnegative(),
+    threshold: z.number().check(z.nonnegative()),
+    target: z.number().check(z.positive()),
+    maxPerMonth: z.number().check(z.int(), z.nonnegative()),
   })
-  .strict()
-  .refine((value) => value.target > value.threshold, { message: 'target must be above threshold', path: ['target'] });
+  .check(z.refine((value) => value.target > value.threshold, { message: 'target must be above threshold', path: ['target'] }));
 
-export const settingsSchema = z
-  .object({
-    autoUseCredits: z.boolean().optional(),
-    autoReload: autoReloadSchema.optional(),
-  })
-  .strict();
+export const settingsSchema = z.strictObject({
+  autoUseCredits: z.optional(z.boolean()),
+  autoReload: z.optional(autoReloadSchema),
+});
 
 export type AddCreditsBody = z.infer<typeof addCreditsSchema>;
 export type UsageQueryParams = z.infer<typeof usageQuerySchema>;

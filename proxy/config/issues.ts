@@ -1,5 +1,5 @@
 /** Turns zod issues into one line per problem, each naming the exact key: `plans.team.windows.5h: …`. */
-import type { z } from 'zod';
+import type * as z from '../../shared/zod';
 
 type Issue = z.core.$ZodIssue;
 
@@ -45,6 +45,6 @@ function issueLines(issue: Issue, prefix: readonly PropertyKey[]): string[] {
 }
 
 /** One line per issue. Parse with `{ reportInput: true }` so type errors can say what they got. */
-export function describeIssues(error: z.ZodError, prefix: readonly PropertyKey[] = []): string[] {
+export function describeIssues(error: z.core.$ZodError, prefix: readonly PropertyKey[] = []): string[] {
   return error.issues.flatMap((issue) => issueLines(issue, prefix));
 }

@@ -2,29 +2,35 @@
  * The config file's shape (SPEC §4), strict at every level so a typo is an error, not a silent
  * default. Money here is in credits, as users write it; the loader converts to micro-credits.
  */
-import { z } from 'zod';
 import { creditsToMicro } from '../../shared/money';
 import { rateCardSchema } from '../../shared/rateCard';
+import * as z from '../../shared/zod';
 import { MAX_TIMEOUT_MS } from './defaults';
 import { MAX_PORT, parseBaseUrl } from './values';
 
 const credits = z
   .number()
-  .nonnegative()
-  .refine((value) => creditsToMicro(value) !== null, 'expected credits with at most 6 decimals');
+  .check(
+    z.nonnegative(),
+    z.refine((value) => creditsToMicro(value) !== null, 'expected credits with at most 6 decimals'),
+  );
 
 const planSchema = z.strictObject({
   windows: z.strictObject({ '5h': credits, weekly: credits }),
-  features: z.array(z.string().min(1)).default(['assistant']),
-  seats: z.number().int().positive().optional(),
+  features: z._default(z.array(z.string().check(z.minLength(1))), ['assistant']),
+  seats: z.optional(z.number().check(z.int(), z.positive())),
 });
 
-const baseUrlSchema = z.string().transform((text, ctx) => {
-  const parsed = parseBaseUrl(text);
-  if (parsed.ok) return parsed.value;
-  ctx.addIssue({ code: 'custom', message: parsed.message });
-  return z.NEVER;
-});
+const baseUrlSchema = z.pipe(
+  z.string(),
+  z.transform((text: string, ctx) => {
+    const parsed = parseBaseUrl(text);
+    if (parsed.ok) return parsed.value;
+    // zod/mini's transform context has no addIssue: the issue goes straight into the payload.
+    ctx.issues.push({ code: 'custom', message: parsed.message, input: text });
+    return z.NEVER;
+  }),
+);
 
 const upstreamSchema = z.strictObject({ baseUrl: baseUrlSchema });
 
@@ -33,21 +39,23 @@ const autoReloadSchema = z
     enabled: z.boolean(),
     threshold: credits,
     target: credits,
-    maxPerMonth: z.number().int().nonnegative(),
+    maxPerMonth: z.number().check(z.int(), z.nonnegative()),
   })
-  .refine((reload) => reload.target > reload.threshold, { message: 'must be above threshold', path: ['target'] });
+  .check(z.refine((reload) => reload.target > reload.threshold, { message: 'must be above threshold', path: ['target'] }));
+
+const nonEmpty = () => z.string().check(z.minLength(1));
 
 export const configFileSchema = z.strictObject({
-  plan: z.string().min(1).optional(),
-  plans: z.record(z.string().min(1), planSchema).optional(),
-  rateCard: rateCardSchema.optional(),
-  rateCardFile: z.string().min(1).optional(),
-  autoUseCredits: z.boolean().optional(),
-  upstreams: z.strictObject({ openai: upstreamSchema.optional(), anthropic: upstreamSchema.optional() }).optional(),
-  port: z.number().int().min(0).max(MAX_PORT).optional(),
-  maxBodyBytes: z.number().int().positive().optional(),
-  upstreamTimeoutMs: z.number().int().positive().max(MAX_TIMEOUT_MS).optional(),
-  autoReload: autoReloadSchema.optional(),
+  plan: z.optional(nonEmpty()),
+  plans: z.optional(z.record(nonEmpty(), planSchema)),
+  rateCard: z.optional(rateCardSchema),
+  rateCardFile: z.optional(nonEmpty()),
+  autoUseCredits: z.optional(z.boolean()),
+  upstreams: z.optional(z.strictObject({ openai: z.optional(upstreamSchema), anthropic: z.optional(upstreamSchema) })),
+  port: z.optional(z.number().check(z.int(), z.gte(0), z.lte(MAX_PORT))),
+  maxBodyBytes: z.optional(z.number().check(z.int(), z.positive())),
+  upstreamTimeoutMs: z.optional(z.number().check(z.int(), z.positive(), z.lte(MAX_TIMEOUT_MS))),
+  autoReload: z.optional(autoReloadSchema),
 });
 
 export type ConfigFile = z.infer<typeof configFileSchema>;

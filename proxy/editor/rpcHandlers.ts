@@ -5,10 +5,10 @@
  */
 import type { Connection } from 'vscode-languageserver/node';
 import { ResponseError } from 'vscode-languageserver/node';
-import { z } from 'zod';
 import { describeIssues } from '../../shared/rateCard';
 import type { Status, UsageGroup, UsageRow } from '../../shared/protocol';
 import { addCreditsSchema, autoReloadSchema, setPlanSchema, usageQuerySchema } from '../../shared/requests';
+import * as z from '../../shared/zod';
 import {
   AddCreditsRpc,
   BalanceHistoryRequest,
@@ -31,26 +31,25 @@ import { balanceHistory, readCreditSpending } from '../balanceHistory';
 import type { UpstreamKeys } from '../gateway/upstream';
 import type { AccountHost } from './accountHost';
 
-const balanceHistorySchema = z
-  .object({
-    since: usageQuerySchema.shape.since,
-    timeZone: z
-      .string()
-      .refine((zone) => {
-        try {
-          new Intl.DateTimeFormat('en-CA', { timeZone: zone });
-          return true;
-        } catch {
-          return false;
-        }
-      }, 'expected an IANA time zone')
-      .optional(),
-  })
-  .strict();
+const timeZoneSchema = z.string().check(
+  z.refine((zone) => {
+    try {
+      new Intl.DateTimeFormat('en-CA', { timeZone: zone });
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'expected an IANA time zone'),
+);
+
+const balanceHistorySchema = z.strictObject({
+  since: usageQuerySchema.shape.since,
+  timeZone: z.optional(timeZoneSchema),
+});
 
 const CLIENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
-function parse<T extends z.ZodType>(schema: T, params: unknown): z.infer<T> {
+function parse<T extends z.ZodMiniType>(schema: T, params: unknown): z.infer<T> {
   const parsed = schema.safeParse(params ?? {});
   if (!parsed.success) throw new ResponseError(RpcErrorCode.invalidParams, describeIssues(parsed.error));
   return parsed.data;

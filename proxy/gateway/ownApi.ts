@@ -1,9 +1,9 @@
 /** The gateway's own API under /creditgate/v1 (SPEC §2, contract): status, credits, windows, usage. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { z } from 'zod';
 import { describeIssues } from '../../shared/rateCard';
 import type { UsageGroup, UsageRow } from '../../shared/protocol';
 import { addCreditsSchema, setPlanSchema, settingsSchema, usageQuerySchema } from '../../shared/requests';
+import type * as z from '../../shared/zod';
 import * as operations from '../accountOperations';
 import { toCsv, USAGE_GROUP_COLUMNS, USAGE_ROW_COLUMNS } from '../usageCsv';
 import type { GatewayContext } from './context';
@@ -65,7 +65,7 @@ function respondChanged(ctx: GatewayContext, res: ServerResponse, status: unknow
   sendJson(res, 200, status);
 }
 
-async function parseBody<T extends z.ZodType>(req: IncomingMessage, res: ServerResponse, schema: T): Promise<z.infer<T> | null> {
+async function parseBody<T extends z.ZodMiniType>(req: IncomingMessage, res: ServerResponse, schema: T): Promise<z.infer<T> | null> {
   let raw: Buffer;
   try {
     raw = await readBody(req, OWN_BODY_LIMIT);
