@@ -3,14 +3,23 @@
  * and the time zone come in as arguments, so tests pin them.
  */
 
-const creditFormat = new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 });
-const preciseCreditFormat = new Intl.NumberFormat('en-US', { maximumFractionDigits: 6 });
-const usdFormat = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD' });
+/**
+ * Formatters are built on first use: loading ICU's data costs a process ~6 MiB of resident memory, and
+ * the gateway (which imports this module for its messages) usually never formats a number.
+ */
+function lazy<T>(create: () => T): () => T {
+  let value: T | undefined;
+  return () => (value ??= create());
+}
+
+const creditFormat = lazy(() => new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 }));
+const preciseCreditFormat = lazy(() => new Intl.NumberFormat('en-US', { maximumFractionDigits: 6 }));
+const usdFormat = lazy(() => new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD' }));
 
 /** Credits for display: 1240 → "1,240", 12.345 → "12.35"; amounts under 0.01 keep their digits. */
 export function formatCredits(credits: number): string {
-  if (credits !== 0 && Math.abs(credits) < 0.01) return preciseCreditFormat.format(credits);
-  return creditFormat.format(credits);
+  if (credits !== 0 && Math.abs(credits) < 0.01) return preciseCreditFormat().format(credits);
+  return creditFormat().format(credits);
 }
 
 /** "1,240 cr": the status bar's unit. */
@@ -19,7 +28,7 @@ export function formatCr(credits: number): string {
 }
 
 export function formatUsd(usd: number): string {
-  return usdFormat.format(usd);
+  return usdFormat().format(usd);
 }
 
 /** A percentage with at most one decimal: 25 → "25%", 37.55 → "37.6%". */
