@@ -2,6 +2,7 @@
 import type Server from 'http-proxy';
 import type { RateCard } from '../../shared/rateCard';
 import type { AdmissionEstimate } from '../pricing/admissionEstimator';
+import type { GroupCommit } from '../ledger/groupCommit';
 import type { Ledger } from '../ledger/ledger';
 import type { StatusFeed } from './statusFeed';
 import type { UpstreamKeys, Upstreams } from './upstream';
@@ -16,6 +17,8 @@ export type { AdmissionEstimate as AdmissionEstimator } from '../pricing/admissi
 
 export interface GatewayContext {
   ledger: Ledger;
+  /** Admissions and charges: written with the rest of the event-loop turn's, in one transaction. */
+  commits: GroupCommit;
   feed: StatusFeed;
   proxy: Server;
   upstreams: Upstreams;

@@ -15,7 +15,7 @@ import type { EstimateReason, MeteredUsage } from '../../shared/usage';
 import { emptyUsage } from '../../shared/usage';
 import type { Dialect, DialectRequest, StreamMeter } from '../dialects/types';
 import type { BlockReason } from '../ledger/allowance';
-import type { PostResult } from '../ledger/ledger';
+import type { Charge } from '../ledger/ledger';
 import { rateLimitHeaders, rateLimitsEvent } from './codexHeaders';
 import type { GatewayContext } from './context';
 import { BodyTooLargeError, declaredTooLarge, readBody } from './requestBody';
@@ -87,14 +87,9 @@ export async function handleMeteredRequest(
     maxOutputTokens: request.maxOutputTokens,
   });
   const requestId = randomUUID();
-  const admission = ctx.ledger.admit({
-    requestId,
-    client: target.client,
-    model: request.model,
-    route: target.pathname,
-    feature: rate.feature,
-    estimate,
-  });
+  const admit = { requestId, client: target.client, model: request.model, route: target.pathname, feature: rate.feature, estimate };
+  // The hold is on disk before anything goes upstream (group commit: see ledger/groupCommit.ts).
+  const admission = await ctx.commits.run((ledger) => ledger.admit(admit));
   ctx.feed.changed();
   const now = ctx.clock();
   // A fresh object per call: ours to complete (same header order as spreading it into a new one).
@@ -143,8 +138,13 @@ interface ExchangeOptions {
   injectRateLimits: boolean;
 }
 
+/** What settling an already settled exchange returns: nothing left to wait for. */
+const SETTLED = Promise.resolve();
+
 export class MeteredExchange {
   private settled = false;
+  /** The client's response is being ended (after its charge commits): end it only once. */
+  private ending = false;
   private timedOut = false;
   private meter: StreamMeter | null = null;
   private proxyReq: ClientRequest | null = null;
@@ -161,6 +161,11 @@ export class MeteredExchange {
 
   forward(payload: Buffer, target: RequestTarget): void {
     const { ctx, req, res, dialect } = this;
+    if (req.socket.destroyed) {
+      // The client left while its hold was being written: nothing went upstream, nothing to charge.
+      this.settleVoid();
+      return;
+    }
     exchanges.set(req, this);
     res.once('close', () => {
       if (!res.writableFinished) this.onClientGone();
@@ -219,9 +224,8 @@ export class MeteredExchange {
     this.res.flushHeaders();
 
     const finish = (): void => {
-      const tail = meter.end();
-      this.settleFromStream(null);
-      this.res.end(tail);
+      if (this.ending) return;
+      this.endAfter(this.settleFromStream(null), meter.end());
     };
     if (!decoder) {
       proxyRes.on('data', (chunk: Buffer) => this.write(meter.push(chunk), proxyRes));
@@ -254,11 +258,10 @@ export class MeteredExchange {
       this.write(chunk, proxyRes);
     });
     proxyRes.on('end', () => {
+      if (this.ending) return;
       // A small body usually arrives in one chunk: no copy then.
       const usage = this.usageFromBody(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), encoding);
-      if (usage) this.post(usage, null);
-      else this.post(this.estimatedUsage(null, ''), 'no_usage');
-      this.res.end();
+      this.endAfter(usage ? this.post(usage, null) : this.post(this.estimatedUsage(null, ''), 'no_usage'), null);
     });
     proxyRes.on('aborted', () => this.onUpstreamCut());
     proxyRes.on('error', () => this.onUpstreamCut());
@@ -299,26 +302,43 @@ export class MeteredExchange {
 
   /** The upstream broke off mid-response: end the client's stream cleanly and bill what was seen. */
   private onUpstreamCut(): void {
-    if (this.res.writableEnded) return;
-    const tail = this.meter?.end() ?? Buffer.alloc(0);
-    this.settleFromStream('upstream_cut');
-    this.res.end(tail);
+    if (this.res.writableEnded || this.ending) return;
+    this.endAfter(this.settleFromStream('upstream_cut'), this.meter?.end() ?? null);
+  }
+
+  /** Ends the client's response (with the meter's last bytes) once its charge is committed. */
+  private endAfter(settled: Promise<void>, tail: Buffer | null): void {
+    this.ending = true;
+    void settled.then(() => (tail && tail.length > 0 ? this.res.end(tail) : this.res.end()));
   }
 
   private onClientGone(): void {
-    this.settleFromStream('client_disconnect');
+    void this.settleFromStream('client_disconnect');
     this.proxyRes?.destroy();
     this.proxyReq?.destroy();
   }
 
-  /** Codex: settle on the terminal event and return the codex.rate_limits event to inject before it. */
-  private settleAtTerminal(usage: MeteredUsage | null): Buffer | null {
-    const posted = usage ? this.post(usage, null) : this.settleFromStream('upstream_cut');
-    return posted ? rateLimitsEvent(posted.status, this.ctx.clock()) : null;
+  /**
+   * Codex: settle on the terminal event and return the codex.rate_limits event to inject before it.
+   * The event needs the settled status at once, so this one charge is written in a transaction of its own.
+   */
+  private settleAtTerminal(reported: MeteredUsage | null): Buffer | null {
+    if (this.settled) return null;
+    const usage = reported ?? this.estimatedUsage(this.meter?.usage() ?? null, this.meter?.streamedText() ?? '');
+    const charge = this.charge(usage, reported ? null : 'upstream_cut');
+    try {
+      const posted = this.ctx.ledger.post(this.options.holdId, charge);
+      this.ctx.feed.changed();
+      return rateLimitsEvent(posted.status, this.ctx.clock());
+    } catch (error) {
+      this.logPostFailure(error);
+      return null;
+    }
   }
 
-  private settleFromStream(reason: EstimateReason | null): PostResult | null {
-    if (this.settled) return null;
+  /** Settles a stream from what the meter saw; resolves once the charge is committed. */
+  private settleFromStream(reason: EstimateReason | null): Promise<void> {
+    if (this.settled) return SETTLED;
     const meter = this.meter;
     const usage = meter?.usage() ?? null;
     const complete = meter?.sawTerminal() ?? false;
@@ -338,31 +358,32 @@ export class MeteredExchange {
     return usage;
   }
 
-  /** The posted result; its status is built only when read (only Codex streams read it). */
-  private post(usage: MeteredUsage, reason: EstimateReason | null): PostResult | null {
-    if (this.settled) return null;
+  /** Charges the hold with this turn's other writes; resolves (never rejects) once that is committed. */
+  private post(usage: MeteredUsage, reason: EstimateReason | null): Promise<void> {
+    if (this.settled) return SETTLED;
+    const charge = this.charge(usage, reason);
+    return this.ctx.commits.run((ledger) => ledger.post(this.options.holdId, charge)).then(
+      () => this.ctx.feed.changed(),
+      (error: unknown) => this.logPostFailure(error),
+    );
+  }
+
+  /** Marks the exchange settled (exactly one charge per hold) and builds its charge. */
+  private charge(usage: MeteredUsage, reason: EstimateReason | null): Charge {
     this.settled = true;
     exchanges.delete(this.req);
-    try {
-      const result = this.ctx.ledger.post(this.options.holdId, {
-        usage,
-        httpStatus: this.proxyRes?.statusCode ?? 200,
-        estimated: reason !== null,
-        reason,
+    if (reason === null) {
+      this.ctx.estimator.record(this.request.model, {
+        outputTokens: usage.outputTokens,
+        promptChars: this.request.promptText.length,
+        inputTokens: usage.inputTokens + (usage.vendor === 'anthropic' ? usage.cachedInputTokens + usage.cacheWriteTokens : 0),
       });
-      if (reason === null) {
-        this.ctx.estimator.record(this.request.model, {
-          outputTokens: usage.outputTokens,
-          promptChars: this.request.promptText.length,
-          inputTokens: usage.inputTokens + (usage.vendor === 'anthropic' ? usage.cachedInputTokens + usage.cacheWriteTokens : 0),
-        });
-      }
-      this.ctx.feed.changed();
-      return result;
-    } catch (error) {
-      this.ctx.log.error(`could not post hold ${this.options.holdId}: ${(error as Error).message}`);
-      return null;
     }
+    return { usage, httpStatus: this.proxyRes?.statusCode ?? 200, estimated: reason !== null, reason };
+  }
+
+  private logPostFailure(error: unknown): void {
+    this.ctx.log.error(`could not post hold ${this.options.holdId}: ${(error as Error).message}`);
   }
 
   private settleVoid(): void {

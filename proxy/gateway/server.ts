@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { createProxyServer } from 'http-proxy';
 import type { RateCard } from '../../shared/rateCard';
 import { dialectForRoute } from '../dialects';
+import { GroupCommit } from '../ledger/groupCommit';
 import type { Ledger } from '../ledger/ledger';
 import type { AdmissionEstimator, GatewayContext, Logger } from './context';
 import { exchanges, handleMeteredRequest } from './meteredExchange';
@@ -48,6 +49,7 @@ export class Gateway {
     proxy.on('error', (error) => options.log.warn(`proxy: ${error.message}`));
     this.ctx = {
       ledger: options.ledger,
+      commits: new GroupCommit(options.ledger),
       feed: this.feed,
       proxy,
       upstreams: new Upstreams(options.endpoints),
@@ -106,6 +108,8 @@ export class Gateway {
     const force = setTimeout(() => this.server.closeAllConnections(), 2_000);
     await closed;
     clearTimeout(force);
+    // The last charges, from streams cut just now, are written before the ledger can close.
+    this.ctx.commits.flush();
     this.ctx.upstreams.close();
   }
 

@@ -283,6 +283,21 @@ export class Ledger {
     });
   }
 
+  /**
+   * Runs `work`, which makes several writes, as one transaction (a group commit): each write inside is
+   * a savepoint of its own, so a failing one rolls back alone, while the cost of a commit (locks, WAL
+   * frames, system calls) is paid once for all of them. Nothing is durable until this returns.
+   */
+  batch<T>(work: () => T): T {
+    try {
+      return this.inTransaction.immediate(work) as T;
+    } catch (error) {
+      // The commit itself failed: everything the writes inside cached or remembered is gone.
+      this.forgetUncommitted();
+      throw error;
+    }
+  }
+
   // ---- credits ------------------------------------------------------------------------------------
 
   addCredits(req: AddCredits): { grantId: number; duplicate: boolean } {
@@ -457,13 +472,17 @@ export class Ledger {
         return value;
       }) as T;
     } catch (error) {
-      // The cached totals and the tail may hold changes that were just rolled back.
-      this.cached = null;
-      this.read(() => this.seedTail());
+      this.forgetUncommitted();
       throw error;
     }
     this.ownCommits++;
     return result;
+  }
+
+  /** The cached totals and the tail may hold changes that were just rolled back: read them again. */
+  private forgetUncommitted(): void {
+    this.cached = null;
+    this.read(() => this.seedTail());
   }
 
   /** A consistent snapshot for reads (BEGIN DEFERRED). */
