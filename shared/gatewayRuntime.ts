@@ -5,5 +5,10 @@
  * `--max-semi-space-size=8` caps V8's young generation at 8 MiB per semi-space instead of 16: under
  * 32 concurrent streams the gateway's peak RSS measured 94 MiB instead of 107–123 MiB, with the
  * same latency. Smaller values (4) promoted streaming objects early and grew the old space instead.
+ *
+ * `--heap-growing-percent=50` lets the old space grow to 1.5× what survived the last full collection
+ * before the next one, instead of V8's 2–4× for small heaps: after a minute of 32-connection traffic
+ * the old space peaked at ~15 MiB instead of ~28 MiB (peak RSS 92 instead of 101–106 MiB), and the
+ * CPU per request did not move measurably (the live heap is ~10 MiB, quick to mark).
  */
-export const GATEWAY_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=8'];
+export const GATEWAY_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=8', '--heap-growing-percent=50'];
