@@ -45,7 +45,8 @@ export class GroupCommit {
     this.queue = [];
     let outcomes: Outcome[];
     try {
-      outcomes = this.ledger.batch(() => queue.map((queued) => attempt(queued, this.ledger)));
+      // A write alone is a transaction of its own already: no savepoint inside another transaction.
+      outcomes = queue.length === 1 ? [attempt(queue[0]!, this.ledger)] : this.ledger.batch(() => queue.map((queued) => attempt(queued, this.ledger)));
     } catch (error) {
       // The commit failed: none of the writes happened.
       for (const queued of queue) queued.reject(error);
