@@ -10,5 +10,9 @@
  * before the next one, instead of V8's 2–4× for small heaps: after a minute of 32-connection traffic
  * the old space peaked at ~15 MiB instead of ~28 MiB (peak RSS 92 instead of 101–106 MiB), and the
  * CPU per request did not move measurably (the live heap is ~10 MiB, quick to mark).
+ *
+ * `--single-threaded-gc` collects on the main thread only. With a heap this small, handing work to
+ * V8's helper threads costs more than it saves: at 32 connections on two busy cores the gateway's CPU
+ * per request fell 15 % (169 → 144 µs), the helper threads' share from 11 to 1 µs, peak RSS unchanged.
  */
-export const GATEWAY_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=8', '--heap-growing-percent=50'];
+export const GATEWAY_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=8', '--heap-growing-percent=50', '--single-threaded-gc'];

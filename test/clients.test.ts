@@ -17,7 +17,18 @@ let gw: TestGateway;
 beforeAll(async () => {
   gw = await startTestGateway({ plan: 'pro' });
 });
-afterAll(async () => gw.close());
+/** Codex homes made by the tests, removed at the end (each holds a session rollout and logs). */
+const codexHomes: string[] = [];
+function newCodexHome(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'codex-home-'));
+  codexHomes.push(dir);
+  return dir;
+}
+
+afterAll(async () => {
+  await gw.close();
+  for (const dir of codexHomes) fs.rmSync(dir, { recursive: true, force: true });
+});
 
 const lastRow = () => gw.ledger.usageRows({}).reduce((a, b) => (b.id > a.id ? b : a));
 const usageHeader = (usage: Record<string, number>) => ({ 'x-fake-usage': JSON.stringify(usage) });
@@ -130,7 +141,7 @@ describe('Codex CLI', () => {
   }
 
   it('gets its answer, is metered exactly, and records our windows in its rollout', async () => {
-    const codexHome = fs.mkdtempSync(path.join(os.tmpdir(), 'codex-home-'));
+    const codexHome = newCodexHome();
     gw.upstream.setBehavior(null);
     const rowsBefore = gw.ledger.usageRows({}).length;
     const result = await runCodex(codexHome, 'say hi');
@@ -158,7 +169,7 @@ describe('Codex CLI', () => {
   it('prints "hit your usage limit" on a blocked account', async () => {
     gw.ledger.setPlan('free');
     try {
-      const codexHome = fs.mkdtempSync(path.join(os.tmpdir(), 'codex-home-'));
+      const codexHome = newCodexHome();
       const result = await runCodex(codexHome, 'say hi');
       expect(result.status).not.toBe(0);
       expect(result.stdout + result.stderr).toMatch(/hit your usage limit/i);

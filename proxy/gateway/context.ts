@@ -15,6 +15,13 @@ export interface Logger {
 
 export type { AdmissionEstimate as AdmissionEstimator } from '../pricing/admissionEstimator';
 
+/** A request target split at the query, as the router sees it. */
+export interface RequestUrl {
+  pathname: string;
+  /** '' or the query with its leading '?'. */
+  search: string;
+}
+
 export interface GatewayContext {
   ledger: Ledger;
   /** Admissions and charges: written with the rest of the event-loop turn's, in one transaction. */

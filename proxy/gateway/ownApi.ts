@@ -6,7 +6,7 @@ import { addCreditsSchema, setPlanSchema, settingsSchema, usageQuerySchema } fro
 import type * as z from '../../shared/zod';
 import * as operations from '../accountOperations';
 import { toCsv, USAGE_GROUP_COLUMNS, USAGE_ROW_COLUMNS } from '../usageCsv';
-import type { GatewayContext } from './context';
+import type { GatewayContext, RequestUrl } from './context';
 import { BodyTooLargeError, readBody } from './requestBody';
 import { sendError, sendJson } from './respond';
 
@@ -16,7 +16,7 @@ export async function handleOwnApi(
   ctx: GatewayContext,
   req: IncomingMessage,
   res: ServerResponse,
-  url: Pick<URL, 'pathname' | 'searchParams'>,
+  url: RequestUrl,
   client: string,
 ): Promise<void> {
   const route = `${req.method} ${url.pathname.replace(/\/+$/, '')}`;
@@ -88,8 +88,8 @@ async function parseBody<T extends z.ZodMiniType>(req: IncomingMessage, res: Ser
   return parsed.data;
 }
 
-function sendUsage(ctx: GatewayContext, res: ServerResponse, url: Pick<URL, 'searchParams'>): void {
-  const parsed = usageQuerySchema.safeParse(Object.fromEntries(url.searchParams));
+function sendUsage(ctx: GatewayContext, res: ServerResponse, url: RequestUrl): void {
+  const parsed = usageQuerySchema.safeParse(Object.fromEntries(new URLSearchParams(url.search)));
   if (!parsed.success) return sendError(res, null, 'invalid_request', describeIssues(parsed.error));
   const rows = operations.usage(ctx.ledger, parsed.data);
   if (parsed.data.format === 'csv') {

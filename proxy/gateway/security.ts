@@ -6,11 +6,17 @@ import type { IncomingMessage } from 'node:http';
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
+/** A client sends the same Host on every request: the last one found good is checked by identity. */
+let lastLoopbackHost: string | undefined;
+
 /** True when the Host header names this machine's loopback (with any port), or is absent (HTTP/1.0). */
 export function isLoopbackHost(host: string | undefined): boolean {
-  if (host === undefined) return true;
-  const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0];
-  return LOOPBACK_HOSTS.has((name ?? '').toLowerCase());
+  if (host === undefined || host === lastLoopbackHost) return true;
+  const nameEnd = host.startsWith('[') ? host.indexOf(']') + 1 : host.indexOf(':');
+  const name = nameEnd > 0 ? host.slice(0, nameEnd) : host;
+  if (!LOOPBACK_HOSTS.has(name.toLowerCase())) return false;
+  lastLoopbackHost = host;
+  return true;
 }
 
 /** A browser's CORS preflight: the gateway never answers these, so no web page can call it. */

@@ -10,7 +10,7 @@ import type { RateCard } from '../../shared/rateCard';
 import { dialectForRoute } from '../dialects';
 import { GroupCommit } from '../ledger/groupCommit';
 import type { Ledger } from '../ledger/ledger';
-import type { AdmissionEstimator, GatewayContext, Logger } from './context';
+import type { AdmissionEstimator, GatewayContext, Logger, RequestUrl } from './context';
 import { exchanges, handleMeteredRequest } from './meteredExchange';
 import { handleOwnApi } from './ownApi';
 import { sendError, sendJson } from './respond';
@@ -151,15 +151,7 @@ export class Gateway {
 }
 
 /** Path and query of a request target; cheaper than `new URL()` on every request. */
-function requestUrl(target: string): { pathname: string; search: string; searchParams: URLSearchParams } {
+function requestUrl(target: string): RequestUrl {
   const queryAt = target.indexOf('?');
-  const pathname = queryAt < 0 ? target : target.slice(0, queryAt);
-  const search = queryAt < 0 ? '' : target.slice(queryAt);
-  return {
-    pathname,
-    search,
-    get searchParams() {
-      return new URLSearchParams(search);
-    },
-  };
+  return queryAt < 0 ? { pathname: target, search: '' } : { pathname: target.slice(0, queryAt), search: target.slice(queryAt) };
 }
