@@ -41,7 +41,7 @@ describe('ledger: windows', () => {
     const a = admitted(100);
     expect(a.state).toBe('plan');
     // The request that opens the windows reports used 0 and resets at now + length.
-    expect(a.status.windows.map((w) => [w.used, w.usedPercent, w.resetsAt, w.held])).toEqual([
+    expect(t.ledger.status().windows.map((w) => [w.used, w.usedPercent, w.resetsAt, w.held])).toEqual([
       [0, 0, iso(T0 + FIVE_HOURS), 0.0001],
       [0, 0, iso(T0 + WEEK), 0.0001],
     ]);
@@ -65,7 +65,8 @@ describe('ledger: windows', () => {
     expect(idle.windows[1]).toMatchObject({ used: 0.0004, resetsAt: iso(T0 + WEEK) });
     t.clock.advance(2 * HOUR);
     const a = admitted(10);
-    expect(a.status.windows[0]!.resetsAt).toBe(iso(T0 + 7 * HOUR + FIVE_HOURS));
+    expect(t.ledger.status().windows[0]!.resetsAt).toBe(iso(T0 + 7 * HOUR + FIVE_HOURS));
+    expect(a.limits.windows['5h'].endsAt).toBe(T0 + 7 * HOUR + FIVE_HOURS);
     t.ledger.post(a.holdId, { usage: unitUsage(100) });
     const s = t.ledger.status();
     expect(s.windows.map((w) => w.used)).toEqual([0.0001, 0.0005]);

@@ -3,8 +3,10 @@
  * admission and one `codex.rate_limits` stream event with the settled state. With these, Codex's own
  * status view shows Creditgate's windows and balance.
  */
-import type { Status, WindowStatus } from '../../shared/protocol';
+import type { WindowName } from '../../shared/plans';
 import { WINDOW_MINUTES } from '../../shared/plans';
+import type { AccountLimits } from '../ledger/ledger';
+import { credits } from '../ledger/statusView';
 
 interface RateLimitWindow {
   used_percent: number;
@@ -12,43 +14,22 @@ interface RateLimitWindow {
   reset_at: number | null;
 }
 
-// Headers go out on every admission, and the windows' reset instants rarely change: parse each once.
-const secondsCache = new Map<string, number>();
-
-function unixSeconds(iso: string | null): number | null {
-  if (iso === null) return null;
-  let seconds = secondsCache.get(iso);
-  if (seconds === undefined) {
-    if (secondsCache.size >= 64) secondsCache.clear();
-    seconds = Math.floor(Date.parse(iso) / 1000);
-    secondsCache.set(iso, seconds);
-  }
-  return seconds;
-}
-
-function findWindow(status: Status, name: '5h' | 'weekly'): WindowStatus | undefined {
-  for (const window of status.windows) if (window.name === name) return window;
-  return undefined;
-}
-
-function windowView(status: Status, name: '5h' | 'weekly', now: number): RateLimitWindow {
-  const window = findWindow(status, name);
+function windowView(limits: AccountLimits, name: WindowName, now: number): RateLimitWindow {
+  const window = limits.windows[name];
   const minutes = WINDOW_MINUTES[name];
   return {
-    used_percent: window ? round2(window.usedPercent) : 0,
+    used_percent: window.usedPercent,
     window_minutes: minutes,
     // A request that opens a window reports reset-at = now + length (SPEC §6).
-    reset_at: unixSeconds(window?.resetsAt ?? null) ?? Math.floor(now / 1000) + minutes * 60,
+    reset_at: Math.floor((window.endsAt ?? now + minutes * 60_000) / 1000),
   };
 }
 
-const round2 = (value: number): number => Math.round(value * 100) / 100;
-
-function creditsView(status: Status): { has_credits: boolean; unlimited: boolean; balance: string } {
+function creditsView(limits: AccountLimits): { has_credits: boolean; unlimited: boolean; balance: string } {
   return {
-    has_credits: status.credits.available > 0,
+    has_credits: limits.available > 0,
     unlimited: false,
-    balance: balanceText(status.credits.balance),
+    balance: balanceText(limits.balance),
   };
 }
 
@@ -56,19 +37,20 @@ function creditsView(status: Status): { has_credits: boolean; unlimited: boolean
 let lastBalance = Number.NaN;
 let lastBalanceText = '';
 
+/** Micro-credits as Codex shows a balance: credits with up to 6 decimals, no trailing zeros. */
 function balanceText(balance: number): string {
   if (balance !== lastBalance) {
-    lastBalanceText = balance.toFixed(6).replace(/\.?0+$/, '');
+    lastBalanceText = credits(balance).toFixed(6).replace(/\.?0+$/, '');
     lastBalance = balance;
   }
   return lastBalanceText;
 }
 
 /** Header pairs describing the account at admission; they replace any upstream `x-codex-*` headers. */
-export function rateLimitHeaders(status: Status, now: number): Record<string, string> {
-  const primary = windowView(status, '5h', now);
-  const secondary = windowView(status, 'weekly', now);
-  const credits = creditsView(status);
+export function rateLimitHeaders(limits: AccountLimits, now: number): Record<string, string> {
+  const primary = windowView(limits, '5h', now);
+  const secondary = windowView(limits, 'weekly', now);
+  const credit = creditsView(limits);
   return {
     'x-codex-primary-used-percent': String(primary.used_percent),
     'x-codex-primary-window-minutes': String(primary.window_minutes),
@@ -76,20 +58,19 @@ export function rateLimitHeaders(status: Status, now: number): Record<string, st
     'x-codex-secondary-used-percent': String(secondary.used_percent),
     'x-codex-secondary-window-minutes': String(secondary.window_minutes),
     'x-codex-secondary-reset-at': String(secondary.reset_at),
-    'x-codex-credits-has-credits': String(credits.has_credits),
-    'x-codex-credits-unlimited': String(credits.unlimited),
-    'x-codex-credits-balance': credits.balance,
-    'x-creditgate-state': status.state,
+    'x-codex-credits-has-credits': String(credit.has_credits),
+    'x-codex-credits-unlimited': String(credit.unlimited),
+    'x-codex-credits-balance': credit.balance,
   };
 }
 
 /** The `codex.rate_limits` SSE event carrying the settled state, injected before the terminal event. */
-export function rateLimitsEvent(status: Status, now: number): Buffer {
+export function rateLimitsEvent(limits: AccountLimits, now: number): Buffer {
   const event = {
     type: 'codex.rate_limits',
-    plan_type: status.plan,
-    rate_limits: { primary: windowView(status, '5h', now), secondary: windowView(status, 'weekly', now) },
-    credits: creditsView(status),
+    plan_type: limits.plan,
+    rate_limits: { primary: windowView(limits, '5h', now), secondary: windowView(limits, 'weekly', now) },
+    credits: creditsView(limits),
   };
   return Buffer.from(`event: codex.rate_limits\ndata: ${JSON.stringify(event)}\n\n`);
 }

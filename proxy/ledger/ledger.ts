@@ -33,7 +33,7 @@ import { BURN_WINDOW_MS, RecentUsage } from './recentUsage';
 import type { AuditRow } from './reports';
 import { Reports } from './reports';
 import { migrate } from './schema';
-import { buildStatus } from './statusView';
+import { buildStatus, usedPercent } from './statusView';
 import { FOLD_LIMIT, copyTotals, foldUsage, onlyFolded } from './fold';
 import type { AccountRow, HoldRow, Period, UsageTailRow } from './store';
 import { Store } from './store';
@@ -67,8 +67,22 @@ export interface AdmitRequest {
   estimate: Micro;
 }
 
+/**
+ * The account in the few figures a response's rate-limit headers carry (gateway/codexHeaders.ts):
+ * cheaper than a Status, which admission would otherwise build on every request.
+ */
+export interface AccountLimits {
+  plan: string;
+  /** Per window: percent of its limit used (two decimals), and when its open period ends (unix ms) or null. */
+  windows: Record<WindowName, { usedPercent: number; endsAt: number | null }>;
+  balance: Micro;
+  /** The balance less what open requests hold. */
+  available: Micro;
+}
+
+/** An admission, with the account's limits right after it (`status()` has the rest). */
 export type Admission =
-  | { admitted: true; holdId: number; state: 'plan' | 'credits'; status: Status }
+  | { admitted: true; holdId: number; state: 'plan' | 'credits'; limits: AccountLimits }
   | {
       admitted: false;
       state: 'blocked';
@@ -76,7 +90,7 @@ export type Admission =
       /** Unix ms when a window reset would unblock, else null. */
       retryAt: number | null;
       planType: string;
-      status: Status;
+      limits: AccountLimits;
     };
 
 export interface Charge {
@@ -94,10 +108,11 @@ export interface PostResult {
   planCost: Micro;
   creditCost: Micro;
   /**
-   * The account's status after the post, built when first read: most callers never look (only
-   * Codex clients get it, as a codex.rate_limits event), and building it costs a few µs per request.
+   * The account's status and limits after the post, built when first read: most callers never look
+   * (only Codex clients get the limits, as a codex.rate_limits event).
    */
   readonly status: Status;
+  readonly limits: AccountLimits;
 }
 
 export interface AddCredits {
@@ -197,7 +212,7 @@ export class Ledger {
       const decision = decide(this.uses(w, plan, names), w.account.planHeld, this.creditPosition(w.account));
       if (decision.state === 'blocked') {
         const planType = w.account.plan!;
-        return { admitted: false, state: 'blocked', reason: decision.reason, retryAt: decision.retryAt, planType, status: this.statusOf(w) };
+        return { admitted: false, state: 'blocked', reason: decision.reason, retryAt: decision.retryAt, planType, limits: this.limitsOf(w) };
       }
       // A zero estimate still holds one micro-credit: each admission must use up part of "something left".
       const estimate = Math.max(1, req.estimate);
@@ -223,7 +238,7 @@ export class Ledger {
       };
       this.store.insertHold(hold);
       this.ownHolds.set(holdId, hold);
-      return { admitted: true, holdId, state: decision.state, status: this.statusOf(w) };
+      return { admitted: true, holdId, state: decision.state, limits: this.limitsOf(w) };
     });
   }
 
@@ -241,6 +256,7 @@ export class Ledger {
         reason: charge.reason ?? null,
       });
       const status = (): Status => this.status();
+      const limits = (): AccountLimits => this.limits();
       return {
         usageId,
         cost,
@@ -248,6 +264,9 @@ export class Ledger {
         creditCost,
         get status() {
           return status();
+        },
+        get limits() {
+          return limits();
         },
       };
     });
@@ -381,6 +400,12 @@ export class Ledger {
       return account.nextExpiry !== null && now >= account.nextExpiry ? null : this.statusOf({ now, account, mustSave: false, posted: [] });
     });
     return viaRead ?? this.write((w) => this.statusOf(w));
+  }
+
+  /** The account's current limits (see AccountLimits). */
+  limits(): AccountLimits {
+    const now = this.clock();
+    return this.read(() => this.limitsOf({ now, account: this.syncWithOthers(), mustSave: false, posted: [] }));
   }
 
   usageRows(q: UsageQuery): UsageRow[] {
@@ -604,6 +629,20 @@ export class Ledger {
     });
   }
 
+  private limitsOf(w: Working): AccountLimits {
+    const [fiveHours, weekly] = this.uses(w, this.planOf(w.account), WINDOW_NAMES) as [WindowUse, WindowUse];
+    const { balance, creditHeld } = w.account;
+    return {
+      plan: w.account.plan!,
+      windows: {
+        '5h': { usedPercent: usedPercent(fiveHours), endsAt: fiveHours.endsAt },
+        weekly: { usedPercent: usedPercent(weekly), endsAt: weekly.endsAt },
+      },
+      balance,
+      available: balance - creditHeld,
+    };
+  }
+
   private rateFor(model: string): ModelRate {
     // findModelRate caches its answers per card.
     const rate = findModelRate(this.rateCard, model);
@@ -613,6 +652,7 @@ export class Ledger {
 }
 
 const isLive = (period: Period, now: number): boolean => now < period.endsAt;
+
 
 /**
  * The account fields that change rarely. Settings and periods are replaced, never mutated in place

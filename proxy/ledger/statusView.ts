@@ -47,6 +47,11 @@ export function buildStatus(input: StatusInput): Status {
   };
 }
 
+/** Percent of a window's limit used, with two decimals (0 for a window the plan does not limit). */
+export function usedPercent(use: WindowUse): number {
+  return use.limit > 0 ? Math.round((use.used / use.limit) * 10_000) / 100 : 0;
+}
+
 function windowStatus(input: StatusInput, name: (typeof WINDOW_NAMES)[number]): WindowStatus {
   const use = input.windows.find((w) => w.name === name)!;
   const { limit, used } = use;
@@ -55,7 +60,7 @@ function windowStatus(input: StatusInput, name: (typeof WINDOW_NAMES)[number]): 
     limit: credits(limit),
     used: credits(used),
     remaining: credits(Math.max(0, limit - used)),
-    usedPercent: limit > 0 ? Math.round((used / limit) * 10_000) / 100 : 0,
+    usedPercent: usedPercent(use),
     held: limit > 0 ? credits(input.planHeld) : 0,
     resetsAt: use.endsAt === null ? null : isoTime(use.endsAt),
     windowMinutes: WINDOW_MINUTES[name],
