@@ -8,7 +8,7 @@ import type { Status } from '../shared/protocol';
 import type { GatewayInfo } from '../shared/rpc';
 import { IssueTokenRequest, SetAutoReloadRequest, SetAutoUseCreditsRequest, SetPlanRequest } from '../shared/rpc';
 import { registerCommands } from './commands';
-import { UsageView } from './commands/showUsage';
+import { USAGE_PANEL_TYPE, UsageView } from './commands/showUsage';
 import { GatewayClient } from './gatewayClient';
 import { Notifications } from './notifications';
 import { classifyChange, explicitAutoReload, explicitAutoUseCredits, explicitPlan, warningThresholds } from './settings';
@@ -49,6 +49,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<Credit
     client,
     statusBar,
     usage,
+    // Before any await: VS Code restores an open Usage panel as soon as activation registers this.
+    vscode.window.registerWebviewPanelSerializer(USAGE_PANEL_TYPE, usage),
     { dispose: () => clearInterval(tooltipTimer) },
     client.onStatus((status) => {
       statusBar.showStatus(status);

@@ -8,7 +8,7 @@ import { creditFigures, gauge } from '../extension/presentation/usageGauges';
 import { UsagePanelData } from '../extension/presentation/usagePanelData';
 import { usagePanelHtml } from '../extension/presentation/usagePanelHtml';
 import { Throttle } from '../extension/presentation/usageThrottle';
-import { parseFromWebview } from '../extension/webview/messages';
+import { DEFAULT_VIEW, parseFromWebview, restoredView } from '../extension/webview/messages';
 
 // Day buckets are local calendar days: pin the zone (Berlin has a 23-hour day on 2026-03-29).
 const savedTz = process.env.TZ;
@@ -123,6 +123,14 @@ describe('webview messages', () => {
     expect(parseFromWebview({ type: 'setView', view: { rangeDays: 7, split: 'day' } })).toBeNull();
     expect(parseFromWebview({ type: 'deleteEverything' })).toBeNull();
     expect(parseFromWebview('ready')).toBeNull();
+  });
+
+  it('restores the view a reloaded panel saved, and the default from a missing or tampered state', () => {
+    expect(restoredView({ view: { rangeDays: 7, split: 'client' } })).toEqual({ rangeDays: 7, split: 'client' });
+    expect(restoredView({ view: { rangeDays: 90, split: 'feature', extra: true } })).toEqual({ rangeDays: 90, split: 'feature' });
+    for (const state of [undefined, null, 'x', {}, { view: null }, { view: { rangeDays: 8, split: 'model' } }, { view: { rangeDays: 7, split: 'hour' } }]) {
+      expect(restoredView(state)).toEqual(DEFAULT_VIEW);
+    }
   });
 });
 

@@ -14,11 +14,14 @@ import { usagePanelHtml } from '../presentation/usagePanelHtml';
 import { UsagePanelData } from '../presentation/usagePanelData';
 import { Throttle } from '../presentation/usageThrottle';
 import type { PanelView, ToWebview } from '../webview/messages';
-import { DEFAULT_VIEW, parseFromWebview } from '../webview/messages';
+import { DEFAULT_VIEW, parseFromWebview, restoredView } from '../webview/messages';
 
 const REFRESH_MS = 2_000;
 
-export class UsageView implements vscode.Disposable {
+/** The panel's type, also named in package.json's `onWebviewPanel:` activation event. */
+export const USAGE_PANEL_TYPE = 'creditgate.usage';
+
+export class UsageView implements vscode.Disposable, vscode.WebviewPanelSerializer {
   private panel: vscode.WebviewPanel | null = null;
   private view: PanelView = DEFAULT_VIEW;
   private readonly data: UsagePanelData;
@@ -50,11 +53,32 @@ export class UsageView implements vscode.Disposable {
       this.panel.reveal();
       return;
     }
-    const webviewRoot = vscode.Uri.joinPath(this.extensionUri, 'dist', 'webview');
-    const panel = vscode.window.createWebviewPanel('creditgate.usage', 'Creditgate Usage', vscode.ViewColumn.Active, {
-      enableScripts: true,
-      localResourceRoots: [webviewRoot],
-    });
+    this.attach(vscode.window.createWebviewPanel(USAGE_PANEL_TYPE, 'Creditgate Usage', vscode.ViewColumn.Active, this.webviewOptions()));
+  }
+
+  /** VS Code restores a panel that was open when the window reloaded, with the view it showed. */
+  deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown): Promise<void> {
+    if (this.panel) {
+      // There is one Usage panel: one already open wins over a restored one.
+      panel.dispose();
+    } else {
+      this.view = restoredView(state);
+      panel.webview.options = this.webviewOptions();
+      this.attach(panel);
+    }
+    return Promise.resolve();
+  }
+
+  private webviewOptions(): vscode.WebviewPanelOptions & vscode.WebviewOptions {
+    return { enableScripts: true, localResourceRoots: [this.webviewRoot()] };
+  }
+
+  private webviewRoot(): vscode.Uri {
+    return vscode.Uri.joinPath(this.extensionUri, 'dist', 'webview');
+  }
+
+  private attach(panel: vscode.WebviewPanel): void {
+    const webviewRoot = this.webviewRoot();
     panel.webview.html = usagePanelHtml({
       cspSource: panel.webview.cspSource,
       scriptUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(webviewRoot, 'usagePanel.js')).toString(),

@@ -51,6 +51,17 @@ export function isSplitKey(value: unknown): value is SplitKey {
   return SPLIT_KEYS.includes(value as SplitKey);
 }
 
+/** What the webview keeps across a window reload (vscode.setState): the view it was showing. */
+export interface SavedPanelState {
+  view: PanelView;
+}
+
+/** The view a restored panel shows: the saved one when it is well-formed, else the default. */
+export function restoredView(state: unknown): PanelView {
+  const view = (state as { view?: Record<string, unknown> } | null | undefined)?.view;
+  return view && isRangeDays(view.rangeDays) && isSplitKey(view.split) ? { rangeDays: view.rangeDays, split: view.split } : DEFAULT_VIEW;
+}
+
 /** Validates a message from the webview (its content is not trusted to be well-formed). */
 export function parseFromWebview(message: unknown): FromWebview | null {
   if (typeof message !== 'object' || message === null) return null;
@@ -61,7 +72,7 @@ export function parseFromWebview(message: unknown): FromWebview | null {
       return { type: m.type };
     case 'setView': {
       const view = m.view as Record<string, unknown> | undefined;
-      return view && isRangeDays(view.rangeDays) && isSplitKey(view.split) ? { type: 'setView', view: { rangeDays: view.rangeDays, split: view.split } } : null;
+      return view && isRangeDays(view.rangeDays) && isSplitKey(view.split) ? { type: 'setView', view: restoredView(m) } : null;
     }
     default:
       return null;

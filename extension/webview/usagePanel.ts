@@ -12,11 +12,11 @@ import { formatCr, formatCredits } from '../../shared/format';
 import type { Gauge } from '../presentation/usageGauges';
 import { creditFigures, gauges, statusLine } from '../presentation/usageGauges';
 import { OTHER_SERIES } from '../presentation/usageChart';
-import type { FromWebview, PanelData, PanelView, ToWebview } from './messages';
+import type { FromWebview, PanelData, PanelView, SavedPanelState, ToWebview } from './messages';
 import { DEFAULT_VIEW, isRangeDays, isSplitKey } from './messages';
 import { levelColour, readTheme } from './theme';
 
-declare function acquireVsCodeApi(): { postMessage(message: FromWebview): void };
+declare function acquireVsCodeApi(): { postMessage(message: FromWebview): void; setState(state: SavedPanelState): void };
 
 Chart.register(ArcElement, BarController, BarElement, CategoryScale, DoughnutController, Legend, LinearScale, LineController, LineElement, PointElement, Tooltip);
 
@@ -272,6 +272,8 @@ function renderGrants(grants: GrantRow[]): void {
 // ---- controls -------------------------------------------------------------------------------------
 
 function renderControls(): void {
+  // Kept by VS Code with the panel: after a window reload the extension restores this view.
+  vscode.setState({ view });
   document.querySelectorAll<HTMLButtonElement>('[data-range]').forEach((button) => {
     button.setAttribute('aria-pressed', String(Number(button.dataset.range) === view.rangeDays));
   });

@@ -22,7 +22,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { chromium, type BrowserContext, type FrameLocator, type Locator, type Page } from 'playwright-core';
 import type { Status } from '../../shared/protocol';
 import { statusText } from '../../extension/presentation/statusBarModel';
 import { freePort, installCodeServer, startWorkbench } from './codeServer';
@@ -332,6 +332,30 @@ async function scenario(context: BrowserContext, url: string, workspace: string,
     check(!(await panel.locator('#usage-empty').isVisible()), 'the panel shows no usage although requests were metered');
     check(await panel.locator('#usage-chart').isVisible(), 'the usage chart is not shown');
     check(!(await panel.locator('#error').isVisible()), `the panel shows an error: ${await panel.locator('#error').innerText().catch(() => '')}`);
+  });
+
+  // g. A window reload brings the Usage panel back, showing the range and split the user had chosen.
+  await step('usage-panel-restored', () => [page], async () => {
+    const panel = (): FrameLocator => page.frameLocator('iframe.webview').frameLocator('iframe#active-frame');
+    const pressed = (selector: string): Locator => panel().locator(`${selector}[aria-pressed="true"]`);
+    await panel().locator('button[data-range="7"]').click();
+    await panel().locator('button[data-split="client"]').click();
+    await pressed('button[data-range="7"]').waitFor({ timeout: 10_000 });
+    await pressed('button[data-split="client"]').waitFor({ timeout: 10_000 });
+    // VS Code's own reload: it saves the workbench (open editors, the webview's state) before reloading,
+    // which a bare page reload does not wait for.
+    await openCommandPalette(page, 'Developer: Reload Window');
+    const reloaded = page.waitForEvent('framenavigated', { predicate: (frame) => frame === page.mainFrame(), timeout: 30_000 });
+    await page.keyboard.press('Enter');
+    await reloaded;
+    await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+    await panel().locator('h1', { hasText: 'Creditgate usage' }).waitFor({ timeout: 30_000 });
+    await pressed('button[data-range="7"]').waitFor({ timeout: 10_000 });
+    await pressed('button[data-split="client"]').waitFor({ timeout: 10_000 });
+    await panel().locator('#usage-chart').waitFor({ timeout: 10_000 });
+    check(!(await panel().locator('#error').isVisible()), `the restored panel shows an error: ${await panel().locator('#error').innerText().catch(() => '')}`);
+    const { text } = await expectedText(fixture);
+    await waitForText(page, text, 30_000);
   });
 }
 
