@@ -204,6 +204,26 @@ async function scenario(context: BrowserContext, url: string, workspace: string,
     check(latency <= PUSH_BUDGET_MS, `the status bar took ${latency} ms to move (budget ${PUSH_BUDGET_MS} ms)`);
   });
 
+  // b2. Crossing 75 % of the 5-hour allowance: one warning toast saying how much is used and when it
+  // resets, with View usage / Add credits (90 % and 95 % are not crossed yet).
+  await step('threshold-warning', () => [page], async () => {
+    // gpt-4o-mini input at 3.75 cr per 1M tokens: 56,000 tokens are 0.21 of the tiny plan's 0.3 cr.
+    const result = await chat(fixture, 56_000);
+    check(result.status === 200 && result.state === 'plan', `threshold request: ${result.status} ${result.state} ${result.body.slice(0, 200)}`);
+    const { text, status } = await expectedText(fixture);
+    const used = status.windows.find((w) => w.name === '5h')!.usedPercent;
+    check(used >= 75 && used < 90, `the 5h window is at ${used}% used, expected between 75 and 90`);
+    await waitForText(page, text);
+    const warning = shownToast(`${Math.floor(used)}% of the 5h allowance is used`);
+    await warning.waitFor({ timeout: PUSH_BUDGET_MS + 3_000 });
+    check((await warning.locator('.codicon-warning').count()) > 0, 'the threshold notification is not a warning');
+    check((await warning.innerText()).includes('It resets at'), `the threshold notification does not say when the window resets: ${await warning.innerText()}`);
+    for (const button of ['View usage', 'Add credits']) {
+      check((await warning.locator('.monaco-button', { hasText: button }).count()) === 1, `the threshold notification lacks its "${button}" button`);
+    }
+    check((await page.locator(TOASTS, { hasText: 'allowance is used' }).count()) === 1, 'more than one threshold notification for one crossing');
+  });
+
   // c. Tripping the plan with no credits: `Add credits` on the error background, one error toast.
   await step('blocked', () => [page], async () => {
     const tripping = await chat(fixture, 100_000);
