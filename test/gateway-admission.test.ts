@@ -1,10 +1,14 @@
 /**
  * The account's states through real requests (SPEC §1, §2, §6): plan → credits → blocked with the
  * contract 429 → a purchase admits the very next request; idempotent purchases; window reset; a
- * concurrent burst bounded by the credits.
+ * concurrent burst bounded by the credits; concurrent requests' writes grouped into shared commits.
  */
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { Ledger } from '../proxy/ledger/ledger';
+import { defaultRateCard } from '../proxy/pricing';
 import { rawRequest } from './fake-upstream';
+import { walCommits } from './fixtures/walCommits';
 import { startTestGateway, type TestGateway } from './helpers/testGateway';
 
 let gw: TestGateway | null = null;
@@ -131,6 +135,27 @@ describe('plan → credits → blocked → add credits', () => {
     expect(10 * COST - status.credits.balance).toBeCloseTo(charged, 6);
     expect(status.credits.balance).toBeGreaterThanOrEqual(-COST);
     expect(status.credits.held).toBe(0);
+  });
+
+  it('writes the holds and charges of concurrent requests in shared transactions, losing none', async () => {
+    gw = await startTestGateway({ plan: 'enterprise' });
+    await api(gw, 'POST', 'credits', { amount: 100, idempotencyKey: 'group' });
+    const database = path.join(gw.dataDir, 'creditgate.db');
+    // Another connection on the file, as the CLI would open it, checks the totals afterwards.
+    const observer = Ledger.open({ path: database, rateCard: defaultRateCard() });
+    try {
+      const commitsBefore = walCommits(database);
+      const results = await Promise.all(Array.from({ length: 40 }, () => chat(gw!)));
+      expect(results.every((r) => r.status === 200)).toBe(true);
+      // 40 admissions and 40 charges: 80 commits if each were written alone.
+      expect(walCommits(database) - commitsBefore).toBeLessThan(80);
+      expect(gw.ledger.usageRows({})).toHaveLength(40);
+      const status = observer.status();
+      expect(status.credits.held).toBe(0);
+      expect(status.credits.balance).toBeCloseTo(100 - 40 * COST, 6);
+    } finally {
+      observer.close();
+    }
   });
 
   it('refuses unknown plan names and bad purchase bodies with clear 400s', async () => {
