@@ -393,19 +393,12 @@ export class Ledger {
   // ---- status and reports -------------------------------------------------------------------------
 
   status(): Status {
-    const now = this.clock();
-    // Reads need no write lock unless a grant expiry is due, which must be written off first.
-    const viaRead = this.read(() => {
-      const account = this.syncWithOthers();
-      return account.nextExpiry !== null && now >= account.nextExpiry ? null : this.statusOf({ now, account, mustSave: false, posted: [] });
-    });
-    return viaRead ?? this.write((w) => this.statusOf(w));
+    return this.view((w) => this.statusOf(w));
   }
 
   /** The account's current limits (see AccountLimits). */
   limits(): AccountLimits {
-    const now = this.clock();
-    return this.read(() => this.limitsOf({ now, account: this.syncWithOthers(), mustSave: false, posted: [] }));
+    return this.view((w) => this.limitsOf(w));
   }
 
   usageRows(q: UsageQuery): UsageRow[] {
@@ -508,6 +501,17 @@ export class Ledger {
   private forgetUncommitted(): void {
     this.cached = null;
     this.read(() => this.seedTail());
+  }
+
+  /** A view of the account as it is now. */
+  private view<T>(build: (w: Working) => T): T {
+    const now = this.clock();
+    // Reads need no write lock unless a grant expiry is due, which must be written off first.
+    const viaRead = this.read(() => {
+      const account = this.syncWithOthers();
+      return account.nextExpiry !== null && now >= account.nextExpiry ? null : { value: build({ now, account, mustSave: false, posted: [] }) };
+    });
+    return viaRead ? viaRead.value : this.write(build);
   }
 
   /** A consistent snapshot for reads (BEGIN DEFERRED). */
