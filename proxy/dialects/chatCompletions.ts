@@ -6,11 +6,10 @@
  * Terminal event: `data: [DONE]`. The usage chunk comes right before it, but it is not the end: a
  * stream cut between the two still lacks its final marker, and a client would notice.
  */
-import type { MeteredUsage } from '../../shared/usage';
 import type { Dialect, DialectRequest, Validation } from './types';
 import type { SseEvent } from './sse';
-import { SseStreamMeter, type EventRewrite, type SseObserver } from './sseMeter';
-import { DeferredText, mayCarryUsage } from './deferredText';
+import { DialectObserver, SseStreamMeter, type EventRewrite } from './sseMeter';
+import { mayCarryUsage } from './deferredText';
 import { openAiErrorBody, shapeDetails } from './errors';
 import { collectPromptText, field, isObject, joinText, parseJson, toolsText } from './json';
 import { openAiUsage } from './usageFields';
@@ -68,16 +67,16 @@ function prepare(body: Record<string, unknown>, request: DialectRequest): { body
   };
 }
 
-class ChatObserver implements SseObserver {
-  private lastUsage: MeteredUsage | null = null;
-  private terminal = false;
-  /** Content, refusals and tool-call arguments of every choice: all of it is billed output. */
-  private readonly text = new DeferredText((chunk) => {
-    const choices = field(chunk, 'choices');
-    return Array.isArray(choices) ? choices.map(deltaText).join('') : '';
-  });
+/** Content, refusals and tool-call arguments of every choice: all of it is billed output. */
+function chunkText(chunk: unknown): string {
+  const choices = field(chunk, 'choices');
+  return Array.isArray(choices) ? choices.map(deltaText).join('') : '';
+}
 
-  constructor(private readonly stripUsageChunk: boolean) {}
+class ChatObserver extends DialectObserver {
+  constructor(private readonly stripUsageChunk: boolean) {
+    super(chunkText);
+  }
 
   onEvent(event: SseEvent): EventRewrite {
     if (event.dataEquals('[DONE]')) {
@@ -97,18 +96,6 @@ class ChatObserver implements SseObserver {
     if (usage && this.stripUsageChunk && Array.isArray(choices) && choices.length === 0) return 'drop';
     this.text.add(event);
     return 'keep';
-  }
-
-  usage(): MeteredUsage | null {
-    return this.lastUsage;
-  }
-
-  sawTerminal(): boolean {
-    return this.terminal;
-  }
-
-  streamedText(): string {
-    return this.text.read();
   }
 }
 

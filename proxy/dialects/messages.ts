@@ -3,11 +3,9 @@
  * cache figures arrive in `message_start`; `message_delta.usage.output_tokens` is cumulative, so the
  * last one is final (never summed). Terminal event: `message_stop`.
  */
-import type { MeteredUsage } from '../../shared/usage';
 import type { Dialect, DialectRequest, Validation } from './types';
 import type { SseEvent } from './sse';
-import { SseStreamMeter, type EventRewrite, type SseObserver } from './sseMeter';
-import { DeferredText } from './deferredText';
+import { DialectObserver, SseStreamMeter, type EventRewrite } from './sseMeter';
 import { anthropicErrorBody, shapeDetails } from './errors';
 import { collectPromptText, field, isObject, joinText, sniffJsonType, toolsText } from './json';
 import { anthropicUsage } from './usageFields';
@@ -43,15 +41,17 @@ function validate(body: unknown): Validation {
   return { ok: true, request };
 }
 
-class MessagesObserver implements SseObserver {
-  private lastUsage: MeteredUsage | null = null;
-  private terminal = false;
-  /** Text, thinking and tool-input JSON deltas: all of it is billed output. */
-  private readonly text = new DeferredText((event) => {
-    const delta = field(event, 'delta');
-    const text = isObject(delta) ? (delta.text ?? delta.thinking ?? delta.partial_json) : undefined;
-    return typeof text === 'string' ? text : '';
-  });
+/** Text, thinking and tool-input JSON deltas: all of it is billed output. */
+function deltaText(event: unknown): string {
+  const delta = field(event, 'delta');
+  const text = isObject(delta) ? (delta.text ?? delta.thinking ?? delta.partial_json) : undefined;
+  return typeof text === 'string' ? text : '';
+}
+
+class MessagesObserver extends DialectObserver {
+  constructor() {
+    super(deltaText);
+  }
 
   onEvent(event: SseEvent): EventRewrite {
     const type = event.type || sniffJsonType(event.data);
@@ -84,18 +84,6 @@ class MessagesObserver implements SseObserver {
       cachedInputTokens: usage.cache_read_input_tokens != null ? delta.cachedInputTokens : base.cachedInputTokens,
       cacheWriteTokens: usage.cache_creation_input_tokens != null ? delta.cacheWriteTokens : base.cacheWriteTokens,
     };
-  }
-
-  usage(): MeteredUsage | null {
-    return this.lastUsage;
-  }
-
-  sawTerminal(): boolean {
-    return this.terminal;
-  }
-
-  streamedText(): string {
-    return this.text.read();
   }
 }
 

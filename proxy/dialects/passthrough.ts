@@ -7,8 +7,8 @@
 import type { MeteredUsage, Vendor } from '../../shared/usage';
 import type { Dialect, Validation } from './types';
 import type { SseEvent } from './sse';
-import { SseStreamMeter, type EventRewrite, type SseObserver } from './sseMeter';
-import { DeferredText, mayCarryUsage } from './deferredText';
+import { DialectObserver, SseStreamMeter, type EventRewrite } from './sseMeter';
+import { mayCarryUsage } from './deferredText';
 import { anthropicErrorBody, openAiErrorBody, shapeDetails } from './errors';
 import { field, isObject, parseJson } from './json';
 import { anthropicUsage, openAiUsage } from './usageFields';
@@ -43,24 +43,24 @@ function usageIn(value: unknown, read: (usage: unknown) => MeteredUsage | null):
   return read(value.usage) ?? read(field(value.response, 'usage')) ?? read(field(value.message, 'usage'));
 }
 
-class PassthroughObserver implements SseObserver {
-  private lastUsage: MeteredUsage | null = null;
-  private terminal = false;
-  /** Best effort across shapes: a string `delta`, or Chat's choices[].delta.content. */
-  private readonly text = new DeferredText((event) => {
-    const delta = field(event, 'delta');
-    let text = typeof delta === 'string' ? delta : '';
-    const choices = field(event, 'choices');
-    if (Array.isArray(choices)) {
-      for (const choice of choices) {
-        const content = field(field(choice, 'delta'), 'content');
-        if (typeof content === 'string') text += content;
-      }
+/** Best effort across shapes: a string `delta`, or Chat's choices[].delta.content. */
+function anyDeltaText(event: unknown): string {
+  const delta = field(event, 'delta');
+  let text = typeof delta === 'string' ? delta : '';
+  const choices = field(event, 'choices');
+  if (Array.isArray(choices)) {
+    for (const choice of choices) {
+      const content = field(field(choice, 'delta'), 'content');
+      if (typeof content === 'string') text += content;
     }
-    return text;
-  });
+  }
+  return text;
+}
 
-  constructor(private readonly readUsage: (usage: unknown) => MeteredUsage | null) {}
+class PassthroughObserver extends DialectObserver {
+  constructor(private readonly readUsage: (usage: unknown) => MeteredUsage | null) {
+    super(anyDeltaText);
+  }
 
   onEvent(event: SseEvent): EventRewrite {
     if (event.dataEquals('[DONE]')) {
@@ -74,18 +74,6 @@ class PassthroughObserver implements SseObserver {
       this.text.add(event);
     }
     return 'keep';
-  }
-
-  usage(): MeteredUsage | null {
-    return this.lastUsage;
-  }
-
-  sawTerminal(): boolean {
-    return this.terminal;
-  }
-
-  streamedText(): string {
-    return this.text.read();
   }
 }
 

@@ -3,11 +3,9 @@
  * terminal event (`response.completed`, `.incomplete`, `.failed` — all billed); the gateway may put
  * one event (codex.rate_limits) right before that terminal event via `beforeTerminal`.
  */
-import type { MeteredUsage } from '../../shared/usage';
 import type { Dialect, DialectRequest, StreamMeterOptions, Validation } from './types';
 import type { SseEvent } from './sse';
-import { SseStreamMeter, type EventRewrite, type SseObserver } from './sseMeter';
-import { DeferredText } from './deferredText';
+import { DialectObserver, SseStreamMeter, type EventRewrite } from './sseMeter';
 import { openAiErrorBody, shapeDetails } from './errors';
 import { collectPromptText, field, isObject, joinText, sniffJsonType, toolsText } from './json';
 import { openAiUsage } from './usageFields';
@@ -50,15 +48,15 @@ function validate(body: unknown): Validation {
   return { ok: true, request };
 }
 
-class ResponsesObserver implements SseObserver {
-  private lastUsage: MeteredUsage | null = null;
-  private terminal = false;
-  private readonly text = new DeferredText((event) => {
-    const delta = field(event, 'delta');
-    return typeof delta === 'string' ? delta : '';
-  });
+function deltaText(event: unknown): string {
+  const delta = field(event, 'delta');
+  return typeof delta === 'string' ? delta : '';
+}
 
-  constructor(private readonly beforeTerminal: StreamMeterOptions['beforeTerminal']) {}
+class ResponsesObserver extends DialectObserver {
+  constructor(private readonly beforeTerminal: StreamMeterOptions['beforeTerminal']) {
+    super(deltaText);
+  }
 
   onEvent(event: SseEvent): EventRewrite {
     const type = event.type || sniffJsonType(event.data);
@@ -74,18 +72,6 @@ class ResponsesObserver implements SseObserver {
     this.terminal = true;
     const inserted = firstTerminal && this.beforeTerminal ? this.beforeTerminal(this.lastUsage) : null;
     return inserted && inserted.length > 0 ? { insertBefore: inserted } : 'keep';
-  }
-
-  usage(): MeteredUsage | null {
-    return this.lastUsage;
-  }
-
-  sawTerminal(): boolean {
-    return this.terminal;
-  }
-
-  streamedText(): string {
-    return this.text.read();
   }
 }
 

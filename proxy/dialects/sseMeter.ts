@@ -5,6 +5,7 @@
  */
 import type { MeteredUsage } from '../../shared/usage';
 import type { StreamMeter } from './types';
+import { DeferredText } from './deferredText';
 import { SseFramer, type SseEvent } from './sse';
 
 const EMPTY: Buffer = Buffer.alloc(0);
@@ -20,6 +21,35 @@ export interface SseObserver {
   usage(): MeteredUsage | null;
   sawTerminal(): boolean;
   streamedText(): string;
+}
+
+/**
+ * What every dialect's observer keeps (the last usage reported, whether the terminal event came, the
+ * output text) and the meter's three reads of it; a dialect supplies onEvent and its text extractor.
+ */
+export abstract class DialectObserver implements SseObserver {
+  protected lastUsage: MeteredUsage | null = null;
+  protected terminal = false;
+  protected readonly text: DeferredText;
+
+  /** `extractText` turns one parsed delta event into the output text it carries. */
+  constructor(extractText: (event: unknown) => string) {
+    this.text = new DeferredText(extractText);
+  }
+
+  abstract onEvent(event: SseEvent): EventRewrite;
+
+  usage(): MeteredUsage | null {
+    return this.lastUsage;
+  }
+
+  sawTerminal(): boolean {
+    return this.terminal;
+  }
+
+  streamedText(): string {
+    return this.text.read();
+  }
 }
 
 export class SseStreamMeter implements StreamMeter {
