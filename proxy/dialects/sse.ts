@@ -63,7 +63,19 @@ export class SseEvent {
  */
 export type SseListener = (event: SseEvent | null, end: number) => void;
 
+/**
+ * The largest event the framer assembles. The biggest real ones are Responses' terminal events, which
+ * repeat the whole output (a few MiB with generated images); a longer event is a broken stream, not a
+ * reason to hold hundreds of megabytes.
+ */
+export const MAX_EVENT_BYTES = 16 * 1024 * 1024;
+
 export class SseFramer {
+  /** An event grew past the limit: the framer has stopped and dropped what it held. */
+  overflowed = false;
+  /** Bytes held for the event being assembled: its data lines, and the unfinished line. */
+  private eventBytes = 0;
+  private partialBytes = 0;
   /** Pieces of a line that started in an earlier chunk and has not ended yet. */
   private partialLine: Buffer[] = [];
   /** The previous chunk ended in CR: a leading LF in the next one completes that CRLF. */
@@ -72,9 +84,13 @@ export class SseFramer {
   private eventType = '';
   private dataLines: Buffer[] = [];
 
-  constructor(private readonly listener: SseListener) {}
+  constructor(
+    private readonly listener: SseListener,
+    private readonly maxEventBytes = MAX_EVENT_BYTES,
+  ) {}
 
   push(chunk: Buffer): void {
+    if (this.overflowed) return;
     let lineStart = 0;
     if (this.skipLeadingLf && chunk.length > 0) {
       this.skipLeadingLf = false;
@@ -94,11 +110,16 @@ export class SseFramer {
         else if (chunk[next] === LF) next += 1;
       }
       this.takeLine(this.completeLine(chunk, lineStart, lineEnd), next);
+      if (this.overflowed) return;
       lineStart = next;
       if (nextLf !== NO_MATCH && nextLf < lineStart) nextLf = chunk.indexOf(LF, lineStart);
       if (nextCr !== NO_MATCH && nextCr < lineStart) nextCr = chunk.indexOf(CR, lineStart);
     }
-    if (lineStart < chunk.length) this.partialLine.push(chunk.subarray(lineStart));
+    if (lineStart < chunk.length) {
+      this.partialLine.push(chunk.subarray(lineStart));
+      this.partialBytes += chunk.length - lineStart;
+      this.count(0);
+    }
   }
 
   /**
@@ -106,6 +127,7 @@ export class SseFramer {
    * line, are still dispatched: an upstream that cut off right after its usage event is billed on it.
    */
   end(): void {
+    if (this.overflowed) return;
     if (this.partialLine.length > 0) this.takeLine(this.completeLine(Buffer.alloc(0), 0, 0), 0);
     if (this.dataLines.length > 0) this.takeLine(Buffer.alloc(0), 0);
   }
@@ -116,6 +138,7 @@ export class SseFramer {
     this.partialLine.push(tail);
     const line = Buffer.concat(this.partialLine);
     this.partialLine = [];
+    this.partialBytes = 0;
     return line;
   }
 
@@ -128,7 +151,10 @@ export class SseFramer {
     let valueStart = colon === NO_MATCH ? line.length : colon + 1;
     if (line[valueStart] === SPACE) valueStart += 1;
 
-    if (isField(line, nameEnd, 'data')) this.dataLines.push(line.subarray(valueStart));
+    if (isField(line, nameEnd, 'data')) {
+      this.dataLines.push(line.subarray(valueStart));
+      this.count(line.length - valueStart);
+    }
     else if (isField(line, nameEnd, 'event')) this.eventType = line.toString('utf8', valueStart);
     // `id` and `retry` matter to reconnecting browsers, not to a meter.
   }
@@ -137,7 +163,17 @@ export class SseFramer {
     const event = this.dataLines.length > 0 ? new SseEvent(this.eventType, this.dataLines) : null;
     this.eventType = '';
     this.dataLines = [];
+    this.eventBytes = 0;
     this.listener(event, end);
+  }
+
+  /** Counts bytes held for the current event; past the limit the stream is declared broken. */
+  private count(bytes: number): void {
+    this.eventBytes += bytes;
+    if (this.eventBytes + this.partialBytes <= this.maxEventBytes) return;
+    this.overflowed = true;
+    this.partialLine = [];
+    this.dataLines = [];
   }
 
   private skipByteOrderMark(chunk: Buffer, offset: number): number {

@@ -81,7 +81,13 @@ export class SseStreamMeter implements StreamMeter {
     }
     this.beginChunk(chunk);
     this.framer.push(chunk);
-    return this.finishChunk();
+    const out = this.finishChunk();
+    if (this.framer.overflowed) this.held = [];
+    return out;
+  }
+
+  broken(): boolean {
+    return this.framer.overflowed;
   }
 
   end(): Buffer {

@@ -63,6 +63,8 @@ export interface StreamMeter {
   sawTerminal(): boolean;
   /** Output text streamed to the client so far, for a tokenizer estimate when usage never arrives. */
   streamedText(): string;
+  /** True once the stream cannot be metered any more (an event past the size limit): end it as cut. */
+  broken(): boolean;
 }
 
 export interface StreamMeterOptions {

@@ -8,7 +8,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Readable, Stream, Writable } from 'node:stream';
-import zlib from 'node:zlib';
 import type { ClientRequest } from 'node:http';
 import { findModelRate } from '../../shared/rateCard';
 import type { EstimateReason, MeteredUsage } from '../../shared/usage';
@@ -18,6 +17,8 @@ import type { BlockReason } from '../ledger/allowance';
 import type { Charge } from '../ledger/ledger';
 import { rateLimitHeaders, rateLimitsEvent } from './codexHeaders';
 import type { GatewayContext } from './context';
+import { BodyUsageReader } from './bodyUsageReader';
+import { contentEncoding, createDecoder, type Encoding } from './contentEncoding';
 import { BodyTooLargeError, declaredTooLarge, readBody } from './requestBody';
 import { sendError } from './respond';
 import { upstreamHeaders } from './upstream';
@@ -141,6 +142,13 @@ interface ExchangeOptions {
   injectRateLimits: boolean;
 }
 
+/**
+ * After a non-streaming client disconnects, how long and how much of the upstream's answer the gateway
+ * still reads to bill the usage it reports; past either, the request is billed as an estimate.
+ */
+const DISCONNECT_DRAIN_MS = 5 * 60_000;
+const DISCONNECT_DRAIN_BYTES = 256 * 1024 * 1024;
+
 /** What settling an already settled exchange returns: nothing left to wait for. */
 const SETTLED = Promise.resolve();
 
@@ -152,6 +160,12 @@ export class MeteredExchange {
   private meter: StreamMeter | null = null;
   private proxyReq: ClientRequest | null = null;
   private proxyRes: IncomingMessage | null = null;
+  private bodyReader: BodyUsageReader | null = null;
+  /** The client closed its connection before the response ended. */
+  private clientGone = false;
+  /** Bytes read from the upstream, counted once the client is gone (non-streaming only). */
+  private drainedBytes = 0;
+  private drainTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly ctx: GatewayContext,
@@ -190,6 +204,11 @@ export class MeteredExchange {
   /** http-proxy created the upstream request: bound how long the upstream may stay silent. */
   onProxyReq(proxyReq: ClientRequest): void {
     this.proxyReq = proxyReq;
+    if (!this.request.stream) {
+      // http-proxy aborts the upstream request as soon as the client's socket closes; for a
+      // non-streaming request onClientGone decides instead (it keeps reading, to bill the answer).
+      proxyReq.abort = () => undefined;
+    }
     proxyReq.setTimeout(this.ctx.upstreamTimeoutMs, () => {
       this.timedOut = true;
       proxyReq.destroy(new Error(`upstream sent nothing for ${this.ctx.upstreamTimeoutMs} ms`));
@@ -203,12 +222,15 @@ export class MeteredExchange {
     if (status >= 400) {
       // The upstream refused the request before producing any output: nothing to charge.
       this.settleVoid();
+      if (this.clientGone) return void proxyRes.resume();
       this.res.writeHead(status, headers);
       proxyRes.pipe(this.res);
       return;
     }
     const encoding = contentEncoding(proxyRes.headers);
-    if (/text\/event-stream/i.test(proxyRes.headers['content-type'] ?? '')) this.relayStream(proxyRes, status, headers, encoding);
+    const isStream = /text\/event-stream/i.test(proxyRes.headers['content-type'] ?? '');
+    if (isStream && this.clientGone) return this.abandonAfterDisconnect();
+    if (isStream) this.relayStream(proxyRes, status, headers, encoding);
     else this.relayBody(proxyRes, status, headers, encoding);
   }
 
@@ -231,11 +253,17 @@ export class MeteredExchange {
       this.endAfter(this.settleFromStream(null), meter.end());
     };
     if (!decoder) {
-      proxyRes.on('data', (chunk: Buffer) => this.write(meter.push(chunk), proxyRes));
+      proxyRes.on('data', (chunk: Buffer) => {
+        this.write(meter.push(chunk), proxyRes);
+        if (meter.broken()) this.onBrokenStream();
+      });
       proxyRes.on('end', finish);
     } else if (rewrites) {
       proxyRes.pipe(decoder);
-      decoder.on('data', (chunk: Buffer) => this.write(meter.push(chunk), decoder));
+      decoder.on('data', (chunk: Buffer) => {
+        this.write(meter.push(chunk), decoder);
+        if (meter.broken()) this.onBrokenStream();
+      });
       decoder.on('end', finish);
     } else {
       // The client gets the compressed bytes untouched; a decoded copy feeds the meter.
@@ -244,7 +272,10 @@ export class MeteredExchange {
         decoder.write(chunk);
       });
       proxyRes.on('end', () => decoder.end());
-      decoder.on('data', (chunk: Buffer) => meter.push(chunk));
+      decoder.on('data', (chunk: Buffer) => {
+        meter.push(chunk);
+        if (meter.broken()) this.onBrokenStream();
+      });
       decoder.on('end', finish);
     }
     decoder?.on('error', () => this.onUpstreamCut());
@@ -252,36 +283,36 @@ export class MeteredExchange {
     proxyRes.on('error', () => this.onUpstreamCut());
   }
 
-  /** Non-streaming bodies are written through as they arrive and parsed for usage at the end. */
+  /**
+   * Non-streaming bodies are written through as they arrive and read for usage on the side, in
+   * bounded memory whatever their size (bodyUsageReader.ts).
+   */
   private relayBody(proxyRes: IncomingMessage, status: number, headers: OutgoingHttpHeaders, encoding: Encoding | null): void {
-    const chunks: Buffer[] = [];
-    this.res.writeHead(status, headers);
+    const reader = new BodyUsageReader(encoding);
+    this.bodyReader = reader;
+    if (!this.clientGone) this.res.writeHead(status, headers);
     proxyRes.on('data', (chunk: Buffer) => {
-      chunks.push(chunk);
+      reader.push(chunk);
       this.write(chunk, proxyRes);
+      this.drainedBytes += chunk.length;
+      if (this.clientGone && this.drainedBytes > DISCONNECT_DRAIN_BYTES) this.abandonAfterDisconnect();
     });
     proxyRes.on('end', () => {
       if (this.ending) return;
-      // A small body usually arrives in one chunk: no copy then.
-      const usage = this.usageFromBody(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), encoding);
-      this.endAfter(usage ? this.post(usage, null) : this.post(this.estimatedUsage(null, ''), 'no_usage'), null);
+      this.ending = true;
+      reader.end((body) => {
+        const usage = body === null ? null : this.dialect.usageFromBody(body);
+        const settled = usage ? this.post(usage, null) : this.post(this.estimatedUsage(null, ''), this.clientGone ? 'client_disconnect' : 'no_usage');
+        this.endAfter(settled, null);
+      });
     });
     proxyRes.on('aborted', () => this.onUpstreamCut());
     proxyRes.on('error', () => this.onUpstreamCut());
   }
 
-  private usageFromBody(body: Buffer, encoding: Encoding | null): MeteredUsage | null {
-    try {
-      const decoded = encoding ? decodeSync(body, encoding) : body;
-      return this.dialect.usageFromBody(JSON.parse(decoded.toString('utf8')));
-    } catch {
-      return null;
-    }
-  }
-
   /** Writes to the client, pausing the source while the client's socket is backed up. */
   private write(bytes: Buffer, source: Readable): void {
-    if (bytes.length === 0 || this.res.writableEnded) return;
+    if (bytes.length === 0 || this.res.writableEnded || this.clientGone) return;
     if (!this.res.write(bytes)) {
       source.pause();
       this.res.once('drain', () => source.resume());
@@ -303,20 +334,58 @@ export class MeteredExchange {
     this.onUpstreamCut();
   }
 
+  /** An event past the size limit: the stream is treated as cut (bill what was seen) and the upstream closed. */
+  private onBrokenStream(): void {
+    if (this.ending) return;
+    this.ctx.log.warn(`request ${this.options.headers['x-creditgate-request-id']}: an upstream event exceeded the size limit; stream ended`);
+    this.onUpstreamCut();
+    this.destroyUpstream();
+  }
+
   /** The upstream broke off mid-response: end the client's stream cleanly and bill what was seen. */
   private onUpstreamCut(): void {
     if (this.res.writableEnded || this.ending) return;
-    this.endAfter(this.settleFromStream('upstream_cut'), this.meter?.end() ?? null);
+    this.bodyReader?.destroy();
+    this.endAfter(this.settleFromStream(this.clientGone ? 'client_disconnect' : 'upstream_cut'), this.meter?.end() ?? null);
   }
 
   /** Ends the client's response (with the meter's last bytes) once its charge is committed. */
   private endAfter(settled: Promise<void>, tail: Buffer | null): void {
     this.ending = true;
-    void settled.then(() => (tail && tail.length > 0 ? this.res.end(tail) : this.res.end()));
+    void settled.then(() => {
+      clearTimeout(this.drainTimer);
+      if (this.clientGone) return;
+      if (tail && tail.length > 0) this.res.end(tail);
+      else this.res.end();
+    });
   }
 
+  /**
+   * The client went away before its response ended. A stream is settled from what was streamed and
+   * the upstream closed, which makes the vendors stop generating (and billing). A non-streaming
+   * request is different: the upstream generates the whole answer whoever waits for it, so the
+   * gateway keeps reading the response, for a bounded time and size, to bill the usage it reports.
+   */
   private onClientGone(): void {
+    this.clientGone = true;
+    if (this.request.stream || this.settled) {
+      void this.settleFromStream('client_disconnect');
+      this.destroyUpstream();
+      return;
+    }
+    this.drainTimer = setTimeout(() => this.abandonAfterDisconnect(), DISCONNECT_DRAIN_MS);
+    this.drainTimer.unref();
+  }
+
+  /** The upstream took too long or sent too much after its client left: bill an estimate and stop. */
+  private abandonAfterDisconnect(): void {
+    if (this.settled) return;
+    this.bodyReader?.destroy();
     void this.settleFromStream('client_disconnect');
+    this.destroyUpstream();
+  }
+
+  private destroyUpstream(): void {
     this.proxyRes?.destroy();
     this.proxyReq?.destroy();
   }
@@ -446,23 +515,4 @@ function clientHeaders(upstream: IncomingHttpHeaders, ours: Record<string, strin
   }
   for (const name in ours) headers[name] = ours[name];
   return headers;
-}
-
-type Encoding = 'gzip' | 'deflate' | 'br';
-
-function contentEncoding(headers: IncomingHttpHeaders): Encoding | null {
-  const value = headers['content-encoding']?.trim().toLowerCase();
-  return value === 'gzip' || value === 'x-gzip' ? 'gzip' : value === 'deflate' || value === 'br' ? value : null;
-}
-
-function createDecoder(encoding: Encoding): zlib.Gunzip | zlib.Inflate | zlib.BrotliDecompress {
-  if (encoding === 'gzip') return zlib.createGunzip();
-  if (encoding === 'deflate') return zlib.createInflate();
-  return zlib.createBrotliDecompress();
-}
-
-function decodeSync(body: Buffer, encoding: Encoding): Buffer {
-  if (encoding === 'gzip') return zlib.gunzipSync(body);
-  if (encoding === 'deflate') return zlib.inflateSync(body);
-  return zlib.brotliDecompressSync(body);
 }

@@ -89,3 +89,18 @@ export function splitPlanCharge(cost: Micro, windows: readonly WindowUse[], cred
   if (excess > 0 && credits.autoUse && credits.balance > 0) return { planCost: cost - excess, creditCost: excess };
   return { planCost: cost, creditCost: 0 };
 }
+
+/**
+ * The most an admitted request may cost, before its own hold: on the plan, what every window has left
+ * after the open plan holds (the smallest), plus the usable credits when auto-use would pay an excess;
+ * on credits, the balance less the open credit holds. The gateway caps the request's output to it, so
+ * a request admitted on the last of an allowance cannot run far past it.
+ */
+export function spendableFor(state: 'plan' | 'credits', windows: readonly WindowUse[], planHeld: Micro, credits: CreditPosition): Micro {
+  const creditsLeft = Math.max(0, credits.balance - credits.held);
+  if (state === 'credits') return creditsLeft;
+  let planLeft = Infinity;
+  for (const w of windows) planLeft = Math.min(planLeft, w.limit - w.used - planHeld);
+  planLeft = Math.max(0, planLeft);
+  return credits.autoUse && credits.balance > 0 ? planLeft + creditsLeft : planLeft;
+}

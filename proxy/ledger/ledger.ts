@@ -21,7 +21,7 @@ import type { EstimateReason, MeteredUsage } from '../../shared/usage';
 import { emptyUsage } from '../../shared/usage';
 import { costOf } from '../pricing/cost';
 import type { BlockReason, Decision, Split, WindowUse } from './allowance';
-import { applicableWindows, decide, splitPlanCharge, windowLengthMs, windowLimit } from './allowance';
+import { applicableWindows, decide, spendableFor, splitPlanCharge, windowLengthMs, windowLimit } from './allowance';
 import type { AutoReloadSettings } from './autoReload';
 import { reloadAmount, reloadKeyPrefix, validateAutoReload } from './autoReload';
 import { openDatabase } from './connection';
@@ -82,7 +82,14 @@ export interface AccountLimits {
 
 /** An admission, with the account's limits right after it (`status()` has the rest). */
 export type Admission =
-  | { admitted: true; holdId: number; state: 'plan' | 'credits'; limits: AccountLimits }
+  | {
+      admitted: true;
+      holdId: number;
+      state: 'plan' | 'credits';
+      /** The most this request may cost (allowance and credits left before its hold; allowance.ts spendableFor). */
+      spendable: Micro;
+      limits: AccountLimits;
+    }
   | {
       admitted: false;
       state: 'blocked';
@@ -209,11 +216,14 @@ export class Ledger {
     return this.write((w) => {
       const plan = this.planOf(w.account);
       const names = applicableWindows(plan, req.feature);
-      const decision = decide(this.uses(w, plan, names), w.account.planHeld, this.creditPosition(w.account));
+      const windows = this.uses(w, plan, names);
+      const credits = this.creditPosition(w.account);
+      const decision = decide(windows, w.account.planHeld, credits);
       if (decision.state === 'blocked') {
         const planType = w.account.plan!;
         return { admitted: false, state: 'blocked', reason: decision.reason, retryAt: decision.retryAt, planType, limits: this.limitsOf(w) };
       }
+      const spendable = spendableFor(decision.state, windows, w.account.planHeld, credits);
       // A zero estimate still holds one micro-credit: each admission must use up part of "something left".
       const estimate = Math.max(1, req.estimate);
       if (decision.state === 'plan') {
@@ -238,7 +248,7 @@ export class Ledger {
       };
       this.store.insertHold(hold);
       this.ownHolds.set(holdId, hold);
-      return { admitted: true, holdId, state: decision.state, limits: this.limitsOf(w) };
+      return { admitted: true, holdId, state: decision.state, spendable, limits: this.limitsOf(w) };
     });
   }
 

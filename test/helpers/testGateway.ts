@@ -26,6 +26,8 @@ export interface TestGatewayOptions {
   rateCard?: RateCard;
   maxBodyBytes?: number;
   upstreamTimeoutMs?: number;
+  /** Another OpenAI upstream than the fake one (a test's own server). */
+  openaiBaseUrl?: string;
 }
 
 export interface TestGateway {
@@ -59,7 +61,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     {
       ledger,
       rateCard,
-      endpoints: { openai: { baseUrl: `${upstream.url}/v1` }, anthropic: { baseUrl: upstream.url } },
+      endpoints: { openai: { baseUrl: options.openaiBaseUrl ?? `${upstream.url}/v1` }, anthropic: { baseUrl: upstream.url } },
       keys,
       estimator: admissionEstimator({ recentOutputTokens: (model) => ledger.recentOutputTokens(model, 200) }),
       maxBodyBytes: options.maxBodyBytes ?? 32 * 1024 * 1024,
