@@ -1,6 +1,8 @@
 /**
  * The account operations every front end offers (HTTP API, CLI, the extension's JSON-RPC), written
- * once over the ledger. Inputs arrive already validated by the schemas in shared/requests.ts.
+ * once over the ledger. Inputs arrive already validated by the schemas in shared/requests.ts. Every
+ * change names its actor for the audit trail (`cli`, `vscode`, `api:<client>`); who may change the
+ * account at all is the front end's decision (the HTTP API asks for an admin token).
  */
 import { creditsToMicro } from '../shared/money';
 import type { GrantRow, Status, UsageGroup, UsageRow } from '../shared/protocol';
@@ -9,19 +11,27 @@ import type { Ledger } from './ledger/ledger';
 
 export class OperationError extends Error {}
 
+/** The audit trail's actors: the CLI and the editor act as the account's owner; API callers by token name. */
+export const CLI_ACTOR = 'cli';
+export const EDITOR_ACTOR = 'vscode';
+export const apiActor = (client: string): string => `api:${client}`;
+
 function micro(credits: number, what: string): number {
   const value = creditsToMicro(credits);
   if (value === null) throw new OperationError(`${what} must have at most 6 decimals`);
   return value;
 }
 
-export function addCredits(ledger: Ledger, body: AddCreditsBody): Status {
-  ledger.addCredits({
-    amount: micro(body.amount, 'amount'),
-    idempotencyKey: body.idempotencyKey,
-    source: body.source,
-    expiresAt: body.expiresAt === undefined ? null : Date.parse(body.expiresAt),
-  });
+export function addCredits(ledger: Ledger, body: AddCreditsBody, actor: string): Status {
+  ledger.addCredits(
+    {
+      amount: micro(body.amount, 'amount'),
+      idempotencyKey: body.idempotencyKey,
+      source: body.source,
+      expiresAt: body.expiresAt === undefined ? null : Date.parse(body.expiresAt),
+    },
+    actor,
+  );
   return ledger.status();
 }
 
@@ -30,25 +40,26 @@ export function resetWindows(ledger: Ledger, actor: string): Status {
   return ledger.status();
 }
 
-export function setPlan(ledger: Ledger, plan: string): Status {
+export function setPlan(ledger: Ledger, plan: string, actor: string): Status {
   try {
-    ledger.setPlan(plan);
+    ledger.setPlan(plan, actor);
   } catch (error) {
     throw new OperationError((error as Error).message);
   }
   return ledger.status();
 }
 
-export function setAutoUseCredits(ledger: Ledger, on: boolean): Status {
-  ledger.setAutoUseCredits(on);
+export function setAutoUseCredits(ledger: Ledger, on: boolean, actor: string): Status {
+  ledger.setAutoUseCredits(on, actor);
   return ledger.status();
 }
 
-export function setAutoReload(ledger: Ledger, config: AutoReloadConfig): Status {
+export function setAutoReload(ledger: Ledger, config: AutoReloadConfig, actor: string): Status {
   ledger.setAutoReload(
     config.enabled
       ? { threshold: micro(config.threshold, 'threshold'), target: micro(config.target, 'target'), maxPerMonth: config.maxPerMonth }
       : null,
+    actor,
   );
   return ledger.status();
 }

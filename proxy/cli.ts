@@ -14,6 +14,7 @@ import { ConfigError } from './config';
 import * as operations from './accountOperations';
 import { GatewayRunningError } from './gatewayLock';
 import { formatStatus, formatGrants, formatUsage } from './cliFormat';
+import type { TokenRole } from './ledger/tokens';
 import { openAccount, serveGateway, type RuntimeLocation } from './runtime';
 import { toCsv, USAGE_GROUP_COLUMNS, USAGE_ROW_COLUMNS } from './usageCsv';
 
@@ -82,13 +83,16 @@ program
 
 program
   .command('token')
-  .description("issue a new client token (revokes the client's previous one); printed once, on the last line")
+  .description("issue a new token for a client (revokes its previous one); printed once, on the last line")
   .option('--name <name>', 'client name the token is for', 'default')
-  .action((options: { name: string }, command: Command) => {
-    const token = withAccount(command, (account) => account.ledger.issueToken(options.name));
-    if (globals(command).json) console.log(JSON.stringify({ name: options.name, token }));
+  .option('--admin', 'an admin token: may also change the account over HTTP (credits, windows, plan, settings)')
+  .action((options: { name: string; admin?: boolean }, command: Command) => {
+    const role: TokenRole = options.admin ? 'admin' : 'client';
+    const token = withAccount(command, (account) => account.ledger.issueToken(options.name, role));
+    if (globals(command).json) console.log(JSON.stringify({ name: options.name, role, token }));
     else {
-      console.log(`New token for client "${options.name}" (its previous token, if any, is revoked). It is shown only once:`);
+      const may = role === 'admin' ? 'spend, read and change the account' : 'spend and read, not change the account';
+      console.log(`New ${role} token for "${options.name}" (${may}; its previous token, if any, is revoked). It is shown only once:`);
       console.log(token);
     }
   });
@@ -109,12 +113,11 @@ credits
   .action((amount: number, options: { key?: string; source: 'purchase' | 'promo' | 'refund' | 'admin'; expires?: string }, command: Command) => {
     if (options.expires !== undefined && Number.isNaN(Date.parse(options.expires))) throw new InvalidArgumentError('--expires must be an ISO-8601 date');
     const status = withAccount(command, (account) =>
-      operations.addCredits(account.ledger, {
-        amount,
-        idempotencyKey: options.key ?? `cli:${randomUUID()}`,
-        source: options.source,
-        expiresAt: options.expires,
-      }),
+      operations.addCredits(
+        account.ledger,
+        { amount, idempotencyKey: options.key ?? `cli:${randomUUID()}`, source: options.source, expiresAt: options.expires },
+        operations.CLI_ACTOR,
+      ),
     );
     printStatus(command, status);
   });
@@ -131,7 +134,7 @@ program
   .description('plan windows')
   .command('reset')
   .description('close the open 5h and weekly windows (credits are untouched)')
-  .action((_options: unknown, command: Command) => printStatus(command, withAccount(command, (account) => operations.resetWindows(account.ledger, 'cli'))));
+  .action((_options: unknown, command: Command) => printStatus(command, withAccount(command, (account) => operations.resetWindows(account.ledger, operations.CLI_ACTOR))));
 
 program
   .command('plan')
@@ -139,14 +142,14 @@ program
   .command('set')
   .description('choose the plan (built-in: free, plus, pro, business, enterprise; or one from the config)')
   .argument('<name>', 'plan name')
-  .action((name: string, _options: unknown, command: Command) => printStatus(command, withAccount(command, (account) => operations.setPlan(account.ledger, name))));
+  .action((name: string, _options: unknown, command: Command) => printStatus(command, withAccount(command, (account) => operations.setPlan(account.ledger, name, operations.CLI_ACTOR))));
 
 program
   .command('auto-use')
   .description('turn automatic use of credits on or off once the plan allowance is used up')
   .addArgument(new Command().createArgument('<on|off>', 'on or off').choices(['on', 'off']))
   .action((value: 'on' | 'off', _options: unknown, command: Command) =>
-    printStatus(command, withAccount(command, (account) => operations.setAutoUseCredits(account.ledger, value === 'on'))),
+    printStatus(command, withAccount(command, (account) => operations.setAutoUseCredits(account.ledger, value === 'on', operations.CLI_ACTOR))),
   );
 
 program

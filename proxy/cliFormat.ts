@@ -6,6 +6,7 @@ const credits = (value: number): string => value.toLocaleString('en-US', { maxim
 
 export function formatStatus(status: Status, now: number): string {
   const lines = [`plan ${status.plan} · state ${status.state} · auto-use of credits ${status.autoUseCredits ? 'on' : 'off'}`];
+  if (status.planWarning) lines.push(`  warning: ${status.planWarning}`);
   for (const window of status.windows) {
     const reset = window.resetsAt === null ? 'not started' : `resets ${window.resetsAt} (in ${formatDuration(Date.parse(window.resetsAt) - now)})`;
     lines.push(

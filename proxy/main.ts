@@ -50,11 +50,11 @@ function applySettings(account: AccountHost, options: GatewayInitOptions): void 
   const { ledger } = account.account;
   const status = account.status();
   try {
-    if (options.plan !== undefined && options.plan !== status.plan) operations.setPlan(ledger, options.plan);
+    if (options.plan !== undefined && options.plan !== status.plan) operations.setPlan(ledger, options.plan, operations.EDITOR_ACTOR);
     if (options.autoUseCredits !== undefined && options.autoUseCredits !== status.autoUseCredits) {
-      operations.setAutoUseCredits(ledger, options.autoUseCredits);
+      operations.setAutoUseCredits(ledger, options.autoUseCredits, operations.EDITOR_ACTOR);
     }
-    if (options.autoReload !== undefined) operations.setAutoReload(ledger, options.autoReload);
+    if (options.autoReload !== undefined) operations.setAutoReload(ledger, options.autoReload, operations.EDITOR_ACTOR);
   } catch (error) {
     log.warn(`setting not applied: ${(error as Error).message}`);
   }

@@ -1,4 +1,5 @@
 /** Plans, windows and features: the vocabulary shared by the gateway, the CLI and the extension. */
+import { ownValue } from './ownProperty';
 
 export const WINDOW_NAMES = ['5h', 'weekly'] as const;
 export type WindowName = (typeof WINDOW_NAMES)[number];
@@ -30,4 +31,9 @@ export const BUILT_IN_PLANS: Readonly<Record<string, PlanDefinition>> = {
 /** Built-in plans with the config's plans layered on top (same name overrides, new names are added). */
 export function resolvePlans(overrides: Record<string, PlanDefinition> = {}): Record<string, PlanDefinition> {
   return { ...BUILT_IN_PLANS, ...overrides };
+}
+
+/** The plan called `name`, or undefined: plan names come from users, so only own entries count. */
+export function planNamed(plans: Readonly<Record<string, PlanDefinition>>, name: string): PlanDefinition | undefined {
+  return ownValue(plans, name);
 }

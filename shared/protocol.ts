@@ -48,6 +48,11 @@ export interface Status {
   lastCharge: LastCharge | null;
   /** Plan-window credits spent per hour over the last hour, for the "runs out at" projection. */
   burnRatePerHour: number;
+  /**
+   * Only when the stored plan is not defined (e.g. removed from the config): it gives no allowance,
+   * and this says so and how to choose a plan.
+   */
+  planWarning?: string;
 }
 
 export interface UsageRow {

@@ -2,6 +2,7 @@
  * The rate card (SPEC §6): versioned JSON mapping models (exact names or globs) to credit prices.
  * Token prices are credits per 1,000,000 tokens; other features are priced per unit.
  */
+import { ownValue } from './ownProperty';
 import * as z from './zod';
 
 // z.number() already refuses Infinity and NaN.
@@ -65,7 +66,8 @@ export function findModelRate(card: RateCard, model: string): ModelRate | null {
 }
 
 function matchModelRate(card: RateCard, model: string): ModelRate | null {
-  const exact = card.models[model];
+  // Model names come from clients: `__proto__` or `constructor` must not find Object.prototype's members.
+  const exact = ownValue(card.models, model);
   if (exact && !isGlob(model)) return exact;
   let best: { length: number; rate: ModelRate } | null = null;
   for (const [pattern, rate] of Object.entries(card.models)) {

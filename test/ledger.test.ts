@@ -393,10 +393,14 @@ describe('ledger: recovery, tokens, reports', () => {
     t = openTemp();
     const first = t.ledger.issueToken('codex');
     expect(first).toMatch(/^cg_[A-Za-z0-9_-]{43}$/);
-    expect(t.ledger.authenticate(first)).toBe('codex');
-    const second = t.ledger.issueToken('codex');
+    expect(t.ledger.authenticate(first)).toEqual({ name: 'codex', role: 'client' });
+    const second = t.ledger.issueToken('codex', 'admin');
     const other = t.ledger.issueToken('vscode');
-    expect([t.ledger.authenticate(first), t.ledger.authenticate(second), t.ledger.authenticate(other)]).toEqual([null, 'codex', 'vscode']);
+    expect([t.ledger.authenticate(first), t.ledger.authenticate(second), t.ledger.authenticate(other)]).toEqual([
+      null,
+      { name: 'codex', role: 'admin' },
+      { name: 'vscode', role: 'client' },
+    ]);
     expect(t.ledger.authenticate('cg_wrong')).toBeNull();
     t.ledger.close();
     for (const file of ['ledger.db', 'ledger.db-wal']) {

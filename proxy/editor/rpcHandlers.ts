@@ -89,20 +89,20 @@ export function registerRpcHandlers(connection: Connection, getHost: () => Accou
   });
   connection.onRequest(AddCreditsRpc, (params) => {
     const body = parse(addCreditsSchema, params);
-    return changing((h) => operations.addCredits(h.account.ledger, body));
+    return changing((h) => operations.addCredits(h.account.ledger, body, operations.EDITOR_ACTOR));
   });
-  connection.onRequest(ResetWindowsRequest, () => changing((h) => operations.resetWindows(h.account.ledger, 'vscode')));
+  connection.onRequest(ResetWindowsRequest, () => changing((h) => operations.resetWindows(h.account.ledger, operations.EDITOR_ACTOR)));
   connection.onRequest(SetPlanRequest, (params) => {
     const { plan } = parse(setPlanSchema, params);
-    return changing((h) => operations.setPlan(h.account.ledger, plan));
+    return changing((h) => operations.setPlan(h.account.ledger, plan, operations.EDITOR_ACTOR));
   });
   connection.onRequest(SetAutoUseCreditsRequest, (params) => {
     if (typeof params?.on !== 'boolean') throw new ResponseError(RpcErrorCode.invalidParams, 'on: expected a boolean');
-    return changing((h) => operations.setAutoUseCredits(h.account.ledger, params.on));
+    return changing((h) => operations.setAutoUseCredits(h.account.ledger, params.on, operations.EDITOR_ACTOR));
   });
   connection.onRequest(SetAutoReloadRequest, (params) => {
     const config = parse(autoReloadSchema, params);
-    return changing((h) => operations.setAutoReload(h.account.ledger, config));
+    return changing((h) => operations.setAutoReload(h.account.ledger, config, operations.EDITOR_ACTOR));
   });
   connection.onRequest(ListPlansRequest, () => {
     const h = host();

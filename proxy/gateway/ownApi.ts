@@ -1,10 +1,15 @@
-/** The gateway's own API under /creditgate/v1 (SPEC §2, contract): status, credits, windows, usage. */
+/**
+ * The gateway's own API under /creditgate/v1 (SPEC §2, contract): status, credits, windows, usage.
+ * Any token reads; only an admin token changes the account (SPEC §8 roles). A client token lives in an
+ * agent's environment, where the agent's own shell commands can use it: it must not lift its limits.
+ */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { describeIssues } from '../../shared/rateCard';
 import type { UsageGroup, UsageRow } from '../../shared/protocol';
 import { addCreditsSchema, setPlanSchema, settingsSchema, usageQuerySchema } from '../../shared/requests';
 import type * as z from '../../shared/zod';
 import * as operations from '../accountOperations';
+import type { AuthenticatedClient } from '../ledger/tokens';
 import { toCsv, USAGE_GROUP_COLUMNS, USAGE_ROW_COLUMNS } from '../usageCsv';
 import type { GatewayContext, RequestUrl } from './context';
 import { BodyTooLargeError, readBody } from './requestBody';
@@ -17,9 +22,13 @@ export async function handleOwnApi(
   req: IncomingMessage,
   res: ServerResponse,
   url: RequestUrl,
-  client: string,
+  client: AuthenticatedClient,
 ): Promise<void> {
   const route = `${req.method} ${url.pathname.replace(/\/+$/, '')}`;
+  // Every method but GET changes something: refused before the body is read or the route is matched,
+  // so an endpoint added later is an admin's by default.
+  if (req.method !== 'GET' && client.role !== 'admin') return sendError(res, null, 'permission', changeNeedsAdmin(client.name));
+  const actor = operations.apiActor(client.name);
   try {
     switch (route) {
       case 'GET /creditgate/v1/status':
@@ -30,21 +39,21 @@ export async function handleOwnApi(
         return sendJson(res, 200, operations.listCredits(ctx.ledger));
       case 'POST /creditgate/v1/credits': {
         const body = await parseBody(req, res, addCreditsSchema);
-        if (body) respondChanged(ctx, res, operations.addCredits(ctx.ledger, body));
+        if (body) respondChanged(ctx, res, operations.addCredits(ctx.ledger, body, actor));
         return;
       }
       case 'POST /creditgate/v1/windows/reset':
-        return respondChanged(ctx, res, operations.resetWindows(ctx.ledger, `api:${client}`));
+        return respondChanged(ctx, res, operations.resetWindows(ctx.ledger, actor));
       case 'POST /creditgate/v1/plan': {
         const body = await parseBody(req, res, setPlanSchema);
-        if (body) respondChanged(ctx, res, operations.setPlan(ctx.ledger, body.plan));
+        if (body) respondChanged(ctx, res, operations.setPlan(ctx.ledger, body.plan, actor));
         return;
       }
       case 'POST /creditgate/v1/settings': {
         const body = await parseBody(req, res, settingsSchema);
         if (!body) return;
-        if (body.autoUseCredits !== undefined) operations.setAutoUseCredits(ctx.ledger, body.autoUseCredits);
-        if (body.autoReload !== undefined) operations.setAutoReload(ctx.ledger, body.autoReload);
+        if (body.autoUseCredits !== undefined) operations.setAutoUseCredits(ctx.ledger, body.autoUseCredits, actor);
+        if (body.autoReload !== undefined) operations.setAutoReload(ctx.ledger, body.autoReload, actor);
         return respondChanged(ctx, res, ctx.ledger.status());
       }
       case 'GET /creditgate/v1/rate-card':
@@ -58,6 +67,13 @@ export async function handleOwnApi(
     if (error instanceof operations.OperationError) return sendError(res, null, 'invalid_request', error.message);
     throw error;
   }
+}
+
+function changeNeedsAdmin(client: string): string {
+  return (
+    `The token of "${client}" is a client token: it spends and reads, but changing the account needs an admin token ` +
+    '(`creditgate token --name NAME --admin`), the creditgate CLI, or the editor.'
+  );
 }
 
 function respondChanged(ctx: GatewayContext, res: ServerResponse, status: unknown): void {

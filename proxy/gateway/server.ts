@@ -9,7 +9,7 @@ import { createProxyServer } from 'http-proxy';
 import type { RateCard } from '../../shared/rateCard';
 import { dialectForRoute } from '../dialects';
 import { GroupCommit } from '../ledger/groupCommit';
-import type { Ledger } from '../ledger/ledger';
+import type { AuthenticatedClient, Ledger } from '../ledger/ledger';
 import type { AdmissionEstimator, GatewayContext, Logger, RequestUrl } from './context';
 import { exchanges, handleMeteredRequest } from './meteredExchange';
 import { handleOwnApi } from './ownApi';
@@ -36,8 +36,8 @@ export class Gateway {
   readonly feed: StatusFeed;
   private readonly ctx: GatewayContext;
   private readonly server: http.Server;
-  /** token → client name; cleared on every database change (a token may have been revoked). */
-  private readonly knownTokens = new Map<string, string>();
+  /** token → client name and role; cleared on every database change (a token may have been revoked). */
+  private readonly knownTokens = new Map<string, AuthenticatedClient>();
 
   private constructor(private readonly options: GatewayOptions) {
     const clock = options.clock ?? Date.now;
@@ -134,13 +134,13 @@ export class Gateway {
     }
     if (isOwnApi) return handleOwnApi(this.ctx, req, res, url, client);
     return handleMeteredRequest(this.ctx, req, res, dialect!, {
-      client,
+      client: client.name,
       pathname: url.pathname,
       pathAndQuery: url.pathname + url.search,
     });
   }
 
-  private authenticate(token: string | null): string | null {
+  private authenticate(token: string | null): AuthenticatedClient | null {
     if (token === null) return null;
     const cached = this.knownTokens.get(token);
     if (cached !== undefined) return cached;

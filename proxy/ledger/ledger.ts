@@ -12,7 +12,7 @@
 import type Database from 'better-sqlite3';
 import type { Micro } from '../../shared/money';
 import type { PlanDefinition, WindowName } from '../../shared/plans';
-import { BUILT_IN_PLANS, WINDOW_NAMES } from '../../shared/plans';
+import { BUILT_IN_PLANS, WINDOW_NAMES, planNamed } from '../../shared/plans';
 import type { GrantRow, GrantSource, Status, UsageGroup, UsageGroupKey, UsageQuery, UsageRow } from '../../shared/protocol';
 import { GRANT_SOURCES } from '../../shared/protocol';
 import type { ModelRate, RateCard } from '../../shared/rateCard';
@@ -37,10 +37,12 @@ import { buildStatus, usedPercent } from './statusView';
 import { FOLD_LIMIT, copyTotals, foldUsage, onlyFolded } from './fold';
 import type { AccountRow, HoldRow, Period, UsageTailRow } from './store';
 import { Store } from './store';
+import type { AuthenticatedClient, TokenRole } from './tokens';
 import { hashToken, newToken } from './tokens';
 
 export type { AutoReloadSettings } from './autoReload';
 export type { AuditRow } from './reports';
+export type { AuthenticatedClient, TokenRole } from './tokens';
 export { LedgerError } from './errors';
 
 export interface LedgerOptions {
@@ -187,7 +189,7 @@ export class Ledger {
   static open(options: LedgerOptions): Ledger {
     const initialPlan = options.initialPlan ?? 'plus';
     const plans = options.plans ?? BUILT_IN_PLANS;
-    if (!plans[initialPlan]) throw unknownPlan(initialPlan, plans);
+    if (!planNamed(plans, initialPlan)) throw unknownPlan(initialPlan, plans);
     const db = openDatabase(options.path);
     try {
       migrate(db);
@@ -329,7 +331,7 @@ export class Ledger {
 
   // ---- credits ------------------------------------------------------------------------------------
 
-  addCredits(req: AddCredits): { grantId: number; duplicate: boolean } {
+  addCredits(req: AddCredits, actor = 'local'): { grantId: number; duplicate: boolean } {
     if (!Number.isSafeInteger(req.amount) || req.amount <= 0) {
       throw new LedgerError('invalid_argument', `amount must be a positive integer of micro-credits, got ${req.amount}`);
     }
@@ -337,9 +339,14 @@ export class Ledger {
     if (!GRANT_SOURCES.includes(req.source)) throw new LedgerError('invalid_argument', `unknown grant source: ${String(req.source)}`);
     const expiresAt = req.expiresAt ?? null;
     if (expiresAt !== null && !Number.isSafeInteger(expiresAt)) throw new LedgerError('invalid_argument', 'expiresAt must be unix ms');
-    return this.write((w) =>
-      addGrant(this.store, w.account, w.now, { source: req.source, amount: req.amount, idempotencyKey: req.idempotencyKey, expiresAt }),
-    );
+    return this.write((w) => {
+      const added = addGrant(this.store, w.account, w.now, { source: req.source, amount: req.amount, idempotencyKey: req.idempotencyKey, expiresAt });
+      // A repeated key adds nothing, so there is nothing to audit.
+      if (!added.duplicate) {
+        this.store.insertAudit(w.now, actor, 'credits_added', { grantId: added.grantId, amount: req.amount, source: req.source });
+      }
+      return added;
+    });
   }
 
   grants(): GrantRow[] {
@@ -368,7 +375,7 @@ export class Ledger {
   }
 
   setPlan(name: string, actor = 'local'): void {
-    if (!this.plans[name]) throw unknownPlan(name, this.plans);
+    if (!planNamed(this.plans, name)) throw unknownPlan(name, this.plans);
     this.write((w) => {
       this.store.insertAudit(w.now, actor, 'plan_set', { from: w.account.plan, to: name });
       w.account.plan = name;
@@ -432,19 +439,22 @@ export class Ledger {
 
   // ---- client tokens ------------------------------------------------------------------------------
 
-  /** Issues a new token for `name` and revokes its previous one; only the token's sha256 is stored. */
-  issueToken(name: string): string {
+  /**
+   * Issues a new token for `name` (a client token unless `role` says admin) and revokes its previous
+   * one; only the token's sha256 is stored.
+   */
+  issueToken(name: string, role: TokenRole = 'client'): string {
     if (!name) throw new LedgerError('invalid_argument', 'a token needs a client name');
     const token = newToken();
     this.write((w) => {
-      this.store.replaceToken(name, hashToken(token), w.now);
-      this.store.insertAudit(w.now, 'local', 'token_issued', { name });
+      this.store.replaceToken(name, hashToken(token), role, w.now);
+      this.store.insertAudit(w.now, 'local', 'token_issued', { name, role });
     });
     return token;
   }
 
-  /** The client name the token belongs to, or null for an unknown or revoked token. */
-  authenticate(token: string): string | null {
+  /** The client the token belongs to and its role, or null for an unknown or revoked token. */
+  authenticate(token: string): AuthenticatedClient | null {
     return this.store.clientForTokenHash(hashToken(token)) ?? null;
   }
 
@@ -530,7 +540,7 @@ export class Ledger {
   }
 
   private planOf(account: AccountRow): PlanDefinition {
-    return this.plans[account.plan!] ?? NO_ALLOWANCE;
+    return planNamed(this.plans, account.plan!) ?? NO_ALLOWANCE;
   }
 
   private uses(w: Working, plan: PlanDefinition, names: readonly WindowName[]): WindowUse[] {
@@ -632,6 +642,7 @@ export class Ledger {
     return buildStatus({
       planName: w.account.plan!,
       plan,
+      planWarning: planNamed(this.plans, w.account.plan!) ? null : unknownPlanWarning(w.account.plan!, this.plans),
       autoUseCredits: w.account.autoUseCredits ?? true,
       windows: this.uses(w, plan, WINDOW_NAMES),
       planHeld: w.account.planHeld,
@@ -692,4 +703,12 @@ function sameValues(before: unknown[], after: unknown[]): boolean {
 
 function unknownPlan(name: string, plans: Record<string, PlanDefinition>): LedgerError {
   return new LedgerError('unknown_plan', `unknown plan "${name}"; known plans: ${Object.keys(plans).join(', ')}`);
+}
+
+/** A stored plan this configuration does not define (removed from the config, or written by an older version). */
+function unknownPlanWarning(name: string, plans: Record<string, PlanDefinition>): string {
+  return (
+    `plan "${name}" is not defined (known plans: ${Object.keys(plans).join(', ')}); it gives no allowance, ` +
+    'so usage runs on credits until a plan is chosen (creditgate plan set NAME)'
+  );
 }

@@ -151,6 +151,11 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE account ADD COLUMN totals_usage_id INTEGER NOT NULL DEFAULT 0;
   UPDATE account SET totals_usage_id = (SELECT coalesce(max(id), 0) FROM usage);
   `,
+  /* 5: a token's role (tokens.ts): \`client\` spends and reads, \`admin\` may also change the account
+     through the HTTP API. Tokens issued before roles existed could do everything; they become client
+     tokens, so a token an agent keeps in its environment cannot add credits or lift its own limits. */ `
+  ALTER TABLE tokens ADD COLUMN role TEXT NOT NULL DEFAULT 'client' CHECK (role IN ('client', 'admin'));
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

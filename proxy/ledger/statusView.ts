@@ -10,6 +10,8 @@ import type { UsageTailRow } from './store';
 export interface StatusInput {
   planName: string;
   plan: PlanDefinition;
+  /** Why the plan gives no allowance when its name is not defined, else null. */
+  planWarning: string | null;
   autoUseCredits: boolean;
   /** Every window name with its limit (0 when the plan gives none) and its open period's use. */
   windows: readonly WindowUse[];
@@ -32,7 +34,7 @@ export function credits(micro: Micro): number {
 }
 
 export function buildStatus(input: StatusInput): Status {
-  return {
+  const status: Status = {
     plan: input.planName,
     state: input.decision.state,
     autoUseCredits: input.autoUseCredits,
@@ -45,6 +47,9 @@ export function buildStatus(input: StatusInput): Status {
     lastCharge: input.lastCharge && lastCharge(input.lastCharge),
     burnRatePerHour: credits(input.planBurnLastHour),
   };
+  // Present only when there is something to say, so a healthy status keeps the contract shape.
+  if (input.planWarning !== null) status.planWarning = input.planWarning;
+  return status;
 }
 
 /** Percent of a window's limit used, with two decimals (0 for a window the plan does not limit). */

@@ -10,6 +10,7 @@ import type { GrantSource } from '../../shared/protocol';
 import type { EstimateReason, MeteredUsage } from '../../shared/usage';
 import type { AutoReloadSettings } from './autoReload';
 import { NO_EXPIRY_ORDER } from './schema';
+import type { AuthenticatedClient, TokenRole } from './tokens';
 
 /** The running totals of a window's current period. */
 export interface Period {
@@ -157,8 +158,8 @@ export class Store {
   private readonly pendingHoldsStmt: Statement<[], HoldRow>;
   private readonly insertAuditStmt: Statement<[number, string, string, string]>;
   private readonly revokeTokensStmt: Statement<[number, string]>;
-  private readonly insertTokenStmt: Statement<[string, string, number]>;
-  private readonly tokenNameStmt: Statement<[string], string>;
+  private readonly insertTokenStmt: Statement<[string, string, TokenRole, number]>;
+  private readonly tokenClientStmt: Statement<[string], AuthenticatedClient>;
 
   constructor(db: Database) {
     // Read only when another connection has committed: the open holds are few (requests in flight).
@@ -217,8 +218,8 @@ export class Store {
     this.pendingHoldsStmt = db.prepare(`SELECT ${HOLD_COLUMNS} FROM holds ORDER BY id`);
     this.insertAuditStmt = db.prepare('INSERT INTO audit (ts, actor, action, detail) VALUES (?, ?, ?, ?)');
     this.revokeTokensStmt = db.prepare('UPDATE tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL');
-    this.insertTokenStmt = db.prepare('INSERT INTO tokens (name, hash, created_at) VALUES (?, ?, ?)');
-    this.tokenNameStmt = db.prepare<[string], string>('SELECT name FROM tokens WHERE hash = ? AND revoked_at IS NULL').pluck();
+    this.insertTokenStmt = db.prepare('INSERT INTO tokens (name, hash, role, created_at) VALUES (?, ?, ?, ?)');
+    this.tokenClientStmt = db.prepare('SELECT name, role FROM tokens WHERE hash = ? AND revoked_at IS NULL');
   }
 
   // ---- account --------------------------------------------------------------------------------------
@@ -395,13 +396,13 @@ export class Store {
   }
 
   /** Revokes `name`'s live token and stores the new hash: one live token per client name. */
-  replaceToken(name: string, hash: string, now: number): void {
+  replaceToken(name: string, hash: string, role: TokenRole, now: number): void {
     this.revokeTokensStmt.run(now, name);
-    this.insertTokenStmt.run(name, hash, now);
+    this.insertTokenStmt.run(name, hash, role, now);
   }
 
-  clientForTokenHash(hash: string): string | undefined {
-    return this.tokenNameStmt.get(hash);
+  clientForTokenHash(hash: string): AuthenticatedClient | undefined {
+    return this.tokenClientStmt.get(hash);
   }
 }
 

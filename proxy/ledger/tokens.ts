@@ -3,6 +3,20 @@ import { createHash, randomBytes } from 'node:crypto';
 
 const TOKEN_PREFIX = 'cg_';
 
+/**
+ * What a token may do over HTTP (SPEC §2, §8): a `client` token spends on the metered routes and reads
+ * the account; an `admin` token may also change it (credits, windows, plan, settings). The CLI and the
+ * editor act as the owner without a token.
+ */
+export const TOKEN_ROLES = ['client', 'admin'] as const;
+export type TokenRole = (typeof TOKEN_ROLES)[number];
+
+/** Who presented a live token: the client name usage is attributed to, and its role. */
+export interface AuthenticatedClient {
+  name: string;
+  role: TokenRole;
+}
+
 export function newToken(): string {
   return TOKEN_PREFIX + randomBytes(32).toString('base64url');
 }

@@ -32,13 +32,18 @@ export interface TestGatewayOptions {
 
 export interface TestGateway {
   url: string;
+  /** A client token: spends and reads. */
   token: string;
+  /** An admin token: may also change the account through the own API. */
+  adminToken: string;
   ledger: Ledger;
   gateway: Gateway;
   upstream: FakeUpstream;
   dataDir: string;
   /** Authorization header for the test client. */
   auth: Record<string, string>;
+  /** Authorization header with the admin token. */
+  adminAuth: Record<string, string>;
   close(): Promise<void>;
 }
 
@@ -72,14 +77,17 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     0,
   );
   const token = ledger.issueToken('test-client');
+  const adminToken = ledger.issueToken('test-admin', 'admin');
   return {
     url: gateway.url,
     token,
+    adminToken,
     ledger,
     gateway,
     upstream,
     dataDir,
     auth: { authorization: `Bearer ${token}` },
+    adminAuth: { authorization: `Bearer ${adminToken}` },
     async close() {
       await gateway.close();
       await upstream.close();
