@@ -80,6 +80,12 @@ describe('tooltip', () => {
     expect(md).toContain('Last request: 0.42 cr — gpt\\-5\\-codex via codex, 11:58');
   });
 
+  it('says why there is no allowance when the stored plan is not defined', () => {
+    const md = tooltipMarkdown(status({ plan: 'constructor', planWarning: 'plan "constructor" is not defined (known plans: free, plus)' }), utc);
+    expect(md).toContain('Warning: plan "constructor" is not defined \\(known plans: free, plus\\)');
+    expect(tooltipMarkdown(status({}), utc)).not.toContain('Warning');
+  });
+
   it('projects when the 5h allowance runs out at the current pace', () => {
     // 20 credits left at 10 cr/h: two hours, before the 14:30 reset.
     const s = status({ burnRatePerHour: 10 }, { '5h': { used: 30 } });

@@ -82,6 +82,8 @@ export function tooltipMarkdown(status: Status, ctx: TooltipContext): string {
     burnLine(status, ctx),
     '',
   ];
+  // The stored plan is not defined: say why every window shows no allowance.
+  if (status.planWarning) lines.splice(1, 0, '', `Warning: ${escapeMarkdown(status.planWarning)}`);
   const last = status.lastCharge;
   lines.push(
     last
