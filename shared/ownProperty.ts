@@ -1,5 +1,5 @@
 /**
- * Lookups by a name that came from input (a plan, a model, a setting). `record[name]` also finds what
+ * Lookups by a name that came from input (a plan, a model). `record[name]` also finds what
  * every object inherits: `constructor`, `toString`, `__proto__`, `hasOwnProperty` would name a function
  * or Object.prototype instead of nothing. Only the record's own entries count here.
  */
