@@ -86,6 +86,7 @@ export async function serveGateway(
         keys,
         estimator: admissionEstimator(account.ledger),
         maxBodyBytes: account.config.maxBodyBytes,
+        overspendMargin: account.config.overspendMargin,
         upstreamTimeoutMs: account.config.upstreamTimeoutMs,
         log,
         identity: { dataDir: account.dataDir, version: '0.1.0' },

@@ -19,7 +19,8 @@ export interface MeteredUsage {
 }
 
 /** Why a usage row is an estimate rather than the upstream's own figures. */
-export type EstimateReason = 'client_disconnect' | 'upstream_cut' | 'gateway_restart' | 'no_usage';
+/** `spend_limit`: the gateway ended the stream because its cost reached what the account could pay. */
+export type EstimateReason = 'client_disconnect' | 'upstream_cut' | 'gateway_restart' | 'no_usage' | 'spend_limit';
 
 export function emptyUsage(vendor: Vendor): MeteredUsage {
   return { vendor, inputTokens: 0, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens: 0, reasoningTokens: 0 };

@@ -39,6 +39,7 @@ describe('loadConfig defaults', () => {
       upstreams: { openai: { baseUrl: 'https://api.openai.com/v1' }, anthropic: { baseUrl: 'https://api.anthropic.com' } },
       port: 8788,
       maxBodyBytes: 32 * 1024 * 1024,
+      overspendMargin: 500_000,
       upstreamTimeoutMs: 600_000,
       autoReload: null,
       configFile: null,

@@ -163,7 +163,7 @@ describe('CostEstimator', () => {
 
   it('backs the gateway estimator with the ledger history', () => {
     const gateway = admissionEstimator({ recentOutputTokens: () => Array(10).fill(2_000) });
-    expect(gateway.estimate(request)).toBe(Math.ceil('hi'.length / DEFAULT_CHARS_PER_TOKEN) * 75 + 2_000 * 375);
+    expect(gateway.estimate(request).cost).toBe(Math.ceil('hi'.length / DEFAULT_CHARS_PER_TOKEN) * 75 + 2_000 * 375);
     expect(gateway.countTokens('hello world')).toBe(2);
   });
 });

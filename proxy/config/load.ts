@@ -14,6 +14,7 @@ import { rateCardSchema } from '../../shared/rateCard';
 import { defaultRateCard } from '../pricing/defaultRateCard';
 import {
   DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_OVERSPEND_MARGIN_CREDITS,
   DEFAULT_PLAN,
   DEFAULT_PORT,
   DEFAULT_UPSTREAM_TIMEOUT_MS,
@@ -41,6 +42,8 @@ export interface ResolvedConfig {
   upstreams: { openai: { baseUrl: string }; anthropic: { baseUrl: string } };
   port: number;
   maxBodyBytes: number;
+  /** How far past what is left a request admitted on the last of the allowance or credits may go. */
+  overspendMargin: Micro;
   upstreamTimeoutMs: number;
   autoReload: AutoReloadConfig | null;
   /** Absolute path of the file read, or null when running on defaults. */
@@ -155,6 +158,7 @@ export function loadConfig(options: { configFile?: string | null; env?: NodeJS.P
     },
     port: env.overrides.port ?? file.port ?? DEFAULT_PORT,
     maxBodyBytes: file.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    overspendMargin: creditsToMicro(file.overspendMargin ?? DEFAULT_OVERSPEND_MARGIN_CREDITS)!,
     upstreamTimeoutMs: file.upstreamTimeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS,
     autoReload: toAutoReload(file.autoReload),
     configFile,

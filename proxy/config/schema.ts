@@ -54,6 +54,7 @@ export const configFileSchema = z.strictObject({
   upstreams: z.optional(z.strictObject({ openai: z.optional(upstreamSchema), anthropic: z.optional(upstreamSchema) })),
   port: z.optional(z.number().check(z.int(), z.gte(0), z.lte(MAX_PORT))),
   maxBodyBytes: z.optional(z.number().check(z.int(), z.positive())),
+  overspendMargin: z.optional(credits),
   upstreamTimeoutMs: z.optional(z.number().check(z.int(), z.positive(), z.lte(MAX_TIMEOUT_MS))),
   autoReload: z.optional(autoReloadSchema),
 });

@@ -71,7 +71,7 @@ export class SseStreamMeter implements StreamMeter {
   constructor(
     private readonly observer: SseObserver,
     /** False: observe only, and hand every chunk back untouched. */
-    private readonly rewrites: boolean,
+    private rewrites: boolean,
   ) {}
 
   push(chunk: Buffer): Buffer {
@@ -84,6 +84,11 @@ export class SseStreamMeter implements StreamMeter {
     const out = this.finishChunk();
     if (this.framer.overflowed) this.held = [];
     return out;
+  }
+
+  wholeEventsOnly(): void {
+    // The rewriting path already emits whole events only; with every event kept it rewrites nothing.
+    this.rewrites = true;
   }
 
   broken(): boolean {

@@ -65,6 +65,11 @@ export interface StreamMeter {
   streamedText(): string;
   /** True once the stream cannot be metered any more (an event past the size limit): end it as cut. */
   broken(): boolean;
+  /**
+   * From now on (call before the first push) return complete events only, holding an unfinished one
+   * back, so that the gateway can end the stream between two events.
+   */
+  wholeEventsOnly(): void;
 }
 
 export interface StreamMeterOptions {

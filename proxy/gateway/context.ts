@@ -1,5 +1,6 @@
 /** Everything a request handler needs from the running gateway, passed explicitly (no globals). */
 import type Server from 'http-proxy';
+import type { Micro } from '../../shared/money';
 import type { RateCard } from '../../shared/rateCard';
 import type { AdmissionEstimate } from '../pricing/admissionEstimator';
 import type { GroupCommit } from '../ledger/groupCommit';
@@ -32,6 +33,7 @@ export interface GatewayContext {
   keys: UpstreamKeys;
   rateCard: RateCard;
   maxBodyBytes: number;
+  overspendMargin: Micro;
   upstreamTimeoutMs: number;
   estimator: AdmissionEstimate;
   clock: () => number;

@@ -17,6 +17,10 @@ import type { BlockReason } from '../ledger/allowance';
 import type { Charge } from '../ledger/ledger';
 import { rateLimitHeaders, rateLimitsEvent } from './codexHeaders';
 import type { GatewayContext } from './context';
+import { microToCredits, type Micro } from '../../shared/money';
+import { formatCredits } from '../../shared/format';
+import { spendLimitEnding, withOutputCap } from '../dialects/spendLimit';
+import { spendBound } from '../pricing/spendBound';
 import { BodyUsageReader } from './bodyUsageReader';
 import { contentEncoding, createDecoder, type Encoding } from './contentEncoding';
 import { BodyTooLargeError, declaredTooLarge, readBody } from './requestBody';
@@ -88,7 +92,7 @@ export async function handleMeteredRequest(
     maxOutputTokens: request.maxOutputTokens,
   });
   const requestId = randomUUID();
-  const admit = { requestId, client: target.client, model: request.model, route: target.pathname, feature: rate.feature, estimate };
+  const admit = { requestId, client: target.client, model: request.model, route: target.pathname, feature: rate.feature, estimate: estimate.cost };
   // The hold is committed before anything goes upstream. A non-streaming admission joins the turn's
   // other writes in one transaction (ledger/groupCommit.ts), which halves the gateway's CPU per request
   // under load; a streaming one, whose client waits for the first token, is written at once instead of
@@ -111,14 +115,42 @@ export async function handleMeteredRequest(
     });
   }
 
+  // What the account can still pay bounds the request: its output is capped to it, or, when even its
+  // input costs more, it is refused (the hold goes back).
+  const bound = spendBound({
+    rate,
+    vendor: dialect.vendor,
+    inputTokens: estimate.inputTokens,
+    requestedOutputTokens: request.maxOutputTokens,
+    spendable: admission.spendable,
+    margin: ctx.overspendMargin,
+  });
+  if (!bound.ok) {
+    await ctx.commits.run((ledger) => ledger.void(admission.holdId));
+    ctx.feed.changed();
+    headers['x-creditgate-state'] = 'blocked';
+    const message =
+      `Usage limit reached: this request's input alone would cost about ${formatCredits(microToCredits(bound.inputCost))} credits, ` +
+      `more than the ${formatCredits(microToCredits(admission.spendable))} left. Add credits (Creditgate: Add Credits… in VS Code, ` +
+      'or `creditgate credits add`) or send a shorter request.';
+    return sendError(res, dialect, 'usage_limit', message, { headers, details: { planType: admission.limits.plan, resetsAt: null } });
+  }
+
   const prepared = dialect.prepare(json as Record<string, unknown>, request);
-  const payload = prepared.body === json ? raw : Buffer.from(JSON.stringify(prepared.body));
+  const capped = bound.outputCap === null ? null : withOutputCap(dialect.name, prepared.body, bound.outputCap);
+  const body = capped ?? prepared.body;
+  const payload = body === json ? raw : Buffer.from(JSON.stringify(body));
   const exchange = new MeteredExchange(ctx, req, res, dialect, request, {
     holdId: admission.holdId,
     headers,
     stripUsageChunk: prepared.stripUsageChunk,
     // Codex clients send `originator`; they get the settled state as a codex.rate_limits event.
     injectRateLimits: dialect.name === 'responses' && req.headers.originator !== undefined,
+    // Only a request whose output the account cannot fully pay is watched as it streams.
+    budget:
+      bound.outputCap !== null && bound.outputCap < WATCHED_OUTPUT_CEILING
+        ? { stopAt: admission.spendable, inputCost: bound.inputCost, outputPrice: rate.output, requestId, model: request.model }
+        : null,
   });
   exchange.forward(payload, target);
 }
@@ -140,7 +172,25 @@ interface ExchangeOptions {
   headers: Record<string, string>;
   stripUsageChunk: boolean;
   injectRateLimits: boolean;
+  /** Set when the request runs on the last of what the account can pay: its stream is ended there. */
+  budget: StreamBudget | null;
 }
+
+interface StreamBudget {
+  /** The stream is ended once its cost passes what the account could pay; the margin absorbs the last event. */
+  stopAt: Micro;
+  inputCost: Micro;
+  /** Micro-credits per output token (the card's price per 1M tokens). */
+  outputPrice: number;
+  requestId: string;
+  model: string;
+}
+
+/**
+ * Output caps above this are not watched while streaming: no model writes that many tokens in one
+ * answer, so such a request cannot reach its cap (and watching costs a tokenizer pass per event).
+ */
+const WATCHED_OUTPUT_CEILING = 256_000;
 
 /**
  * After a non-streaming client disconnects, how long and how much of the upstream's answer the gateway
@@ -242,8 +292,10 @@ export class MeteredExchange {
       beforeTerminal: this.options.injectRateLimits ? (usage) => this.settleAtTerminal(usage) : undefined,
     });
     this.meter = meter;
+    // A watched stream may have to end between two events: the meter then passes whole events only.
+    if (this.options.budget) meter.wholeEventsOnly();
     const decoder = encoding ? createDecoder(encoding) : null;
-    if (rewrites || decoder) delete headers['content-length'];
+    if (rewrites || decoder || this.options.budget) delete headers['content-length'];
     if (decoder && rewrites) delete headers['content-encoding'];
     this.res.writeHead(status, headers);
     this.res.flushHeaders();
@@ -252,18 +304,18 @@ export class MeteredExchange {
       if (this.ending) return;
       this.endAfter(this.settleFromStream(null), meter.end());
     };
+    const relay = (chunk: Buffer, source: Readable): void => {
+      if (this.ending) return;
+      this.write(meter.push(chunk), source);
+      if (meter.broken()) this.onBrokenStream();
+      else if (this.overBudget(meter)) this.endAtBudget();
+    };
     if (!decoder) {
-      proxyRes.on('data', (chunk: Buffer) => {
-        this.write(meter.push(chunk), proxyRes);
-        if (meter.broken()) this.onBrokenStream();
-      });
+      proxyRes.on('data', (chunk: Buffer) => relay(chunk, proxyRes));
       proxyRes.on('end', finish);
-    } else if (rewrites) {
+    } else if (rewrites || this.options.budget) {
       proxyRes.pipe(decoder);
-      decoder.on('data', (chunk: Buffer) => {
-        this.write(meter.push(chunk), decoder);
-        if (meter.broken()) this.onBrokenStream();
-      });
+      decoder.on('data', (chunk: Buffer) => relay(chunk, decoder));
       decoder.on('end', finish);
     } else {
       // The client gets the compressed bytes untouched; a decoded copy feeds the meter.
@@ -332,6 +384,37 @@ export class MeteredExchange {
       return;
     }
     this.onUpstreamCut();
+  }
+
+  /** Output tokens counted so far in a watched stream, and how much of its text they cover. */
+  private budgetTokens = 0;
+  private budgetChars = 0;
+
+  /**
+   * A watched stream's cost so far (the conservative input, plus its output counted with the real
+   * tokenizer, new text only) against its cap. Reasoning tokens never appear in a stream; the output
+   * limit forwarded upstream bounds those.
+   */
+  private overBudget(meter: StreamMeter): boolean {
+    const budget = this.options.budget;
+    if (!budget) return false;
+    const text = meter.streamedText();
+    if (text.length === this.budgetChars) return false;
+    this.budgetTokens += this.ctx.estimator.countTokens(text.slice(this.budgetChars));
+    this.budgetChars = text.length;
+    return budget.inputCost + this.budgetTokens * budget.outputPrice > budget.stopAt;
+  }
+
+  /**
+   * The stream reached what the account can pay: end it the way the API ends an answer that hit its
+   * output limit, close the upstream, and bill what was streamed.
+   */
+  private endAtBudget(): void {
+    const budget = this.options.budget!;
+    this.ctx.log.info(`request ${budget.requestId}: stopped at the spending limit`);
+    const usage = this.estimatedUsage(this.meter?.usage() ?? null, this.meter?.streamedText() ?? '');
+    this.endAfter(this.post(usage, 'spend_limit'), spendLimitEnding(this.dialect.name, budget.requestId, budget.model));
+    this.destroyUpstream();
   }
 
   /** An event past the size limit: the stream is treated as cut (bill what was seen) and the upstream closed. */

@@ -6,6 +6,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createProxyServer } from 'http-proxy';
+import type { Micro } from '../../shared/money';
 import type { RateCard } from '../../shared/rateCard';
 import { dialectForRoute } from '../dialects';
 import { GroupCommit } from '../ledger/groupCommit';
@@ -25,6 +26,8 @@ export interface GatewayOptions {
   keys: UpstreamKeys;
   estimator: AdmissionEstimator;
   maxBodyBytes: number;
+  /** Micro-credits a request admitted on the last of the allowance or credits may cost beyond it. */
+  overspendMargin: Micro;
   upstreamTimeoutMs: number;
   log: Logger;
   /** Reported by /healthz so another process can tell whose gateway holds a port. */
@@ -56,6 +59,7 @@ export class Gateway {
       keys: options.keys,
       rateCard: options.rateCard,
       maxBodyBytes: options.maxBodyBytes,
+      overspendMargin: options.overspendMargin,
       upstreamTimeoutMs: options.upstreamTimeoutMs,
       estimator: options.estimator,
       clock,

@@ -2,10 +2,9 @@
  * The gateway's estimator (proxy/gateway/context.ts AdmissionEstimator), backed by the ledger's
  * recent outputs per model. Typed structurally so pricing does not depend on the ledger module.
  */
-import type { Micro } from '../../shared/money';
 import type { ModelRate } from '../../shared/rateCard';
 import type { Vendor } from '../../shared/usage';
-import type { CostEstimatorOptions, SettledSample } from './estimator';
+import type { CostEstimate, CostEstimatorOptions, SettledSample } from './estimator';
 import { CostEstimator } from './estimator';
 import { countTextTokens } from './tokens';
 
@@ -16,7 +15,8 @@ export interface OutputHistorySource {
 
 /** Admission estimates and tokenizer counts, as the gateway uses them. */
 export interface AdmissionEstimate {
-  estimate(request: { model: string; rate: ModelRate; vendor: Vendor; promptText: string; maxOutputTokens: number | null }): Micro;
+  /** The hold's cost, with the input and output tokens it assumes. */
+  estimate(request: { model: string; rate: ModelRate; vendor: Vendor; promptText: string; maxOutputTokens: number | null }): CostEstimate;
   /** Learns from a settled request (real output and input sizes) for the next estimates. */
   record(model: string, sample: SettledSample): void;
   /** Real-tokenizer count, for billing a response that never reported its usage. */
@@ -29,7 +29,7 @@ export function admissionEstimator(
 ): AdmissionEstimate {
   const estimator = new CostEstimator({ ...options, historyFor: (model) => source.recentOutputTokens(model) });
   return {
-    estimate: (request) => estimator.estimate(request).cost,
+    estimate: (request) => estimator.estimate(request),
     record: (model, sample) => estimator.record(model, sample),
     countTokens: countTextTokens,
   };

@@ -26,6 +26,8 @@ export interface TestGatewayOptions {
   rateCard?: RateCard;
   maxBodyBytes?: number;
   upstreamTimeoutMs?: number;
+  /** Micro-credits (default half a credit, as shipped). */
+  overspendMargin?: number;
   /** Another OpenAI upstream than the fake one (a test's own server). */
   openaiBaseUrl?: string;
 }
@@ -70,6 +72,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
       keys,
       estimator: admissionEstimator({ recentOutputTokens: (model) => ledger.recentOutputTokens(model, 200) }),
       maxBodyBytes: options.maxBodyBytes ?? 32 * 1024 * 1024,
+      overspendMargin: options.overspendMargin ?? 500_000,
       upstreamTimeoutMs: options.upstreamTimeoutMs ?? 30_000,
       log: quiet,
       identity: { dataDir, version: 'test' },

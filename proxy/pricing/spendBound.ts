@@ -1,0 +1,57 @@
+/**
+ * How far one admitted request may go. The ledger says what the account can still pay
+ * (`spendable`: the allowance left, plus usable credits); this module turns that into the request's
+ * output cap (the tokens the rest can pay for once the input is paid) or a refusal when even the input
+ * cannot be paid. With the cap forwarded as the request's own output limit, the upstream itself stops
+ * at the bound; the gateway also ends a stream whose metered cost passes `spendable` (an upstream that
+ * ignores the limit), so a request costs at most `spendable + margin`: the margin covers a prompt that
+ * tokenises longer than estimated and the stream's last event.
+ */
+import type { Micro } from '../../shared/money';
+import type { ModelRate } from '../../shared/rateCard';
+import type { Vendor } from '../../shared/usage';
+import { costOf } from './cost';
+
+/**
+ * The input estimate is the calibrated one (chars per token learned from this model's real counts);
+ * real prompts tokenise a little differently, so the bound counts a quarter more. Cache writes can
+ * cost more than plain input (Anthropic: 1.25× for 5 minutes), so the dearer of the two prices is used.
+ */
+const INPUT_SAFETY_NUM = 5;
+const INPUT_SAFETY_DEN = 4;
+
+export type SpendBound =
+  | { ok: false; inputCost: Micro }
+  | {
+      ok: true;
+      /** Output tokens the account can pay for, or null when output is free or no cap is needed. */
+      outputCap: number | null;
+      /** The most the request may cost: what is left plus the margin. */
+      costCap: Micro;
+      /** The conservative input cost the cap was computed from. */
+      inputCost: Micro;
+    };
+
+export interface SpendBoundRequest {
+  rate: ModelRate;
+  vendor: Vendor;
+  /** Estimated input tokens (estimator.ts). */
+  inputTokens: number;
+  /** The request's own output limit, when it sent one. */
+  requestedOutputTokens: number | null;
+  spendable: Micro;
+  margin: Micro;
+}
+
+export function spendBound(req: SpendBoundRequest): SpendBound {
+  const inputTokens = Math.ceil((req.inputTokens * INPUT_SAFETY_NUM) / INPUT_SAFETY_DEN);
+  const inputPrice = Math.max(req.rate.input, req.rate.cache_write ?? req.rate.input);
+  const inputCost = costOf({ ...req.rate, input: inputPrice }, { vendor: req.vendor, inputTokens, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens: 0, reasoningTokens: 0 });
+  const costCap = req.spendable + req.margin;
+  if (inputCost > costCap) return { ok: false, inputCost };
+  // Prices are credits per 1M tokens, so one output token costs `output` micro-credits.
+  if (req.rate.output <= 0) return { ok: true, outputCap: null, costCap, inputCost };
+  const affordable = Math.max(1, Math.floor((req.spendable - Math.min(inputCost, req.spendable)) / req.rate.output));
+  const binding = req.requestedOutputTokens === null || req.requestedOutputTokens > affordable;
+  return { ok: true, outputCap: binding ? affordable : null, costCap, inputCost };
+}

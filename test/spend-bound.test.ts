@@ -1,0 +1,116 @@
+/** The pure rules behind the overspend bound: what an admission may spend, and what that caps. */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { spendableFor, type WindowUse } from '../proxy/ledger/allowance';
+import { spendLimitEnding, UNREQUESTED_CAP_CEILING, withOutputCap } from '../proxy/dialects/spendLimit';
+import { spendBound } from '../proxy/pricing/spendBound';
+import { costOf } from '../proxy/pricing/cost';
+
+const window = (limit: number, used: number): WindowUse => ({ name: '5h', limit, used, endsAt: null });
+const weekly = (limit: number, used: number): WindowUse => ({ name: 'weekly', limit, used, endsAt: null });
+
+describe('spendableFor', () => {
+  it('on the plan: the smallest window remainder after plan holds', () => {
+    expect(spendableFor('plan', [window(1_000, 200), weekly(5_000, 4_500)], 100, { balance: 0, held: 0, autoUse: true })).toBe(400);
+  });
+
+  it('on the plan with auto-use and a positive balance: plus the unheld credits', () => {
+    expect(spendableFor('plan', [window(1_000, 200)], 0, { balance: 700, held: 300, autoUse: true })).toBe(1_200);
+    expect(spendableFor('plan', [window(1_000, 200)], 0, { balance: 700, held: 300, autoUse: false })).toBe(800);
+    expect(spendableFor('plan', [window(1_000, 200)], 0, { balance: 0, held: 0, autoUse: true })).toBe(800);
+  });
+
+  it('on credits: the balance less credit holds, never negative', () => {
+    expect(spendableFor('credits', [window(1_000, 1_000)], 0, { balance: 700, held: 300, autoUse: true })).toBe(400);
+    expect(spendableFor('credits', [], 0, { balance: 100, held: 300, autoUse: true })).toBe(0);
+  });
+
+  it('never counts an overrun window as negative allowance', () => {
+    expect(spendableFor('plan', [window(1_000, 1_500)], 0, { balance: 50, held: 0, autoUse: true })).toBe(50);
+  });
+});
+
+const GPT = { feature: 'assistant', input: 50, cached_input: 12.5, output: 200 };
+const CLAUDE = { feature: 'assistant', input: 75, cached_input: 7.5, cache_write: 93.75, output: 375 };
+
+describe('spendBound', () => {
+  it('caps the output to what is left after a conservative input', () => {
+    const bound = spendBound({ rate: GPT, vendor: 'openai', inputTokens: 100, requestedOutputTokens: null, spendable: 1_000_000, margin: 0 });
+    // 125 input tokens (a quarter more) at 50 = 6,250; the rest pays 4,968 output tokens at 200.
+    expect(bound).toEqual({ ok: true, outputCap: 4_968, costCap: 1_000_000, inputCost: 6_250 });
+  });
+
+  it('prices the input at the cache-write price when that is dearer', () => {
+    const bound = spendBound({ rate: CLAUDE, vendor: 'anthropic', inputTokens: 4, requestedOutputTokens: null, spendable: 10_000, margin: 0 });
+    expect(bound.ok && bound.inputCost).toBe(costOf({ ...CLAUDE, input: 93.75 }, { vendor: 'anthropic', inputTokens: 5, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens: 0, reasoningTokens: 0 }));
+  });
+
+  it('does not cap a request whose own limit the account can pay', () => {
+    const bound = spendBound({ rate: GPT, vendor: 'openai', inputTokens: 100, requestedOutputTokens: 4_968, spendable: 1_000_000, margin: 0 });
+    expect(bound.ok && bound.outputCap).toBeNull();
+    const tight = spendBound({ rate: GPT, vendor: 'openai', inputTokens: 100, requestedOutputTokens: 4_969, spendable: 1_000_000, margin: 0 });
+    expect(tight.ok && tight.outputCap).toBe(4_968);
+  });
+
+  it('refuses when the input alone costs more than what is left plus the margin', () => {
+    expect(spendBound({ rate: GPT, vendor: 'openai', inputTokens: 1_000, requestedOutputTokens: null, spendable: 50_000, margin: 12_499 })).toEqual({
+      ok: false,
+      inputCost: 62_500,
+    });
+    const atMargin = spendBound({ rate: GPT, vendor: 'openai', inputTokens: 1_000, requestedOutputTokens: null, spendable: 50_000, margin: 12_500 });
+    expect(atMargin).toMatchObject({ ok: true, outputCap: 1, costCap: 62_500 });
+  });
+
+  it('leaves free output uncapped', () => {
+    const embeddings = { feature: 'embeddings', input: 0.5, output: 0 };
+    expect(spendBound({ rate: embeddings, vendor: 'openai', inputTokens: 10, requestedOutputTokens: null, spendable: 100, margin: 0 })).toMatchObject({
+      ok: true,
+      outputCap: null,
+    });
+  });
+
+  it('never lets input plus capped output cost more than what is left (property)', () => {
+    fc.assert(
+      fc.property(fc.nat(200_000), fc.integer({ min: 1, max: 100_000_000 }), fc.integer({ min: 1, max: 3_000 }), (inputTokens, spendable, outputPrice) => {
+        const rate = { feature: 'assistant', input: 10, output: outputPrice };
+        const bound = spendBound({ rate, vendor: 'openai', inputTokens, requestedOutputTokens: null, spendable, margin: 0 });
+        if (!bound.ok || bound.outputCap === null) return;
+        const worst = costOf(rate, { vendor: 'openai', inputTokens, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens: bound.outputCap, reasoningTokens: 0 });
+        // One token is always allowed, so a request admitted with almost nothing left may cost that token.
+        expect(worst).toBeLessThanOrEqual(Math.max(spendable, bound.inputCost + outputPrice));
+      }),
+    );
+  });
+});
+
+describe('withOutputCap', () => {
+  it('lowers each dialect’s own limit field, on a copy', () => {
+    const body = { model: 'm', max_tokens: 64_000 };
+    expect(withOutputCap('messages', body, 2_000)).toEqual({ model: 'm', max_tokens: 2_000 });
+    expect(body.max_tokens).toBe(64_000);
+    expect(withOutputCap('responses', { max_output_tokens: 9_000 }, 100)).toEqual({ max_output_tokens: 100 });
+    expect(withOutputCap('chat', { max_tokens: 9_000 }, 100)).toEqual({ max_tokens: 100 });
+    expect(withOutputCap('chat', { max_completion_tokens: 9_000, max_tokens: 9_000 }, 100)).toEqual({ max_completion_tokens: 100, max_tokens: 9_000 });
+    expect(withOutputCap('completions', { max_tokens: 9_000 }, 100)).toEqual({ max_tokens: 100 });
+  });
+
+  it('injects a limit when absent only below the ceiling every model accepts', () => {
+    expect(withOutputCap('chat', {}, 500)).toEqual({ max_completion_tokens: 500 });
+    expect(withOutputCap('responses', {}, UNREQUESTED_CAP_CEILING)).toEqual({ max_output_tokens: UNREQUESTED_CAP_CEILING });
+    expect(withOutputCap('responses', {}, UNREQUESTED_CAP_CEILING + 1)).toBeNull();
+  });
+
+  it('changes nothing when the client asked for less, or the dialect has no output limit', () => {
+    expect(withOutputCap('messages', { max_tokens: 100 }, 100)).toBeNull();
+    expect(withOutputCap('passthrough', { max_tokens: 9_000 }, 100)).toBeNull();
+  });
+});
+
+describe('spendLimitEnding', () => {
+  it('ends each stream the way its API ends an answer at its output limit', () => {
+    expect(spendLimitEnding('responses', 'r1', 'gpt-5').toString()).toMatch(/^event: response\.incomplete\ndata: .*"reason":"max_output_tokens"/);
+    expect(spendLimitEnding('chat', 'r1', 'gpt-5').toString()).toMatch(/"finish_reason":"length".*\n\ndata: \[DONE\]\n\n$/s);
+    expect(spendLimitEnding('messages', 'r1', 'claude').toString()).toMatch(/"stop_reason":"max_tokens".*event: message_stop/s);
+    expect(spendLimitEnding('passthrough', 'r1', 'x')).toHaveLength(0);
+  });
+});
