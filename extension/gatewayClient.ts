@@ -9,7 +9,8 @@ import { CloseAction, ErrorAction, LanguageClient, State, TransportKind } from '
 import type { RequestType, RequestType0 } from 'vscode-languageserver-protocol';
 import type { Status } from '../shared/protocol';
 import type { GatewayInfo } from '../shared/rpc';
-import { InfoChangedNotification, InfoRequest, StatusChangedNotification } from '../shared/rpc';
+import type { UpstreamName } from '../shared/rpc';
+import { InfoChangedNotification, InfoRequest, StatusChangedNotification, UpstreamKeyRejectedNotification } from '../shared/rpc';
 import type { ConnectionPhase } from './presentation/statusBarModel';
 import { RestartPolicy } from './presentation/restartPolicy';
 import { GATEWAY_NODE_FLAGS } from '../shared/gatewayRuntime';
@@ -22,6 +23,7 @@ export class GatewayClient implements vscode.Disposable {
   private readonly infoEmitter = new vscode.EventEmitter<GatewayInfo | null>();
   private readonly phaseEmitter = new vscode.EventEmitter<ConnectionPhase>();
   private readonly readyEmitter = new vscode.EventEmitter<void>();
+  private readonly keyRejectedEmitter = new vscode.EventEmitter<UpstreamName>();
   private currentPhase: ConnectionPhase = 'stopped';
   private latest: Status | null = null;
   private currentInfo: GatewayInfo | null = null;
@@ -32,6 +34,8 @@ export class GatewayClient implements vscode.Disposable {
   readonly onPhase = this.phaseEmitter.event;
   /** The process is up and initialized (again): hand over what it does not keep (upstream keys). */
   readonly onReady = this.readyEmitter.event;
+  /** The upstream refused the gateway's key for it. */
+  readonly onUpstreamKeyRejected = this.keyRejectedEmitter.event;
 
   constructor(
     private readonly context: vscode.ExtensionContext,
@@ -108,6 +112,7 @@ export class GatewayClient implements vscode.Disposable {
     this.infoEmitter.dispose();
     this.phaseEmitter.dispose();
     this.readyEmitter.dispose();
+    this.keyRejectedEmitter.dispose();
   }
 
   private createClient(): LanguageClient {
@@ -137,6 +142,7 @@ export class GatewayClient implements vscode.Disposable {
       this.publish(status);
     });
     client.onNotification(InfoChangedNotification, (info) => this.setInfo(info));
+    client.onNotification(UpstreamKeyRejectedNotification, ({ upstream }) => this.keyRejectedEmitter.fire(upstream));
     client.onDidChangeState(({ newState }) => {
       if (client !== this.client) return;
       if (newState === State.Running) void this.onRunning(client);

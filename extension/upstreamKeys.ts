@@ -20,7 +20,21 @@ export class UpstreamKeys {
     private readonly secrets: vscode.SecretStorage,
     private readonly gateway: GatewayClient,
     private readonly log: vscode.LogOutputChannel,
-  ) {}
+  ) {
+    gateway.onUpstreamKeyRejected((upstream) => void this.offerReplacement(upstream));
+  }
+
+  /** The upstream refused the key: requests fail until it is replaced, so say so and offer the fix. */
+  private async offerReplacement(upstream: UpstreamName): Promise<void> {
+    const { label, envVar } = UPSTREAMS.find((u) => u.name === upstream)!;
+    const stored = await this.secrets.get(secretName(upstream));
+    const source = stored ? 'the key stored in VS Code' : process.env[envVar] ? `${envVar} from the environment` : 'no key at all';
+    const choice = await vscode.window.showErrorMessage(
+      `${label} rejected the upstream API key Creditgate sent (${source}). Requests to ${label} fail until it is replaced; your Creditgate tokens are fine.`,
+      'Set Upstream API Key…',
+    );
+    if (choice) await this.prompt();
+  }
 
   /** Hands every stored key to a freshly started gateway process. */
   async handOver(): Promise<void> {

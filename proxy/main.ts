@@ -7,8 +7,8 @@
  */
 import { explainStartFailure } from './editor/startFailure';
 import { createConnection, ProposedFeatures, ResponseError } from 'vscode-languageserver/node';
-import type { GatewayInitOptions } from '../shared/rpc';
-import { InfoChangedNotification, RpcErrorCode, StatusChangedNotification } from '../shared/rpc';
+import type { GatewayInitOptions, UpstreamName } from '../shared/rpc';
+import { InfoChangedNotification, RpcErrorCode, StatusChangedNotification, UpstreamKeyRejectedNotification } from '../shared/rpc';
 import type { Logger } from './gateway/context';
 import { UpstreamKeys } from './gateway/upstream';
 import { AccountHost } from './editor/accountHost';
@@ -26,6 +26,14 @@ const keys = UpstreamKeys.fromEnv(process.env);
 let host: AccountHost | null = null;
 
 registerRpcHandlers(connection, () => host, keys);
+// A rejected key fails every request until it is replaced: tell the editor, at most once a minute per upstream.
+const rejectedAt = new Map<UpstreamName, number>();
+keys.onRejected((upstream) => {
+  const now = Date.now();
+  if (now - (rejectedAt.get(upstream) ?? -Infinity) < 60_000) return;
+  rejectedAt.set(upstream, now);
+  void connection.sendNotification(UpstreamKeyRejectedNotification, { upstream });
+});
 
 connection.onInitialize(async (params) => {
   const options: GatewayInitOptions = readInitOptions(params.initializationOptions);

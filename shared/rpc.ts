@@ -119,4 +119,6 @@ export const SetUpstreamKeyRequest = new RequestType<SetUpstreamKeyParams, void,
 /** Pushed within 250 ms of any change to the account, whoever made it (SPEC §2). */
 export const StatusChangedNotification = new NotificationType<Status>('creditgate/statusChanged');
 /** Pushed when this process changes role (a joined process took over the port, or lost it). */
+/** The upstream refused the gateway's key for it (HTTP 401): the editor offers to set a new one. */
+export const UpstreamKeyRejectedNotification = new NotificationType<{ upstream: UpstreamName }>('creditgate/upstreamKeyRejected');
 export const InfoChangedNotification = new NotificationType<GatewayInfo>('creditgate/infoChanged');

@@ -15,7 +15,8 @@ import { startTestGateway, type TestGateway } from './helpers/testGateway';
 
 let gw: TestGateway;
 beforeAll(async () => {
-  gw = await startTestGateway({ plan: 'pro' });
+  // `plus` without allowance: a blocked account on a plan name Codex also knows as a ChatGPT plan.
+  gw = await startTestGateway({ plan: 'pro', plans: { plus: { windows: { '5h': 0, weekly: 0 }, features: ['assistant'] } } });
 });
 /** Codex homes made by the tests, removed at the end (each holds a session rollout and logs). */
 const codexHomes: string[] = [];
@@ -166,13 +167,15 @@ describe('Codex CLI', () => {
     expect(limits.at(-1)!.secondary!.window_minutes).toBe(10080);
   });
 
-  it('prints "hit your usage limit" on a blocked account', async () => {
-    gw.ledger.setPlan('free');
+  it.each(['free', 'plus'])('prints "hit your usage limit", and no ChatGPT upsell, on a blocked %s account', async (plan) => {
+    gw.ledger.setPlan(plan);
     try {
       const codexHome = newCodexHome();
       const result = await runCodex(codexHome, 'say hi');
       expect(result.status).not.toBe(0);
-      expect(result.stdout + result.stderr).toMatch(/hit your usage limit/i);
+      const output = result.stdout + result.stderr;
+      expect(output).toMatch(/hit your usage limit/i);
+      expect(output).not.toMatch(/upgrade|chatgpt\.com/i);
     } finally {
       gw.ledger.setPlan('pro');
     }

@@ -381,6 +381,13 @@ describe('blocked (429) bodies', () => {
     expect(body.error.message).toContain('2027-01-15T08:00:00Z');
   });
 
+  it('name the plan for Codex so that it shows no ChatGPT upsell, and keep the name for everyone else', () => {
+    const forCodex = responsesDialect.errorBody('usage_limit', '', { ...details, codexClient: true }) as { error: Record<string, unknown> };
+    expect(forCodex.error.plan_type).toBe('creditgate-plus');
+    const custom = responsesDialect.errorBody('usage_limit', '', { planType: 'team-gold', resetsAt: null, codexClient: true }) as { error: Record<string, unknown> };
+    expect(custom.error.plan_type).toBe('team-gold');
+  });
+
   it('carry resets_at null when no reset would unblock, and the gateway message when it gives one', () => {
     const body = responsesDialect.errorBody('usage_limit', 'Custom: Add credits now.', { planType: 'free', resetsAt: null }) as { error: Record<string, unknown> };
     expect(body.error).toMatchObject({ resets_at: null, plan_type: 'free', message: 'Custom: Add credits now.' });

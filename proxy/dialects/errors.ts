@@ -13,10 +13,26 @@ const OPENAI_ERROR_TYPES: Record<GatewayErrorKind, { type: string; code: string 
   not_found: { type: 'invalid_request_error', code: 'not_found' },
   too_large: { type: 'invalid_request_error', code: 'request_too_large' },
   usage_limit: { type: 'usage_limit_reached', code: 'usage_limit_reached' },
+  upstream_key_rejected: { type: 'invalid_request_error', code: 'upstream_key_rejected' },
   upstream_unavailable: { type: 'server_error', code: 'upstream_unavailable' },
   upstream_timeout: { type: 'server_error', code: 'upstream_timeout' },
   internal: { type: 'server_error', code: null },
 };
+
+/**
+ * Plan names Codex CLI knows as ChatGPT plans: for these it appends an upsell ("Upgrade to Pro …",
+ * "Upgrade to Plus") to its usage-limit message, which sends our users to a purchase that does not
+ * help them. Any other plan_type gets the plain "You've hit your usage limit … try again at …".
+ */
+const CODEX_KNOWN_PLANS = new Set(['free', 'go', 'plus', 'pro', 'team', 'business', 'enterprise', 'edu', 'education']);
+
+/**
+ * The blocked body's plan_type for Codex: the plan's own name, prefixed when Codex would read it as a
+ * ChatGPT plan. Every other client gets the plan's name as it is.
+ */
+export function codexPlanType(plan: string): string {
+  return CODEX_KNOWN_PLANS.has(plan.toLowerCase()) ? `creditgate-${plan}` : plan;
+}
 
 /** `{"error":{message,type,param,code}}`; blocked is the contract body Codex CLI understands. */
 export function openAiErrorBody(kind: GatewayErrorKind, message: string, details: ErrorDetailsForShape = {}): unknown {
@@ -28,7 +44,7 @@ export function openAiErrorBody(kind: GatewayErrorKind, message: string, details
         type: 'usage_limit_reached',
         code: 'usage_limit_reached',
         message: message || usageLimitMessage(usageLimit),
-        plan_type: usageLimit?.planType ?? null,
+        plan_type: usageLimit ? (usageLimit.codexClient ? codexPlanType(usageLimit.planType) : usageLimit.planType) : null,
         resets_at: usageLimit?.resetsAt ?? null,
         state: 'blocked',
       },
@@ -45,6 +61,7 @@ const ANTHROPIC_ERROR_TYPES: Record<GatewayErrorKind, string> = {
   not_found: 'not_found_error',
   too_large: 'request_too_large',
   usage_limit: 'rate_limit_error',
+  upstream_key_rejected: 'permission_error',
   upstream_unavailable: 'api_error',
   upstream_timeout: 'api_error',
   internal: 'api_error',

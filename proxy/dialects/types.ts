@@ -30,6 +30,7 @@ export type GatewayErrorKind =
   | 'not_found' // 404
   | 'too_large' // 413
   | 'usage_limit' // 429 (blocked)
+  | 'upstream_key_rejected' // 403: the upstream refused the gateway's upstream API key, not the client's token
   | 'upstream_unavailable' // 502
   | 'upstream_timeout' // 504
   | 'internal'; // 500
@@ -39,6 +40,8 @@ export interface UsageLimitDetails {
   planType: string;
   /** Unix seconds when a reset would unblock, or null. */
   resetsAt: number | null;
+  /** The client is Codex CLI (it sends `originator`): plan_type is then named so Codex shows no upsell. */
+  codexClient?: boolean;
 }
 
 /** The request field an error is about (OpenAI's `error.param`). */

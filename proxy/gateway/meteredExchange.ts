@@ -22,6 +22,7 @@ import { formatCredits } from '../../shared/format';
 import { spendLimitEnding, withOutputCap } from '../dialects/spendLimit';
 import { spendBound } from '../pricing/spendBound';
 import { BodyUsageReader } from './bodyUsageReader';
+import { connectionListed, isHopByHop } from './hopByHop';
 import { contentEncoding, createDecoder, type Encoding } from './contentEncoding';
 import { BodyTooLargeError, declaredTooLarge, readBody } from './requestBody';
 import { sendError } from './respond';
@@ -106,12 +107,13 @@ export async function handleMeteredRequest(
   headers['x-creditgate-state'] = admission.state;
   headers['x-creditgate-request-id'] = requestId;
 
+  const codexClient = req.headers.originator !== undefined;
   if (!admission.admitted) {
     const retryAfter = admission.retryAt === null ? null : Math.max(1, Math.ceil((admission.retryAt - now) / 1000));
     if (retryAfter !== null) headers['retry-after'] = String(retryAfter);
     return sendError(res, dialect, 'usage_limit', blockedMessage(admission.reason), {
       headers,
-      details: { planType: admission.planType, resetsAt: admission.retryAt === null ? null : Math.floor(admission.retryAt / 1000) },
+      details: { planType: admission.planType, resetsAt: admission.retryAt === null ? null : Math.floor(admission.retryAt / 1000), codexClient },
     });
   }
 
@@ -133,7 +135,7 @@ export async function handleMeteredRequest(
       `Usage limit reached: this request's input alone would cost about ${formatCredits(microToCredits(bound.inputCost))} credits, ` +
       `more than the ${formatCredits(microToCredits(admission.spendable))} left. Add credits (Creditgate: Add Credits… in VS Code, ` +
       'or `creditgate credits add`) or send a shorter request.';
-    return sendError(res, dialect, 'usage_limit', message, { headers, details: { planType: admission.limits.plan, resetsAt: null } });
+    return sendError(res, dialect, 'usage_limit', message, { headers, details: { planType: admission.limits.plan, resetsAt: null, codexClient } });
   }
 
   const prepared = dialect.prepare(json as Record<string, unknown>, request);
@@ -145,7 +147,7 @@ export async function handleMeteredRequest(
     headers,
     stripUsageChunk: prepared.stripUsageChunk,
     // Codex clients send `originator`; they get the settled state as a codex.rate_limits event.
-    injectRateLimits: dialect.name === 'responses' && req.headers.originator !== undefined,
+    injectRateLimits: dialect.name === 'responses' && codexClient,
     // Only a request whose output the account cannot fully pay is watched as it streams.
     budget:
       bound.outputCap !== null && bound.outputCap < WATCHED_OUTPUT_CEILING
@@ -273,6 +275,7 @@ export class MeteredExchange {
       // The upstream refused the request before producing any output: nothing to charge.
       this.settleVoid();
       if (this.clientGone) return void proxyRes.resume();
+      if (status === 401) return this.upstreamKeyRejected(proxyRes);
       this.res.writeHead(status, headers);
       proxyRes.pipe(this.res);
       return;
@@ -282,6 +285,25 @@ export class MeteredExchange {
     if (isStream && this.clientGone) return this.abandonAfterDisconnect();
     if (isStream) this.relayStream(proxyRes, status, headers, encoding);
     else this.relayBody(proxyRes, status, headers, encoding);
+  }
+
+  /**
+   * The upstream answered 401: it refused the upstream key Creditgate sent, not the client's gateway
+   * token (that was checked at the door). Passed through, it read exactly like a wrong gateway token.
+   */
+  private upstreamKeyRejected(proxyRes: IncomingMessage): void {
+    proxyRes.resume();
+    const upstream = this.dialect.upstream;
+    const vendor = upstream === 'openai' ? 'OpenAI' : 'Anthropic';
+    const variable = upstream === 'openai' ? 'OPENAI_API_KEY' : 'ANTHROPIC_API_KEY';
+    const hasKey = this.ctx.keys.has(upstream);
+    const message =
+      `The ${vendor} upstream rejected ${hasKey ? "Creditgate's upstream API key" : 'the request: Creditgate has no upstream API key for it'} ` +
+      `(HTTP 401). Your Creditgate token is fine. Set the ${vendor} key with "Creditgate: Set Upstream API Key…" in VS Code, ` +
+      `or ${variable} in the environment of the gateway (\`creditgate serve\`).`;
+    this.ctx.log.warn(`request ${this.options.headers['x-creditgate-request-id']}: ${message}`);
+    this.ctx.keys.reportRejected(upstream);
+    sendError(this.res, this.dialect, 'upstream_key_rejected', message, { headers: this.options.headers });
   }
 
   /** Streams pass through chunk by chunk; the meter watches (and rewrites only where it must). */
@@ -586,14 +608,13 @@ function bodyStream(payload: Buffer): Stream {
   return source as unknown as Stream;
 }
 
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'upgrade']);
-
 /** Upstream headers for the client: hop-by-hop and upstream `x-codex-*` removed, ours added. */
 function clientHeaders(upstream: IncomingHttpHeaders, ours: Record<string, string>): OutgoingHttpHeaders {
   const headers: OutgoingHttpHeaders = {};
+  const listed = connectionListed(upstream);
   for (const name in upstream) {
     const value = upstream[name];
-    if (value === undefined || HOP_BY_HOP.has(name) || name.startsWith('x-codex-')) continue;
+    if (value === undefined || isHopByHop(name, listed) || name.startsWith('x-codex-')) continue;
     headers[name] = value;
   }
   for (const name in ours) headers[name] = ours[name];

@@ -11,6 +11,8 @@ export const HTTP_STATUS: Readonly<Record<GatewayErrorKind, number>> = {
   too_large: 413,
   usage_limit: 429,
   internal: 500,
+  // Not 401 (that reads as a wrong gateway token, and Codex retries it) nor 5xx (retried too).
+  upstream_key_rejected: 403,
   upstream_unavailable: 502,
   upstream_timeout: 504,
 };
@@ -38,5 +40,8 @@ export function sendError(
 ): void {
   // Routes without a dialect of their own (the own API, unknown paths) answer in OpenAI's shape.
   const body = dialect ? dialect.errorBody(kind, message, options.details) : openAiErrorBody(kind, message);
-  sendJson(res, HTTP_STATUS[kind], body, options.headers);
+  // The OpenAI and Anthropic SDKs retry a 429 three times unless told not to: a spent allowance
+  // does not come back in a second.
+  const headers = kind === 'usage_limit' ? { ...options.headers, 'x-should-retry': 'false' } : options.headers;
+  sendJson(res, HTTP_STATUS[kind], body, headers);
 }

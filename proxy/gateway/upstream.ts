@@ -5,6 +5,7 @@
 import http, { type IncomingHttpHeaders } from 'node:http';
 import https from 'node:https';
 import type { UpstreamName } from '../dialects/types';
+import { connectionListed, isHopByHop } from './hopByHop';
 
 export interface UpstreamEndpoints {
   openai: { baseUrl: string };
@@ -22,9 +23,20 @@ export class UpstreamKeys {
     return keys;
   }
 
+  private readonly rejectedListeners: ((upstream: UpstreamName) => void)[] = [];
+
   set(upstream: UpstreamName, key: string | null): void {
     if (key) this.keys.set(upstream, key);
     else this.keys.delete(upstream);
+  }
+
+  /** The upstream refused its key: whoever can ask the user for a new one is told (the editor). */
+  reportRejected(upstream: UpstreamName): void {
+    for (const listener of this.rejectedListeners) listener(upstream);
+  }
+
+  onRejected(listener: (upstream: UpstreamName) => void): void {
+    this.rejectedListeners.push(listener);
   }
 
   get(upstream: UpstreamName): string | undefined {
@@ -111,15 +123,18 @@ export function upstreamHeaders(
   // compress anyway are still handled (see meteredExchange).
   let acceptEncodingSet = false;
   let lengthSet = contentLength === null;
+  const listed = connectionListed(headers);
   for (const name in headers) {
     if (name === 'authorization' || name === 'x-api-key') continue;
+    // The body is re-sent with a content-length; the framing of the client's connection stays behind.
+    if (isHopByHop(name, listed)) continue;
     if (name === 'accept-encoding') {
       out[name] = 'identity';
       acceptEncodingSet = true;
     } else if (contentLength !== null && name === 'content-length') {
       out[name] = String(contentLength);
       lengthSet = true;
-    } else if (contentLength === null || name !== 'transfer-encoding') {
+    } else {
       out[name] = headers[name];
     }
   }
