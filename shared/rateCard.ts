@@ -14,6 +14,9 @@ export const modelRateSchema = z.strictObject({
   cached_input: z.optional(price),
   cache_write: z.optional(price),
   output: z._default(price, 0),
+  /** Image and audio input tokens, where the vendor prices them apart from text input (default: input). */
+  image_input: z.optional(price),
+  audio_input: z.optional(price),
   per_image: z.optional(price),
   per_audio_second: z.optional(price),
   per_character: z.optional(price),

@@ -12,6 +12,12 @@ export interface MeteredUsage {
   cacheWriteTokens: number;
   outputTokens: number;
   reasoningTokens: number;
+  /**
+   * OpenAI only: the part of inputTokens that was image or audio tokens (image edits, transcription),
+   * which the vendor prices apart from text input. Absent means none.
+   */
+  imageInputTokens?: number;
+  audioInputTokens?: number;
   /** Non-token features (images, audio, characters), priced by the rate card's per-unit prices. */
   images?: number;
   audioSeconds?: number;

@@ -3,12 +3,18 @@ import fc from 'fast-check';
 import type { MeteredUsage } from '../shared/usage';
 import type { Dialect, StreamMeter, StreamMeterOptions } from '../proxy/dialects/types';
 import {
-  anthropicPassthroughDialect,
+  anthropicApi,
   chatCompletionsDialect,
-  dialectForRoute,
+  completionsDialect,
+  embeddingsDialect,
+  imagesDialect,
   messagesDialect,
-  passthroughDialect,
+  moderationsDialect,
+  openAiApi,
   responsesDialect,
+  routeFor,
+  speechDialect,
+  transcriptionsDialect,
 } from '../proxy/dialects';
 import { DEFAULT_TEXT, rawRequest, startFakeUpstream, type FakeUpstream } from './fake-upstream';
 import { splitAt } from './helpers/splitAt';
@@ -49,19 +55,70 @@ const openAiUsage = (fields: Partial<MeteredUsage>): MeteredUsage => ({
 const FAKE_USAGE = JSON.stringify({ input_tokens: 1200, cached_tokens: 200, output_tokens: 300, reasoning_tokens: 120 });
 const EXPECTED_OPENAI = openAiUsage({ inputTokens: 1200, cachedInputTokens: 200, outputTokens: 300, reasoningTokens: 120 });
 
-describe('dialectForRoute', () => {
-  it('maps the routes of SPEC §2', () => {
-    expect(dialectForRoute('POST', '/v1/responses')).toBe(responsesDialect);
-    expect(dialectForRoute('POST', '/v1/chat/completions')).toBe(chatCompletionsDialect);
-    expect(dialectForRoute('POST', '/v1/messages')).toBe(messagesDialect);
-    expect(dialectForRoute('POST', '/v1/messages?beta=true')).toBe(messagesDialect);
-    expect(dialectForRoute('POST', '/v1/embeddings')).toBe(passthroughDialect);
-    expect(dialectForRoute('GET', '/v1/models')).toBe(passthroughDialect);
-    expect(dialectForRoute('GET', '/v1/responses/resp_1')).toBe(passthroughDialect);
-    expect(dialectForRoute('POST', '/v1/messages/count_tokens?beta=true')).toBe(anthropicPassthroughDialect);
-    expect(dialectForRoute('GET', '/healthz')).toBeNull();
-    expect(dialectForRoute('GET', '/creditgate/v1/status')).toBeNull();
-    expect(dialectForRoute('POST', '/v1')).toBeNull();
+describe('routeFor: the route allowlist', () => {
+  const metered = (method: string, path: string) => {
+    const route = routeFor(method, path);
+    return route?.kind === 'metered' ? route.api : route?.kind;
+  };
+
+  it('meters each billable route with its dialect', () => {
+    expect(metered('POST', '/v1/responses')).toBe(responsesDialect);
+    expect(metered('POST', '/v1/chat/completions')).toBe(chatCompletionsDialect);
+    expect(metered('POST', '/v1/messages')).toBe(messagesDialect);
+    expect(metered('POST', '/v1/completions')).toBe(completionsDialect);
+    expect(metered('POST', '/v1/embeddings')).toBe(embeddingsDialect);
+    for (const kind of ['generations', 'edits', 'variations']) expect(metered('POST', `/v1/images/${kind}`)).toBe(imagesDialect);
+    expect(metered('POST', '/v1/audio/speech')).toBe(speechDialect);
+    expect(metered('POST', '/v1/audio/transcriptions')).toBe(transcriptionsDialect);
+    expect(metered('POST', '/v1/audio/translations')).toBe(transcriptionsDialect);
+    expect(metered('POST', '/v1/moderations')).toBe(moderationsDialect);
+  });
+
+  it('passes only what cannot cost anything, each to its own upstream', () => {
+    const free: [string, string, typeof openAiApi][] = [
+      ['GET', '/v1/models', openAiApi],
+      ['GET', '/v1/models/ft:gpt-4o-mini:acme::abc123', openAiApi],
+      ['POST', '/v1/messages/count_tokens', anthropicApi],
+      ['POST', '/v1/responses/input_tokens', openAiApi],
+      ['GET', '/v1/responses/resp_1', openAiApi],
+      ['DELETE', '/v1/responses/resp_1', openAiApi],
+      ['GET', '/v1/responses/resp_1/input_items', openAiApi],
+      ['POST', '/v1/responses/resp_1/cancel', openAiApi],
+    ];
+    for (const [method, path, api] of free) expect(routeFor(method, path), `${method} ${path}`).toEqual({ kind: 'free', api });
+  });
+
+  it("refuses everything else under /v1, in the API's own error shape, and leaves other paths to the gateway", () => {
+    const refused = [
+      ['POST', '/v1/batches', openAiApi],
+      ['POST', '/v1/messages/batches', anthropicApi],
+      ['GET', '/v1/messages/batches/msgbatch_1/results', anthropicApi],
+      ['POST', '/v1/complete', anthropicApi],
+      ['POST', '/v1/realtime/client_secrets', openAiApi],
+      ['POST', '/v1/realtime/sessions', openAiApi],
+      ['POST', '/v1/realtime/calls', openAiApi],
+      ['POST', '/v1/threads/runs', openAiApi],
+      ['POST', '/v1/assistants', openAiApi],
+      ['POST', '/v1/fine_tuning/jobs', openAiApi],
+      ['POST', '/v1/files', openAiApi],
+      ['POST', '/v1/vector_stores', openAiApi],
+      ['POST', '/v1/uploads', openAiApi],
+      ['POST', '/v1/containers', openAiApi],
+      ['POST', '/v1/evals', openAiApi],
+      ['POST', '/v1/responses/compact', openAiApi],
+      ['GET', '/v1/chat/completions', openAiApi],
+      ['POST', '/v1/models', openAiApi],
+      ['PUT', '/v1/responses', openAiApi],
+      ['POST', '/v1/something-new', openAiApi],
+    ] as const;
+    for (const [method, path, api] of refused) {
+      const route = routeFor(method, path);
+      expect(route, `${method} ${path}`).toMatchObject({ kind: 'refused', api });
+      if (route?.kind === 'refused') expect(route.message).toContain(`${method} ${path}`);
+    }
+    expect(routeFor('GET', '/healthz')).toBeNull();
+    expect(routeFor('GET', '/creditgate/v1/status')).toBeNull();
+    expect(routeFor('POST', '/v1')).toBeNull();
   });
 });
 
@@ -338,38 +395,18 @@ describe('Messages dialect', () => {
   });
 });
 
-describe('pass-through dialect', () => {
-  it('accepts an empty body or any JSON object, model optional', () => {
-    expect(passthroughDialect.validate(undefined)).toEqual({ ok: true, request: { model: '', stream: false, maxOutputTokens: null, promptText: '' } });
-    expect(passthroughDialect.validate({ input: ['a', 'b'], model: 'text-embedding-3-small' })).toMatchObject({ ok: true, request: { model: 'text-embedding-3-small', promptText: 'a\nb' } });
-    expect(passthroughDialect.validate([1])).toMatchObject({ ok: false });
-    expect(passthroughDialect.validate({ model: 3 })).toMatchObject({ ok: false, param: 'model' });
-  });
-
-  it('meters embeddings (prompt_tokens and total_tokens only) and audio by duration', async () => {
-    const body = JSON.parse((await fixture('/v1/embeddings', { model: 'text-embedding-3-small', input: ['a', 'b'] }, { 'x-fake-usage': '{"input_tokens":42}' })).toString());
-    expect(body.usage).toEqual({ prompt_tokens: 42, total_tokens: 42 });
-    expect(passthroughDialect.usageFromBody(body)).toEqual(openAiUsage({ inputTokens: 42 }));
-    expect(passthroughDialect.usageFromBody({ text: 'hi', usage: { type: 'duration', seconds: 7.5 } })).toEqual(openAiUsage({ audioSeconds: 7.5 }));
-    expect(passthroughDialect.usageFromBody({ object: 'list', data: [] })).toBeNull();
-  });
-
-  it('meters a stream that carries usage', async () => {
-    const bytes = await fixture('/v1/chat/completions', { model: 'm', messages: [], stream: true, stream_options: { include_usage: true } }, { 'x-fake-usage': FAKE_USAGE });
-    const { meter, out } = meterStream(passthroughDialect, splitAt(bytes, [100, 333]));
-    expect(out.equals(bytes)).toBe(true);
-    expect(meter.usage()).toEqual(EXPECTED_OPENAI);
-    expect(meter.sawTerminal()).toBe(true);
-  });
-});
-
 describe('blocked (429) bodies', () => {
   const details = { planType: 'plus', resetsAt: 1_800_000_000 };
 
   it.each([
     ['responses', responsesDialect],
     ['chat', chatCompletionsDialect],
-    ['passthrough', passthroughDialect],
+    ['completions', completionsDialect],
+    ['embeddings', embeddingsDialect],
+    ['images', imagesDialect],
+    ['speech', speechDialect],
+    ['transcriptions', transcriptionsDialect],
+    ['moderations', moderationsDialect],
   ])('are exactly the contract on the OpenAI route %s', (_name, dialect) => {
     const body = dialect.errorBody('usage_limit', '', details) as { error: Record<string, unknown> };
     expect(Object.keys(body)).toEqual(['error']);

@@ -96,12 +96,28 @@ describe('the shipped default rate card', () => {
     expect(price('claude-3-5-haiku-20241022')).toMatchObject({ input: 20, output: 100 });
   });
 
-  it('maps non-chat models to their features and unit prices', () => {
+  it('maps non-chat models to their features and unit prices (list price × 25)', () => {
     expect(price('text-embedding-3-small')).toMatchObject({ feature: 'embeddings', input: 0.5 });
-    expect(price('gpt-image-1')).toMatchObject({ feature: 'images', per_image: 1.05 });
-    expect(price('whisper-1')).toMatchObject({ feature: 'audio', per_audio_second: 0.0025 });
-    expect(price('gpt-4o-transcribe')).toMatchObject({ feature: 'audio' });
-    expect(price('tts-1')).toMatchObject({ feature: 'audio', per_character: 0.000375 });
+    // gpt-image: $5 text in, $10 image in, $40 image out per 1M tokens; no per_image, which would count an image twice.
+    expect(price('gpt-image-1')).toMatchObject({ feature: 'images', input: 125, cached_input: 31.25, image_input: 250, output: 1000 });
+    expect(price('gpt-image-1').per_image).toBeUndefined();
+    expect(price('gpt-image-1-mini')).toMatchObject({ input: 50, image_input: 62.5, output: 200 });
+    // dall-e: per image at the standard 1024×1024 price ($0.020, $0.040).
+    expect(price('dall-e-2')).toMatchObject({ feature: 'images', per_image: 0.5 });
+    expect(price('dall-e-3')).toMatchObject({ feature: 'images', per_image: 1 });
+    expect(price('whisper-1')).toMatchObject({ feature: 'audio', per_audio_second: 0.0025 }); // $0.006 a minute
+    // gpt-4o transcribe: $2.50 text in, $6 audio in, $10 out; per second only for answers without usage.
+    expect(price('gpt-4o-transcribe')).toMatchObject({ feature: 'audio', input: 62.5, audio_input: 150, output: 250, per_audio_second: 0.0025 });
+    expect(price('gpt-4o-mini-transcribe')).toMatchObject({ input: 31.25, audio_input: 75, output: 125, per_audio_second: 0.00125 });
+    expect(price('tts-1')).toMatchObject({ feature: 'audio', per_character: 0.000375 }); // $15 per 1M characters
+    expect(price('tts-1-hd')).toMatchObject({ per_character: 0.00075 }); // $30
+    expect(price('tts-1-hd-1106')).toMatchObject({ per_character: 0.00075 });
+    expect(price('tts-1-1106')).toMatchObject({ per_character: 0.000375 });
+    // gpt-4o-mini-tts is a token model ($0.60 text in, $12 audio out), not gpt-4o-mini's chat price.
+    expect(price('gpt-4o-mini-tts')).toMatchObject({ feature: 'audio', input: 15, output: 300 });
+    expect(price('omni-moderation-latest')).toMatchObject({ input: 0, output: 0 });
+    expect(price('text-moderation-stable')).toMatchObject({ input: 0, output: 0 });
+    expect(price('gpt-3.5-turbo-instruct')).toMatchObject({ input: 37.5, output: 50 });
   });
 
   it('prices Anthropic cache writes at 1.25× and cache reads at 0.1× input', () => {
@@ -115,6 +131,6 @@ describe('the shipped default rate card', () => {
 
   it('refuses unknown models and variants it cannot price correctly', () => {
     expect(findModelRate(shippedCard, 'llama-3-70b')).toBeNull();
-    expect(findModelRate(shippedCard, 'gpt-4o-mini-tts')).toBeNull(); // not a chat-token model
+    expect(findModelRate(shippedCard, 'gpt-4o-mini-realtime-preview')).toBeNull(); // not a chat-token model
   });
 });

@@ -1,17 +1,11 @@
 /**
- * OpenAI Chat Completions (POST /v1/chat/completions). A stream carries usage only when the request
- * asked for `stream_options.include_usage`, so the gateway asks for it itself and, when the client had
- * not, removes that one extra chunk (`choices: []` plus usage) so the client sees the stream it asked for.
- *
- * Terminal event: `data: [DONE]`. The usage chunk comes right before it, but it is not the end: a
- * stream cut between the two still lacks its final marker, and a client would notice.
+ * OpenAI Chat Completions (POST /v1/chat/completions). Streams are `data:` chunks ending in [DONE],
+ * with usage only on request (see chunkStream.ts).
  */
 import type { Dialect, DialectRequest, Validation } from './types';
-import type { SseEvent } from './sse';
-import { DialectObserver, SseStreamMeter, type EventRewrite } from './sseMeter';
-import { mayCarryUsage } from './deferredText';
-import { openAiErrorBody, shapeDetails } from './errors';
-import { collectPromptText, field, isObject, joinText, parseJson, toolsText } from './json';
+import { openAiApi } from './apiFamilies';
+import { askForStreamUsage, chunkStreamMeter } from './chunkStream';
+import { collectPromptText, isObject, joinText, toolsText } from './json';
 import { openAiUsage } from './usageFields';
 import {
   countOrNull,
@@ -51,54 +45,7 @@ function validate(body: unknown): Validation {
   return { ok: true, request };
 }
 
-/** Adds include_usage to a streaming request that lacks it, on a copy: the caller's body stays as it was. */
-function prepare(body: Record<string, unknown>, request: DialectRequest): { body: Record<string, unknown>; stripUsageChunk: boolean } {
-  const streamOptions = body.stream_options;
-  if (!request.stream || (isObject(streamOptions) && streamOptions.include_usage === true)) {
-    return { body, stripUsageChunk: false };
-  }
-  // A stream_options that is not an object is the upstream's to reject; leave it alone.
-  if (streamOptions !== undefined && streamOptions !== null && !isObject(streamOptions)) {
-    return { body, stripUsageChunk: false };
-  }
-  return {
-    body: { ...body, stream_options: { ...(streamOptions ?? {}), include_usage: true } },
-    stripUsageChunk: true,
-  };
-}
-
-/** Content, refusals and tool-call arguments of every choice: all of it is billed output. */
-function chunkText(chunk: unknown): string {
-  const choices = field(chunk, 'choices');
-  return Array.isArray(choices) ? choices.map(deltaText).join('') : '';
-}
-
-class ChatObserver extends DialectObserver {
-  constructor(private readonly stripUsageChunk: boolean) {
-    super(chunkText);
-  }
-
-  onEvent(event: SseEvent): EventRewrite {
-    if (event.dataEquals('[DONE]')) {
-      this.terminal = true;
-      return 'keep';
-    }
-    if (!mayCarryUsage(event)) {
-      this.text.add(event);
-      return 'keep';
-    }
-    const chunk = parseJson(event.data);
-    if (!isObject(chunk)) return 'keep';
-    const usage = openAiUsage(chunk.usage);
-    if (usage) this.lastUsage = usage;
-    const choices = chunk.choices;
-    // Only the usage-only chunk goes: a provider that puts usage on a content chunk keeps that chunk.
-    if (usage && this.stripUsageChunk && Array.isArray(choices) && choices.length === 0) return 'drop';
-    this.text.add(event);
-    return 'keep';
-  }
-}
-
+/** Content, refusals and tool-call arguments of a choice's delta: all of it is billed output. */
 function deltaText(choice: unknown): string {
   const delta = isObject(choice) ? choice.delta : undefined;
   if (!isObject(delta)) return '';
@@ -115,14 +62,9 @@ function deltaText(choice: unknown): string {
 
 export const chatCompletionsDialect: Dialect = {
   name: 'chat',
-  vendor: 'openai',
-  upstream: 'openai',
+  ...openAiApi,
   validate,
-  prepare,
-  errorBody: (kind, message, details) => openAiErrorBody(kind, message, shapeDetails(details)),
+  prepare: askForStreamUsage,
   usageFromBody: (body) => (isObject(body) ? openAiUsage(body.usage) : null),
-  createStreamMeter: (options) => {
-    const strip = options.stripUsageChunk === true;
-    return new SseStreamMeter(new ChatObserver(strip), strip);
-  },
+  createStreamMeter: (options) => chunkStreamMeter(options, deltaText),
 };

@@ -6,7 +6,7 @@
 import type { Dialect, DialectRequest, Validation } from './types';
 import type { SseEvent } from './sse';
 import { DialectObserver, SseStreamMeter, type EventRewrite } from './sseMeter';
-import { anthropicErrorBody, shapeDetails } from './errors';
+import { anthropicApi } from './apiFamilies';
 import { collectPromptText, field, isObject, joinText, sniffJsonType, toolsText } from './json';
 import { anthropicUsage } from './usageFields';
 import {
@@ -89,11 +89,9 @@ class MessagesObserver extends DialectObserver {
 
 export const messagesDialect: Dialect = {
   name: 'messages',
-  vendor: 'anthropic',
-  upstream: 'anthropic',
+  ...anthropicApi,
   validate,
   prepare: (body) => ({ body, stripUsageChunk: false }),
-  errorBody: (kind, message, details) => anthropicErrorBody(kind, message, shapeDetails(details)),
   usageFromBody: (body) => (isObject(body) ? anthropicUsage(body.usage) : null),
   createStreamMeter: () => new SseStreamMeter(new MessagesObserver(), false),
 };

@@ -6,7 +6,7 @@
 import type { Dialect, DialectRequest, StreamMeterOptions, Validation } from './types';
 import type { SseEvent } from './sse';
 import { DialectObserver, SseStreamMeter, type EventRewrite } from './sseMeter';
-import { openAiErrorBody, shapeDetails } from './errors';
+import { openAiApi } from './apiFamilies';
 import { collectPromptText, field, isObject, joinText, sniffJsonType, toolsText } from './json';
 import { openAiUsage } from './usageFields';
 import { countOrNull, firstError, invalid, optionalBoolean, optionalCount, requireModel, requireObjectBody } from './validation';
@@ -23,6 +23,14 @@ const OUTPUT_DELTA_EVENTS = new Set([
   'response.custom_tool_call_input.delta',
 ]);
 
+/**
+ * A background response runs on after its request returns and is fetched later by id, so no response
+ * the gateway sees would carry its usage: refused rather than billed for its input alone.
+ */
+const BACKGROUND_REFUSED =
+  "Background responses ('background': true) cannot be metered through Creditgate: their output and usage " +
+  'arrive after the request has returned. Send the request without background mode.';
+
 function validate(body: unknown): Validation {
   const notObject = requireObjectBody(body);
   if (notObject) return invalid(notObject);
@@ -31,6 +39,8 @@ function validate(body: unknown): Validation {
   const error = firstError(
     requireModel(fields.model),
     optionalBoolean(fields.stream, 'stream'),
+    optionalBoolean(fields.background, 'background'),
+    fields.background === true ? { message: BACKGROUND_REFUSED, param: 'background' } : null,
     input === undefined || input === null
       ? { message: "Missing required parameter: 'input'.", param: 'input' }
       : typeof input === 'string' || Array.isArray(input)
@@ -77,11 +87,9 @@ class ResponsesObserver extends DialectObserver {
 
 export const responsesDialect: Dialect = {
   name: 'responses',
-  vendor: 'openai',
-  upstream: 'openai',
+  ...openAiApi,
   validate,
   prepare: (body) => ({ body, stripUsageChunk: false }),
-  errorBody: (kind, message, details) => openAiErrorBody(kind, message, shapeDetails(details)),
   usageFromBody: (body) => (isObject(body) ? openAiUsage(body.usage) : null),
   createStreamMeter: (options) =>
     new SseStreamMeter(new ResponsesObserver(options.beforeTerminal), options.beforeTerminal !== undefined),

@@ -1,11 +1,21 @@
 /**
- * The contract every API dialect module implements (one module per dialect: Responses, Chat
- * Completions, Messages, plus the generic pass-through). The gateway knows HTTP; a dialect knows its
- * API's request fields, its error shape, and where its responses carry usage.
+ * The contract every API dialect module implements (one module per metered route family: Responses,
+ * Chat Completions, Messages, legacy Completions, embeddings, images, speech, transcription,
+ * moderation). The gateway knows HTTP; a dialect knows its API's request fields, its error shape, and
+ * where its responses carry usage.
  */
 import type { MeteredUsage, Vendor } from '../../shared/usage';
 
-export type DialectName = 'responses' | 'chat' | 'messages' | 'passthrough';
+export type DialectName =
+  | 'responses'
+  | 'chat'
+  | 'messages'
+  | 'completions'
+  | 'embeddings'
+  | 'images'
+  | 'speech'
+  | 'transcriptions'
+  | 'moderations';
 export type UpstreamName = 'openai' | 'anthropic';
 
 /** What the gateway needs to know about a validated request. */
@@ -16,6 +26,17 @@ export interface DialectRequest {
   maxOutputTokens: number | null;
   /** The request's prompt text (messages, input, system, tools), for a tokenizer-based input estimate. */
   promptText: string;
+  /**
+   * Usage fully known from the request alone (TTS: the characters of `input`). A successful response
+   * without usage of its own (binary audio) is charged exactly this.
+   */
+  knownUsage?: MeteredUsage;
+  /**
+   * A conservative guess at what the request will cost beyond its prompt tokens (images to be made,
+   * seconds of an uploaded recording, audio tokens of speech), charged as an estimate when the
+   * response reports no usage; the gateway adds its own token count of promptText as input.
+   */
+  fallbackUsage?: MeteredUsage;
 }
 
 export type Validation =
@@ -29,6 +50,7 @@ export type GatewayErrorKind =
   | 'permission' // 403
   | 'not_found' // 404
   | 'too_large' // 413
+  | 'not_metered' // 403: a route the gateway refuses because it cannot meter it
   | 'usage_limit' // 429 (blocked)
   | 'upstream_key_rejected' // 403: the upstream refused the gateway's upstream API key, not the client's token
   | 'upstream_unavailable' // 502
@@ -86,24 +108,40 @@ export interface StreamMeterOptions {
   beforeTerminal?: (usage: MeteredUsage | null) => Buffer | null;
 }
 
-export interface Dialect {
-  readonly name: DialectName;
+/** What every /v1 route knows of its API, metered or not: the upstream serving it and its error shape. */
+export interface ApiFamily {
   readonly vendor: Vendor;
   readonly upstream: UpstreamName;
-  /** Checks the fields the gateway reads (SPEC §6 Validation) on an already JSON-parsed body. */
-  validate(body: unknown): Validation;
-  /**
-   * Returns the body to forward (the same object when nothing changes) and whether the stream must
-   * have the Chat usage chunk stripped (because the gateway added include_usage itself).
-   */
-  prepare(body: Record<string, unknown>, request: DialectRequest): { body: Record<string, unknown>; stripUsageChunk: boolean };
   /**
    * A JSON error body in this API's own shape. For `usage_limit` pass UsageLimitDetails; an empty
    * message then gets the standard wording (plan and credits exhausted, reset time, how to add credits).
    * For `invalid_request` a Validation's `param` may be passed as `{ param }` (OpenAI's `error.param`).
    */
   errorBody(kind: GatewayErrorKind, message: string, details?: UsageLimitDetails | ErrorParam): unknown;
-  /** Usage from a complete non-streaming JSON response body, or null if it has none. */
+}
+
+export interface Dialect extends ApiFamily {
+  readonly name: DialectName;
+  /**
+   * Reads the buffered request body into the object validate() checks, for dialects whose bodies are
+   * not always JSON (multipart uploads); rejects with a message for the client when it cannot. The
+   * gateway uses JSON.parse when a dialect has none.
+   */
+  parseRequest?(raw: Buffer, contentType: string | undefined): Promise<unknown>;
+  /** Checks the fields the gateway reads on the parsed body. */
+  validate(body: unknown): Validation;
+  /**
+   * Returns the body to forward (the same object when nothing changes, which forwards the client's
+   * bytes as they are) and whether the stream must have the usage-only chunk stripped (because the
+   * gateway added include_usage itself).
+   */
+  prepare(body: Record<string, unknown>, request: DialectRequest): { body: Record<string, unknown>; stripUsageChunk: boolean };
+  /**
+   * Usage from a complete non-streaming JSON response body, or null if it has none. Large bodies
+   * arrive as a skeleton: the `usage` objects (top level, and inside `response`/`message`), the
+   * top-level scalars, and top-level arrays of the right length whose items are `{}`. So read counts
+   * from array lengths, never from array items or long strings.
+   */
   usageFromBody(body: unknown): MeteredUsage | null;
   createStreamMeter(options: StreamMeterOptions): StreamMeter;
 }

@@ -5,7 +5,8 @@ import { field, isObject, tokenCount } from './json';
 /**
  * OpenAI usage, in either naming: Responses (`input_tokens`/`output_tokens` with `*_details`) or
  * Chat Completions and embeddings (`prompt_tokens`/`completion_tokens`). Input includes cached,
- * output includes reasoning. Audio billed by duration (`{"type":"duration","seconds"}`) maps to seconds.
+ * image and audio tokens; output includes reasoning. Audio billed by duration
+ * (`{"type":"duration","seconds"}`) maps to seconds.
  */
 export function openAiUsage(usage: unknown): MeteredUsage | null {
   if (!isObject(usage)) return null;
@@ -21,6 +22,12 @@ export function openAiUsage(usage: unknown): MeteredUsage | null {
       field(usage.output_tokens_details, 'reasoning_tokens') ?? field(usage.completion_tokens_details, 'reasoning_tokens'),
     ),
   };
+  // Image edits report `input_tokens_details`, transcription `input_token_details` (sic), Chat with audio `prompt_tokens_details`.
+  const details = usage.input_tokens_details ?? usage.input_token_details ?? usage.prompt_tokens_details;
+  const imageTokens = tokenCount(field(details, 'image_tokens'));
+  const audioTokens = tokenCount(field(details, 'audio_tokens'));
+  if (imageTokens > 0) metered.imageInputTokens = imageTokens;
+  if (audioTokens > 0) metered.audioInputTokens = audioTokens;
   if (usage.type === 'duration' && typeof usage.seconds === 'number') metered.audioSeconds = Math.max(0, usage.seconds);
   return metered;
 }

@@ -12,7 +12,8 @@ import type { ClientRequest } from 'node:http';
 import { findModelRate } from '../../shared/rateCard';
 import type { EstimateReason, MeteredUsage } from '../../shared/usage';
 import { emptyUsage } from '../../shared/usage';
-import type { Dialect, DialectRequest, StreamMeter } from '../dialects/types';
+import { parseJsonBody, UnreadableBodyError } from '../dialects/bodyFormats';
+import type { ApiFamily, Dialect, DialectRequest, StreamMeter } from '../dialects/types';
 import type { BlockReason } from '../ledger/allowance';
 import type { Charge } from '../ledger/ledger';
 import { rateLimitHeaders, rateLimitsEvent } from './codexHeaders';
@@ -24,7 +25,7 @@ import { spendBound } from '../pricing/spendBound';
 import { BodyUsageReader } from './bodyUsageReader';
 import { connectionListed, isHopByHop } from './hopByHop';
 import { contentEncoding, createDecoder, type Encoding } from './contentEncoding';
-import { BodyTooLargeError, declaredTooLarge, readBody } from './requestBody';
+import { readRequestBody } from './requestBody';
 import { sendError } from './respond';
 import { upstreamHeaders } from './upstream';
 
@@ -44,36 +45,20 @@ export async function handleMeteredRequest(
   dialect: Dialect,
   target: RequestTarget,
 ): Promise<void> {
-  if (declaredTooLarge(req, ctx.maxBodyBytes)) {
-    res.setHeader('connection', 'close');
-    return sendError(res, dialect, 'too_large', `Request body exceeds the gateway's limit of ${ctx.maxBodyBytes} bytes.`);
-  }
-  let raw: Buffer;
-  try {
-    raw = await readBody(req, ctx.maxBodyBytes);
-  } catch (error) {
-    if (error instanceof BodyTooLargeError) {
-      res.setHeader('connection', 'close');
-      return sendError(res, dialect, 'too_large', `Request body exceeds the gateway's limit of ${error.limit} bytes.`);
-    }
-    return; // the client went away while sending
-  }
-
-  // Other /v1/* calls without a JSON body (GET /v1/models, ...) are forwarded as they are.
-  if (dialect.name === 'passthrough' && raw.length === 0) return forwardUnmetered(ctx, req, res, dialect, target, raw);
-
+  const raw = await readRequestBody(req, res, dialect, ctx.maxBodyBytes);
+  if (raw === null) return;
   let json: unknown;
   try {
-    json = JSON.parse(raw.toString('utf8'));
-  } catch {
-    return sendError(res, dialect, 'invalid_request', 'Request body is not valid JSON.');
+    json = dialect.parseRequest ? await dialect.parseRequest(raw, req.headers['content-type']) : parseJsonBody(raw);
+  } catch (error) {
+    const message = error instanceof UnreadableBodyError ? error.message : 'The request body cannot be read.';
+    return sendError(res, dialect, 'invalid_request', message);
   }
   const validation = dialect.validate(json);
   if (!validation.ok) {
-    return sendError(res, dialect, 'invalid_request', validation.message);
+    return sendError(res, dialect, 'invalid_request', validation.message, { details: { param: validation.param } });
   }
   const request = validation.request;
-  if (dialect.name === 'passthrough' && request.model === '') return forwardUnmetered(ctx, req, res, dialect, target, raw);
 
   const rate = findModelRate(ctx.rateCard, request.model);
   if (!rate) {
@@ -375,7 +360,8 @@ export class MeteredExchange {
       if (this.ending) return;
       this.ending = true;
       reader.end((body) => {
-        const usage = body === null ? null : this.dialect.usageFromBody(body);
+        // No usage in the body (TTS answers with audio bytes): what the request alone made known.
+        const usage = (body === null ? null : this.dialect.usageFromBody(body)) ?? this.request.knownUsage ?? null;
         const settled = usage ? this.post(usage, null) : this.post(this.estimatedUsage(null, ''), this.clientGone ? 'client_disconnect' : 'no_usage');
         this.endAfter(settled, null);
       });
@@ -529,8 +515,9 @@ export class MeteredExchange {
    * input tokens first) completed with tokenizer counts of the prompt and of the streamed output.
    */
   private estimatedUsage(partial: MeteredUsage | null, streamedText: string): MeteredUsage {
-    const usage = partial ? { ...partial } : emptyUsage(this.dialect.vendor);
-    if (!partial) usage.inputTokens = this.ctx.estimator.countTokens(this.request.promptText);
+    // With nothing reported, the request's own figures (TTS characters, images asked for) are the base.
+    const usage = partial ? { ...partial } : { ...(this.request.knownUsage ?? this.request.fallbackUsage ?? emptyUsage(this.dialect.vendor)) };
+    if (!partial) usage.inputTokens = Math.max(usage.inputTokens, this.ctx.estimator.countTokens(this.request.promptText));
     usage.outputTokens = Math.max(usage.outputTokens, this.ctx.estimator.countTokens(streamedText));
     return usage;
   }
@@ -576,21 +563,25 @@ export class MeteredExchange {
   }
 }
 
-/** Forwards a request the gateway does not meter (no model, no body), still with the key swap. */
-function forwardUnmetered(
+/**
+ * Forwards a request on a route that cannot cost anything (routes.ts), unmetered but still with the
+ * gateway token swapped for the upstream key.
+ */
+export async function forwardUnmetered(
   ctx: GatewayContext,
   req: IncomingMessage,
   res: ServerResponse,
-  dialect: Dialect,
+  api: ApiFamily,
   target: RequestTarget,
-  payload: Buffer,
-): void {
-  req.headers = upstreamHeaders(req.headers, dialect.upstream, ctx.keys.get(dialect.upstream), req.method === 'GET' || req.method === 'HEAD' ? null : payload.length);
+): Promise<void> {
+  const payload = await readRequestBody(req, res, api, ctx.maxBodyBytes);
+  if (payload === null) return;
+  req.headers = upstreamHeaders(req.headers, api.upstream, ctx.keys.get(api.upstream), req.method === 'GET' || req.method === 'HEAD' ? null : payload.length);
   ctx.proxy.web(
     req,
     res,
-    { ...ctx.upstreams.proxyOptions(dialect.upstream, target.pathAndQuery), changeOrigin: true, buffer: bodyStream(payload) },
-    (error) => sendError(res, dialect, 'upstream_unavailable', `The upstream could not be reached (${(error as NodeJS.ErrnoException).code ?? error.message}).`),
+    { ...ctx.upstreams.proxyOptions(api.upstream, target.pathAndQuery), changeOrigin: true, buffer: bodyStream(payload) },
+    (error) => sendError(res, api, 'upstream_unavailable', `The upstream could not be reached (${(error as NodeJS.ErrnoException).code ?? error.message}).`),
   );
 }
 

@@ -1,7 +1,7 @@
 /** Small helpers for the gateway's own answers (JSON bodies, errors in the route's own shape). */
 import type { ServerResponse } from 'node:http';
 import { openAiErrorBody } from '../dialects/errors';
-import type { Dialect, GatewayErrorKind, UsageLimitDetails } from '../dialects/types';
+import type { ApiFamily, ErrorParam, GatewayErrorKind, UsageLimitDetails } from '../dialects/types';
 
 export const HTTP_STATUS: Readonly<Record<GatewayErrorKind, number>> = {
   invalid_request: 400,
@@ -9,6 +9,7 @@ export const HTTP_STATUS: Readonly<Record<GatewayErrorKind, number>> = {
   permission: 403,
   not_found: 404,
   too_large: 413,
+  not_metered: 403,
   usage_limit: 429,
   internal: 500,
   // Not 401 (that reads as a wrong gateway token, and Codex retries it) nor 5xx (retried too).
@@ -33,13 +34,13 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 
 export function sendError(
   res: ServerResponse,
-  dialect: Dialect | null,
+  api: ApiFamily | null,
   kind: GatewayErrorKind,
   message: string,
-  options: { headers?: Record<string, string>; details?: UsageLimitDetails } = {},
+  options: { headers?: Record<string, string>; details?: UsageLimitDetails | ErrorParam } = {},
 ): void {
-  // Routes without a dialect of their own (the own API, unknown paths) answer in OpenAI's shape.
-  const body = dialect ? dialect.errorBody(kind, message, options.details) : openAiErrorBody(kind, message);
+  // Paths outside the vendors' APIs (the own API, unknown paths) answer in OpenAI's shape.
+  const body = api ? api.errorBody(kind, message, options.details) : openAiErrorBody(kind, message);
   // The OpenAI and Anthropic SDKs retry a 429 three times unless told not to: a spent allowance
   // does not come back in a second.
   const headers = kind === 'usage_limit' ? { ...options.headers, 'x-should-retry': 'false' } : options.headers;

@@ -8,12 +8,13 @@ import type { AddressInfo } from 'node:net';
 import { createProxyServer } from 'http-proxy';
 import type { Micro } from '../../shared/money';
 import type { RateCard } from '../../shared/rateCard';
-import { dialectForRoute } from '../dialects';
+import { apiFamilyForPath, routeFor } from '../dialects';
 import { GroupCommit } from '../ledger/groupCommit';
 import type { AuthenticatedClient, Ledger } from '../ledger/ledger';
 import type { AdmissionEstimator, GatewayContext, Logger, RequestUrl } from './context';
-import { exchanges, handleMeteredRequest } from './meteredExchange';
+import { exchanges, forwardUnmetered, handleMeteredRequest } from './meteredExchange';
 import { handleOwnApi } from './ownApi';
+import { normaliseRequestPath } from './requestPath';
 import { sendError, sendJson } from './respond';
 import { isCorsPreflight, isLoopbackHost, presentedToken } from './security';
 import { StatusFeed } from './statusFeed';
@@ -124,24 +125,27 @@ export class Gateway {
     if (isCorsPreflight(req)) {
       return sendError(res, null, 'permission', 'Creditgate does not answer browsers (CORS preflight refused).');
     }
-    const url = requestUrl(req.url ?? '/');
+    const target = requestUrl(req.url ?? '/');
+    // Routed, metered and forwarded as normalised: the path chosen here is the path the upstream serves.
+    const normalised = normaliseRequestPath(target.pathname);
+    if (!normalised.ok) return sendError(res, apiFamilyForPath(target.pathname), 'invalid_request', normalised.reason);
+    const url: RequestUrl = { pathname: normalised.path, search: target.search };
     if (url.pathname === '/healthz' || ((req.method === 'HEAD' || req.method === 'GET') && url.pathname === '/')) {
       return sendJson(res, 200, { ok: true, app: 'creditgate', pid: process.pid, ...this.options.identity });
     }
-    const dialect = dialectForRoute(req.method ?? 'GET', url.pathname);
+    const route = routeFor(req.method ?? 'GET', url.pathname);
     const isOwnApi = url.pathname.startsWith('/creditgate/v1/');
-    if (!dialect && !isOwnApi) return sendError(res, null, 'not_found', `No such route: ${req.method} ${url.pathname}`);
+    if (!route && !isOwnApi) return sendError(res, null, 'not_found', `No such route: ${req.method} ${url.pathname}`);
 
     const client = this.authenticate(presentedToken(req));
     if (client === null) {
-      return sendError(res, dialect, 'authentication', 'Missing or invalid Creditgate token. Create one with `creditgate token --name <client>`.');
+      return sendError(res, route?.api ?? null, 'authentication', 'Missing or invalid Creditgate token. Create one with `creditgate token --name <client>`.');
     }
-    if (isOwnApi) return handleOwnApi(this.ctx, req, res, url, client);
-    return handleMeteredRequest(this.ctx, req, res, dialect!, {
-      client: client.name,
-      pathname: url.pathname,
-      pathAndQuery: url.pathname + url.search,
-    });
+    if (route === null) return handleOwnApi(this.ctx, req, res, url, client); // only the own API has no route
+    const requestTarget = { client: client.name, pathname: url.pathname, pathAndQuery: url.pathname + url.search };
+    if (route.kind === 'refused') return sendError(res, route.api, 'not_metered', route.message);
+    if (route.kind === 'free') return forwardUnmetered(this.ctx, req, res, route.api, requestTarget);
+    return handleMeteredRequest(this.ctx, req, res, route.api, requestTarget);
   }
 
   private authenticate(token: string | null): AuthenticatedClient | null {

@@ -17,11 +17,16 @@ export function costOf(rate: ModelRate, usage: MeteredUsage): Micro {
   const cacheWritePrice = rate.cache_write ?? rate.input;
   const terms: Term[] = [];
   if (usage.vendor === 'openai') {
-    // OpenAI: input includes cached tokens; output includes reasoning tokens.
+    // OpenAI: input includes cached tokens and image/audio tokens; output includes reasoning tokens.
+    // Each part is clamped to what input has left, so a part never counts twice.
     const cached = Math.min(usage.cachedInputTokens, usage.inputTokens);
+    const image = Math.min(usage.imageInputTokens ?? 0, usage.inputTokens - cached);
+    const audio = Math.min(usage.audioInputTokens ?? 0, usage.inputTokens - cached - image);
     terms.push(
-      { price: rate.input, quantity: usage.inputTokens - cached },
+      { price: rate.input, quantity: usage.inputTokens - cached - image - audio },
       { price: cachedPrice, quantity: cached },
+      { price: rate.image_input ?? rate.input, quantity: image },
+      { price: rate.audio_input ?? rate.input, quantity: audio },
       { price: rate.output, quantity: usage.outputTokens },
     );
   } else {

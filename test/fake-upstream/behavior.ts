@@ -111,6 +111,9 @@ export interface FakeUsage {
   reasoning_tokens: number;
   cache_creation_input_tokens: number;
   cache_read_input_tokens: number;
+  /** Images and transcription: the part of input_tokens that was image or audio tokens. */
+  image_tokens: number;
+  audio_tokens: number;
 }
 
 export function defaultUsage(requestBodyBytes: number, deltas: number): FakeUsage {
@@ -121,6 +124,8 @@ export function defaultUsage(requestBodyBytes: number, deltas: number): FakeUsag
     reasoning_tokens: 0,
     cache_creation_input_tokens: 0,
     cache_read_input_tokens: 0,
+    image_tokens: 0,
+    audio_tokens: 0,
   };
 }
 

@@ -9,6 +9,18 @@ import { DEFAULT_BEHAVIOR, answerPieces, defaultUsage, parseBehaviorHeader, type
 import { anthropicErrorBody, messagesBody, messagesEvents } from './anthropic';
 import { chatBody, chatChunks, embeddingsBody, modelsBody, openAiErrorBody, responseObject, responsesEvents } from './openai';
 import type { FakeTurn } from './turn';
+import {
+  completionsBody,
+  completionsChunks,
+  imageEvents,
+  imagesBody,
+  moderationsBody,
+  speechAudio,
+  speechEvents,
+  transcriptionAnswer,
+  transcriptionEvents,
+  type TranscriptionRequest,
+} from './units';
 
 export interface RecordedRequest {
   method: string;
@@ -75,8 +87,9 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
     if (req.method === 'HEAD' && path === '/') return void res.writeHead(200).end(); // Claude Code's probe
     if (behavior.status !== null) return sendJson(res, behavior.status, errorBody(vendor, behavior.status), behavior);
 
-    const json = parseJson(raw);
-    const stream = json?.stream === true;
+    const form = await parseForm(raw, req.headers['content-type']);
+    const json = form ?? parseJson(raw);
+    const stream = json?.stream === true || json?.stream === 'true';
     const turn = (fallbackModel: string): FakeTurn => makeTurn(req, raw.length, json, fallbackModel, behavior, ++turnCounter);
 
     if (req.method === 'POST' && path === '/v1/responses') {
@@ -98,6 +111,58 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
     }
     if (req.method === 'GET' && path === '/v1/models') {
       return sendJson(res, 200, modelsBody(Math.floor(Date.now() / 1000)), behavior);
+    }
+    if (req.method === 'POST' && path === '/v1/completions') {
+      const t = turn('gpt-3.5-turbo-instruct');
+      const includeUsage = (json?.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
+      return stream ? sendStream(res, completionsChunks(t, includeUsage), behavior) : sendJson(res, 200, completionsBody(t), behavior);
+    }
+    const imageRoute = /^\/v1\/images\/(generations|edits|variations)$/.exec(path);
+    if (req.method === 'POST' && imageRoute) {
+      const t = turn('dall-e-2');
+      if (stream) return sendStream(res, imageEvents(t, imageRoute[1] === 'edits'), behavior);
+      return sendJson(res, 200, imagesBody(t, Number(json?.n ?? 1)), behavior);
+    }
+    if (req.method === 'POST' && path === '/v1/audio/speech') {
+      const t = turn('tts-1');
+      const input = typeof json?.input === 'string' ? json.input : '';
+      if (json?.stream_format === 'sse') return sendStream(res, speechEvents(t, input), behavior);
+      return sendBytes(res, speechAudio(input), 'audio/mpeg', behavior);
+    }
+    if (req.method === 'POST' && (path === '/v1/audio/transcriptions' || path === '/v1/audio/translations')) {
+      const file = form?.file;
+      if (!isUpload(file)) return sendJson(res, 400, openAiErrorBody(400), behavior);
+      const t = turn('whisper-1');
+      const secondsHeader = req.headers['x-fake-audio-seconds'];
+      const request: TranscriptionRequest = {
+        model: t.model,
+        responseFormat: typeof json?.response_format === 'string' ? json.response_format : 'json',
+        // Unless told: a 128 kbit/s recording.
+        seconds: typeof secondsHeader === 'string' ? Number(secondsHeader) : file.size / 16_000,
+      };
+      if (stream) return sendStream(res, transcriptionEvents(t, request), behavior);
+      const answer = transcriptionAnswer(t, request);
+      return 'json' in answer ? sendJson(res, 200, answer.json, behavior) : sendBytes(res, Buffer.from(answer.text), 'text/plain; charset=utf-8', behavior);
+    }
+    if (req.method === 'POST' && path === '/v1/moderations') {
+      const inputs = Array.isArray(json?.input) ? json.input.length : 1;
+      return sendJson(res, 200, moderationsBody(turn('omni-moderation-latest'), inputs), behavior);
+    }
+    // Routes that cost nothing: a stored response, token counts.
+    if (req.method === 'GET' && /^\/v1\/responses\/[^/]+$/.test(path)) {
+      return sendJson(res, 200, responseObject(turn('gpt-5'), true), behavior);
+    }
+    if (req.method === 'POST' && (path === '/v1/responses/input_tokens' || path === '/v1/messages/count_tokens')) {
+      const inputTokens = Math.ceil(raw.length / 4);
+      return sendJson(res, 200, path.startsWith('/v1/messages') ? { input_tokens: inputTokens } : { object: 'response.input_tokens', input_tokens: inputTokens }, behavior);
+    }
+    // Routes the gateway must never let through (they would run unmetered): answered as the vendors do,
+    // so a test sees success if one ever got here; `requests` records the visit.
+    if (req.method === 'POST' && (path === '/v1/batches' || path === '/v1/messages/batches')) {
+      return sendJson(res, 200, { id: `batch_${++turnCounter}`, object: 'batch', status: 'validating' }, behavior);
+    }
+    if (req.method === 'POST' && path.startsWith('/v1/realtime/')) {
+      return sendJson(res, 200, { value: `ek_fake_${++turnCounter}`, expires_at: Math.floor(Date.now() / 1000) + 60 }, behavior);
     }
     return sendJson(res, 404, errorBody(vendor, 404), behavior);
   }
@@ -248,6 +313,34 @@ class StreamOut {
     if (!this.trackWrites) return void this.res.write(bytes);
     this.lastWrite = new Promise((resolve) => this.res.write(bytes, () => resolve()));
   }
+}
+
+function sendBytes(res: ServerResponse, bytes: Buffer, contentType: string, behavior: FakeBehavior): void {
+  const payload = behavior.compression === 'gzip' ? gzipSync(bytes) : behavior.compression === 'br' ? brotliCompressSync(bytes) : bytes;
+  res.writeHead(200, { ...baseHeaders(behavior, contentType), 'content-length': String(payload.length) });
+  res.end(payload);
+}
+
+/** An uploaded file of a multipart form, as `parseForm` gives it. */
+interface FormUpload {
+  size: number;
+  name: string;
+}
+
+function isUpload(value: unknown): value is FormUpload {
+  return typeof value === 'object' && value !== null && typeof (value as FormUpload).size === 'number';
+}
+
+/** A multipart/form-data body's fields (files as their size and name), read with the platform's own parser. */
+async function parseForm(raw: Buffer, contentType: string | undefined): Promise<Record<string, unknown> | undefined> {
+  if (!contentType?.startsWith('multipart/form-data')) return undefined;
+  const form = await new Response(new Uint8Array(raw), { headers: { 'content-type': contentType } }).formData();
+  const fields: Record<string, unknown> = {};
+  form.forEach((value, name) => {
+    fields[name] = typeof value === 'string' ? value : { size: value.size, name: value.name };
+  });
+  if (typeof fields.n === 'string') fields.n = Number(fields.n);
+  return fields;
 }
 
 function readBody(req: IncomingMessage): Promise<Buffer> {
