@@ -66,6 +66,18 @@ describe('costOf: per-unit features (credits per unit)', () => {
     expect(costOf(tts, usage('openai', { characters: 1_001 }))).toBe(375_375);
   });
 
+  it('prices image and audio input tokens apart from text input, never counting a token twice', () => {
+    const gptImage: ModelRate = { feature: 'images', input: 125, cached_input: 31.25, image_input: 250, output: 1000 };
+    // 50 text × 125 + 250 image × 250 + 1,056 out × 1,000 = 6,250 + 62,500 + 1,056,000
+    expect(costOf(gptImage, usage('openai', { inputTokens: 300, imageInputTokens: 250, outputTokens: 1_056 }))).toBe(1_124_750);
+    // Cached tokens first, then image tokens only up to what input has left.
+    expect(costOf(gptImage, usage('openai', { inputTokens: 100, cachedInputTokens: 40, imageInputTokens: 500 }))).toBe(40 * 31.25 + 60 * 250);
+    const transcribe: ModelRate = { feature: 'audio', input: 62.5, audio_input: 150, output: 250, per_audio_second: 0.0025 };
+    expect(costOf(transcribe, usage('openai', { inputTokens: 1_200, audioInputTokens: 1_000, outputTokens: 300 }))).toBe(200 * 62.5 + 1_000 * 150 + 300 * 250);
+    // Without a price of their own they cost what text input costs.
+    expect(costOf(gpt5, usage('openai', { inputTokens: 100, imageInputTokens: 60, audioInputTokens: 40 }))).toBe(3_125);
+  });
+
   it('adds unit prices to token prices before the single rounding', () => {
     const mixed: ModelRate = { feature: 'images', input: 0.25, output: 0, per_character: 0.0000005 };
     // 2 × 0.25 + 1 × 0.5 (0.0000005 credits) = 1.0; rounding each part would give 1 + 1 = 2.
