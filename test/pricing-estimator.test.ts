@@ -76,6 +76,8 @@ describe('percentile', () => {
   });
 });
 
+const emptyUsageOpenAi = emptyUsage('openai');
+
 describe('CostEstimator.estimate', () => {
   const prompt = CODE.repeat(500); // ~40 KB, like a Codex / Claude Code body
   const noHistory = () => new CostEstimator({ historyFor: () => [] });
@@ -90,6 +92,21 @@ describe('CostEstimator.estimate', () => {
     const worst = costOf(sonnet, { ...emptyUsage('anthropic'), inputTokens: estimate.inputTokens, outputTokens: 64_000 });
     expect(estimate.cost).toBe(estimate.inputTokens * 75 + DEFAULT_OUTPUT_TOKENS * 375);
     expect(estimate.cost).toBeLessThan(worst / 3);
+  });
+
+  it('adds what the request itself says it will use: images, characters, seconds', () => {
+    const estimator = noHistory();
+    const dalle = { feature: 'images', input: 0, output: 0, per_image: 1 };
+    const units = (fields: Partial<typeof emptyUsageOpenAi>) => ({ ...emptyUsageOpenAi, ...fields });
+    const request = { model: 'dall-e-3', rate: dalle, vendor: 'openai' as const, promptText: 'a cat', maxOutputTokens: 0 };
+    expect(estimator.estimate(request).cost).toBe(0);
+    expect(estimator.estimate({ ...request, unitUsage: units({ images: 2 }) }).cost).toBe(2_000_000);
+    const tts = { feature: 'audio', input: 0, output: 0, per_character: 0.000375 };
+    expect(estimator.estimate({ ...request, model: 'tts-1', rate: tts, unitUsage: units({ characters: 1_000 }) }).cost).toBe(375_000);
+    // The per-unit figures add to the token estimate; token figures in them do not replace it.
+    const gptImage = { feature: 'images', input: 125, output: 1000 };
+    const tokensOnly = estimator.estimate({ ...request, model: 'gpt-image-1', rate: gptImage, maxOutputTokens: null });
+    expect(estimator.estimate({ ...request, model: 'gpt-image-1', rate: gptImage, maxOutputTokens: null, unitUsage: units({ images: 1, outputTokens: 6240 }) }).cost).toBe(tokensOnly.cost);
   });
 
   it("learns each model's characters per token from the vendor's own input counts", () => {

@@ -17,8 +17,8 @@ import {
 } from '../proxy/dialects';
 import { AUDIO_TOKENS_PER_CHARACTER } from '../proxy/dialects/speech';
 import { ESTIMATE_BITS_PER_SECOND } from '../proxy/dialects/transcriptions';
+import { JsonSkeletonScanner } from '../proxy/dialects/jsonSkeleton';
 import { DEFAULT_TEXT, rawRequest, startFakeUpstream, type FakeUpstream } from './fake-upstream';
-import { jsonSkeleton } from './helpers/jsonSkeleton';
 import { encodeForm, fakeFile } from './helpers/multipart';
 import { splitAt } from './helpers/splitAt';
 
@@ -61,10 +61,17 @@ function meter(dialect: Dialect, chunks: Buffer[], stripUsageChunk = false): { m
   return { meter: m, out: Buffer.concat(writes) };
 }
 
+/** The skeleton the gateway keeps of a large body (usage objects, top-level scalars, arrays as `{}` items). */
+function skeletonOf(body: unknown): unknown {
+  const scanner = new JsonSkeletonScanner();
+  scanner.push(Buffer.from(JSON.stringify(body)));
+  return scanner.result();
+}
+
 /** usageFromBody gives the same on the full body and on the skeleton a large body is reduced to. */
 function expectSameOnSkeleton(dialect: Dialect, body: unknown): MeteredUsage | null {
   const whole = dialect.usageFromBody(body);
-  expect(dialect.usageFromBody(jsonSkeleton(body))).toEqual(whole);
+  expect(dialect.usageFromBody(skeletonOf(body))).toEqual(whole);
   return whole;
 }
 

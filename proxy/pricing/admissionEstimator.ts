@@ -2,9 +2,7 @@
  * The gateway's estimator (proxy/gateway/context.ts AdmissionEstimator), backed by the ledger's
  * recent outputs per model. Typed structurally so pricing does not depend on the ledger module.
  */
-import type { ModelRate } from '../../shared/rateCard';
-import type { Vendor } from '../../shared/usage';
-import type { CostEstimate, CostEstimatorOptions, SettledSample } from './estimator';
+import type { CostEstimate, CostEstimatorOptions, EstimateRequest, SettledSample } from './estimator';
 import { CostEstimator } from './estimator';
 import { countTextTokens } from './tokens';
 
@@ -16,7 +14,7 @@ export interface OutputHistorySource {
 /** Admission estimates and tokenizer counts, as the gateway uses them. */
 export interface AdmissionEstimate {
   /** The hold's cost, with the input and output tokens it assumes. */
-  estimate(request: { model: string; rate: ModelRate; vendor: Vendor; promptText: string; maxOutputTokens: number | null }): CostEstimate;
+  estimate(request: EstimateRequest): CostEstimate;
   /** Learns from a settled request (real output and input sizes) for the next estimates. */
   record(model: string, sample: SettledSample): void;
   /** Real-tokenizer count, for billing a response that never reported its usage. */

@@ -11,7 +11,7 @@
  */
 import type { Micro } from '../../shared/money';
 import type { ModelRate } from '../../shared/rateCard';
-import type { Vendor } from '../../shared/usage';
+import type { MeteredUsage, Vendor } from '../../shared/usage';
 import { costOf } from './cost';
 
 /**
@@ -42,6 +42,12 @@ export interface EstimateRequest {
   promptText: string;
   /** The request's own output cap (max_tokens, max_output_tokens, ...), or null. */
   maxOutputTokens: number | null;
+  /**
+   * What the request itself says it will use in per-unit terms (images asked for, characters to
+   * speak, seconds of an upload), priced on top of the token estimate: for per-image, per-character
+   * and per-second models it is the whole of the cost.
+   */
+  unitUsage?: MeteredUsage;
 }
 
 export interface CostEstimate {
@@ -71,8 +77,18 @@ export function estimateOutputTokens(recentP95: number | null, historySize: numb
  * Prices the estimate as uncached input plus output: no cache discount is assumed, which is the
  * conservative side (agents' prompts are mostly cache hits, billed at a tenth of that).
  */
-export function priceEstimate(rate: ModelRate, vendor: Vendor, inputTokens: number, outputTokens: number): Micro {
-  return costOf(rate, { vendor, inputTokens, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens, reasoningTokens: 0 });
+export function priceEstimate(rate: ModelRate, vendor: Vendor, inputTokens: number, outputTokens: number, units?: MeteredUsage): Micro {
+  return costOf(rate, {
+    vendor,
+    inputTokens,
+    cachedInputTokens: 0,
+    cacheWriteTokens: 0,
+    outputTokens,
+    reasoningTokens: 0,
+    images: units?.images,
+    audioSeconds: units?.audioSeconds,
+    characters: units?.characters,
+  });
 }
 
 /** What a settled request teaches the estimator: its real output, and its prompt's real size. */
@@ -157,7 +173,7 @@ export class CostEstimator {
   estimate(request: EstimateRequest): CostEstimate {
     const inputTokens = this.calibrationOf(request.model).tokensFor(request.promptText.length);
     const outputTokens = this.outputTokensFor(request.model, request.maxOutputTokens);
-    return { inputTokens, outputTokens, cost: priceEstimate(request.rate, request.vendor, inputTokens, outputTokens) };
+    return { inputTokens, outputTokens, cost: priceEstimate(request.rate, request.vendor, inputTokens, outputTokens, request.unitUsage) };
   }
 
   outputTokensFor(model: string, maxOutputTokens: number | null): number {
