@@ -137,7 +137,7 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
       const request: TranscriptionRequest = {
         model: t.model,
         responseFormat: typeof json?.response_format === 'string' ? json.response_format : 'json',
-        // Unless told: a 128 kbit/s recording.
+        // The recording's length: `x-fake-audio-seconds`, else the upload read as 128 kbit/s.
         seconds: typeof secondsHeader === 'string' ? Number(secondsHeader) : file.size / 16_000,
       };
       if (stream) return sendStream(res, transcriptionEvents(t, request), behavior);
