@@ -111,6 +111,13 @@ describe('a blocked account', () => {
     expect(rows(gw)).toHaveLength(0);
   });
 
+  it('never upgrades a realtime WebSocket: the upgrade is answered as a refused route', async () => {
+    const res = await send(gw, 'GET', '/v1/realtime?model=gpt-realtime', { headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' } });
+    expect(res.status).toBe(403);
+    expect(res.json().error.code).toBe('route_not_metered');
+    expect(gw.upstream.requests).toHaveLength(0);
+  });
+
   it('refuses a multipart upload to an unmetered route too (files, fine-tuning data)', async () => {
     const res = await postForm(gw, '/v1/files', [['purpose', 'batch'], ['file', fakeFile(500, 'application/jsonl'), 'batch.jsonl']]);
     expect(res.status).toBe(403);
