@@ -76,7 +76,7 @@ export function routeFor(method: string, path: string): Route | null {
     api: apiFamilyForPath(path),
     message:
       `Creditgate cannot meter ${verb} ${path}, so it does not forward it: only routes whose cost it can ` +
-      'price (or that cost nothing) pass through the gateway. Call this route on the vendor API directly.',
+      'price, or that cost nothing, pass through the gateway.',
   };
 }
 
