@@ -61,6 +61,19 @@ describe('spendBound', () => {
     expect(atMargin).toMatchObject({ ok: true, outputCap: 1, costCap: 62_500 });
   });
 
+  it('counts what the request\'s units cost (images, characters) with its input', () => {
+    const tts = { feature: 'audio', input: 0, output: 0, per_character: 0.375 };
+    const units = 375_000; // 1,000,000 characters' worth of micro-credits
+    expect(spendBound({ rate: tts, vendor: 'openai', inputTokens: 0, unitCost: units, requestedOutputTokens: null, spendable: 300_000, margin: 50_000 })).toEqual({
+      ok: false,
+      inputCost: units,
+    });
+    expect(spendBound({ rate: tts, vendor: 'openai', inputTokens: 0, unitCost: units, requestedOutputTokens: null, spendable: 325_000, margin: 50_000 })).toMatchObject({
+      ok: true,
+      inputCost: units,
+    });
+  });
+
   it('leaves free output uncapped', () => {
     const embeddings = { feature: 'embeddings', input: 0.5, output: 0 };
     expect(spendBound({ rate: embeddings, vendor: 'openai', inputTokens: 10, requestedOutputTokens: null, spendable: 100, margin: 0 })).toMatchObject({

@@ -21,6 +21,7 @@ import type { GatewayContext } from './context';
 import { microToCredits, type Micro } from '../../shared/money';
 import { formatCredits } from '../../shared/format';
 import { spendLimitEnding, withOutputCap } from '../dialects/spendLimit';
+import { priceEstimate } from '../pricing/estimator';
 import { spendBound } from '../pricing/spendBound';
 import { BodyUsageReader } from './bodyUsageReader';
 import { connectionListed, isHopByHop } from './hopByHop';
@@ -70,12 +71,15 @@ export async function handleMeteredRequest(
     );
   }
 
+  const unitUsage = request.knownUsage ?? request.fallbackUsage;
   const estimate = ctx.estimator.estimate({
     model: request.model,
     rate,
     vendor: dialect.vendor,
     promptText: request.promptText,
     maxOutputTokens: request.maxOutputTokens,
+    // Images, characters, seconds: known from the request (or conservatively guessed), held like tokens.
+    unitUsage,
   });
   const requestId = randomUUID();
   const admit = { requestId, client: target.client, model: request.model, route: target.pathname, feature: rate.feature, estimate: estimate.cost };
@@ -108,6 +112,7 @@ export async function handleMeteredRequest(
     rate,
     vendor: dialect.vendor,
     inputTokens: estimate.inputTokens,
+    unitCost: unitUsage ? priceEstimate(rate, dialect.vendor, 0, 0, unitUsage) : 0,
     requestedOutputTokens: request.maxOutputTokens,
     spendable: admission.spendable,
     margin: ctx.overspendMargin,

@@ -37,6 +37,8 @@ export interface SpendBoundRequest {
   vendor: Vendor;
   /** Estimated input tokens (estimator.ts). */
   inputTokens: number;
+  /** What the request's units (images, characters, audio seconds) cost, known before it is sent. */
+  unitCost?: Micro;
   /** The request's own output limit, when it sent one. */
   requestedOutputTokens: number | null;
   spendable: Micro;
@@ -46,7 +48,7 @@ export interface SpendBoundRequest {
 export function spendBound(req: SpendBoundRequest): SpendBound {
   const inputTokens = Math.ceil((req.inputTokens * INPUT_SAFETY_NUM) / INPUT_SAFETY_DEN);
   const inputPrice = Math.max(req.rate.input, req.rate.cache_write ?? req.rate.input);
-  const inputCost = costOf({ ...req.rate, input: inputPrice }, { vendor: req.vendor, inputTokens, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens: 0, reasoningTokens: 0 });
+  const inputCost = (req.unitCost ?? 0) + costOf({ ...req.rate, input: inputPrice }, { vendor: req.vendor, inputTokens, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens: 0, reasoningTokens: 0 });
   const costCap = req.spendable + req.margin;
   if (inputCost > costCap) return { ok: false, inputCost };
   // Prices are credits per 1M tokens, so one output token costs `output` micro-credits.
