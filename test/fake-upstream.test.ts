@@ -156,6 +156,25 @@ describe('fake upstream', () => {
     expect(res.headers['x-codex-primary-used-percent']).toBe('99');
   });
 
+  it('pads a non-streaming answer to exactly bytes=N, usage still after the text, and cuts it halfway', async () => {
+    const bytes = 300_001; // several 64 KiB chunks and a ragged end
+    const res = await post('/v1/chat/completions', { model: 'gpt-5', messages: [] }, { 'x-fake-behavior': `bytes=${bytes}` });
+    expect(res.body.length).toBe(bytes);
+    expect(res.headers['content-length']).toBe(String(bytes));
+    expect(res.body.indexOf('"usage"')).toBeGreaterThan(bytes - 1_000);
+    const body = JSON.parse(res.body.toString('utf8'));
+    expect(body.choices[0].message.content.startsWith(`${DEFAULT_TEXT}\n${DEFAULT_TEXT}\n`)).toBe(true);
+    expect(body.usage.completion_tokens).toBe(8);
+
+    const anthropic = await post('/v1/messages', { model: 'c', messages: [] }, { 'x-fake-behavior': 'bytes=100000' });
+    expect(JSON.parse(anthropic.body.toString()).content[0].text.length).toBeGreaterThan(50_000);
+    const cut = await post('/v1/responses', { model: 'm', input: 'x' }, { 'x-fake-behavior': 'bytes=200000,cut=1' });
+    expect(cut.complete).toBe(false);
+    expect(cut.body.length).toBe(100_000);
+    const streamed = await post('/v1/chat/completions', { model: 'm', messages: [], stream: true }, { 'x-fake-behavior': 'bytes=1000' });
+    expect(streamed.status).toBe(400);
+  });
+
   it('refuses an unknown behavior switch loudly', async () => {
     const res = await post('/v1/responses', { model: 'm', input: 'x' }, { 'x-fake-behavior': 'slowly' });
     expect(res.status).toBe(400);

@@ -14,6 +14,9 @@
  *   no-usage        leave usage out (Responses usage null, no Chat usage chunk, no Anthropic usage)
  *   terminal=incomplete | terminal=failed   end a Responses stream with response.incomplete / .failed
  *   codex-headers   send the upstream's own x-codex-* rate-limit headers (the gateway must replace them)
+ *   bytes=N         a non-streaming answer of N bytes in all, its text padded (written in 64 KiB
+ *                   chunks; usage stays where the vendor puts it, after the text); not with a stream,
+ *                   gzip or br
  */
 export type FakeTerminal = 'completed' | 'incomplete' | 'failed';
 
@@ -29,6 +32,7 @@ export interface FakeBehavior {
   omitUsage: boolean;
   terminal: FakeTerminal;
   codexHeaders: boolean;
+  bodyBytes: number | null;
 }
 
 export const DEFAULT_BEHAVIOR: Readonly<FakeBehavior> = {
@@ -43,6 +47,7 @@ export const DEFAULT_BEHAVIOR: Readonly<FakeBehavior> = {
   omitUsage: false,
   terminal: 'completed',
   codexHeaders: false,
+  bodyBytes: null,
 };
 
 /** Parses an `x-fake-behavior` header value into the fields it sets. Throws on an unknown switch. */
@@ -91,6 +96,9 @@ export function parseBehaviorHeader(value: string): Partial<FakeBehavior> {
         break;
       case 'codex-headers':
         behavior.codexHeaders = true;
+        break;
+      case 'bytes':
+        behavior.bodyBytes = Number(arg);
         break;
       default:
         throw new Error(`unknown x-fake-behavior switch: ${name}`);

@@ -21,6 +21,7 @@ import {
   transcriptionEvents,
   type TranscriptionRequest,
 } from './units';
+import { FILL_MARKER, sizedBody } from './sizedBody';
 
 export interface RecordedRequest {
   method: string;
@@ -90,6 +91,9 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
     const form = await parseForm(raw, req.headers['content-type']);
     const json = form ?? parseJson(raw);
     const stream = json?.stream === true || json?.stream === 'true';
+    if (behavior.bodyBytes !== null && (stream || behavior.compression !== null)) {
+      return sendText(res, 400, 'x-fake-behavior bytes= is for plain non-streaming answers (no stream, gzip or br)');
+    }
     const turn = (fallbackModel: string): FakeTurn => makeTurn(req, raw.length, json, fallbackModel, behavior, ++turnCounter);
 
     if (req.method === 'POST' && path === '/v1/responses') {
@@ -206,7 +210,8 @@ function makeTurn(
     model: typeof json?.model === 'string' ? json.model : fallbackModel,
     created: Math.floor(Date.now() / 1000),
     pieces,
-    text: pieces.join(''),
+    // A sized body (bytes=N) gets its text from sizedBody, in place of the marker.
+    text: behavior.bodyBytes === null ? pieces.join('') : FILL_MARKER,
     usage: behavior.omitUsage ? null : usage,
     terminal: behavior.terminal,
   };
@@ -242,8 +247,10 @@ function sendText(res: ServerResponse, status: number, text: string): void {
   res.writeHead(status, { 'content-type': 'text/plain' }).end(text);
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown, behavior: FakeBehavior): void {
-  const text = Buffer.from(JSON.stringify(body));
+function sendJson(res: ServerResponse, status: number, body: unknown, behavior: FakeBehavior): Promise<void> | undefined {
+  const json = JSON.stringify(body);
+  if (behavior.bodyBytes !== null && json.includes(FILL_MARKER)) return sendSizedJson(res, status, json, behavior.bodyBytes, behavior);
+  const text = Buffer.from(json);
   const payload =
     behavior.compression === 'gzip' ? gzipSync(text) : behavior.compression === 'br' ? brotliCompressSync(text) : text;
   res.writeHead(status, { ...baseHeaders(behavior, 'application/json'), 'content-length': String(payload.length) });
@@ -253,6 +260,35 @@ function sendJson(res: ServerResponse, status: number, body: unknown, behavior: 
     return;
   }
   res.end(payload);
+}
+
+/** A body padded to `bytes` (bytes=N), written chunk by chunk as the client reads it; cut halfway when asked. */
+async function sendSizedJson(res: ServerResponse, status: number, json: string, bytes: number, behavior: FakeBehavior): Promise<void> {
+  const body = sizedBody(json, bytes);
+  res.writeHead(status, { ...baseHeaders(behavior, 'application/json'), 'content-length': String(body.length) });
+  const cut = behavior.cutAfterEvents !== null;
+  let left = cut ? body.length >> 1 : body.length;
+  for (const chunk of body.chunks()) {
+    if (res.destroyed) return; // the client went away
+    const part = chunk.length > left ? chunk.subarray(0, left) : chunk;
+    left -= part.length;
+    if (cut && left === 0) return void res.write(part, () => res.socket?.destroy());
+    if (!res.write(part)) await drained(res);
+  }
+  res.end();
+}
+
+/** Resolves once the response takes more bytes again, or is closed. */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }
 
 /** Writes the events one write each (as upstreams flush them), paced and cut as the behavior says. */
