@@ -9,9 +9,14 @@
  *   npm run bench -- --cpu-prof   also profile the gateway (node --cpu-prof) and list its hot spots;
  *                                 the profiler's overhead is in that run's numbers
  *   --rounds N (default 3), --quick (1 round, short phases: a smoke test, not a measurement)
+ *   --phases c1,large,…           run only these phases (default: all)
+ *   --mixed-seconds S (default 60) each target's time under load in the mixed phase, at most
  *
- * Phases: c1 (non-streaming Chat Completions, 1 connection), c32 (the same, 32 connections), stream
- * (streaming Chat Completions, 32 concurrent, the upstream spacing its 20 deltas 5 ms apart).
+ * Phases (phases.ts): c1 (non-streaming Chat Completions, 1 connection), c32 (the same, 32
+ * connections), stream (streaming Chat Completions, 32 concurrent, the upstream spacing its 20 deltas
+ * 5 ms apart), responses (the same as Codex CLI's Responses streams), large (20 MiB non-streaming
+ * answers, 2 at a time; peak RSS is what counts), mixed (all of those twice over in the same raw and
+ * gateway processes: the peak RSS of a gateway that stays up; mixedPhase.ts).
  *
  * Exits non-zero when a process fails to start or dies, or when a response was not a good 200 (or a
  * gateway request went unmetered): those numbers would describe a broken path. A missed target is
@@ -26,19 +31,24 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { summarizeProfile } from './cpuProfile';
-import { runLoad, type LoadSpec } from './loadClient';
+import { TAIL_BYTES } from './loadClient';
+import { runMixedPhase } from './mixedPhase';
+import { runPhase, RunTotals, warmUp, type RunContext, type Target } from './phaseRunner';
+import { DEFAULT_MIXED_SECONDS, LARGE_BYTES, MIXED_ROUNDS, phaseDefs, STREAM_BEHAVIOR, WORKLOADS, type Workload } from './phases';
 import { cleanUp, cleanUpNow, onUnexpectedExit, registerTempDir, removeStaleTempDirs, startChild, stopChild, WATCHDOG_SOURCE, type Child } from './processes';
-import { cpuMs, rssMiB, RssSampler } from './procStats';
+import { rssMiB } from './procStats';
 import {
   checkTargets,
   formatChecks,
+  formatRatios,
   formatTable,
   machineInfo,
-  TargetAccumulator,
+  PHASES,
   TARGETS,
   type BenchReport,
   type PhaseMetrics,
   type PhaseName,
+  type TargetAccumulator,
   type TargetName,
 } from './report';
 import { runRawRole, runUpstreamRole } from './roles';
@@ -51,43 +61,13 @@ const { values: args } = parseArgs({
     'cpu-prof': { type: 'boolean', default: false },
     rounds: { type: 'string', default: '3' },
     quick: { type: 'boolean', default: false },
+    phases: { type: 'string', default: PHASES.join(',') },
+    'mixed-seconds': { type: 'string' },
   },
   strict: true,
 });
 
-const CHAT_PATH = '/v1/chat/completions';
-const PROMPT = [{ role: 'user', content: 'Write a haiku about a gateway that counts tokens.' }];
-const BODY = JSON.stringify({ model: 'gpt-5', messages: PROMPT });
-const STREAM_BODY = JSON.stringify({ model: 'gpt-5', messages: PROMPT, stream: true });
-const STREAM_BEHAVIOR = 'deltas=20,interval=5';
-const DONE = 'data: [DONE]\n\n';
 const TEMP_PREFIX = 'creditgate-bench-';
-
-interface PhaseDef {
-  name: PhaseName;
-  connections: number;
-  stream: boolean;
-  roundMs: number;
-  maxRequestsPerRound: number;
-  warmupMs: number;
-}
-
-function phaseDefs(quick: boolean): PhaseDef[] {
-  const scale = quick ? 0.25 : 1;
-  return [
-    { name: 'c1', connections: 1, stream: false, roundMs: 2_000 * scale, maxRequestsPerRound: 10_000, warmupMs: 400 * scale },
-    { name: 'c32', connections: 32, stream: false, roundMs: 2_000 * scale, maxRequestsPerRound: 30_000, warmupMs: 400 * scale },
-    { name: 'stream', connections: 32, stream: true, roundMs: 3_000 * scale, maxRequestsPerRound: 5_000, warmupMs: 500 * scale },
-  ];
-}
-
-/** Everything the run needs to know about one target. */
-interface Target {
-  name: TargetName;
-  url: string;
-  /** The server process charged for this target's CPU and RSS. */
-  pid: number;
-}
 
 // stdout carries only the JSON line with --json; everything readable goes to stderr then.
 const out = (text: string): void => {
@@ -159,82 +139,28 @@ async function meteredCount(gateway: Gateway): Promise<number> {
   return groups.find((g) => g.key === 'bench')?.requests ?? 0;
 }
 
-/** One request of each kind to each target, showing the body when it is not a 200. */
-async function sanityCheck(targets: Target[], token: string): Promise<void> {
+/** One request of a kind to each target, showing the body when it is not a good 200. */
+async function sanityCheck(targets: readonly Target[], workload: Workload, ctx: RunContext): Promise<void> {
   for (const target of targets) {
-    for (const [body, headers] of [
-      [BODY, {}],
-      [STREAM_BODY, { 'x-fake-behavior': 'deltas=3' }],
-    ] as const) {
-      const response = await fetch(target.url, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...headers },
-        body,
-      });
-      const text = await response.text();
-      if (response.status !== 200) throw new Error(`${target.name}: POST ${target.url} answered HTTP ${response.status}: ${text.slice(0, 500)}`);
-      if (target.name === 'gateway' && !response.headers.has('x-creditgate-request-id')) throw new Error('gateway: no x-creditgate-request-id on a 200');
-    }
+    const response = await fetch(target.baseUrl + workload.path, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ctx.token}`, 'content-type': 'application/json', ...workload.headers },
+      body: workload.body,
+    });
+    const text = await response.text();
+    const where = `${target.name}: POST ${target.baseUrl}${workload.path}`;
+    if (response.status !== 200) throw new Error(`${where} answered HTTP ${response.status}: ${text.slice(0, 500)}`);
+    if (workload.bodyEnd && !workload.bodyEnd.test(text.slice(-TAIL_BYTES))) throw new Error(`${where}: the body ends unexpectedly: …${text.slice(-500)}`);
+    if (target.name === 'gateway' && !response.headers.has('x-creditgate-request-id')) throw new Error('gateway: no x-creditgate-request-id on a 200');
+    if (target.name === 'gateway') ctx.totals.gatewayOk++;
   }
 }
 
-function loadSpec(target: Target, phase: PhaseDef, token: string, maxMs: number, requests: number): LoadSpec {
-  return {
-    url: target.url,
-    headers: { authorization: `Bearer ${token}`, ...(phase.stream ? { 'x-fake-behavior': STREAM_BEHAVIOR } : {}) },
-    body: phase.stream ? STREAM_BODY : BODY,
-    connections: phase.connections,
-    requests,
-    maxMs,
-    requireHeader: target.name === 'gateway' ? 'x-creditgate-request-id' : undefined,
-    requireBodySuffix: phase.stream ? DONE : undefined,
-    timeoutMs: 30_000,
-  };
-}
-
-interface Totals {
-  gatewayOk: number;
-  gatewayErrors: number;
-  /** Error descriptions outside the measured rounds (warm-ups). */
-  warmupErrors: string[];
-}
-
-async function warmUp(targets: Target[], phase: PhaseDef, token: string, totals: Totals): Promise<void> {
-  for (const target of targets) {
-    const result = await runLoad(loadSpec(target, phase, token, phase.warmupMs, phase.maxRequestsPerRound));
-    if (target.name === 'gateway') {
-      totals.gatewayOk += result.latenciesMs.length;
-      totals.gatewayErrors += result.errors;
-    }
-    if (result.errors > 0) totals.warmupErrors.push(`${phase.name} warm-up ${target.name}: ${result.errors} errors (${JSON.stringify(result.statuses)})`);
-  }
-}
-
-async function runPhase(targets: Target[], phase: PhaseDef, rounds: number, token: string, totals: Totals): Promise<Record<TargetName, TargetAccumulator>> {
-  await warmUp(targets, phase, token, totals);
-  const acc = Object.fromEntries(TARGETS.map((name) => [name, new TargetAccumulator()])) as Record<TargetName, TargetAccumulator>;
-  const sampler = new RssSampler(targets.map((t) => t.pid));
-  try {
-    for (let round = 0; round < rounds; round++) {
-      // Rotate the order so no target always runs first (cold) or last (after the others' garbage).
-      const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
-      for (const target of order) {
-        const before = cpuMs(target.pid);
-        const result = await runLoad(loadSpec(target, phase, token, phase.roundMs, phase.maxRequestsPerRound));
-        const used = cpuMs(target.pid) - before;
-        acc[target.name].add(result, used);
-        if (target.name === 'gateway') {
-          totals.gatewayOk += result.latenciesMs.length;
-          totals.gatewayErrors += result.errors;
-        }
-        progress(`${phase.name} round ${round + 1}/${rounds} ${target.name}: ${result.latenciesMs.length} ok, ${result.errors} errors in ${(result.elapsedMs / 1000).toFixed(2)} s`);
-      }
-    }
-  } finally {
-    const rss = sampler.stop();
-    for (const target of targets) acc[target.name].rssMiB = rss.get(target.pid) ?? null;
-  }
-  return acc;
+function chosenPhases(list: string): Set<PhaseName> {
+  const names = list.split(',').map((name) => name.trim()).filter(Boolean);
+  const unknown = names.filter((name) => !(PHASES as readonly string[]).includes(name));
+  if (unknown.length > 0 || names.length === 0) throw new Error(`--phases takes a comma list of ${PHASES.join(', ')}`);
+  return new Set(names as PhaseName[]);
 }
 
 async function stopGatewayAndProfile(gateway: Gateway): Promise<void> {
@@ -262,6 +188,9 @@ async function stopGatewayAndProfile(gateway: Gateway): Promise<void> {
 async function main(): Promise<number> {
   const rounds = args.quick ? 1 : Number(args.rounds);
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error('--rounds must be a positive integer');
+  const mixedSeconds = Number(args['mixed-seconds'] ?? (args.quick ? DEFAULT_MIXED_SECONDS / 8 : DEFAULT_MIXED_SECONDS));
+  if (!(mixedSeconds > 0)) throw new Error('--mixed-seconds must be a positive number');
+  const chosen = chosenPhases(args.phases);
   const started = Date.now();
   const machine = machineInfo();
   const env = childEnv();
@@ -282,27 +211,46 @@ async function main(): Promise<number> {
     startGateway(tmp, upstreamUrl, env, args['cpu-prof']),
   ]);
   const targets: Target[] = [
-    { name: 'direct', url: upstreamUrl + CHAT_PATH, pid: upstream.child.pid },
-    { name: 'raw', url: raw.match[1]! + CHAT_PATH, pid: raw.child.pid },
-    { name: 'gateway', url: gateway.url + CHAT_PATH, pid: gateway.child.pid },
+    { name: 'direct', baseUrl: upstreamUrl, pid: upstream.child.pid },
+    { name: 'raw', baseUrl: raw.match[1]!, pid: raw.child.pid },
+    { name: 'gateway', baseUrl: gateway.url, pid: gateway.child.pid },
   ];
   progress(`pids: upstream ${upstream.child.pid}, raw ${raw.child.pid}, gateway ${gateway.child.pid}`);
   // Before any traffic: what each process costs just by being up (modules, tables, heap).
   const idleRss = targets.map((t) => `${t.name} ${rssMiB(t.pid)?.toFixed(1) ?? '?'}`).join(', ');
 
-  await sanityCheck(targets, gateway.token);
-  const totals: Totals = { gatewayOk: 2, gatewayErrors: 0, warmupErrors: [] };
-  const meteredBefore = (await meteredCount(gateway)) - 2; // the sanity check's two requests
+  const totals = new RunTotals();
+  const meteredBefore = await meteredCount(gateway);
+  const ctx: RunContext = { token: gateway.token, totals, progress };
+  // The first request of a kind goes alone, so a broken path fails at once and shows its body. Not
+  // earlier than the kind's first use: a 20 MiB answer would inflate the other phases' RSS.
+  const checked = new Set<Workload>();
+  const checkOnce = async (workload: Workload): Promise<void> => {
+    if (checked.has(workload)) return;
+    checked.add(workload);
+    await sanityCheck(targets, workload, ctx);
+  };
 
-  // JIT warm-up on both kinds of request, then each phase warms up again with its own settings.
+  // JIT warm-up on every kind of request, then each phase warms up again with its own settings.
   const defs = phaseDefs(args.quick);
   progress('warming up');
-  for (const def of defs) await warmUp(targets, { ...def, connections: 8, warmupMs: def.warmupMs * 2 }, gateway.token, totals);
+  for (const def of defs) {
+    if (def.jitWarmupConnections === 0) continue;
+    await checkOnce(def.workload);
+    await warmUp(targets, def.name, { workload: def.workload, connections: def.jitWarmupConnections, bound: { ...def.warmup, ms: def.warmup.ms * 2 } }, ctx);
+  }
 
   const accumulated: Partial<Record<PhaseName, Record<TargetName, TargetAccumulator>>> = {};
   for (const def of defs) {
-    progress(`phase ${def.name}: ${rounds} round(s) × ${TARGETS.length} targets × ${def.roundMs} ms, ${def.connections} connection(s)`);
-    accumulated[def.name] = await runPhase(targets, def, rounds, gateway.token, totals);
+    if (!chosen.has(def.name)) continue;
+    await checkOnce(def.workload);
+    progress(`phase ${def.name}: ${rounds} round(s) × ${TARGETS.length} targets × ${def.round.requests} requests or ${def.round.ms} ms, ${def.connections} connection(s)`);
+    accumulated[def.name] = await runPhase(targets, def, rounds, ctx);
+  }
+  if (chosen.has('mixed')) {
+    for (const def of defs) await checkOnce(def.workload);
+    progress(`phase mixed: ${MIXED_ROUNDS} rounds of ${defs.map((d) => d.name).join(', ')} against raw and gateway, ${mixedSeconds} s each at most`);
+    accumulated.mixed = await runMixedPhase(targets, defs, mixedSeconds, ctx);
   }
 
   // Every gateway response was a 200 with its request id; now check each was also metered, exactly.
@@ -317,13 +265,15 @@ async function main(): Promise<number> {
   const estimated = rows.filter((row) => row.client === 'bench' && (row.estimated || row.status !== 200)).length;
   if (estimated > 0) problems.push(`${estimated} gateway usage rows were estimated or not 200 (metering did not see the upstream's usage)`);
 
-  const phases = {} as Record<PhaseName, PhaseMetrics>;
-  const counts = {} as Record<PhaseName, Record<TargetName, { ok: number; errors: number }>>;
-  for (const def of defs) {
-    const acc = accumulated[def.name]!;
-    phases[def.name] = Object.fromEntries(TARGETS.map((t) => [t, acc[t].metrics(def.stream)])) as PhaseMetrics;
-    counts[def.name] = Object.fromEntries(TARGETS.map((t) => [t, { ok: acc[t].ok, errors: acc[t].errors }])) as Record<TargetName, { ok: number; errors: number }>;
-    for (const t of TARGETS) if (acc[t].errors > 0) problems.push(`${def.name} ${t}: ${acc[t].describeErrors()}`);
+  const phases: Partial<Record<PhaseName, PhaseMetrics>> = {};
+  const counts: Partial<Record<PhaseName, Record<TargetName, { ok: number; errors: number }>>> = {};
+  for (const phase of PHASES) {
+    const acc = accumulated[phase];
+    if (!acc) continue;
+    const withTtfb = defs.find((def) => def.name === phase)?.workload.stream ?? false;
+    phases[phase] = Object.fromEntries(TARGETS.map((t) => [t, acc[t].metrics(withTtfb)])) as PhaseMetrics;
+    counts[phase] = Object.fromEntries(TARGETS.map((t) => [t, { ok: acc[t].ok, errors: acc[t].errors }])) as Record<TargetName, { ok: number; errors: number }>;
+    for (const t of TARGETS) if (acc[t].errors > 0) problems.push(`${phase} ${t}: ${acc[t].describeErrors()}`);
   }
 
   await stopGatewayAndProfile(gateway);
@@ -332,9 +282,15 @@ async function main(): Promise<number> {
   const report: BenchReport = { machine, phases };
   out('');
   out(`Creditgate gateway benchmark — ${machine.cpus} × ${machine.model}, Node ${machine.node}; ${rounds} interleaved round(s) per phase${args.quick ? ' (--quick: smoke test only)' : ''}${args['cpu-prof'] ? ' (gateway under --cpu-prof)' : ''}`);
-  out(`c1/c32: POST ${CHAT_PATH} model gpt-5, ${BODY.length} B body; stream: 32 concurrent, x-fake-behavior ${STREAM_BEHAVIOR}. cpu = that target's own server process; ttfb = first body byte.`);
+  out(
+    `c1/c32: POST ${WORKLOADS.chat.path} model gpt-5, ${WORKLOADS.chat.body.length} B body; stream/responses: 32 concurrent Chat / Responses (Codex) streams, x-fake-behavior ${STREAM_BEHAVIOR}; ` +
+      `large: ${LARGE_BYTES / 1024 / 1024} MiB answers, usage last; mixed: all of them ${MIXED_ROUNDS}× over, raw and gateway only, ${mixedSeconds} s each at most.`,
+  );
+  out('cpu = that target\'s own server process; ttfb = first body byte; rss = peak over the phase.');
   out(formatTable(phases, counts));
   out(`RSS (MiB) right after start, before any request: ${idleRss}.`);
+  out('');
+  out(formatRatios(phases));
   out('');
   out(formatChecks(checkTargets(phases)));
   out(`gateway requests metered: ${metered} of ${totals.gatewayOk} answered (usage rows estimated/not 200: ${estimated}); total time ${((Date.now() - started) / 1000).toFixed(1)} s`);

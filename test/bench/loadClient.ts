@@ -17,8 +17,11 @@ export interface LoadSpec {
   maxMs: number;
   /** A response counts as good only if it carries this header (e.g. the gateway's request id). */
   requireHeader?: string;
-  /** A response counts as good only if its body ends with these bytes (e.g. `data: [DONE]\n\n`). */
-  requireBodySuffix?: string;
+  /**
+   * A response counts as good only if its body's end matches (e.g. /data: \[DONE\]\n\n$/), tested
+   * against the last TAIL_BYTES of the body as text.
+   */
+  requireBodyEnd?: RegExp;
   /** Per-request bound; a request still open after it is destroyed and counted as an error. */
   timeoutMs?: number;
 }
@@ -40,11 +43,14 @@ export interface LoadResult {
 
 type Outcome = 'ok' | 'status' | 'header' | 'body' | 'socket';
 
+/** How much of a body's end requireBodyEnd sees: room for a Responses stream's final event. */
+export const TAIL_BYTES = 16_384;
+
 export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: spec.connections });
   const target = new URL(spec.url);
   const body = Buffer.from(spec.body);
-  const suffix = spec.requireBodySuffix === undefined ? null : Buffer.from(spec.requireBodySuffix);
+  const bodyEnd = spec.requireBodyEnd ?? null;
   const requireHeader = spec.requireHeader?.toLowerCase();
   // Built once: the client shares the machine with the servers it measures, so it stays lean.
   const options: http.RequestOptions = {
@@ -92,16 +98,16 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
       const req = http.request(options, (res) => {
         const status = res.statusCode ?? 0;
         result.statuses[status] = (result.statuses[status] ?? 0) + 1;
-        let tail: Buffer | null = null;
+        const tail = bodyEnd ? new BodyTail() : null;
         res.on('data', (chunk: Buffer) => {
           if (first === 0) first = performance.now();
-          if (suffix) tail = chunk.length >= suffix.length || tail === null ? chunk : Buffer.concat([tail, chunk]).subarray(-suffix.length);
+          tail?.push(chunk);
         });
         res.on('end', () => {
           const t1 = performance.now();
           if (status !== 200) return finish('status', t1);
           if (requireHeader !== undefined && res.headers[requireHeader] === undefined) return finish('header', t1);
-          if (suffix && (tail === null || !endsWith(tail, suffix))) return finish('body', t1);
+          if (bodyEnd && tail && !bodyEnd.test(tail.text())) return finish('body', t1);
           finish('ok', t1);
         });
         // A response cut before its end: 'close' without 'end' (or an 'error'); after 'end' these are no-ops.
@@ -125,8 +131,21 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   return result;
 }
 
-function endsWith(bytes: Buffer, suffix: Buffer): boolean {
-  return bytes.length >= suffix.length && bytes.subarray(bytes.length - suffix.length).equals(suffix);
+/** The last TAIL_BYTES of a body, kept as the chunks that hold them: nothing is copied until the end. */
+class BodyTail {
+  private readonly chunks: Buffer[] = [];
+  private bytes = 0;
+
+  push(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.bytes += chunk.length;
+    while (this.chunks.length > 1 && this.bytes - this.chunks[0]!.length >= TAIL_BYTES) this.bytes -= this.chunks.shift()!.length;
+  }
+
+  text(): string {
+    const all = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
+    return all.subarray(Math.max(0, all.length - TAIL_BYTES)).toString('utf8');
+  }
 }
 
 /** Nearest-rank percentile (p in 0–100); null for no values. Sorts a copy. */

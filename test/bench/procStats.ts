@@ -1,10 +1,10 @@
 /**
  * Per-process CPU time and resident memory from /proc (Linux), so each of the benchmark's server
  * processes is charged only for its own work: CPU = utime + stime of /proc/<pid>/stat in clock ticks,
- * RSS = VmRSS of /proc/<pid>/status, sampled while a phase runs.
+ * RSS = VmRSS of /proc/<pid>/status, peak RSS over a phase = VmHWM after a reset (see PeakRss).
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 
 let clockTicks: number | null = null;
 
@@ -33,38 +33,67 @@ export function cpuMs(pid: number): number {
 
 /** Resident set size in MiB, or null when the process is gone. */
 export function rssMiB(pid: number): number | null {
+  const kib = statusKiB(pid, 'VmRSS');
+  return kib === null ? null : kib / 1024;
+}
+
+/** A `kB` field of /proc/<pid>/status, or null when the process (or the field) is not there. */
+function statusKiB(pid: number, field: 'VmRSS' | 'VmHWM'): number | null {
   try {
-    const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Number(match[1]) / 1024 : null;
+    const match = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) : null;
   } catch {
     return null;
   }
 }
 
-/** Samples the RSS of some processes every `everyMs` and keeps the maximum of each. */
-export class RssSampler {
-  private readonly max = new Map<number, number>();
-  private readonly timer: NodeJS.Timeout;
+/**
+ * The peak RSS of some processes over a span. Where Linux lets us reset a process's high-water mark
+ * (`5` into /proc/<pid>/clear_refs), the kernel's VmHWM at the end is the exact peak: a 20 MB body
+ * can come and go between two samples. Elsewhere RSS is sampled every `everyMs` instead.
+ */
+export class PeakRss {
+  private readonly tracked = new Set<number>();
+  private readonly sampled = new Map<number, number>();
+  private readonly sampledPids: number[] = [];
+  private readonly timer: NodeJS.Timeout | null = null;
 
-  constructor(
-    private readonly pids: readonly number[],
-    everyMs = 50,
-  ) {
-    this.sample();
-    this.timer = setInterval(() => this.sample(), everyMs);
+  constructor(pids: readonly number[], everyMs = 50) {
+    for (const pid of pids) {
+      if (resetPeak(pid)) this.tracked.add(pid);
+      else this.sampledPids.push(pid);
+    }
+    if (this.sampledPids.length > 0) {
+      this.sample();
+      this.timer = setInterval(() => this.sample(), everyMs);
+    }
   }
 
-  /** Stops sampling (after a last sample) and returns pid → max RSS in MiB. */
+  /** Ends the span and returns pid → peak RSS in MiB (a process that is gone has no entry). */
   stop(): Map<number, number> {
-    clearInterval(this.timer);
+    if (this.timer) clearInterval(this.timer);
     this.sample();
-    return this.max;
+    const peaks = new Map(this.sampled);
+    for (const pid of this.tracked) {
+      const peak = statusKiB(pid, 'VmHWM');
+      if (peak !== null) peaks.set(pid, peak / 1024);
+    }
+    return peaks;
   }
 
   private sample(): void {
-    for (const pid of this.pids) {
+    for (const pid of this.sampledPids) {
       const rss = rssMiB(pid);
-      if (rss !== null && rss > (this.max.get(pid) ?? 0)) this.max.set(pid, rss);
+      if (rss !== null && rss > (this.sampled.get(pid) ?? 0)) this.sampled.set(pid, rss);
     }
+  }
+}
+
+function resetPeak(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return statusKiB(pid, 'VmHWM') !== null;
+  } catch {
+    return false;
   }
 }

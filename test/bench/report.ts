@@ -9,7 +9,7 @@ import { clkTck } from './procStats';
 
 export const TARGETS = ['direct', 'raw', 'gateway'] as const;
 export type TargetName = (typeof TARGETS)[number];
-export const PHASES = ['c1', 'c32', 'stream'] as const;
+export const PHASES = ['c1', 'c32', 'stream', 'responses', 'large', 'mixed'] as const;
 export type PhaseName = (typeof PHASES)[number];
 
 /** SPEC §7, per target per phase; null where a field does not apply. */
@@ -27,7 +27,8 @@ export type PhaseMetrics = Record<TargetName, TargetMetrics>;
 
 export interface BenchReport {
   machine: Record<string, string | number | null>;
-  phases: Record<PhaseName, PhaseMetrics>;
+  /** Every phase run (all of them unless --phases chose some). */
+  phases: Partial<Record<PhaseName, PhaseMetrics>>;
 }
 
 /** What one target accumulated over the rounds of a phase. */
@@ -107,8 +108,10 @@ function cell(value: number | null, digits: number, width: number): string {
   return (value === null ? '–' : value.toFixed(digits)).padStart(width);
 }
 
+const PHASE_WIDTH = 10;
+
 export function formatTable(phases: Partial<Record<PhaseName, PhaseMetrics>>, counts: Partial<Record<PhaseName, Record<TargetName, { ok: number; errors: number }>>>): string {
-  const header = `${'phase'.padEnd(7)}${'target'.padEnd(9)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'rps'.padStart(9)}${'cpu ms/req'.padStart(12)}${'ttfb p50'.padStart(10)}${'ttfb p99'.padStart(10)}${'rss MiB'.padStart(9)}${'ok'.padStart(8)}${'err'.padStart(6)}`;
+  const header = `${'phase'.padEnd(PHASE_WIDTH)}${'target'.padEnd(9)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'rps'.padStart(9)}${'cpu ms/req'.padStart(12)}${'ttfb p50'.padStart(10)}${'ttfb p99'.padStart(10)}${'rss MiB'.padStart(9)}${'ok'.padStart(8)}${'err'.padStart(6)}`;
   const lines = [header, '-'.repeat(header.length)];
   for (const phase of PHASES) {
     const metrics = phases[phase];
@@ -117,10 +120,31 @@ export function formatTable(phases: Partial<Record<PhaseName, PhaseMetrics>>, co
       const m = metrics[target];
       const n = counts[phase]?.[target];
       lines.push(
-        `${phase.padEnd(7)}${target.padEnd(9)}${cell(m.p50Ms, 3, 9)}${cell(m.p99Ms, 3, 9)}${cell(m.rps, 0, 9)}${cell(m.cpuMsPerReq, 4, 12)}` +
+        `${phase.padEnd(PHASE_WIDTH)}${target.padEnd(9)}${cell(m.p50Ms, 3, 9)}${cell(m.p99Ms, 3, 9)}${cell(m.rps, 0, 9)}${cell(m.cpuMsPerReq, 4, 12)}` +
           `${cell(m.ttfbP50Ms, 3, 10)}${cell(m.ttfbP99Ms, 3, 10)}${cell(m.rssMiB, 1, 9)}${String(n?.ok ?? '').padStart(8)}${String(n?.errors ?? '').padStart(6)}`,
       );
     }
+  }
+  return lines.join('\n');
+}
+
+const ratio = (gateway: number | null, raw: number | null): number | null => (gateway !== null && raw ? gateway / raw : null);
+
+/** The gateway's figures as multiples of the raw forwarder's, phase by phase (RSS also as a difference). */
+export function formatRatios(phases: Partial<Record<PhaseName, PhaseMetrics>>): string {
+  const times = (value: number | null, width: number): string => (value === null ? '–' : `${value.toFixed(2)}×`).padStart(width);
+  const header = `${'gateway ÷ raw'.padEnd(PHASE_WIDTH + 9)}${'p50'.padStart(9)}${'p99'.padStart(9)}${'cpu/req'.padStart(12)}${'ttfb p50'.padStart(10)}${'rss'.padStart(9)}${'rss diff'.padStart(12)}`;
+  const lines = [header];
+  for (const phase of PHASES) {
+    const metrics = phases[phase];
+    if (!metrics) continue;
+    const { gateway, raw } = metrics;
+    const rssDiff = gateway.rssMiB !== null && raw.rssMiB !== null ? gateway.rssMiB - raw.rssMiB : null;
+    lines.push(
+      `${phase.padEnd(PHASE_WIDTH + 9)}${times(ratio(gateway.p50Ms, raw.p50Ms), 9)}${times(ratio(gateway.p99Ms, raw.p99Ms), 9)}` +
+        `${times(ratio(gateway.cpuMsPerReq, raw.cpuMsPerReq), 12)}${times(ratio(gateway.ttfbP50Ms, raw.ttfbP50Ms), 10)}` +
+        `${times(ratio(gateway.rssMiB, raw.rssMiB), 9)}${(rssDiff === null ? '–' : `${rssDiff >= 0 ? '+' : ''}${rssDiff.toFixed(1)} MiB`).padStart(12)}`,
+    );
   }
   return lines.join('\n');
 }
@@ -133,12 +157,22 @@ export interface TargetCheck {
 
 const fmt = (value: number | null, digits = 3): string => (value === null ? 'n/a' : value.toFixed(digits));
 
-/** The gateway's performance targets against the raw forwarder; null `pass` means not measurable. */
-export function checkTargets(phases: Record<PhaseName, PhaseMetrics>): TargetCheck[] {
+/** The phases whose requests are small: the gateway's CPU per request there is a target. */
+const CPU_PHASES = ['c1', 'c32', 'stream', 'responses'] as const;
+const STREAM_PHASES = ['stream', 'responses'] as const;
+/** Large answers: a gateway that streams them holds no more than a few chunks, whatever their size. */
+export const LARGE_RSS_MARGIN_MIB = 30;
+/** A gateway that stays up all day, through every kind of load. */
+export const MIXED_RSS_LIMIT_MIB = 100;
+
+/**
+ * The gateway's performance targets, mostly against the raw forwarder; null `pass` means not
+ * measurable. A phase that was not run has no checks.
+ */
+export function checkTargets(phases: Partial<Record<PhaseName, PhaseMetrics>>): TargetCheck[] {
   const checks: TargetCheck[] = [];
-  const c1 = phases.c1;
-  {
-    const { gateway, raw } = c1;
+  if (phases.c1) {
+    const { gateway, raw } = phases.c1;
     const limit = raw.p50Ms === null ? null : raw.p50Ms + 0.3;
     checks.push({
       name: 'c1 latency p50 ≤ raw + 0.3 ms',
@@ -146,32 +180,55 @@ export function checkTargets(phases: Record<PhaseName, PhaseMetrics>): TargetChe
       detail: `gateway ${fmt(gateway.p50Ms)} ms vs raw ${fmt(raw.p50Ms)} ms (limit ${fmt(limit)}; overhead ${fmt(gateway.p50Ms !== null && raw.p50Ms !== null ? gateway.p50Ms - raw.p50Ms : null)} ms)`,
     });
   }
-  for (const phase of PHASES) {
+  for (const phase of CPU_PHASES) {
+    if (!phases[phase]) continue;
     const { gateway, raw } = phases[phase];
-    const ratio = gateway.cpuMsPerReq !== null && raw.cpuMsPerReq ? gateway.cpuMsPerReq / raw.cpuMsPerReq : null;
+    const times = ratio(gateway.cpuMsPerReq, raw.cpuMsPerReq);
     checks.push({
       name: `${phase} CPU per request ≤ 2× raw`,
-      pass: ratio === null ? null : ratio <= 2,
-      detail: `gateway ${fmt(gateway.cpuMsPerReq, 4)} ms vs raw ${fmt(raw.cpuMsPerReq, 4)} ms (${ratio === null ? 'n/a' : ratio.toFixed(2)}×)`,
+      pass: times === null ? null : times <= 2,
+      detail: `gateway ${fmt(gateway.cpuMsPerReq, 4)} ms vs raw ${fmt(raw.cpuMsPerReq, 4)} ms (${times === null ? 'n/a' : times.toFixed(2)}×)`,
     });
   }
-  {
-    const { gateway, raw } = phases.stream;
+  for (const phase of STREAM_PHASES) {
+    if (!phases[phase]) continue;
+    const { gateway, raw } = phases[phase];
     const limit = raw.ttfbP50Ms === null ? null : raw.ttfbP50Ms + 1;
     checks.push({
-      name: 'stream TTFB p50 ≤ raw + 1 ms',
+      name: `${phase} TTFB p50 ≤ raw + 1 ms`,
       pass: gateway.ttfbP50Ms === null || limit === null ? null : gateway.ttfbP50Ms <= limit,
       detail: `gateway ${fmt(gateway.ttfbP50Ms)} ms vs raw ${fmt(raw.ttfbP50Ms)} ms (limit ${fmt(limit)})`,
     });
+  }
+  for (const phase of STREAM_PHASES) {
+    if (!phases[phase]) continue;
+    const { gateway } = phases[phase];
     checks.push({
-      name: 'RSS ≤ 100 MiB with 32 concurrent streams',
+      name: `${phase} RSS ≤ 100 MiB with 32 concurrent streams`,
       pass: gateway.rssMiB === null ? null : gateway.rssMiB <= 100,
-      detail: `gateway max RSS ${fmt(gateway.rssMiB, 1)} MiB during the stream phase`,
+      detail: `gateway peak RSS ${fmt(gateway.rssMiB, 1)} MiB during the ${phase} phase`,
+    });
+  }
+  if (phases.large) {
+    const { gateway, raw } = phases.large;
+    const limit = raw.rssMiB === null ? null : raw.rssMiB + LARGE_RSS_MARGIN_MIB;
+    checks.push({
+      name: `large peak RSS ≤ raw + ${LARGE_RSS_MARGIN_MIB} MiB`,
+      pass: gateway.rssMiB === null || limit === null ? null : gateway.rssMiB <= limit,
+      detail: `gateway ${fmt(gateway.rssMiB, 1)} MiB vs raw ${fmt(raw.rssMiB, 1)} MiB (limit ${fmt(limit, 1)})`,
+    });
+  }
+  if (phases.mixed) {
+    const { gateway, raw } = phases.mixed;
+    checks.push({
+      name: `mixed peak RSS ≤ ${MIXED_RSS_LIMIT_MIB} MiB over the whole run`,
+      pass: gateway.rssMiB === null ? null : gateway.rssMiB <= MIXED_RSS_LIMIT_MIB,
+      detail: `gateway ${fmt(gateway.rssMiB, 1)} MiB (raw ${fmt(raw.rssMiB, 1)} MiB) through every phase's load, twice`,
     });
   }
   return checks;
 }
 
 export function formatChecks(checks: TargetCheck[]): string {
-  return checks.map((c) => `${c.pass === null ? 'N/A ' : c.pass ? 'PASS' : 'FAIL'}  ${c.name.padEnd(42)} ${c.detail}`).join('\n');
+  return checks.map((c) => `${c.pass === null ? 'N/A ' : c.pass ? 'PASS' : 'FAIL'}  ${c.name.padEnd(50)} ${c.detail}`).join('\n');
 }

@@ -1,0 +1,30 @@
+/**
+ * The mixed phase, a gateway that stays up all day: every other phase's load, MIXED_ROUNDS times
+ * over, against the raw forwarder and the gateway (the same processes as the rest of the run). What
+ * counts is each process's peak RSS over the whole phase; latency and CPU are over the whole mix, so
+ * they compare the two targets of this phase only. `direct` takes no part: its row stays empty.
+ */
+import { emptyAccumulators, measure, rotated, withPeakRss, type RunContext, type Target } from './phaseRunner';
+import { MIXED_ROUNDS, type PhaseDef } from './phases';
+import type { TargetAccumulator, TargetName } from './report';
+
+export async function runMixedPhase(targets: readonly Target[], defs: readonly PhaseDef[], seconds: number, ctx: RunContext): Promise<Record<TargetName, TargetAccumulator>> {
+  const measured = targets.filter((target) => target.name !== 'direct');
+  const sliceMs = (seconds * 1000) / (MIXED_ROUNDS * defs.length);
+  const acc = emptyAccumulators();
+  await withPeakRss(measured, acc, async () => {
+    for (let round = 0; round < MIXED_ROUNDS; round++) {
+      for (const [index, def] of defs.entries()) {
+        // The phase's request cap scaled to the slice: time ends the timed loads, the count the large one.
+        const requests = Math.ceil(def.round.requests * Math.max(1, sliceMs / def.round.ms));
+        const load = { workload: def.workload, connections: def.connections, bound: { ms: sliceMs, requests } };
+        for (const target of rotated(measured, round + index)) {
+          const { result, cpuMs } = await measure(target, load, ctx);
+          acc[target.name].add(result, cpuMs);
+          ctx.progress(`mixed round ${round + 1}/${MIXED_ROUNDS} ${def.name} ${target.name}: ${result.latenciesMs.length} ok, ${result.errors} errors in ${(result.elapsedMs / 1000).toFixed(2)} s`);
+        }
+      }
+    }
+  });
+  return acc;
+}

@@ -1,0 +1,99 @@
+/**
+ * What the gateway benchmark sends: the kinds of request (workloads) and the phases that run them,
+ * with their sizes. The mixed phase has no workload of its own: it runs the others again (mixedPhase.ts).
+ */
+import type { PhaseName } from './report';
+
+export interface Workload {
+  path: string;
+  body: string;
+  headers: Record<string, string>;
+  /** A good response's body ends like this (see LoadSpec.requireBodyEnd); undefined: not checked. */
+  bodyEnd?: RegExp;
+  /** A stream: its time to first byte is reported. */
+  stream: boolean;
+}
+
+const PROMPT = 'Write a haiku about a gateway that counts tokens.';
+const CHAT_BODY = JSON.stringify({ model: 'gpt-5', messages: [{ role: 'user', content: PROMPT }] });
+/** 20 deltas 5 ms apart: a stream that stays open ~100 ms, as a model's answer does. */
+export const STREAM_BEHAVIOR = 'deltas=20,interval=5';
+/** 20 MiB: a very long answer, which a gateway that buffers bodies holds whole (several times over). */
+export const LARGE_BYTES = 20 * 1024 * 1024;
+
+export const WORKLOADS = {
+  chat: { path: '/v1/chat/completions', body: CHAT_BODY, headers: {}, stream: false },
+  chatStream: {
+    path: '/v1/chat/completions',
+    body: JSON.stringify({ model: 'gpt-5', messages: [{ role: 'user', content: PROMPT }], stream: true }),
+    headers: { 'x-fake-behavior': STREAM_BEHAVIOR },
+    bodyEnd: /data: \[DONE\]\n\n$/,
+    stream: true,
+  },
+  // Codex CLI's request: its `originator` header makes the gateway inject codex.rate_limits before
+  // the terminal event, so this is the path Codex users put through the gateway.
+  responsesStream: {
+    path: '/v1/responses',
+    body: JSON.stringify({ model: 'gpt-5-codex', input: PROMPT, stream: true }),
+    headers: { 'x-fake-behavior': STREAM_BEHAVIOR, originator: 'codex_cli_rs' },
+    bodyEnd: /\nevent: response\.completed\ndata: [^\n]*\n\n$/,
+    stream: true,
+  },
+  // The vendors put usage after the text: a gateway reading it has to get through all 20 MiB first.
+  large: {
+    path: '/v1/chat/completions',
+    body: CHAT_BODY,
+    headers: { 'x-fake-behavior': `bytes=${LARGE_BYTES}` },
+    bodyEnd: /"usage":\{"prompt_tokens":\d+.*\}$/,
+    stream: false,
+  },
+} satisfies Record<string, Workload>;
+
+/** A load ends at whichever comes first. */
+export interface Bound {
+  ms: number;
+  requests: number;
+}
+
+export type LoadPhaseName = Exclude<PhaseName, 'mixed'>;
+
+export interface PhaseDef {
+  name: LoadPhaseName;
+  workload: Workload;
+  connections: number;
+  /** Each target's load in one round. */
+  round: Bound;
+  /** Each target's load before the phase's first round. */
+  warmup: Bound;
+  /** Connections of the run-wide JIT warm-up before the first phase; 0: none. */
+  jitWarmupConnections: number;
+}
+
+export function phaseDefs(quick: boolean): PhaseDef[] {
+  const scale = quick ? 0.25 : 1;
+  const timed = (ms: number, requests: number): Bound => ({ ms: ms * scale, requests });
+  return [
+    { name: 'c1', workload: WORKLOADS.chat, connections: 1, round: timed(2_000, 10_000), warmup: timed(400, 10_000), jitWarmupConnections: 8 },
+    { name: 'c32', workload: WORKLOADS.chat, connections: 32, round: timed(2_000, 30_000), warmup: timed(400, 30_000), jitWarmupConnections: 8 },
+    { name: 'stream', workload: WORKLOADS.chatStream, connections: 32, round: timed(3_000, 5_000), warmup: timed(500, 5_000), jitWarmupConnections: 8 },
+    { name: 'responses', workload: WORKLOADS.responsesStream, connections: 32, round: timed(3_000, 5_000), warmup: timed(500, 5_000), jitWarmupConnections: 8 },
+    // Counted, not timed: a few 20 MiB answers, two at a time (the time bound only guards a stuck run).
+    // Last and without a run-wide warm-up, so its garbage is in no other phase's RSS.
+    {
+      name: 'large',
+      workload: WORKLOADS.large,
+      connections: 2,
+      round: { ms: 60_000, requests: quick ? 2 : 4 },
+      warmup: { ms: 60_000, requests: 2 },
+      jitWarmupConnections: 0,
+    },
+  ];
+}
+
+/**
+ * The mixed phase: every other phase's load, ROUNDS times over, in the same raw and gateway processes.
+ * Each load gets `seconds / (rounds × loads)` per target; the large load usually ends sooner, at its
+ * request count, so `seconds` bounds each target's time under load.
+ */
+export const MIXED_ROUNDS = 2;
+export const DEFAULT_MIXED_SECONDS = 60;
