@@ -6,6 +6,7 @@
  */
 import { emptyAccumulators, measure, rotated, withPeakRss, type RunContext, type Target } from './phaseRunner';
 import { MIXED_ROUNDS, type PhaseDef } from './phases';
+import { rssMiB } from './procStats';
 import type { TargetAccumulator, TargetName } from './report';
 
 export async function runMixedPhase(targets: readonly Target[], defs: readonly PhaseDef[], seconds: number, ctx: RunContext): Promise<Record<TargetName, TargetAccumulator>> {
@@ -21,7 +22,11 @@ export async function runMixedPhase(targets: readonly Target[], defs: readonly P
         for (const target of rotated(measured, round + index)) {
           const { result, cpuMs } = await measure(target, load, ctx);
           acc[target.name].add(result, cpuMs);
-          ctx.progress(`mixed round ${round + 1}/${MIXED_ROUNDS} ${def.name} ${target.name}: ${result.latenciesMs.length} ok, ${result.errors} errors in ${(result.elapsedMs / 1000).toFixed(2)} s`);
+          // RSS after each load, so the log shows whether it keeps growing between the peaks.
+          ctx.progress(
+            `mixed round ${round + 1}/${MIXED_ROUNDS} ${def.name} ${target.name}: ${result.latenciesMs.length} ok, ${result.errors} errors in ${(result.elapsedMs / 1000).toFixed(2)} s, ` +
+              `RSS now ${rssMiB(target.pid)?.toFixed(1) ?? '?'} MiB`,
+          );
         }
       }
     }
