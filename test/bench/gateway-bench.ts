@@ -32,7 +32,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { summarizeProfile } from './cpuProfile';
 import { TAIL_BYTES } from './loadClient';
-import { runMixedPhase } from './mixedPhase';
+import { runMixedPhase, type PeaksByLoad } from './mixedPhase';
 import { runPhase, RunTotals, warmUp, type RunContext, type Target } from './phaseRunner';
 import { DEFAULT_MIXED_SECONDS, LARGE_BYTES, MIXED_ROUNDS, phaseDefs, STREAM_BEHAVIOR, WORKLOADS, type Workload } from './phases';
 import { cleanUp, cleanUpNow, onUnexpectedExit, registerTempDir, removeStaleTempDirs, startChild, stopChild, WATCHDOG_SOURCE, type Child } from './processes';
@@ -40,6 +40,7 @@ import { rssMiB } from './procStats';
 import {
   checkTargets,
   formatChecks,
+  formatPeaksByLoad,
   formatRatios,
   formatTable,
   machineInfo,
@@ -247,10 +248,13 @@ async function main(): Promise<number> {
     progress(`phase ${def.name}: ${rounds} round(s) × ${TARGETS.length} targets × ${def.round.requests} requests or ${def.round.ms} ms, ${def.connections} connection(s)`);
     accumulated[def.name] = await runPhase(targets, def, rounds, ctx);
   }
+  let peaksByLoad: PeaksByLoad | null = null;
   if (chosen.has('mixed')) {
     for (const def of defs) await checkOnce(def.workload);
     progress(`phase mixed: ${MIXED_ROUNDS} rounds of ${defs.map((d) => d.name).join(', ')} against raw and gateway, ${mixedSeconds} s each at most`);
-    accumulated.mixed = await runMixedPhase(targets, defs, mixedSeconds, ctx);
+    const mixed = await runMixedPhase(targets, defs, mixedSeconds, ctx);
+    accumulated.mixed = mixed.acc;
+    peaksByLoad = mixed.peaksByLoad;
   }
 
   // Every gateway response was a 200 with its request id; now check each was also metered, exactly.
@@ -292,6 +296,10 @@ async function main(): Promise<number> {
   out('');
   out(formatRatios(phases));
   out('');
+  if (peaksByLoad) {
+    out(formatPeaksByLoad(peaksByLoad));
+    out('');
+  }
   out(formatChecks(checkTargets(phases)));
   out(`gateway requests metered: ${metered} of ${totals.gatewayOk} answered (usage rows estimated/not 200: ${estimated}); total time ${((Date.now() - started) / 1000).toFixed(1)} s`);
   if (problems.length > 0) {

@@ -4,32 +4,50 @@
  * counts is each process's peak RSS over the whole phase; latency and CPU are over the whole mix, so
  * they compare the two targets of this phase only. `direct` takes no part: its row stays empty.
  */
-import { emptyAccumulators, measure, rotated, withPeakRss, type RunContext, type Target } from './phaseRunner';
-import { MIXED_ROUNDS, type PhaseDef } from './phases';
-import { rssMiB } from './procStats';
+import { emptyAccumulators, measure, rotated, type RunContext, type Target } from './phaseRunner';
+import { MIXED_ROUNDS, type LoadPhaseName, type PhaseDef } from './phases';
+import { PeakRss, rssMiB } from './procStats';
 import type { TargetAccumulator, TargetName } from './report';
 
-export async function runMixedPhase(targets: readonly Target[], defs: readonly PhaseDef[], seconds: number, ctx: RunContext): Promise<Record<TargetName, TargetAccumulator>> {
+/** Each process's peak RSS in MiB while one kind of load ran (against either target). */
+export type PeaksByLoad = Partial<Record<LoadPhaseName, Partial<Record<TargetName, number>>>>;
+
+export interface MixedResult {
+  acc: Record<TargetName, TargetAccumulator>;
+  /** Where the peak came from: the whole phase's peak is the largest of these. */
+  peaksByLoad: PeaksByLoad;
+}
+
+export async function runMixedPhase(targets: readonly Target[], defs: readonly PhaseDef[], seconds: number, ctx: RunContext): Promise<MixedResult> {
   const measured = targets.filter((target) => target.name !== 'direct');
   const sliceMs = (seconds * 1000) / (MIXED_ROUNDS * defs.length);
   const acc = emptyAccumulators();
-  await withPeakRss(measured, acc, async () => {
-    for (let round = 0; round < MIXED_ROUNDS; round++) {
-      for (const [index, def] of defs.entries()) {
-        // The phase's request cap scaled to the slice: time ends the timed loads, the count the large one.
-        const requests = Math.ceil(def.round.requests * Math.max(1, sliceMs / def.round.ms));
-        const load = { workload: def.workload, connections: def.connections, bound: { ms: sliceMs, requests } };
-        for (const target of rotated(measured, round + index)) {
-          const { result, cpuMs } = await measure(target, load, ctx);
-          acc[target.name].add(result, cpuMs);
-          // RSS after each load, so the log shows whether it keeps growing between the peaks.
-          ctx.progress(
-            `mixed round ${round + 1}/${MIXED_ROUNDS} ${def.name} ${target.name}: ${result.latenciesMs.length} ok, ${result.errors} errors in ${(result.elapsedMs / 1000).toFixed(2)} s, ` +
-              `RSS now ${rssMiB(target.pid)?.toFixed(1) ?? '?'} MiB`,
-          );
+  const peaksByLoad: PeaksByLoad = {};
+  for (let round = 0; round < MIXED_ROUNDS; round++) {
+    for (const [index, def] of defs.entries()) {
+      // The phase's request cap scaled to the slice: time ends the timed loads, the count the large one.
+      const requests = Math.ceil(def.round.requests * Math.max(1, sliceMs / def.round.ms));
+      const load = { workload: def.workload, connections: def.connections, bound: { ms: sliceMs, requests } };
+      for (const target of rotated(measured, round + index)) {
+        // One window per load, over both processes, so together they cover the whole phase.
+        const window = new PeakRss(measured.map((t) => t.pid));
+        const { result, cpuMs } = await measure(target, load, ctx);
+        const peaks = window.stop();
+        acc[target.name].add(result, cpuMs);
+        const byTarget = (peaksByLoad[def.name] ??= {});
+        for (const t of measured) {
+          const peak = peaks.get(t.pid);
+          if (peak === undefined) continue;
+          byTarget[t.name] = Math.max(byTarget[t.name] ?? 0, peak);
+          acc[t.name].rssMiB = Math.max(acc[t.name].rssMiB ?? 0, peak);
         }
+        // RSS after each load, so the log shows whether it keeps growing between the peaks.
+        ctx.progress(
+          `mixed round ${round + 1}/${MIXED_ROUNDS} ${def.name} ${target.name}: ${result.latenciesMs.length} ok, ${result.errors} errors in ${(result.elapsedMs / 1000).toFixed(2)} s, ` +
+            `RSS now ${rssMiB(target.pid)?.toFixed(1) ?? '?'} MiB`,
+        );
       }
     }
-  });
-  return acc;
+  }
+  return { acc, peaksByLoad };
 }

@@ -82,22 +82,12 @@ export function rotated<T>(items: readonly T[], round: number): T[] {
   return items.map((_, i) => items[(i + round) % items.length]!);
 }
 
-/** Records each target's peak RSS over `span` in its accumulator. */
-export async function withPeakRss(targets: readonly Target[], acc: Record<TargetName, TargetAccumulator>, span: () => Promise<void>): Promise<void> {
-  const peaks = new PeakRss(targets.map((t) => t.pid));
-  try {
-    await span();
-  } finally {
-    const rss = peaks.stop();
-    for (const target of targets) acc[target.name].rssMiB = rss.get(target.pid) ?? null;
-  }
-}
-
 export async function runPhase(targets: readonly Target[], phase: PhaseDef, rounds: number, ctx: RunContext): Promise<Record<TargetName, TargetAccumulator>> {
   const load = (bound: Bound): Load => ({ workload: phase.workload, connections: phase.connections, bound });
   await warmUp(targets, phase.name, load(phase.warmup), ctx);
   const acc = emptyAccumulators();
-  await withPeakRss(targets, acc, async () => {
+  const peaks = new PeakRss(targets.map((t) => t.pid));
+  try {
     for (let round = 0; round < rounds; round++) {
       for (const target of rotated(targets, round)) {
         const { result, cpuMs: used } = await measure(target, load(phase.round), ctx);
@@ -105,6 +95,9 @@ export async function runPhase(targets: readonly Target[], phase: PhaseDef, roun
         ctx.progress(`${phase.name} round ${round + 1}/${rounds} ${target.name}: ${result.latenciesMs.length} ok, ${result.errors} errors in ${(result.elapsedMs / 1000).toFixed(2)} s`);
       }
     }
-  });
+  } finally {
+    const rss = peaks.stop();
+    for (const target of targets) acc[target.name].rssMiB = rss.get(target.pid) ?? null;
+  }
   return acc;
 }

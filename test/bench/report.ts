@@ -149,6 +149,19 @@ export function formatRatios(phases: Partial<Record<PhaseName, PhaseMetrics>>): 
   return lines.join('\n');
 }
 
+/**
+ * The mixed phase's peak RSS per kind of load, raw and gateway: where the phase's peak came from. A
+ * load's window starts at whatever RSS the load before it left (c1 follows large in the second round).
+ */
+export function formatPeaksByLoad(peaks: Partial<Record<PhaseName, Partial<Record<TargetName, number>>>>): string {
+  const loads = PHASES.filter((phase) => peaks[phase]);
+  const lines = [`${'mixed: peak RSS (MiB) during'.padEnd(30)}${loads.map((load) => load.padStart(10)).join('')}`];
+  for (const target of ['raw', 'gateway'] as const) {
+    lines.push(`${target.padEnd(30)}${loads.map((load) => cell(peaks[load]?.[target] ?? null, 1, 10)).join('')}`);
+  }
+  return lines.join('\n');
+}
+
 export interface TargetCheck {
   name: string;
   pass: boolean | null;
