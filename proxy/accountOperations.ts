@@ -8,8 +8,13 @@ import { creditsToMicro } from '../shared/money';
 import type { GrantRow, Status, UsageGroup, UsageRow } from '../shared/protocol';
 import type { AddCreditsBody, AutoReloadConfig, UsageQueryParams } from '../shared/requests';
 import type { Ledger } from './ledger/ledger';
+import { LedgerError } from './ledger/ledger';
 
+/** A refusal of the caller's input, meant for the user (400 over HTTP, exit 2 from the CLI). */
 export class OperationError extends Error {}
+
+/** The input contradicts what the account already recorded (409 over HTTP). */
+export class ConflictError extends OperationError {}
 
 /** The audit trail's actors: the CLI and the editor act as the account's owner; API callers by token name. */
 export const CLI_ACTOR = 'cli';
@@ -23,15 +28,19 @@ function micro(credits: number, what: string): number {
 }
 
 export function addCredits(ledger: Ledger, body: AddCreditsBody, actor: string): Status {
-  ledger.addCredits(
-    {
-      amount: micro(body.amount, 'amount'),
-      idempotencyKey: body.idempotencyKey,
-      source: body.source,
-      expiresAt: body.expiresAt === undefined ? null : Date.parse(body.expiresAt),
-    },
-    actor,
-  );
+  const purchase = {
+    amount: micro(body.amount, 'amount'),
+    idempotencyKey: body.idempotencyKey,
+    source: body.source,
+    expiresAt: body.expiresAt === undefined ? null : Date.parse(body.expiresAt),
+  };
+  try {
+    ledger.addCredits(purchase, actor);
+  } catch (error) {
+    if (error instanceof LedgerError && error.code === 'idempotency_conflict') throw new ConflictError(error.message);
+    if (error instanceof LedgerError && error.code === 'invalid_argument') throw new OperationError(error.message);
+    throw error;
+  }
   return ledger.status();
 }
 
@@ -44,7 +53,9 @@ export function setPlan(ledger: Ledger, plan: string, actor: string): Status {
   try {
     ledger.setPlan(plan, actor);
   } catch (error) {
-    throw new OperationError((error as Error).message);
+    // An unknown plan is the caller's mistake; a ledger that cannot be written is not.
+    if (error instanceof LedgerError && error.code === 'unknown_plan') throw new OperationError(error.message);
+    throw error;
   }
   return ledger.status();
 }

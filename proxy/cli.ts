@@ -14,8 +14,10 @@ import { ConfigError } from './config';
 import * as operations from './accountOperations';
 import { GatewayRunningError } from './gatewayLock';
 import { formatStatus, formatGrants, formatUsage } from './cliFormat';
+import type { Logger } from './gateway/context';
 import type { TokenRole } from './ledger/tokens';
 import { openAccount, serveGateway, type RuntimeLocation } from './runtime';
+import { printable, printableLines, printableRows } from './terminalText';
 import { toCsv, USAGE_GROUP_COLUMNS, USAGE_ROW_COLUMNS } from './usageCsv';
 
 interface GlobalOptions {
@@ -37,9 +39,16 @@ function globals(command: Command): GlobalOptions & RuntimeLocation {
   return { dataDir: options.dataDir, configFile: options.config, json: options.json };
 }
 
+/** Log lines go to stderr, stdout stays the command's output; what they quote may carry terminal escapes. */
+const log: Logger = {
+  info: (message) => console.error(`[creditgate] ${printableLines(message)}`),
+  warn: (message) => console.error(`[creditgate] warning: ${printableLines(message)}`),
+  error: (message) => console.error(`[creditgate] error: ${printableLines(message)}`),
+};
+
 /** Opens the account, runs one operation, closes it again. */
 function withAccount<T>(command: Command, run: (account: ReturnType<typeof openAccount>) => T): T {
-  const account = openAccount(globals(command), process.env);
+  const account = openAccount(globals(command), process.env, log);
   try {
     return run(account);
   } finally {
@@ -68,11 +77,7 @@ program
   .description('run the gateway in the foreground on 127.0.0.1')
   .option('--port <n>', 'port to listen on (0 picks a free one; default: config, $CREDITGATE_PORT or 8788)', parsePort)
   .action(async (options: { port?: number }, command: Command) => {
-    const running = await serveGateway({ ...globals(command), port: options.port }, process.env, {
-      info: (message) => console.error(`[creditgate] ${message}`),
-      warn: (message) => console.error(`[creditgate] warning: ${message}`),
-      error: (message) => console.error(`[creditgate] error: ${message}`),
-    });
+    const running = await serveGateway({ ...globals(command), port: options.port }, process.env, log);
     console.log(`listening on ${running.gateway.url}`);
     const stop = (): void => {
       void running.stop().then(() => process.exit(0));
@@ -92,7 +97,7 @@ program
     if (globals(command).json) console.log(JSON.stringify({ name: options.name, role, token }));
     else {
       const may = role === 'admin' ? 'spend, read and change the account' : 'spend and read, not change the account';
-      console.log(`New ${role} token for "${options.name}" (${may}; its previous token, if any, is revoked). It is shown only once:`);
+      console.log(`New ${role} token for "${printable(options.name)}" (${may}; its previous token, if any, is revoked). It is shown only once:`);
       console.log(token);
     }
   });
@@ -167,7 +172,8 @@ program
       operations.usage(account.ledger, { since: options.since, until: options.until, groupBy: options.groupBy, format: 'json' }),
     );
     if (options.csv) {
-      process.stdout.write(options.groupBy ? toCsv(rows as UsageGroup[], USAGE_GROUP_COLUMNS) : toCsv(rows as UsageRow[], USAGE_ROW_COLUMNS));
+      const shown = options.groupBy ? toCsv(printableRows(rows as UsageGroup[]), USAGE_GROUP_COLUMNS) : toCsv(printableRows(rows as UsageRow[]), USAGE_ROW_COLUMNS);
+      process.stdout.write(shown);
     } else if (globals(command).json) {
       // One object per line: easy to stream into jq, and one row per request as SPEC §6 says.
       for (const row of rows) console.log(JSON.stringify(row));
@@ -180,7 +186,8 @@ async function main(): Promise<void> {
   try {
     await program.parseAsync(process.argv);
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
+    // Messages quote names, keys and paths, any of which may carry terminal escapes.
+    const message = printableLines(error instanceof Error ? error.message : String(error));
     const usageError = [ConfigError, GatewayRunningError, operations.OperationError, InvalidArgumentError].some((type) => error instanceof type);
     if (usageError) {
       console.error(`creditgate: ${message}`);

@@ -1,12 +1,16 @@
-/** Human-readable output of the CLI (the `--json` output is the protocol shapes, unformatted). */
+/**
+ * Human-readable output of the CLI (the `--json` output is the protocol shapes, unformatted). Every
+ * name that came from a client or a config goes through printable(): it may carry terminal escapes.
+ */
 import { formatDuration } from '../shared/format';
 import type { GrantRow, Status, UsageGroup, UsageGroupKey, UsageRow } from '../shared/protocol';
+import { printable } from './terminalText';
 
 const credits = (value: number): string => value.toLocaleString('en-US', { maximumFractionDigits: 6 });
 
 export function formatStatus(status: Status, now: number): string {
-  const lines = [`plan ${status.plan} · state ${status.state} · auto-use of credits ${status.autoUseCredits ? 'on' : 'off'}`];
-  if (status.planWarning) lines.push(`  warning: ${status.planWarning}`);
+  const lines = [`plan ${printable(status.plan)} · state ${status.state} · auto-use of credits ${status.autoUseCredits ? 'on' : 'off'}`];
+  if (status.planWarning) lines.push(`  warning: ${printable(status.planWarning)}`);
   for (const window of status.windows) {
     const reset = window.resetsAt === null ? 'not started' : `resets ${window.resetsAt} (in ${formatDuration(Date.parse(window.resetsAt) - now)})`;
     lines.push(
@@ -23,8 +27,8 @@ export function formatGrants(grants: readonly GrantRow[]): string {
   return grants
     .map(
       (g) =>
-        `#${g.id} ${g.ts} ${g.source.padEnd(8)} ${credits(g.amount).padStart(10)} cr, ${credits(g.remaining)} left` +
-        `${g.expiresAt ? `, expires ${g.expiresAt}` : ''}${g.idempotencyKey ? ` [${g.idempotencyKey}]` : ''}`,
+        `#${g.id} ${g.ts} ${printable(g.source).padEnd(8)} ${credits(g.amount).padStart(10)} cr, ${credits(g.remaining)} left` +
+        `${g.expiresAt ? `, expires ${g.expiresAt}` : ''}${g.idempotencyKey ? ` [${printable(g.idempotencyKey)}]` : ''}`,
     )
     .join('\n');
 }
@@ -33,14 +37,14 @@ export function formatUsage(rows: readonly (UsageRow | UsageGroup)[], groupBy: U
   if (rows.length === 0) return 'no usage recorded';
   if (groupBy) {
     return (rows as UsageGroup[])
-      .map((g) => `${g.key.padEnd(28)} ${String(g.requests).padStart(7)} req ${credits(g.cost).padStart(14)} cr  in ${g.inputTokens} out ${g.outputTokens}`)
+      .map((g) => `${printable(g.key).padEnd(28)} ${String(g.requests).padStart(7)} req ${credits(g.cost).padStart(14)} cr  in ${g.inputTokens} out ${g.outputTokens}`)
       .join('\n');
   }
   return (rows as UsageRow[])
     .map(
       (r) =>
-        `${r.ts} ${r.client.padEnd(12)} ${r.model.padEnd(22)} ${credits(r.cost).padStart(12)} cr (plan ${credits(r.planCost)}, credits ${credits(r.creditCost)})` +
-        ` in ${r.inputTokens} out ${r.outputTokens}${r.estimated ? ` estimated:${r.reason ?? ''}` : ''}`,
+        `${r.ts} ${printable(r.client).padEnd(12)} ${printable(r.model).padEnd(22)} ${credits(r.cost).padStart(12)} cr (plan ${credits(r.planCost)}, credits ${credits(r.creditCost)})` +
+        ` in ${r.inputTokens} out ${r.outputTokens}${r.estimated ? ` estimated:${printable(r.reason ?? '')}` : ''}`,
     )
     .join('\n');
 }

@@ -2,10 +2,10 @@
  * Wires the parts into a running account: config → ledger → estimator → gateway. Used by the CLI
  * (`creditgate serve` and the one-shot commands) and by the gateway process the extension starts.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import type { ResolvedConfig } from './config';
 import { loadConfig, resolveConfigFile, resolveDataDir } from './config';
+import { DATABASE_FILE, preparePrivateDataDir } from './dataDir';
 import { GatewayLock } from './gatewayLock';
 import type { Logger } from './gateway/context';
 import { Gateway } from './gateway/server';
@@ -24,19 +24,18 @@ export interface Account {
   ledger: Ledger;
 }
 
-export const DATABASE_FILE = 'creditgate.db';
-
-/** Opens the account's ledger on the data directory (creating it on first use). */
-export function openAccount(location: RuntimeLocation, env: NodeJS.ProcessEnv): Account {
+/** Opens the account's ledger on the data directory (creating both, private, on first use). */
+export function openAccount(location: RuntimeLocation, env: NodeJS.ProcessEnv, log: Pick<Logger, 'warn'>): Account {
   const config = loadConfig({ configFile: resolveConfigFile(location.configFile, env), env });
   const dataDir = resolveDataDir({ dataDir: location.dataDir, env });
-  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  preparePrivateDataDir(dataDir, log);
   const ledger = Ledger.open({
     path: path.join(dataDir, DATABASE_FILE),
     rateCard: config.rateCard,
     plans: config.plans,
     initialPlan: config.plan,
     initialAutoUseCredits: config.autoUseCredits,
+    busyTimeoutMs: config.ledgerBusyTimeoutMs,
   });
   return { dataDir, config, ledger };
 }
@@ -66,7 +65,7 @@ export async function serveGateway(
   log: Logger,
   keys: UpstreamKeys = UpstreamKeys.fromEnv(env),
 ): Promise<RunningGateway> {
-  const account = openAccount(location, env);
+  const account = openAccount(location, env, log);
   let lock: GatewayLock;
   try {
     lock = GatewayLock.acquire(account.dataDir);
@@ -89,7 +88,7 @@ export async function serveGateway(
         overspendMargin: account.config.overspendMargin,
         upstreamTimeoutMs: account.config.upstreamTimeoutMs,
         log,
-        identity: { dataDir: account.dataDir, version: '0.1.0' },
+        instanceId: lock.instance,
       },
       location.port ?? account.config.port,
     );

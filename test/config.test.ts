@@ -41,6 +41,7 @@ describe('loadConfig defaults', () => {
       maxBodyBytes: 32 * 1024 * 1024,
       overspendMargin: 500_000,
       upstreamTimeoutMs: 600_000,
+      ledgerBusyTimeoutMs: 5_000,
       autoReload: null,
       configFile: null,
     });

@@ -55,6 +55,10 @@ async function until<T>(probe: () => T | undefined | false, timeoutMs = 5_000): 
   }
 }
 
+function lockFile(dataDir: string): { pid: number; port: number | null; instance: string } {
+  return JSON.parse(fs.readFileSync(path.join(dataDir, 'gateway.lock'), 'utf8')) as { pid: number; port: number | null; instance: string };
+}
+
 function tempDir(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'creditgate-ext-'));
   dirs.push(dir);
@@ -77,8 +81,10 @@ describe('gateway process (proxy/main.ts)', () => {
     expect(info).toMatchObject({ role: 'owner', dataDir, ownerPid: gateway.child.pid });
     expect(info.port).toBeGreaterThan(0);
 
-    const health = (await (await fetch(`${info.url}/healthz`)).json()) as { app: string; dataDir: string };
-    expect(health).toMatchObject({ app: 'creditgate', dataDir });
+    // /healthz tells nothing but an opaque id; the lock file in the private data directory holds the same.
+    const health = (await (await fetch(`${info.url}/healthz`)).json()) as { instance: string };
+    expect(health).toEqual({ ok: true, app: 'creditgate', instance: lockFile(dataDir).instance });
+    expect(lockFile(dataDir)).toMatchObject({ pid: gateway.child.pid, port: info.port });
 
     const status = await gateway.connection.sendRequest(StatusRequest);
     expect(status).toMatchObject({ plan: 'pro', state: 'plan', credits: { balance: 0 } });
@@ -116,9 +122,15 @@ describe('gateway process (proxy/main.ts)', () => {
     owner.child.kill('SIGKILL');
     const info = await until(() => joined.infos.find((i) => i.role === 'owner'), 8_000);
     expect(info).toMatchObject({ role: 'owner', port: ownerInfo.port, ownerPid: joined.child.pid });
-    const health = (await (await fetch(`${info.url}/healthz`)).json()) as { pid: number };
-    expect(health.pid).toBe(joined.child.pid);
+    const health = (await (await fetch(`${info.url}/healthz`)).json()) as { instance: string };
+    expect(lockFile(dataDir)).toMatchObject({ pid: joined.child.pid, instance: health.instance });
     expect((await joined.connection.sendRequest(StatusRequest)).credits.balance).toBe(10);
+  });
+
+  it("refuses to join another data directory's gateway that holds the port", async () => {
+    const other = await startGateway({ dataDir: tempDir(), port: 0 });
+    const { port } = await other.connection.sendRequest(InfoRequest);
+    await expect(startGateway({ dataDir: tempDir(), port })).rejects.toThrow(/port \d+ is in use by the Creditgate gateway of another data directory/);
   });
 
   it('refuses to start when the port belongs to another program', async () => {

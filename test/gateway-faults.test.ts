@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import http from 'node:http';
 import fc from 'fast-check';
 import { rawRequest } from './fake-upstream';
-import { eventually, startTestGateway, type TestGateway } from './helpers/testGateway';
+import { eventually, startTestGateway, TEST_INSTANCE_ID, type TestGateway } from './helpers/testGateway';
 
 let gw: TestGateway;
 beforeAll(async () => {
@@ -54,7 +54,7 @@ describe('front door', () => {
   it('answers /healthz and HEAD / without a token (Claude Code probes it)', async () => {
     expect((await rawRequest(`${gw.url}/`, { method: 'HEAD' })).status).toBe(200);
     const health = JSON.parse((await rawRequest(`${gw.url}/healthz`, { method: 'GET' })).body.toString());
-    expect(health).toMatchObject({ ok: true, app: 'creditgate', dataDir: gw.dataDir });
+    expect(health).toEqual({ ok: true, app: 'creditgate', instance: TEST_INSTANCE_ID });
   });
 });
 

@@ -20,6 +20,7 @@ import {
   DEFAULT_UPSTREAM_TIMEOUT_MS,
   DEFAULT_UPSTREAMS,
 } from './defaults';
+import { DEFAULT_BUSY_TIMEOUT_MS } from '../ledger/connection';
 import { readEnvOverrides } from './env';
 import { ConfigError } from './errors';
 import { describeIssues } from './issues';
@@ -45,6 +46,8 @@ export interface ResolvedConfig {
   /** How far past what is left a request admitted on the last of the allowance or credits may go. */
   overspendMargin: Micro;
   upstreamTimeoutMs: number;
+  /** How long a ledger write waits for another process's lock before failing as busy. */
+  ledgerBusyTimeoutMs: number;
   autoReload: AutoReloadConfig | null;
   /** Absolute path of the file read, or null when running on defaults. */
   configFile: string | null;
@@ -160,6 +163,7 @@ export function loadConfig(options: { configFile?: string | null; env?: NodeJS.P
     maxBodyBytes: file.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     overspendMargin: creditsToMicro(file.overspendMargin ?? DEFAULT_OVERSPEND_MARGIN_CREDITS)!,
     upstreamTimeoutMs: file.upstreamTimeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS,
+    ledgerBusyTimeoutMs: file.ledgerBusyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS,
     autoReload: toAutoReload(file.autoReload),
     configFile,
   };

@@ -56,6 +56,7 @@ export const configFileSchema = z.strictObject({
   maxBodyBytes: z.optional(z.number().check(z.int(), z.positive())),
   overspendMargin: z.optional(credits),
   upstreamTimeoutMs: z.optional(z.number().check(z.int(), z.positive(), z.lte(MAX_TIMEOUT_MS))),
+  ledgerBusyTimeoutMs: z.optional(z.number().check(z.int(), z.nonnegative(), z.lte(MAX_TIMEOUT_MS))),
   autoReload: z.optional(autoReloadSchema),
 });
 

@@ -11,12 +11,15 @@ const OPENAI_ERROR_TYPES: Record<GatewayErrorKind, { type: string; code: string 
   authentication: { type: 'invalid_request_error', code: 'invalid_api_key' },
   permission: { type: 'invalid_request_error', code: 'forbidden' },
   not_found: { type: 'invalid_request_error', code: 'not_found' },
+  conflict: { type: 'invalid_request_error', code: 'conflict' },
   too_large: { type: 'invalid_request_error', code: 'request_too_large' },
   not_metered: { type: 'invalid_request_error', code: 'route_not_metered' },
   usage_limit: { type: 'usage_limit_reached', code: 'usage_limit_reached' },
   upstream_key_rejected: { type: 'invalid_request_error', code: 'upstream_key_rejected' },
   upstream_unavailable: { type: 'server_error', code: 'upstream_unavailable' },
   upstream_timeout: { type: 'server_error', code: 'upstream_timeout' },
+  ledger_busy: { type: 'server_error', code: 'ledger_busy' },
+  ledger_full: { type: 'server_error', code: 'ledger_full' },
   internal: { type: 'server_error', code: null },
 };
 
@@ -60,12 +63,16 @@ const ANTHROPIC_ERROR_TYPES: Record<GatewayErrorKind, string> = {
   authentication: 'authentication_error',
   permission: 'permission_error',
   not_found: 'not_found_error',
+  conflict: 'invalid_request_error',
   too_large: 'request_too_large',
   not_metered: 'permission_error',
   usage_limit: 'rate_limit_error',
   upstream_key_rejected: 'permission_error',
   upstream_unavailable: 'api_error',
   upstream_timeout: 'api_error',
+  // Anthropic's "try again shortly" type, which its SDKs and Claude Code retry.
+  ledger_busy: 'overloaded_error',
+  ledger_full: 'api_error',
   internal: 'api_error',
 };
 

@@ -49,12 +49,15 @@ export type GatewayErrorKind =
   | 'authentication' // 401
   | 'permission' // 403
   | 'not_found' // 404
+  | 'conflict' // 409 (an idempotency key reused for another purchase)
   | 'too_large' // 413
   | 'not_metered' // 403: a route the gateway refuses because it cannot meter it
   | 'usage_limit' // 429 (blocked)
   | 'upstream_key_rejected' // 403: the upstream refused the gateway's upstream API key, not the client's token
   | 'upstream_unavailable' // 502
+  | 'ledger_busy' // 503 (another process holds the ledger's lock)
   | 'upstream_timeout' // 504
+  | 'ledger_full' // 507 (the ledger's disk is full)
   | 'internal'; // 500
 
 /** Extra fields for the blocked 429 body on the OpenAI routes (SPEC §2, contract). */

@@ -14,7 +14,7 @@ import type { Account, RunningGateway, RuntimeLocation } from '../runtime';
 import { openAccount, serveGateway } from '../runtime';
 import type { Status } from '../../shared/protocol';
 import type { GatewayInfo } from '../../shared/rpc';
-import { probeHealth, sameDirectory } from './healthProbe';
+import { whoHoldsPort } from './healthProbe';
 
 export interface AccountHostOptions {
   location: RuntimeLocation & { port?: number };
@@ -120,9 +120,9 @@ export class AccountHost {
     if (this.checking || this.closed || s.role !== 'joined') return;
     this.checking = true;
     try {
-      const health = await probeHealth(s.port);
-      if (health && sameDirectory(health.dataDir, s.account.dataDir)) {
-        s.ownerPid = health.pid;
+      const holder = await whoHoldsPort(s.port, s.account.dataDir);
+      if (holder.kind === 'ours') {
+        s.ownerPid = holder.owner.pid;
         return;
       }
       await this.takeOver(s);
@@ -174,22 +174,22 @@ async function establish(options: AccountHostOptions): Promise<Session> {
     return { role: 'owner', running, feed: running.gateway.feed };
   } catch (error) {
     if (error instanceof GatewayRunningError) {
-      const account = openAccount(location, env);
+      const account = openAccount(location, env, log);
       const port = error.owner.port ?? location.port ?? account.config.port;
       log.info(`joined the gateway of pid ${error.owner.pid} on port ${port} for ${account.dataDir}`);
       return joined(account, error.owner.pid, port);
     }
     if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
     const port = (error as { port?: number }).port ?? location.port;
-    const account = openAccount(location, env);
+    const account = openAccount(location, env, log);
     const busyPort = port ?? account.config.port;
-    const health = await probeHealth(busyPort);
-    if (!health || !sameDirectory(health.dataDir, account.dataDir)) {
+    const holder = await whoHoldsPort(busyPort, account.dataDir);
+    if (holder.kind !== 'ours') {
       account.ledger.close();
-      throw new PortTakenError(busyPort, health ? `the Creditgate gateway of another data directory (${health.dataDir})` : 'another program');
+      throw new PortTakenError(busyPort, holder.kind === 'other_creditgate' ? 'the Creditgate gateway of another data directory' : 'another program');
     }
-    log.info(`joined the gateway of pid ${health.pid} on port ${busyPort} for ${account.dataDir}`);
-    return joined(account, health.pid, busyPort);
+    log.info(`joined the gateway of pid ${holder.owner.pid} on port ${busyPort} for ${account.dataDir}`);
+    return joined(account, holder.owner.pid, busyPort);
   }
 }
 

@@ -1,16 +1,17 @@
 /**
- * Asks a port who is listening on it: a Creditgate gateway answers GET /healthz with its app name,
- * pid and data directory (proxy/gateway/server.ts). Anything else, or nothing, is "not ours".
+ * Asks a port who is listening on it. A Creditgate gateway answers GET /healthz with an opaque
+ * instance id that its lock file, in the private data directory, also holds (gatewayLock.ts): a
+ * process that can read the data directory matches the two; any other local process learns nothing
+ * about whose gateway it is. Anything else, or nothing, is "not ours".
  */
-import fs from 'node:fs';
 import http from 'node:http';
-import path from 'node:path';
+import type { LockOwner } from '../gatewayLock';
+import { readLockOwner } from '../gatewayLock';
+import * as z from '../../shared/zod';
 
-export interface GatewayHealth {
-  app: 'creditgate';
-  pid: number;
-  dataDir: string;
-}
+const healthSchema = z.object({ ok: z.literal(true), app: z.literal('creditgate'), instance: z.string() });
+
+export type GatewayHealth = z.infer<typeof healthSchema>;
 
 export function probeHealth(port: number, timeoutMs = 1_000): Promise<GatewayHealth | null> {
   return new Promise((resolve) => {
@@ -27,22 +28,19 @@ export function probeHealth(port: number, timeoutMs = 1_000): Promise<GatewayHea
 
 function parseHealth(body: string): GatewayHealth | null {
   try {
-    const json = JSON.parse(body) as Partial<GatewayHealth> | null;
-    if (json?.app !== 'creditgate' || typeof json.dataDir !== 'string' || typeof json.pid !== 'number') return null;
-    return { app: 'creditgate', pid: json.pid, dataDir: json.dataDir };
+    const parsed = healthSchema.safeParse(JSON.parse(body));
+    return parsed.success ? parsed.data : null;
   } catch {
     return null;
   }
 }
 
-/** Whether two data directory paths name the same folder (symlinks and relative paths resolved). */
-export function sameDirectory(a: string, b: string): boolean {
-  const canonical = (dir: string): string => {
-    try {
-      return fs.realpathSync.native(dir);
-    } catch {
-      return path.resolve(dir);
-    }
-  };
-  return canonical(a) === canonical(b);
+/** Who answers on `port`: this data directory's gateway (its lock owner), another Creditgate gateway, or nothing of ours. */
+export type PortHolder = { kind: 'ours'; owner: LockOwner } | { kind: 'other_creditgate' } | { kind: 'unknown' };
+
+export async function whoHoldsPort(port: number, dataDir: string): Promise<PortHolder> {
+  const health = await probeHealth(port);
+  if (!health) return { kind: 'unknown' };
+  const owner = readLockOwner(dataDir);
+  return owner?.instance === health.instance ? { kind: 'ours', owner } : { kind: 'other_creditgate' };
 }

@@ -29,6 +29,7 @@ import {
 import * as operations from '../accountOperations';
 import { balanceHistory, readCreditSpending } from '../balanceHistory';
 import type { UpstreamKeys } from '../gateway/upstream';
+import { LedgerStorageError } from '../ledger/ledger';
 import type { AccountHost } from './accountHost';
 
 const timeZoneSchema = z.string().check(
@@ -60,7 +61,10 @@ function attempt<T>(run: () => T): T {
   try {
     return run();
   } catch (error) {
-    if (error instanceof operations.OperationError) throw new ResponseError(RpcErrorCode.operationFailed, error.message);
+    // The ledger's storage failures name their cause and the database: the user can act on them too.
+    if (error instanceof operations.OperationError || error instanceof LedgerStorageError) {
+      throw new ResponseError(RpcErrorCode.operationFailed, error.message);
+    }
     throw error;
   }
 }

@@ -64,6 +64,8 @@ export async function handleOwnApi(
         return sendError(res, null, 'not_found', `No such Creditgate endpoint: ${route}`);
     }
   } catch (error) {
+    // The caller's mistakes answer here; the ledger's failures reach the server's handler (failures.ts).
+    if (error instanceof operations.ConflictError) return sendError(res, null, 'conflict', error.message);
     if (error instanceof operations.OperationError) return sendError(res, null, 'invalid_request', error.message);
     throw error;
   }

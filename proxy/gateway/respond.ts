@@ -8,6 +8,7 @@ export const HTTP_STATUS: Readonly<Record<GatewayErrorKind, number>> = {
   authentication: 401,
   permission: 403,
   not_found: 404,
+  conflict: 409,
   too_large: 413,
   not_metered: 403,
   usage_limit: 429,
@@ -15,7 +16,9 @@ export const HTTP_STATUS: Readonly<Record<GatewayErrorKind, number>> = {
   // Not 401 (that reads as a wrong gateway token, and Codex retries it) nor 5xx (retried too).
   upstream_key_rejected: 403,
   upstream_unavailable: 502,
+  ledger_busy: 503,
   upstream_timeout: 504,
+  ledger_full: 507,
 };
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

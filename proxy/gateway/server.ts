@@ -12,6 +12,7 @@ import { apiFamilyForPath, routeFor } from '../dialects';
 import { GroupCommit } from '../ledger/groupCommit';
 import type { AuthenticatedClient, Ledger } from '../ledger/ledger';
 import type { AdmissionEstimator, GatewayContext, Logger, RequestUrl } from './context';
+import { failureAnswer } from './failures';
 import { exchanges, forwardUnmetered, handleMeteredRequest } from './meteredExchange';
 import { handleOwnApi } from './ownApi';
 import { normaliseRequestPath } from './requestPath';
@@ -31,8 +32,11 @@ export interface GatewayOptions {
   overspendMargin: Micro;
   upstreamTimeoutMs: number;
   log: Logger;
-  /** Reported by /healthz so another process can tell whose gateway holds a port. */
-  identity: { dataDir: string; version: string };
+  /**
+   * The only thing /healthz tells besides "alive": the lock file holds the same id, so a process that
+   * can read the data directory learns whose gateway holds a port, and nobody else learns anything.
+   */
+  instanceId: string;
   clock?: () => number;
 }
 
@@ -67,10 +71,7 @@ export class Gateway {
       log: options.log,
     };
     this.server = http.createServer({ keepAlive: true }, (req, res) => {
-      this.route(req, res).catch((error: unknown) => {
-        options.log.error(`unhandled error on ${req.method} ${req.url}: ${(error as Error).stack ?? String(error)}`);
-        sendError(res, null, 'internal', 'Creditgate hit an internal error; the request was not forwarded.');
-      });
+      this.route(req, res).catch((error: unknown) => this.answerFailure(req, res, error));
     });
     // Coding agents keep streams open for minutes; only the upstream timeout bounds them.
     this.server.requestTimeout = 0;
@@ -131,7 +132,7 @@ export class Gateway {
     if (!normalised.ok) return sendError(res, apiFamilyForPath(target.pathname), 'invalid_request', normalised.reason);
     const url: RequestUrl = { pathname: normalised.path, search: target.search };
     if (url.pathname === '/healthz' || ((req.method === 'HEAD' || req.method === 'GET') && url.pathname === '/')) {
-      return sendJson(res, 200, { ok: true, app: 'creditgate', pid: process.pid, ...this.options.identity });
+      return sendJson(res, 200, { ok: true, app: 'creditgate', instance: this.options.instanceId });
     }
     const route = routeFor(req.method ?? 'GET', url.pathname);
     const isOwnApi = url.pathname.startsWith('/creditgate/v1/');
@@ -146,6 +147,24 @@ export class Gateway {
     if (route.kind === 'refused') return sendError(res, route.api, 'not_metered', route.message);
     if (route.kind === 'free') return forwardUnmetered(this.ctx, req, res, route.api, requestTarget);
     return handleMeteredRequest(this.ctx, req, res, route.api, requestTarget);
+  }
+
+  /**
+   * A request that failed before it was forwarded (a metered request is forwarded only once its hold
+   * is committed): answered in its route's error shape, naming the ledger's trouble when that was it.
+   */
+  private answerFailure(req: http.IncomingMessage, res: http.ServerResponse, error: unknown): void {
+    // Only the vendors' routes have an API of their own (and something to forward); the own API has neither.
+    const api = routeFor(req.method ?? 'GET', requestUrl(req.url ?? '/').pathname)?.api ?? null;
+    const notForwarded = api ? ' The request was not forwarded.' : '';
+    const answer = failureAnswer(error);
+    if (!answer) {
+      this.options.log.error(`unhandled error on ${req.method} ${req.url}: ${(error as Error).stack ?? String(error)}`);
+      return sendError(res, api, 'internal', `Creditgate hit an internal error.${notForwarded}`);
+    }
+    this.options.log.warn(`${req.method} ${req.url}: ${answer.message}`);
+    const headers: Record<string, string> = answer.retryAfterSeconds === undefined ? {} : { 'retry-after': String(answer.retryAfterSeconds) };
+    sendError(res, api, answer.kind, `${answer.message}${notForwarded}`, { headers });
   }
 
   private authenticate(token: string | null): AuthenticatedClient | null {

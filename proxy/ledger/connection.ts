@@ -27,12 +27,20 @@ const JOURNAL_SIZE_LIMIT_BYTES = 32 * 1024 * 1024;
  */
 const PAGE_CACHE_KIB = 2_048;
 
-/** How long a writer waits for another process's transaction before giving up with SQLITE_BUSY. */
-const BUSY_TIMEOUT_MS = 5_000;
+/**
+ * How long a writer waits for another process's transaction before giving up with SQLITE_BUSY (the
+ * CLI and the gateway then report the ledger as locked). Transactions here last milliseconds; only a
+ * stuck process or a long manual transaction in the sqlite3 shell holds the lock this long.
+ */
+export const DEFAULT_BUSY_TIMEOUT_MS = 5_000;
 
-export function openDatabase(path: string): Database.Database {
+export interface DatabaseSettings {
+  busyTimeoutMs?: number;
+}
+
+export function openDatabase(path: string, settings: DatabaseSettings = {}): Database.Database {
   const db = new Database(path);
-  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  db.pragma(`busy_timeout = ${Math.trunc(settings.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS)}`);
   db.pragma(`page_size = ${PAGE_SIZE}`);
   db.pragma(`cache_size = -${PAGE_CACHE_KIB}`);
   if (path !== ':memory:') db.pragma('journal_mode = WAL');

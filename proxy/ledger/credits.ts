@@ -5,9 +5,10 @@
  * the caller writes the draft back once per transaction.
  */
 import type { Micro } from '../../shared/money';
+import { formatCredits } from '../../shared/money';
 import type { GrantSource } from '../../shared/protocol';
 import { LedgerError } from './errors';
-import type { AccountRow, Store } from './store';
+import type { AccountRow, KeyedGrant, Store } from './store';
 
 export interface NewGrant {
   source: GrantSource;
@@ -17,8 +18,17 @@ export interface NewGrant {
 }
 
 export function addGrant(store: Store, account: AccountRow, now: number, grant: NewGrant): { grantId: number; duplicate: boolean } {
-  const existing = store.grantIdByKey(grant.idempotencyKey);
-  if (existing !== undefined) return { grantId: existing, duplicate: true };
+  const existing = store.grantByKey(grant.idempotencyKey);
+  if (existing !== undefined) {
+    // A retry of the same purchase is a no-op; the same key on other terms is a mistake to report,
+    // never a silent "done" that leaves the second purchase unrecorded.
+    if (sameTerms(existing, grant)) return { grantId: existing.id, duplicate: true };
+    throw new LedgerError(
+      'idempotency_conflict',
+      `idempotency key "${grant.idempotencyKey}" was already used for a different purchase (grant #${existing.id}: ` +
+        `${describeTerms(existing)}; this one: ${describeTerms(grant)}); use a new key for a new purchase`,
+    );
+  }
   if (grant.expiresAt !== null && grant.expiresAt <= now) {
     throw new LedgerError('invalid_argument', 'a grant cannot expire before it is added');
   }
@@ -40,6 +50,15 @@ export function addGrant(store: Store, account: AccountRow, now: number, grant: 
     account.nextExpiry = account.nextExpiry === null ? grant.expiresAt : Math.min(account.nextExpiry, grant.expiresAt);
   }
   return { grantId, duplicate: false };
+}
+
+function sameTerms(stored: KeyedGrant, grant: NewGrant): boolean {
+  return stored.amount === grant.amount && stored.source === grant.source && stored.expiresAt === grant.expiresAt;
+}
+
+function describeTerms(g: { amount: Micro; source: GrantSource; expiresAt: number | null }): string {
+  const expiry = g.expiresAt === null ? 'no expiry' : `expires ${new Date(g.expiresAt).toISOString()}`;
+  return `${formatCredits(g.amount)} credits, ${g.source}, ${expiry}`;
 }
 
 /** Takes `amount` from the grants in expiry order; what no grant covers becomes debt. */

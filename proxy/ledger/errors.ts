@@ -3,10 +3,13 @@ export type LedgerErrorCode =
   | 'unknown_model' // post() for a model the rate card cannot price (the gateway should have refused it)
   | 'unknown_plan'
   | 'hold_not_found' // post/void of a hold that is settled, voided or never existed
-  | 'invalid_argument';
+  | 'invalid_argument'
+  | 'idempotency_conflict' // an idempotency key already used for a different purchase
+  | 'not_a_ledger' // the database file is empty, not SQLite, or another program's database
+  | 'storage'; // SQLite could not read or write the file (LedgerStorageError says why)
 
 export class LedgerError extends Error {
-  override readonly name = 'LedgerError';
+  override readonly name: string = 'LedgerError';
   constructor(
     readonly code: LedgerErrorCode,
     message: string,

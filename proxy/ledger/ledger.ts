@@ -24,8 +24,8 @@ import type { BlockReason, Decision, Split, WindowUse } from './allowance';
 import { applicableWindows, decide, spendableFor, splitPlanCharge, windowLengthMs, windowLimit } from './allowance';
 import type { AutoReloadSettings } from './autoReload';
 import { reloadAmount, reloadKeyPrefix, validateAutoReload } from './autoReload';
-import { openDatabase } from './connection';
 import { addGrant, expireDueGrants, spendCredits } from './credits';
+import { openLedgerDatabase } from './databaseFile';
 import { LedgerError } from './errors';
 import type { HoldOwner } from './owners';
 import { isOwnerAlive, registerInstance, unregisterInstance } from './owners';
@@ -33,6 +33,7 @@ import { BURN_WINDOW_MS, RecentUsage } from './recentUsage';
 import type { AuditRow } from './reports';
 import { Reports } from './reports';
 import { migrate } from './schema';
+import { storageFailure, translatingStorageFailures } from './storageFailure';
 import { buildStatus, usedPercent } from './statusView';
 import { FOLD_LIMIT, copyTotals, foldUsage, onlyFolded } from './fold';
 import type { AccountRow, HoldRow, Period, UsageTailRow } from './store';
@@ -44,6 +45,7 @@ export type { AutoReloadSettings } from './autoReload';
 export type { AuditRow } from './reports';
 export type { AuthenticatedClient, TokenRole } from './tokens';
 export { LedgerError } from './errors';
+export { LedgerStorageError } from './storageFailure';
 
 export interface LedgerOptions {
   /** Database file (':memory:' for unit tests). */
@@ -58,6 +60,8 @@ export interface LedgerOptions {
   initialAutoUseCredits?: boolean;
   /** ms since epoch; injectable so tests move time. */
   clock?: () => number;
+  /** How long a write waits for another process's lock before failing as busy (connection.ts). */
+  busyTimeoutMs?: number;
 }
 
 export interface AdmitRequest {
@@ -155,6 +159,8 @@ interface Working {
 
 export class Ledger {
   private readonly db: Database.Database;
+  /** The database file, named in every storage failure (storageFailure.ts). */
+  private readonly path: string;
   private readonly store: Store;
   private readonly reports: Reports;
   private readonly recent = new RecentUsage();
@@ -177,6 +183,7 @@ export class Ledger {
 
   private constructor(db: Database.Database, options: LedgerOptions) {
     this.db = db;
+    this.path = options.path;
     this.plans = options.plans ?? { ...BUILT_IN_PLANS };
     this.rateCard = options.rateCard;
     this.clock = options.clock ?? Date.now;
@@ -190,16 +197,18 @@ export class Ledger {
     const initialPlan = options.initialPlan ?? 'plus';
     const plans = options.plans ?? BUILT_IN_PLANS;
     if (!planNamed(plans, initialPlan)) throw unknownPlan(initialPlan, plans);
-    const db = openDatabase(options.path);
-    try {
-      migrate(db);
-      const ledger = new Ledger(db, options);
-      ledger.initialize(initialPlan, options.initialAutoUseCredits ?? true);
-      return ledger;
-    } catch (error) {
-      db.close();
-      throw error;
-    }
+    return translatingStorageFailures(options.path, () => {
+      const db = openLedgerDatabase(options.path, { busyTimeoutMs: options.busyTimeoutMs });
+      try {
+        migrate(db);
+        const ledger = new Ledger(db, options);
+        ledger.initialize(initialPlan, options.initialAutoUseCredits ?? true);
+        return ledger;
+      } catch (error) {
+        db.close();
+        throw error;
+      }
+    });
   }
 
   close(): void {
@@ -325,7 +334,7 @@ export class Ledger {
     } catch (error) {
       // The commit itself failed: everything the writes inside cached or remembered is gone.
       this.forgetUncommitted();
-      throw error;
+      throw this.translated(error);
     }
   }
 
@@ -350,7 +359,7 @@ export class Ledger {
   }
 
   grants(): GrantRow[] {
-    return this.reports.grants();
+    return this.guarded(() => this.reports.grants());
   }
 
   // ---- settings (each change is audited) ----------------------------------------------------------
@@ -404,7 +413,7 @@ export class Ledger {
   }
 
   audit(limit = 100): AuditRow[] {
-    return this.reports.audit(limit);
+    return this.guarded(() => this.reports.audit(limit));
   }
 
   // ---- status and reports -------------------------------------------------------------------------
@@ -419,11 +428,11 @@ export class Ledger {
   }
 
   usageRows(q: UsageQuery): UsageRow[] {
-    return this.reports.usageRows(q);
+    return this.guarded(() => this.reports.usageRows(q));
   }
 
   usageGroups(q: UsageQuery & { groupBy: UsageGroupKey }): UsageGroup[] {
-    return this.reports.usageGroups(q);
+    return this.guarded(() => this.reports.usageGroups(q));
   }
 
   /** Output tokens of the newest non-estimated rows of `model`, newest first (the estimator's sample). */
@@ -434,7 +443,7 @@ export class Ledger {
 
   /** Changes whenever any process commits to the ledger, so a gateway can notice others' writes cheaply. */
   dataVersion(): number {
-    return this.store.dataVersion() + this.ownCommits;
+    return this.guarded(() => this.store.dataVersion()) + this.ownCommits;
   }
 
   // ---- client tokens ------------------------------------------------------------------------------
@@ -455,7 +464,7 @@ export class Ledger {
 
   /** The client the token belongs to and its role, or null for an unknown or revoked token. */
   authenticate(token: string): AuthenticatedClient | null {
-    return this.store.clientForTokenHash(hashToken(token)) ?? null;
+    return this.guarded(() => this.store.clientForTokenHash(hashToken(token))) ?? null;
   }
 
   // ---- internals ----------------------------------------------------------------------------------
@@ -511,7 +520,7 @@ export class Ledger {
       }) as T;
     } catch (error) {
       this.forgetUncommitted();
-      throw error;
+      throw this.translated(error);
     }
     this.ownCommits++;
     return result;
@@ -536,7 +545,16 @@ export class Ledger {
 
   /** A consistent snapshot for reads (BEGIN DEFERRED). */
   private read<T>(work: () => T): T {
-    return this.inTransaction.deferred(work) as T;
+    return this.guarded(() => this.inTransaction.deferred(work) as T);
+  }
+
+  /** Runs a statement outside write()/read(): its SQLite failures, too, name their cause and the file. */
+  private guarded<T>(work: () => T): T {
+    return translatingStorageFailures(this.path, work);
+  }
+
+  private translated(error: unknown): unknown {
+    return storageFailure(error, this.path) ?? error;
   }
 
   private planOf(account: AccountRow): PlanDefinition {

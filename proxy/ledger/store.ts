@@ -48,6 +48,14 @@ export interface AccountRow {
   headGrant?: SpendableGrant | null;
 }
 
+/** A grant's purchase terms, to compare a repeated idempotency key against. */
+export interface KeyedGrant {
+  id: number;
+  source: GrantSource;
+  amount: Micro;
+  expiresAt: number | null;
+}
+
 export interface SpendableGrant {
   id: number;
   remaining: Micro;
@@ -148,7 +156,7 @@ export class Store {
   private readonly spendGrantStmt: Statement<[number, number]>;
   private readonly exhaustGrantStmt: Statement<[number, number]>;
   private readonly insertCreditEventStmt: Statement<unknown[]>;
-  private readonly grantIdByKeyStmt: Statement<[string], number>;
+  private readonly grantByKeyStmt: Statement<[string], KeyedGrant>;
   private readonly insertGrantStmt: Statement<unknown[], { id: number }>;
   private readonly expiringGrantsStmt: Statement<[number], { id: number; remaining: Micro; expiresAt: number }>;
   private readonly nextExpiryStmt: Statement<[number], number | null>;
@@ -198,7 +206,7 @@ export class Store {
     this.insertCreditEventStmt = db.prepare(
       'INSERT INTO credit_events (ts, kind, amount, grant_id, usage_id) VALUES (?, ?, ?, ?, ?)',
     );
-    this.grantIdByKeyStmt = db.prepare<[string], number>('SELECT id FROM grants WHERE idempotency_key = ?').pluck();
+    this.grantByKeyStmt = db.prepare('SELECT id, source, amount, expires_at AS expiresAt FROM grants WHERE idempotency_key = ?');
     this.insertGrantStmt = db.prepare(
       `INSERT INTO grants (ts, source, amount, remaining, expires_at, spend_order, idempotency_key, spent_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
@@ -360,8 +368,9 @@ export class Store {
     this.exhaustGrantStmt.run(at, id);
   }
 
-  grantIdByKey(key: string): number | undefined {
-    return this.grantIdByKeyStmt.get(key);
+  /** The grant added with this idempotency key, as it was bought (not what is left of it). */
+  grantByKey(key: string): KeyedGrant | undefined {
+    return this.grantByKeyStmt.get(key);
   }
 
   insertGrant(g: NewGrant): number {

@@ -18,6 +18,8 @@ import { startFakeUpstream, type FakeUpstream } from '../fake-upstream';
 
 export const UPSTREAM_OPENAI_KEY = 'sk-upstream-openai-secret';
 export const UPSTREAM_ANTHROPIC_KEY = 'sk-ant-upstream-secret';
+/** What the test gateway's /healthz answers with (a real one's comes from its lock file). */
+export const TEST_INSTANCE_ID = 'test-instance';
 
 export interface TestGatewayOptions {
   plan?: string;
@@ -30,6 +32,8 @@ export interface TestGatewayOptions {
   overspendMargin?: number;
   /** Another OpenAI upstream than the fake one (a test's own server). */
   openaiBaseUrl?: string;
+  /** How long a ledger write waits for another connection's lock (default: the ledger's 5 s). */
+  busyTimeoutMs?: number;
 }
 
 export interface TestGateway {
@@ -59,6 +63,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     plans: resolvePlans(options.plans),
     initialPlan: options.plan ?? 'plus',
     initialAutoUseCredits: options.autoUseCredits ?? true,
+    busyTimeoutMs: options.busyTimeoutMs,
   });
   const keys = new UpstreamKeys();
   keys.set('openai', UPSTREAM_OPENAI_KEY);
@@ -75,7 +80,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
       overspendMargin: options.overspendMargin ?? 500_000,
       upstreamTimeoutMs: options.upstreamTimeoutMs ?? 30_000,
       log: quiet,
-      identity: { dataDir, version: 'test' },
+      instanceId: TEST_INSTANCE_ID,
     },
     0,
   );

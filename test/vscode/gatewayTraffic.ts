@@ -34,9 +34,11 @@ export interface ChatResult {
   body: string;
 }
 
+/** A gateway answering /healthz: its opaque instance id, and the pid of the lock file's owner when the ids match. */
 export interface Health {
-  pid: number;
-  dataDir: string;
+  instance: string;
+  /** null when the data directory's lock file names another instance (or none). */
+  pid: number | null;
 }
 
 /** Starts the fake upstream and issues a client token with the CLI on a fresh data directory. */
@@ -92,21 +94,29 @@ export async function health(fixture: GatewayFixture): Promise<Health | null> {
   try {
     const res = await fetch(`${fixture.url}/healthz`, { signal: AbortSignal.timeout(2_000) });
     if (!res.ok) return null;
-    const body = (await res.json()) as { app?: string; pid?: number; dataDir?: string };
-    return body.app === 'creditgate' && typeof body.pid === 'number' ? { pid: body.pid, dataDir: body.dataDir ?? '' } : null;
+    const body = (await res.json()) as { app?: string; instance?: string };
+    if (body.app !== 'creditgate' || typeof body.instance !== 'string') return null;
+    const owner = lockOwner(fixture);
+    return { instance: body.instance, pid: owner?.instance === body.instance ? owner.pid : null };
   } catch {
     return null;
   }
 }
 
-/** The pid the data directory's lock file names (proxy/gatewayLock.ts), or null. */
-export function lockOwnerPid(fixture: GatewayFixture): number | null {
+/** The pid and instance id the data directory's lock file names (proxy/gatewayLock.ts), or null. */
+function lockOwner(fixture: GatewayFixture): { pid: number; instance: string | null } | null {
   try {
-    const owner = JSON.parse(fs.readFileSync(path.join(fixture.dataDir, 'gateway.lock'), 'utf8')) as { pid?: unknown };
-    return typeof owner.pid === 'number' ? owner.pid : null;
+    const owner = JSON.parse(fs.readFileSync(path.join(fixture.dataDir, 'gateway.lock'), 'utf8')) as { pid?: unknown; instance?: unknown };
+    if (typeof owner.pid !== 'number') return null;
+    return { pid: owner.pid, instance: typeof owner.instance === 'string' ? owner.instance : null };
   } catch {
     return null;
   }
+}
+
+/** The pid the data directory's lock file names, or null. */
+export function lockOwnerPid(fixture: GatewayFixture): number | null {
+  return lockOwner(fixture)?.pid ?? null;
 }
 
 /** Live processes whose command line mentions `needle` (e.g. the test's temp folder), from /proc. */
