@@ -16,6 +16,7 @@ import {
   speechDialect,
   transcriptionsDialect,
 } from '../proxy/dialects';
+import { HTTP_STATUS } from '../proxy/gateway/respond';
 import { DEFAULT_TEXT, rawRequest, startFakeUpstream, type FakeUpstream } from './fake-upstream';
 import { splitAt } from './helpers/splitAt';
 
@@ -388,10 +389,20 @@ describe('Messages dialect', () => {
   });
 
   it('maps every gateway error kind to an Anthropic error type', () => {
-    const types = (['invalid_request', 'authentication', 'permission', 'not_found', 'too_large', 'usage_limit', 'upstream_unavailable', 'upstream_timeout', 'internal'] as const).map(
-      (kind) => (messagesDialect.errorBody(kind, 'm') as { error: { type: string } }).error.type,
-    );
-    expect(types).toEqual(['invalid_request_error', 'authentication_error', 'permission_error', 'not_found_error', 'request_too_large', 'rate_limit_error', 'api_error', 'api_error', 'api_error']);
+    const types = (
+      ['invalid_request', 'authentication', 'permission', 'not_found', 'conflict', 'too_large', 'usage_limit', 'upstream_unavailable', 'ledger_busy', 'upstream_timeout', 'ledger_full', 'internal'] as const
+    ).map((kind) => (messagesDialect.errorBody(kind, 'm') as { error: { type: string } }).error.type);
+    expect(types).toEqual([
+      'invalid_request_error', 'authentication_error', 'permission_error', 'not_found_error', 'invalid_request_error', 'request_too_large',
+      'rate_limit_error', 'api_error', 'overloaded_error', 'api_error', 'api_error', 'api_error',
+    ]);
+  });
+
+  it('answers the ledger kinds in the OpenAI shape with a code of their own, at their own status', () => {
+    for (const [kind, code, status] of [['conflict', 'conflict', 409], ['ledger_busy', 'ledger_busy', 503], ['ledger_full', 'ledger_full', 507]] as const) {
+      expect(chatCompletionsDialect.errorBody(kind, 'm')).toEqual({ error: { message: 'm', type: kind === 'conflict' ? 'invalid_request_error' : 'server_error', param: null, code } });
+      expect(HTTP_STATUS[kind]).toBe(status);
+    }
   });
 });
 

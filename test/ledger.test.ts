@@ -299,6 +299,29 @@ describe('ledger: credits', () => {
     expect(() => t.ledger.addCredits({ amount: 0, idempotencyKey: 'z', source: 'purchase' })).toThrow(/positive integer/);
   });
 
+  it('refuses a purchase key reused with another amount, source or expiry, adding and auditing nothing', () => {
+    t = openTemp();
+    const expiresAt = T0 + WEEK;
+    const order = { amount: 100_000_000, idempotencyKey: 'order-1', source: 'purchase', expiresAt } as const;
+    t.ledger.addCredits(order);
+    const auditRows = t.ledger.audit().length;
+    for (const other of [{ amount: 100_000_001 }, { source: 'promo' }, { expiresAt: null }, { expiresAt: expiresAt + 1 }] as const) {
+      let error: unknown;
+      try {
+        t.ledger.addCredits({ ...order, ...other });
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error).toBeInstanceOf(LedgerError);
+      expect(error).toMatchObject({ code: 'idempotency_conflict', message: expect.stringMatching(/^idempotency key "order-1" was already used for a different purchase \(grant #1: 100 credits, purchase, expires 2026-11-10T09:00:00\.000Z; this one: /) });
+    }
+    expect(t.ledger.grants()).toHaveLength(1);
+    expect(t.ledger.audit()).toHaveLength(auditRows);
+    expect(t.ledger.status().credits.balance).toBe(100);
+    expect(t.ledger.addCredits(order)).toMatchObject({ duplicate: true });
+    expectTotalsMatchRows();
+  });
+
   it('spends the grant expiring first, no-expiry last, and writes off expired remainders', () => {
     t = openTemp({ initialPlan: 'free' });
     t.ledger.addCredits({ amount: 1_000, idempotencyKey: 'forever', source: 'purchase' });

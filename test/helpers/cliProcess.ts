@@ -8,8 +8,14 @@ export interface CliResult {
   stderr: string;
 }
 
-export function cli(args: string[], env: NodeJS.ProcessEnv = {}): CliResult {
-  const result = spawnSync(process.execPath, [TEST_CLI, ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 20_000 });
+/** Another user to run the CLI as (a test as root cannot make a file read-only for itself). */
+export interface RunAs {
+  uid: number;
+  gid: number;
+}
+
+export function cli(args: string[], env: NodeJS.ProcessEnv = {}, as: RunAs | null = null): CliResult {
+  const result = spawnSync(process.execPath, [TEST_CLI, ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 20_000, ...as });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -22,8 +28,8 @@ export interface ServeProcess {
 }
 
 /** Starts `creditgate serve --port 0` and resolves once it printed `listening on …`. */
-export function serve(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [TEST_CLI, 'serve', '--port', '0', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export function serve(args: string[], env: NodeJS.ProcessEnv = {}, as: RunAs | null = null): Promise<ServeProcess> {
+  const child = spawn(process.execPath, [TEST_CLI, 'serve', '--port', '0', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], ...as });
   let stdout = '';
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
