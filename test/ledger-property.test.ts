@@ -55,17 +55,25 @@ describe('ledger properties', () => {
         t = openTemp();
         const ledger = t.ledger;
         const open: { holdId: number; kind: 'plan' | 'credits'; estimate: number }[] = [];
-        const keys = new Map<number, number>(); // idempotency key → grant id
+        const keys = new Map<number, { grantId: number; amount: number; expiresAt: number | null }>(); // idempotency key → its purchase
         for (const op of ops) {
           const before = ledger.status();
           const balanceBefore = micro(before.credits.balance);
           switch (op.kind) {
             case 'add': {
               const expiresAt = op.expiresIn === null ? null : t.clock.now + op.expiresIn;
-              const result = ledger.addCredits({ amount: op.amount, idempotencyKey: `k${op.key}`, source: 'purchase', expiresAt });
-              expect(result.duplicate).toBe(keys.has(op.key));
-              if (result.duplicate) expect(result.grantId).toBe(keys.get(op.key));
-              keys.set(op.key, result.grantId);
+              const purchase = { amount: op.amount, idempotencyKey: `k${op.key}`, source: 'purchase', expiresAt } as const;
+              const earlier = keys.get(op.key);
+              if (earlier && (earlier.amount !== op.amount || earlier.expiresAt !== expiresAt)) {
+                // The key of another purchase: refused, nothing added.
+                expect(() => ledger.addCredits(purchase)).toThrow(expect.objectContaining({ code: 'idempotency_conflict' }));
+                expect(micro(ledger.status().credits.balance)).toBe(balanceBefore);
+                break;
+              }
+              const result = ledger.addCredits(purchase);
+              expect(result.duplicate).toBe(earlier !== undefined);
+              if (earlier) expect(result.grantId).toBe(earlier.grantId);
+              keys.set(op.key, { grantId: result.grantId, amount: op.amount, expiresAt });
               expect(micro(ledger.status().credits.balance)).toBe(balanceBefore + (result.duplicate ? 0 : op.amount));
               break;
             }
