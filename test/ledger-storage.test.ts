@@ -87,11 +87,12 @@ describe('the ledger', () => {
 describe("the gateway's answer", () => {
   const storage = (problem: StorageProblem): LedgerStorageError => new LedgerStorageError(problem, '/d/c.db', 'SQLITE_X', `the ledger database /d/c.db is ${problem}`);
 
-  it('is 503 with Retry-After for busy, 507 for a full disk, 500 for the rest, each naming the cause', () => {
-    expect(failureAnswer(storage('busy'))).toEqual({ kind: 'ledger_busy', message: 'The ledger database /d/c.db is busy.', retryAfterSeconds: 1 });
-    expect(failureAnswer(storage('full'))).toEqual({ kind: 'ledger_full', message: 'The ledger database /d/c.db is full.' });
+  it('is 503 with Retry-After for busy, 507 for a full disk, 500 for the rest, each naming the cause and not to be retried', () => {
+    expect(failureAnswer(storage('busy'))).toEqual({ kind: 'ledger_busy', message: 'The ledger database /d/c.db is busy.', headers: { 'retry-after': '1' } });
+    const noRetry = { 'x-should-retry': 'false' };
+    expect(failureAnswer(storage('full'))).toEqual({ kind: 'ledger_full', message: 'The ledger database /d/c.db is full.', headers: noRetry });
     for (const problem of ['read_only', 'cannot_open', 'corrupt', 'io'] as const) {
-      expect(failureAnswer(storage(problem))).toEqual({ kind: 'internal', message: `The ledger database /d/c.db is ${problem}.` });
+      expect(failureAnswer(storage(problem))).toEqual({ kind: 'internal', message: `The ledger database /d/c.db is ${problem}.`, headers: noRetry });
     }
   });
 

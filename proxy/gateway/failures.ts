@@ -11,9 +11,14 @@ import type { StorageProblem } from '../ledger/storageFailure';
 export interface FailureAnswer {
   kind: GatewayErrorKind;
   message: string;
-  /** Sent as Retry-After (seconds), when trying again soon may well succeed. */
-  retryAfterSeconds?: number;
+  /** Whether a client should try again: the vendors' SDKs retry every 5xx unless told not to. */
+  headers?: Record<string, string>;
 }
+
+/** A lock is held for milliseconds as a rule: trying again in a second may well succeed. */
+const TRY_AGAIN_SOON = { 'retry-after': '1' };
+/** A read-only, full, damaged or failing disk does not mend between two retries. */
+const DO_NOT_RETRY = { 'x-should-retry': 'false' };
 
 const KIND_OF_STORAGE_PROBLEM: Readonly<Record<StorageProblem, GatewayErrorKind>> = {
   busy: 'ledger_busy',
@@ -32,7 +37,7 @@ export function failureAnswer(error: unknown): FailureAnswer | null {
     return {
       kind: KIND_OF_STORAGE_PROBLEM[error.problem],
       message: `${error.message.charAt(0).toUpperCase()}${error.message.slice(1)}.`,
-      ...(error.problem === 'busy' ? { retryAfterSeconds: 1 } : {}),
+      headers: error.problem === 'busy' ? TRY_AGAIN_SOON : DO_NOT_RETRY,
     };
   }
   return null;

@@ -163,8 +163,7 @@ export class Gateway {
       return sendError(res, api, 'internal', `Creditgate hit an internal error.${notForwarded}`);
     }
     this.options.log.warn(`${req.method} ${req.url}: ${answer.message}`);
-    const headers: Record<string, string> = answer.retryAfterSeconds === undefined ? {} : { 'retry-after': String(answer.retryAfterSeconds) };
-    sendError(res, api, answer.kind, `${answer.message}${notForwarded}`, { headers });
+    sendError(res, api, answer.kind, `${answer.message}${notForwarded}`, { headers: answer.headers });
   }
 
   private authenticate(token: string | null): AuthenticatedClient | null {

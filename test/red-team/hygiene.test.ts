@@ -375,6 +375,7 @@ describe('ledger storage failures name their cause and the database', () => {
     const forwarded = upstream.requests.length;
     const res = await chat(server.url, token);
     expect(res.status).toBe(500);
+    expect(res.headers['x-should-retry']).toBe('false');
     const message = (jsonOf(res) as { error: { message: string } }).error.message;
     expect(message).toContain(`The ledger database ${databaseFile()} is read-only`);
     expect(message).toContain('The request was not forwarded.');
