@@ -545,7 +545,11 @@ export class Ledger {
 
   /** A consistent snapshot for reads (BEGIN DEFERRED). */
   private read<T>(work: () => T): T {
-    return this.guarded(() => this.inTransaction.deferred(work) as T);
+    try {
+      return this.inTransaction.deferred(work) as T;
+    } catch (error) {
+      throw this.translated(error);
+    }
   }
 
   /** Runs a statement outside write()/read(): its SQLite failures, too, name their cause and the file. */
