@@ -23,4 +23,20 @@ describe('serveGateway', () => {
     await second.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
+
+  it('fails on a port already in use without leaving anything that reads the closed ledger', async () => {
+    const http = await import('node:http');
+    const other = http.createServer((_req, res) => res.end('not creditgate'));
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'creditgate-runtime-'));
+    try {
+      await expect(serveGateway({ dataDir, port: (other.address() as { port: number }).port }, {}, quiet)).rejects.toThrow(/EADDRINUSE/);
+      // The failed gateway's status feed polled every 100 ms, and its first poll of the closed ledger
+      // threw from a timer: an uncaught exception that killed the editor's gateway process.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    } finally {
+      other.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
 });

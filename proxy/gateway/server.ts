@@ -84,13 +84,19 @@ export class Gateway {
   /** Starts listening on 127.0.0.1; port 0 picks a free one (see `port`). */
   static async start(options: GatewayOptions, port: number): Promise<Gateway> {
     const gateway = new Gateway(options);
-    await new Promise<void>((resolve, reject) => {
-      gateway.server.once('error', reject);
-      gateway.server.listen(port, '127.0.0.1', () => {
-        gateway.server.off('error', reject);
-        resolve();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        gateway.server.once('error', reject);
+        gateway.server.listen(port, '127.0.0.1', () => {
+          gateway.server.off('error', reject);
+          resolve();
+        });
       });
-    });
+    } catch (error) {
+      // The feed polls the ledger, which the caller closes next: a poll after that crashed the process.
+      gateway.feed.close();
+      throw error;
+    }
     return gateway;
   }
 
