@@ -5,6 +5,7 @@
 import path from 'node:path';
 import type { ResolvedConfig } from './config';
 import { loadConfig, resolveConfigFile, resolveDataDir } from './config';
+import { rememberAccountRules, rememberedRulesFile } from './config/remembered';
 import { DATABASE_FILE, preparePrivateDataDir } from './dataDir';
 import { GatewayLock } from './gatewayLock';
 import type { Logger } from './gateway/context';
@@ -24,11 +25,21 @@ export interface Account {
   ledger: Ledger;
 }
 
-/** Opens the account's ledger on the data directory (creating both, private, on first use). */
-export function openAccount(location: RuntimeLocation, env: NodeJS.ProcessEnv, log: Pick<Logger, 'warn'>): Account {
-  const config = loadConfig({ configFile: resolveConfigFile(location.configFile, env), env });
+/**
+ * Opens the account's ledger on the data directory (creating both, private, on first use). Without a
+ * config file of its own, a command applies the rules the account's gateway enforces (remembered.ts);
+ * a gateway applies the file it was given, or the defaults.
+ */
+export function openAccount(
+  location: RuntimeLocation,
+  env: NodeJS.ProcessEnv,
+  log: Pick<Logger, 'warn'>,
+  role: 'command' | 'gateway' = 'command',
+): Account {
   const dataDir = resolveDataDir({ dataDir: location.dataDir, env });
   preparePrivateDataDir(dataDir, log);
+  const given = resolveConfigFile(location.configFile, env);
+  const config = loadConfig({ configFile: given ?? (role === 'command' ? rememberedRulesFile(dataDir) : null), env });
   const ledger = Ledger.open({
     path: path.join(dataDir, DATABASE_FILE),
     rateCard: config.rateCard,
@@ -65,7 +76,7 @@ export async function serveGateway(
   log: Logger,
   keys: UpstreamKeys = UpstreamKeys.fromEnv(env),
 ): Promise<RunningGateway> {
-  const account = openAccount(location, env, log);
+  const account = openAccount(location, env, log, 'gateway');
   let lock: GatewayLock;
   try {
     lock = GatewayLock.acquire(account.dataDir);
@@ -74,6 +85,8 @@ export async function serveGateway(
     throw error;
   }
   try {
+    // Only the gateway that holds the directory says which rules its account runs on.
+    rememberAccountRules(account.dataDir, account.config);
     const recovered = account.ledger.recover();
     if (recovered > 0) log.warn(`settled ${recovered} request(s) left open by a previous gateway at their estimate`);
     applyConfiguredAutoReload(account);

@@ -117,6 +117,27 @@ describe('creditgate CLI', () => {
     expect(grants[0]).toMatchObject({ source: 'purchase', amount: 2.5, idempotencyKey: 'order-7' });
   });
 
+  it('shows and enforces, without --config, the rules of the gateway that runs on the data directory', async () => {
+    freshAccount({ plan: 'tiny', plans: { tiny: { windows: { '5h': 0.1, weekly: 5 }, features: ['assistant'] } } });
+    const server = await start();
+    const bearer = token();
+    expect((await chat(server.url, bearer)).status).toBe(200);
+    // The same commands without the gateway's config file: no CREDITGATE_CONFIG, no --config.
+    const bare = { ...env, CREDITGATE_CONFIG: '' };
+    const status = JSON.parse(cli(['status', '--json'], bare).stdout);
+    expect(status.plan).toBe('tiny');
+    expect(status.windows[0]).toMatchObject({ name: '5h', limit: 0.1 });
+    expect(status.windows[0].usedPercent).toBeGreaterThan(100);
+    const planSet = cli(['plan', 'set', 'tiny', '--json'], bare);
+    expect(planSet.status).toBe(0);
+    const remembered = path.join(dataDir, 'gateway-config.json');
+    expect(fs.statSync(remembered).mode & 0o777).toBe(0o600);
+    // An explicit config still wins for the command that names it.
+    const other = path.join(dataDir, 'other.json');
+    fs.writeFileSync(other, JSON.stringify({ plan: 'plus' }));
+    expect(cli(['plan', 'set', 'tiny', '--config', other], bare).status).not.toBe(0);
+  });
+
   it('prints usage per request, grouped, and as CSV', async () => {
     freshAccount();
     const server = await start();

@@ -119,7 +119,7 @@ describe('the data directory and its files are private', () => {
 
     expect(modeOf(dataDir)).toBe(0o700);
     const files = fs.readdirSync(dataDir).sort();
-    expect(files).toEqual(['creditgate.db', 'creditgate.db-shm', 'creditgate.db-wal', 'gateway.lock']);
+    expect(files).toEqual(['creditgate.db', 'creditgate.db-shm', 'creditgate.db-wal', 'gateway-config.json', 'gateway.lock']);
     for (const file of files) expect([file, modeOf(path.join(dataDir, file))]).toEqual([file, 0o600]);
   });
 
