@@ -1,7 +1,7 @@
 /**
  * code-server 4.100.3 (VS Code 1.100.3 with a real Node extension host), installed once into a
  * cache folder outside the project's node_modules and started isolated on loopback. The install
- * workarounds are those of /work/shared/REAL-EDITOR.md.
+ * workarounds are explained in test/vscode/README.md.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -12,7 +12,7 @@ import path from 'node:path';
 export const CODE_SERVER_VERSION = '4.100.3';
 const RIPGREP_VERSION = '1.15.11';
 const RIPGREP_ASSET = 'ripgrep-v13.0.0-10-x86_64-unknown-linux-musl.tar.gz';
-/** The Debian packages code-server's install and the browser need (REAL-EDITOR.md). */
+/** The Debian packages code-server's install and the browser need (see README.md here). */
 export const DEBIAN_PACKAGES = ['chromium', 'ripgrep', 'libkrb5-dev', 'libx11-dev', 'libxkbfile-dev', 'libsecret-1-dev', 'build-essential', 'pkg-config', 'python3'];
 export const APT_COMMAND = `apt-get update && apt-get install -y ${DEBIAN_PACKAGES.join(' ')}`;
 

@@ -1,6 +1,6 @@
 /**
  * End-to-end test of the packaged extension in a real VS Code workbench (code-server 4.100.3 + Debian
- * Chromium via playwright-core; see /work/shared/REAL-EDITOR.md), with the gateway the extension
+ * Chromium via playwright-core; see test/vscode/README.md), with the gateway the extension
  * starts in front of the project's fake upstream (test/fake-upstream, started here). Steps, each
  * ending with a screenshot test-artifacts/editor/NN-step.png:
  *   a. the installed .vsix activates; the status bar shows `100% left (5h) · 0 cr`; its tooltip;

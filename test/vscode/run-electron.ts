@@ -5,7 +5,7 @@
  * The extension is loaded from this checkout (extensionDevelopmentPath, after `npm run build`); the
  * gateway runs on this process's Node (`creditgate.runtime`), since better-sqlite3 is built for Node,
  * not for VS Code's Electron; its upstream is the project's fake upstream, started here.
- * `-- --code-server` runs the same suite in code-server instead (REAL-EDITOR.md's payload with
+ * `-- --code-server` runs the same suite in code-server instead (the payload described in test/vscode/README.md, with
  * extensionDevelopmentPath/extensionTestsPath, Chromium via playwright-core), as on these machines.
  */
 import { execFileSync } from 'node:child_process';
@@ -80,7 +80,7 @@ async function inCodeServer(root: string, fixture: GatewayFixture): Promise<numb
     const exited = new Promise<number>((resolve) => {
       void page.exposeFunction('codeAutomationExit', (code: number) => resolve(code));
     });
-    // Only the suite's own lines and real errors (not the gallery host or vsda noise of REAL-EDITOR.md).
+    // Only the suite's own lines and real errors (not the workbench's gallery host or vsda noise).
     await page.exposeFunction('codeAutomationLog', (type: string, args: unknown[]) => {
       const text = args.map(String).join(' ');
       if (text.includes('[in-editor suite]') || (type === 'error' && !/open-vsx|vsda|gallery/i.test(text))) console.log(`[extension host ${type}] ${text}`);
