@@ -3,7 +3,14 @@
 // better-sqlite3 stays external: it is a native module and ships beside the bundle; vscode is provided
 // by the editor.
 import { build } from 'esbuild';
+import { spawnSync } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
+
+// The shipped rate card is generated from the price catalogue (a devDependency) by `npm run rate-card`
+// and committed, so it can be read in review and copied as a template; the build only checks that it
+// is still what the installed catalogue makes. Nothing is fetched: the catalogue is in node_modules.
+const cardCheck = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/rate-card/main.ts', '--check'], { stdio: 'inherit' });
+if (cardCheck.status !== 0) process.exit(cardCheck.status ?? 1);
 
 // esbuild never cleans its output folder; stale files would end up in the .vsix.
 rmSync('dist', { recursive: true, force: true });

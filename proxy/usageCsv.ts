@@ -14,7 +14,7 @@ export function toCsv<T extends UsageRow | UsageGroup>(rows: readonly T[], colum
 
 export const USAGE_ROW_COLUMNS: readonly (keyof UsageRow)[] = [
   'id', 'ts', 'client', 'feature', 'model', 'route', 'status', 'inputTokens', 'cachedInputTokens', 'cacheWriteTokens',
-  'outputTokens', 'reasoningTokens', 'cost', 'planCost', 'creditCost', 'estimated', 'reason',
+  'outputTokens', 'reasoningTokens', 'cost', 'planCost', 'creditCost', 'estimated', 'reason', 'unpriced',
 ];
 
 export const USAGE_GROUP_COLUMNS: readonly (keyof UsageGroup)[] = ['key', 'requests', 'cost', 'inputTokens', 'outputTokens'];

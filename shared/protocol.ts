@@ -53,6 +53,11 @@ export interface Status {
    * and this says so and how to choose a plan.
    */
   planWarning?: string;
+  /**
+   * Only when some were billed recently: models the rate card does not list, priced by its default
+   * (the shipped card's is the vendor's dearest listed model), oldest first.
+   */
+  unpricedModels?: string[];
 }
 
 export interface UsageRow {
@@ -73,6 +78,8 @@ export interface UsageRow {
   creditCost: number;
   estimated: boolean;
   reason: EstimateReason | null;
+  /** Priced by the rate card's default: the card does not list the model. */
+  unpriced: boolean;
 }
 
 export const USAGE_GROUP_KEYS = ['day', 'model', 'client', 'feature'] as const;

@@ -1,7 +1,8 @@
 /**
  * What a response consumed, as the vendor reported it. The token fields keep each vendor's meaning
- * (SPEC §6): for `openai`, inputTokens includes cachedInputTokens and outputTokens includes
- * reasoningTokens; for `anthropic`, inputTokens excludes cache reads and cache writes.
+ * (SPEC §6): for `openai`, inputTokens includes cachedInputTokens and cacheWriteTokens, and
+ * outputTokens includes reasoningTokens; for `anthropic`, inputTokens excludes cache reads and cache
+ * writes.
  */
 export type Vendor = 'openai' | 'anthropic';
 
@@ -12,6 +13,8 @@ export interface MeteredUsage {
   cacheWriteTokens: number;
   outputTokens: number;
   reasoningTokens: number;
+  /** Anthropic only: the part of cacheWriteTokens written for an hour rather than five minutes. Absent means none. */
+  cacheWrite1hTokens?: number;
   /**
    * OpenAI only: the part of inputTokens that was image or audio tokens (image edits, transcription),
    * which the vendor prices apart from text input. Absent means none.

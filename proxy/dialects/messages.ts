@@ -83,6 +83,7 @@ class MessagesObserver extends DialectObserver {
       inputTokens: usage.input_tokens != null ? delta.inputTokens : base.inputTokens,
       cachedInputTokens: usage.cache_read_input_tokens != null ? delta.cachedInputTokens : base.cachedInputTokens,
       cacheWriteTokens: usage.cache_creation_input_tokens != null ? delta.cacheWriteTokens : base.cacheWriteTokens,
+      cacheWrite1hTokens: usage.cache_creation != null ? delta.cacheWrite1hTokens : base.cacheWrite1hTokens,
     };
   }
 }

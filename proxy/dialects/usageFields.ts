@@ -4,8 +4,8 @@ import { field, isObject, tokenCount } from './json';
 
 /**
  * OpenAI usage, in either naming: Responses (`input_tokens`/`output_tokens` with `*_details`) or
- * Chat Completions and embeddings (`prompt_tokens`/`completion_tokens`). Input includes cached,
- * image and audio tokens; output includes reasoning. Audio billed by duration
+ * Chat Completions and embeddings (`prompt_tokens`/`completion_tokens`). Input includes cache reads
+ * and writes, image and audio tokens; output includes reasoning. Audio billed by duration
  * (`{"type":"duration","seconds"}`) maps to seconds.
  */
 export function openAiUsage(usage: unknown): MeteredUsage | null {
@@ -16,7 +16,9 @@ export function openAiUsage(usage: unknown): MeteredUsage | null {
     cachedInputTokens: tokenCount(
       field(usage.input_tokens_details, 'cached_tokens') ?? field(usage.prompt_tokens_details, 'cached_tokens'),
     ),
-    cacheWriteTokens: 0,
+    cacheWriteTokens: tokenCount(
+      field(usage.input_tokens_details, 'cache_write_tokens') ?? field(usage.prompt_tokens_details, 'cache_write_tokens'),
+    ),
     outputTokens: tokenCount(usage.output_tokens ?? usage.completion_tokens),
     reasoningTokens: tokenCount(
       field(usage.output_tokens_details, 'reasoning_tokens') ?? field(usage.completion_tokens_details, 'reasoning_tokens'),
@@ -32,10 +34,13 @@ export function openAiUsage(usage: unknown): MeteredUsage | null {
   return metered;
 }
 
-/** Anthropic usage: input excludes cache reads and writes, which are reported separately. */
+/**
+ * Anthropic usage: input excludes cache reads and writes, which are reported separately; the writes'
+ * split by lifetime (`cache_creation.ephemeral_1h_input_tokens`) prices the hour-long ones apart.
+ */
 export function anthropicUsage(usage: unknown): MeteredUsage | null {
   if (!isObject(usage)) return null;
-  return {
+  const metered: MeteredUsage = {
     vendor: 'anthropic',
     inputTokens: tokenCount(usage.input_tokens),
     cachedInputTokens: tokenCount(usage.cache_read_input_tokens),
@@ -43,4 +48,7 @@ export function anthropicUsage(usage: unknown): MeteredUsage | null {
     outputTokens: tokenCount(usage.output_tokens),
     reasoningTokens: 0,
   };
+  const writtenForAnHour = tokenCount(field(usage.cache_creation, 'ephemeral_1h_input_tokens'));
+  if (writtenForAnHour > 0) metered.cacheWrite1hTokens = writtenForAnHour;
+  return metered;
 }

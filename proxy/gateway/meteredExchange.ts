@@ -61,7 +61,7 @@ export async function handleMeteredRequest(
   }
   const request = validation.request;
 
-  const rate = findModelRate(ctx.rateCard, request.model);
+  const rate = findModelRate(ctx.rateCard, request.model, dialect.vendor);
   if (!rate) {
     return sendError(
       res,
@@ -141,7 +141,7 @@ export async function handleMeteredRequest(
     // Only a request whose output the account cannot fully pay is watched as it streams.
     budget:
       bound.outputCap !== null && bound.outputCap < WATCHED_OUTPUT_CEILING
-        ? { stopAt: admission.spendable, inputCost: bound.inputCost, outputPrice: rate.output, requestId, model: request.model }
+        ? { stopAt: admission.spendable, inputCost: bound.inputCost, outputPrice: bound.outputPrice, requestId, model: request.model }
         : null,
   });
   exchange.forward(payload, target);

@@ -16,8 +16,8 @@ import { BUILT_IN_PLANS, WINDOW_NAMES, planNamed } from '../../shared/plans';
 import type { GrantRow, GrantSource, Status, UsageGroup, UsageGroupKey, UsageQuery, UsageRow } from '../../shared/protocol';
 import { GRANT_SOURCES } from '../../shared/protocol';
 import type { ModelRate, RateCard } from '../../shared/rateCard';
-import { findModelRate } from '../../shared/rateCard';
-import type { EstimateReason, MeteredUsage } from '../../shared/usage';
+import { isListed, priceModel } from '../../shared/rateCard';
+import type { EstimateReason, MeteredUsage, Vendor } from '../../shared/usage';
 import { emptyUsage } from '../../shared/usage';
 import { costOf } from '../pricing/cost';
 import type { BlockReason, Decision, Split, WindowUse } from './allowance';
@@ -50,7 +50,7 @@ export { LedgerStorageError } from './storageFailure';
 export interface LedgerOptions {
   /** Database file (':memory:' for unit tests). */
   path: string;
-  /** post() prices with findModelRate + costOf. */
+  /** post() prices with priceModel + costOf. */
   rateCard: RateCard;
   /** Resolved plans (shared/plans.ts resolvePlans); default BUILT_IN_PLANS. */
   plans?: Record<string, PlanDefinition>;
@@ -267,7 +267,7 @@ export class Ledger {
     return this.write((w) => {
       const hold = this.takeHold(holdId);
       const model = charge.model ?? hold.model;
-      const cost = costOf(this.rateFor(model), charge.usage);
+      const cost = costOf(this.rateFor(model, charge.usage.vendor), charge.usage);
       const { usageId, planCost, creditCost } = this.settle(w, hold, {
         cost,
         model,
@@ -275,6 +275,7 @@ export class Ledger {
         httpStatus: charge.httpStatus ?? 200,
         estimated: charge.estimated ?? false,
         reason: charge.reason ?? null,
+        unpriced: !isListed(this.rateCard, model),
       });
       const status = (): Status => this.status();
       const limits = (): AccountLimits => this.limits();
@@ -315,6 +316,7 @@ export class Ledger {
           httpStatus: UNKNOWN_HTTP_STATUS,
           estimated: true,
           reason: 'gateway_restart',
+          unpriced: !isListed(this.rateCard, hold.model),
         });
         settled++;
       }
@@ -608,7 +610,7 @@ export class Ledger {
   private settle(
     w: Working,
     hold: HoldRow,
-    c: { cost: Micro; model: string; usage: MeteredUsage; httpStatus: number; estimated: boolean; reason: EstimateReason | null },
+    c: { cost: Micro; model: string; usage: MeteredUsage; httpStatus: number; estimated: boolean; reason: EstimateReason | null; unpriced: boolean },
   ): { usageId: number } & Split {
     this.release(w, hold);
     let split: Split = { planCost: 0, creditCost: c.cost };
@@ -633,6 +635,7 @@ export class Ledger {
       cost: c.cost,
       outputTokens: c.usage.outputTokens,
       estimated: c.estimated ? 1 : 0,
+      unpriced: c.unpriced ? 1 : 0,
     };
     this.recent.absorb([row]);
     w.posted.push(row);
@@ -673,6 +676,7 @@ export class Ledger {
       decision,
       lastCharge: this.recent.lastCharge(),
       planBurnLastHour: this.recent.planBurnLastHour(w.now),
+      unpricedModels: this.recent.unpricedModels(),
     });
   }
 
@@ -690,11 +694,11 @@ export class Ledger {
     };
   }
 
-  private rateFor(model: string): ModelRate {
-    // findModelRate caches its answers per card.
-    const rate = findModelRate(this.rateCard, model);
-    if (!rate) throw new LedgerError('unknown_model', `the rate card has no rate for model "${model}" and no default`);
-    return rate;
+  private rateFor(model: string, vendor: Vendor): ModelRate {
+    // priceModel caches its answers per card.
+    const price = priceModel(this.rateCard, model, vendor);
+    if (!price) throw new LedgerError('unknown_model', `the rate card has no rate for model "${model}" and no default`);
+    return price.rate;
   }
 }
 

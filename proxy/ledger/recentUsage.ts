@@ -10,6 +10,10 @@ import type { UsageTailRow } from './store';
 export const BURN_WINDOW_MS = 60 * 60_000;
 /** Output sizes kept per model; the estimator asks for a percentile of a few hundred at most. */
 export const OUTPUT_SAMPLE_CAP = 500;
+/** Unpriced models remembered for the status (newest kept): enough to name every one a user tries. */
+export const UNPRICED_MODELS_CAP = 20;
+
+const NONE: readonly string[] = [];
 
 export class RecentUsage {
   private lastSeenId = 0;
@@ -20,6 +24,7 @@ export class RecentUsage {
   private burnHead = 0;
   private burnSum: Micro = 0;
   private readonly outputs = new Map<string, number[]>();
+  private readonly unpriced = new Set<string>();
 
   /**
    * Starts afresh from `newest` (the latest rows, oldest first: last charge and output samples) and
@@ -33,7 +38,11 @@ export class RecentUsage {
     this.burnHead = 0;
     this.burnSum = 0;
     this.outputs.clear();
-    for (const row of newest) this.addOutput(row);
+    this.unpriced.clear();
+    for (const row of newest) {
+      this.addOutput(row);
+      this.addUnpriced(row);
+    }
     for (const row of lastHour) this.addBurn(row);
   }
 
@@ -43,6 +52,7 @@ export class RecentUsage {
       if (row.id <= this.lastSeenId) continue;
       this.addBurn(row);
       this.addOutput(row);
+      this.addUnpriced(row);
       this.last = row;
       this.lastSeenId = row.id;
     }
@@ -76,6 +86,19 @@ export class RecentUsage {
     const sample = this.outputs.get(model);
     if (!sample) return [];
     return sample.slice(Math.max(0, sample.length - limit)).reverse();
+  }
+
+  /** Models recently billed at the card's default price because the card does not list them, oldest first. */
+  unpricedModels(): readonly string[] {
+    // The status is built on every admit and post: no array while there is nothing to say.
+    return this.unpriced.size === 0 ? NONE : [...this.unpriced];
+  }
+
+  private addUnpriced(row: UsageTailRow): void {
+    if (!row.unpriced) return;
+    this.unpriced.delete(row.model); // re-inserted as the newest
+    this.unpriced.add(row.model);
+    if (this.unpriced.size > UNPRICED_MODELS_CAP) this.unpriced.delete(this.unpriced.values().next().value!);
   }
 
   private addBurn(row: UsageTailRow): void {

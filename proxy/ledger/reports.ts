@@ -36,6 +36,7 @@ interface RawUsage {
   credit_cost: number;
   estimated: number;
   reason: EstimateReason | null;
+  unpriced: number;
 }
 
 interface RawGroup {
@@ -199,5 +200,6 @@ function toUsageRow(r: RawUsage): UsageRow {
     creditCost: microToCredits(r.credit_cost),
     estimated: r.estimated === 1,
     reason: r.reason,
+    unpriced: r.unpriced === 1,
   };
 }

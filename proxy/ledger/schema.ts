@@ -156,6 +156,11 @@ const MIGRATIONS: readonly string[] = [
      tokens, so a token an agent keeps in its environment cannot add credits or lift its own limits. */ `
   ALTER TABLE tokens ADD COLUMN role TEXT NOT NULL DEFAULT 'client' CHECK (role IN ('client', 'admin'));
   `,
+  /* 6: a usage row priced by the rate card's default because the card does not list its model
+     ("unpriced"): the user is told, and can find such rows. Rows before this migration were all priced
+     by a listed rate or refused. */ `
+  ALTER TABLE usage ADD COLUMN unpriced INTEGER NOT NULL DEFAULT 0;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

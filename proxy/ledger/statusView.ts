@@ -21,6 +21,8 @@ export interface StatusInput {
   decision: Decision;
   lastCharge: UsageTailRow | null;
   planBurnLastHour: Micro;
+  /** Models recently priced by the card's default (RecentUsage.unpricedModels). */
+  unpricedModels: readonly string[];
 }
 
 /**
@@ -49,6 +51,7 @@ export function buildStatus(input: StatusInput): Status {
   };
   // Present only when there is something to say, so a healthy status keeps the contract shape.
   if (input.planWarning !== null) status.planWarning = input.planWarning;
+  if (input.unpricedModels.length > 0) status.unpricedModels = [...input.unpricedModels];
   return status;
 }
 

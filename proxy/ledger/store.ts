@@ -108,6 +108,8 @@ export interface NewUsage {
   creditCost: Micro;
   estimated: boolean;
   reason: EstimateReason | null;
+  /** Priced by the card's default: the card does not list the model. */
+  unpriced: boolean;
 }
 
 export interface NewGrant {
@@ -135,10 +137,11 @@ export interface UsageTailRow {
   cost: Micro;
   outputTokens: number;
   estimated: 0 | 1;
+  unpriced: 0 | 1;
 }
 
 export const TAIL_COLUMNS = `id, ts, hold_id AS holdId, feature, plan_cost AS planCost, credit_cost AS creditCost, model, client,
-  cost, output_tokens AS outputTokens, estimated`;
+  cost, output_tokens AS outputTokens, estimated, unpriced`;
 const HOLD_COLUMNS = `id, ts, request_id AS requestId, client, model, route, feature, kind, estimate,
   owner_pid AS ownerPid, owner_instance AS ownerInstance`;
 
@@ -196,7 +199,7 @@ export class Store {
     this.insertUsageStmt = db.prepare(
       `INSERT INTO usage (ts, hold_id, request_id, client, feature, model, route, status, input_tokens,
        cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, cost, plan_cost, credit_cost,
-       estimated, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       estimated, reason, unpriced) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.usageTailStmt = db.prepare(`SELECT ${TAIL_COLUMNS} FROM usage WHERE id > ? ORDER BY id`);
     this.dataVersionStmt = db.prepare<[], number>('PRAGMA data_version').pluck();
@@ -327,7 +330,7 @@ export class Store {
     const result = this.insertUsageStmt.run(
       u.ts, u.hold.id, u.hold.requestId, u.hold.client, u.hold.feature, u.model, u.hold.route, u.status,
       usage.inputTokens, usage.cachedInputTokens, usage.cacheWriteTokens, usage.outputTokens, usage.reasoningTokens,
-      u.cost, u.planCost, u.creditCost, u.estimated ? 1 : 0, u.reason,
+      u.cost, u.planCost, u.creditCost, u.estimated ? 1 : 0, u.reason, u.unpriced ? 1 : 0,
     );
     return Number(result.lastInsertRowid);
   }

@@ -9,32 +9,39 @@ import type { ModelRate } from '../../shared/rateCard';
 import type { MeteredUsage } from '../../shared/usage';
 import type { Term } from './decimal';
 import { sumRoundedHalfUp } from './decimal';
+import { promptTokensOf, ratesForPrompt } from './longContext';
 
 const MICRO_SHIFT = 6;
 
-export function costOf(rate: ModelRate, usage: MeteredUsage): Micro {
+export function costOf(cardRate: ModelRate, usage: MeteredUsage): Micro {
+  const rate = ratesForPrompt(cardRate, promptTokensOf(usage));
   const cachedPrice = rate.cached_input ?? rate.input;
   const cacheWritePrice = rate.cache_write ?? rate.input;
   const terms: Term[] = [];
   if (usage.vendor === 'openai') {
-    // OpenAI: input includes cached tokens and image/audio tokens; output includes reasoning tokens.
-    // Each part is clamped to what input has left, so a part never counts twice.
+    // OpenAI: input includes cache reads and writes and image/audio tokens; output includes reasoning
+    // tokens. Each part is clamped to what input has left, so a part never counts twice.
     const cached = Math.min(usage.cachedInputTokens, usage.inputTokens);
-    const image = Math.min(usage.imageInputTokens ?? 0, usage.inputTokens - cached);
-    const audio = Math.min(usage.audioInputTokens ?? 0, usage.inputTokens - cached - image);
+    const written = Math.min(usage.cacheWriteTokens, usage.inputTokens - cached);
+    const image = Math.min(usage.imageInputTokens ?? 0, usage.inputTokens - cached - written);
+    const audio = Math.min(usage.audioInputTokens ?? 0, usage.inputTokens - cached - written - image);
     terms.push(
-      { price: rate.input, quantity: usage.inputTokens - cached - image - audio },
+      { price: rate.input, quantity: usage.inputTokens - cached - written - image - audio },
       { price: cachedPrice, quantity: cached },
+      { price: cacheWritePrice, quantity: written },
       { price: rate.image_input ?? rate.input, quantity: image },
       { price: rate.audio_input ?? rate.input, quantity: audio },
       { price: rate.output, quantity: usage.outputTokens },
     );
   } else {
-    // Anthropic: input excludes cache reads and writes, which are priced on their own.
+    // Anthropic: input excludes cache reads and writes, which are priced on their own; 1-hour cache
+    // writes are a part of the writes.
+    const writtenForAnHour = Math.min(usage.cacheWrite1hTokens ?? 0, usage.cacheWriteTokens);
     terms.push(
       { price: rate.input, quantity: usage.inputTokens },
       { price: cachedPrice, quantity: usage.cachedInputTokens },
-      { price: cacheWritePrice, quantity: usage.cacheWriteTokens },
+      { price: cacheWritePrice, quantity: usage.cacheWriteTokens - writtenForAnHour },
+      { price: rate.cache_write_1h ?? cacheWritePrice, quantity: writtenForAnHour },
       { price: rate.output, quantity: usage.outputTokens },
     );
   }

@@ -1,11 +1,12 @@
 /** Looking up a model's price, with the refusal the gateway turns into a 400 (SPEC §1). */
 import type { ModelRate, RateCard } from '../../shared/rateCard';
 import { findModelRate } from '../../shared/rateCard';
+import type { Vendor } from '../../shared/usage';
 
 export type RateLookup = { ok: true; rate: ModelRate } | { ok: false; message: string };
 
-export function resolveRate(card: RateCard, model: string): RateLookup {
-  const rate = findModelRate(card, model);
+export function resolveRate(card: RateCard, model: string, vendor: Vendor): RateLookup {
+  const rate = findModelRate(card, model, vendor);
   if (rate) return { ok: true, rate };
   return {
     ok: false,

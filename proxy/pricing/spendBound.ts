@@ -11,11 +11,13 @@ import type { Micro } from '../../shared/money';
 import type { ModelRate } from '../../shared/rateCard';
 import type { Vendor } from '../../shared/usage';
 import { costOf } from './cost';
+import { ratesForPrompt } from './longContext';
 
 /**
  * The input estimate is the calibrated one (chars per token learned from this model's real counts);
  * real prompts tokenise a little differently, so the bound counts a quarter more. Cache writes can
- * cost more than plain input (Anthropic: 1.25× for 5 minutes), so the dearer of the two prices is used.
+ * cost more than plain input (1.25× for 5 minutes, 2× for an hour), so the dearest of those prices is
+ * used, at the long-context rates when the counted prompt is past the model's threshold.
  */
 const INPUT_SAFETY_NUM = 5;
 const INPUT_SAFETY_DEN = 4;
@@ -30,6 +32,8 @@ export type SpendBound =
       costCap: Micro;
       /** The conservative input cost the cap was computed from. */
       inputCost: Micro;
+      /** The output price the cap was computed at (the long-context one past the threshold). */
+      outputPrice: number;
     };
 
 export interface SpendBoundRequest {
@@ -47,13 +51,15 @@ export interface SpendBoundRequest {
 
 export function spendBound(req: SpendBoundRequest): SpendBound {
   const inputTokens = Math.ceil((req.inputTokens * INPUT_SAFETY_NUM) / INPUT_SAFETY_DEN);
-  const inputPrice = Math.max(req.rate.input, req.rate.cache_write ?? req.rate.input);
-  const inputCost = (req.unitCost ?? 0) + costOf({ ...req.rate, input: inputPrice }, { vendor: req.vendor, inputTokens, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens: 0, reasoningTokens: 0 });
+  const rate = ratesForPrompt(req.rate, inputTokens);
+  const inputPrice = Math.max(rate.input, rate.cache_write ?? rate.input, rate.cache_write_1h ?? rate.input);
+  const dearestInput: ModelRate = { ...rate, input: inputPrice, long_context: undefined };
+  const inputCost = (req.unitCost ?? 0) + costOf(dearestInput, { vendor: req.vendor, inputTokens, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens: 0, reasoningTokens: 0 });
   const costCap = req.spendable + req.margin;
   if (inputCost > costCap) return { ok: false, inputCost };
   // Prices are credits per 1M tokens, so one output token costs `output` micro-credits.
-  if (req.rate.output <= 0) return { ok: true, outputCap: null, costCap, inputCost };
-  const affordable = Math.max(1, Math.floor((req.spendable - Math.min(inputCost, req.spendable)) / req.rate.output));
+  if (rate.output <= 0) return { ok: true, outputCap: null, costCap, inputCost, outputPrice: rate.output };
+  const affordable = Math.max(1, Math.floor((req.spendable - Math.min(inputCost, req.spendable)) / rate.output));
   const binding = req.requestedOutputTokens === null || req.requestedOutputTokens > affordable;
-  return { ok: true, outputCap: binding ? affordable : null, costCap, inputCost };
+  return { ok: true, outputCap: binding ? affordable : null, costCap, inputCost, outputPrice: rate.output };
 }
