@@ -37,12 +37,30 @@ describe('spendBound', () => {
   it('caps the output to what is left after a conservative input', () => {
     const bound = spendBound({ rate: GPT, vendor: 'openai', inputTokens: 100, requestedOutputTokens: null, spendable: 1_000_000, margin: 0 });
     // 125 input tokens (a quarter more) at 50 = 6,250; the rest pays 4,968 output tokens at 200.
-    expect(bound).toEqual({ ok: true, outputCap: 4_968, costCap: 1_000_000, inputCost: 6_250 });
+    expect(bound).toEqual({ ok: true, outputCap: 4_968, costCap: 1_000_000, inputCost: 6_250, outputPrice: 200 });
   });
 
   it('prices the input at the cache-write price when that is dearer', () => {
     const bound = spendBound({ rate: CLAUDE, vendor: 'anthropic', inputTokens: 4, requestedOutputTokens: null, spendable: 10_000, margin: 0 });
     expect(bound.ok && bound.inputCost).toBe(costOf({ ...CLAUDE, input: 93.75 }, { vendor: 'anthropic', inputTokens: 5, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens: 0, reasoningTokens: 0 }));
+  });
+
+  it('prices the input at the 1-hour cache-write price when that is the dearest', () => {
+    const hour = { ...CLAUDE, cache_write_1h: 150 };
+    const bound = spendBound({ rate: hour, vendor: 'anthropic', inputTokens: 4, requestedOutputTokens: null, spendable: 10_000, margin: 0 });
+    expect(bound.ok && bound.inputCost).toBe(750); // 5 tokens at 150
+  });
+
+  it('bounds a prompt past the long-context threshold at the long-context prices', () => {
+    const long = { ...GPT, long_context: { above_input_tokens: 1_000, input: 100, output: 300 } };
+    // 800 estimated tokens count as 1,000: at the threshold, not past it.
+    expect(spendBound({ rate: long, vendor: 'openai', inputTokens: 800, requestedOutputTokens: null, spendable: 1_000_000, margin: 0 })).toMatchObject({
+      inputCost: 50_000,
+      outputPrice: 200,
+    });
+    // 801 count as 1,002: every input token at 100, and output at 300.
+    const past = spendBound({ rate: long, vendor: 'openai', inputTokens: 801, requestedOutputTokens: null, spendable: 1_000_000, margin: 0 });
+    expect(past).toMatchObject({ ok: true, inputCost: 100_200, outputPrice: 300, outputCap: Math.floor((1_000_000 - 100_200) / 300) });
   });
 
   it('does not cap a request whose own limit the account can pay', () => {

@@ -28,7 +28,7 @@ describe('the CLI formats', () => {
   const row: UsageRow = {
     id: 1, ts: '2026-11-03T09:00:00.000Z', client: 'agent\u001b[2J', feature: 'assistant', model: 'gpt-5\u001b]0;x\u0007', route: '/v1/responses',
     status: 200, inputTokens: 1, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens: 1, reasoningTokens: 0, cost: 1, planCost: 1, creditCost: 0,
-    estimated: false, reason: null,
+    estimated: false, reason: null, unpriced: false,
   };
 
   it('print no control character from a usage row, a group key, a grant key or a plan', () => {

@@ -69,7 +69,7 @@ export function loadCatalogue(): Catalogue {
  * dated, so it takes the newest, in force for every request from then on. A kind of condition this
  * does not know (e.g. time-of-day prices) stops the build rather than being guessed at.
  */
-function currentPrices(model: ModelInfo): CataloguePrices {
+export function currentPrices(model: ModelInfo): CataloguePrices {
   if (!Array.isArray(model.prices)) return parse(cataloguePricesSchema, model.prices, model.id);
   const dated = parse(conditionalPricesSchema, model.prices, model.id);
   const newest = dated.reduce((a, b) => ((b.constraint?.start_date ?? '') >= (a.constraint?.start_date ?? '') ? b : a));

@@ -1,6 +1,13 @@
 /** Anthropic's real Messages shapes: stream events, the message body, errors. */
+import type { FakeUsage } from './behavior';
 import type { FakeTurn } from './turn';
 import { sseEvent } from './turn';
+
+/** The cache writes by lifetime, as Anthropic reports them beside their total. */
+function cacheCreation(usage: FakeUsage): unknown {
+  const hour = Math.min(usage.cache_creation_1h_input_tokens, usage.cache_creation_input_tokens);
+  return { ephemeral_5m_input_tokens: usage.cache_creation_input_tokens - hour, ephemeral_1h_input_tokens: hour };
+}
 
 function startUsage(turn: FakeTurn): unknown {
   const { usage } = turn;
@@ -8,6 +15,7 @@ function startUsage(turn: FakeTurn): unknown {
   return {
     input_tokens: usage.input_tokens,
     cache_creation_input_tokens: usage.cache_creation_input_tokens,
+    cache_creation: cacheCreation(usage),
     cache_read_input_tokens: usage.cache_read_input_tokens,
     output_tokens: 1, // Anthropic reports a provisional 1 here; message_delta carries the real total
     service_tier: 'standard',
@@ -31,6 +39,7 @@ function message(turn: FakeTurn, final: boolean): Record<string, unknown> {
             ? {
                 input_tokens: usage.input_tokens,
                 cache_creation_input_tokens: usage.cache_creation_input_tokens,
+                cache_creation: cacheCreation(usage),
                 cache_read_input_tokens: usage.cache_read_input_tokens,
                 output_tokens: usage.output_tokens,
                 service_tier: 'standard',

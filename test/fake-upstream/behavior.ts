@@ -118,7 +118,11 @@ export interface FakeUsage {
   output_tokens: number;
   reasoning_tokens: number;
   cache_creation_input_tokens: number;
+  /** Anthropic: the part of cache_creation_input_tokens written for an hour (`cache_creation.ephemeral_1h_input_tokens`). */
+  cache_creation_1h_input_tokens: number;
   cache_read_input_tokens: number;
+  /** OpenAI: the part of input_tokens written to the cache (`cache_write_tokens` in the input details). */
+  cache_write_tokens: number;
   /** Images and transcription: the part of input_tokens that was image or audio tokens. */
   image_tokens: number;
   audio_tokens: number;
@@ -131,7 +135,9 @@ export function defaultUsage(requestBodyBytes: number, deltas: number): FakeUsag
     output_tokens: deltas,
     reasoning_tokens: 0,
     cache_creation_input_tokens: 0,
+    cache_creation_1h_input_tokens: 0,
     cache_read_input_tokens: 0,
+    cache_write_tokens: 0,
     image_tokens: 0,
     audio_tokens: 0,
   };

@@ -7,7 +7,7 @@ function responsesUsage(turn: FakeTurn): unknown {
   if (usage === null) return null;
   return {
     input_tokens: usage.input_tokens,
-    input_tokens_details: { cached_tokens: usage.cached_tokens },
+    input_tokens_details: { cached_tokens: usage.cached_tokens, cache_write_tokens: usage.cache_write_tokens },
     output_tokens: usage.output_tokens,
     output_tokens_details: { reasoning_tokens: usage.reasoning_tokens },
     total_tokens: usage.input_tokens + usage.output_tokens,
@@ -81,7 +81,7 @@ function chatUsage(turn: FakeTurn): unknown {
     prompt_tokens: usage.input_tokens,
     completion_tokens: usage.output_tokens,
     total_tokens: usage.input_tokens + usage.output_tokens,
-    prompt_tokens_details: { cached_tokens: usage.cached_tokens, audio_tokens: 0 },
+    prompt_tokens_details: { cached_tokens: usage.cached_tokens, cache_write_tokens: usage.cache_write_tokens, audio_tokens: 0 },
     completion_tokens_details: {
       reasoning_tokens: usage.reasoning_tokens,
       audio_tokens: 0,

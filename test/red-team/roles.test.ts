@@ -219,16 +219,15 @@ describe('model names are looked up as own properties', () => {
   };
 
   it('resolve through globs, then the default, like any unknown model', () => {
-    expect(findModelRate(card, 'constructor')).toEqual(rate(2));
-    expect(findModelRate(card, '__proto__')).toEqual(rate(3));
-    expect(findModelRate(card, 'toString')).toEqual(rate(3));
-    expect(findModelRate(card, 'hasOwnProperty')).toEqual(rate(3));
-    expect(findModelRate({ ...card, default: null }, '__proto__')).toBeNull();
+    expect(findModelRate(card, 'constructor', 'openai')).toEqual(rate(2));
+    expect(findModelRate(card, '__proto__', 'openai')).toEqual(rate(3));
+    expect(findModelRate(card, 'toString', 'openai')).toEqual(rate(3));
+    expect(findModelRate(card, 'hasOwnProperty', 'anthropic')).toEqual(rate(3));
+    expect(findModelRate({ ...card, default: null }, '__proto__', 'openai')).toBeNull();
   });
 
   it('a request for one is refused with a 400 when the card has no default', async () => {
-    gw = await startTestGateway({ plan: 'plus' });
-    expect(defaultRateCard().default).toBeNull();
+    gw = await startTestGateway({ plan: 'plus', rateCard: { ...defaultRateCard(), default: null } });
     for (const model of PROTOTYPE_NAMES) {
       const res = await chat(gw, model);
       expect(res.status).toBe(400);

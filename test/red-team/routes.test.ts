@@ -57,7 +57,7 @@ const lastRow = (gw: TestGateway): UsageRow => rows(gw).at(-1)!;
 const micro = (credits: number): number => Math.round(credits * 1_000_000);
 
 function rate(model: string): ModelRate {
-  const found = findModelRate(card, model);
+  const found = findModelRate(card, model, model.startsWith('claude-') ? 'anthropic' : 'openai');
   if (!found) throw new Error(`${model} is not on the card`);
   return found;
 }
