@@ -53,8 +53,8 @@ const openAiUsage = (fields: Partial<MeteredUsage>): MeteredUsage => ({
   reasoningTokens: 0,
   ...fields,
 });
-const FAKE_USAGE = JSON.stringify({ input_tokens: 1200, cached_tokens: 200, output_tokens: 300, reasoning_tokens: 120 });
-const EXPECTED_OPENAI = openAiUsage({ inputTokens: 1200, cachedInputTokens: 200, outputTokens: 300, reasoningTokens: 120 });
+const FAKE_USAGE = JSON.stringify({ input_tokens: 1200, cached_tokens: 200, cache_write_tokens: 100, output_tokens: 300, reasoning_tokens: 120 });
+const EXPECTED_OPENAI = openAiUsage({ inputTokens: 1200, cachedInputTokens: 200, cacheWriteTokens: 100, outputTokens: 300, reasoningTokens: 120 });
 
 describe('routeFor: the route allowlist', () => {
   const metered = (method: string, path: string) => {
@@ -327,8 +327,10 @@ describe('Chat Completions dialect', () => {
 
 describe('Messages dialect', () => {
   const request = { model: 'claude-sonnet-4-5', max_tokens: 64000, messages: [{ role: 'user', content: 'hi' }], stream: true };
-  const anthropicUsage = { vendor: 'anthropic', inputTokens: 40, cachedInputTokens: 3000, cacheWriteTokens: 500, outputTokens: 77, reasoningTokens: 0 };
-  const headers = { 'x-fake-usage': JSON.stringify({ input_tokens: 40, cache_read_input_tokens: 3000, cache_creation_input_tokens: 500, output_tokens: 77 }) };
+  const anthropicUsage = { vendor: 'anthropic', inputTokens: 40, cachedInputTokens: 3000, cacheWriteTokens: 500, cacheWrite1hTokens: 200, outputTokens: 77, reasoningTokens: 0 };
+  const headers = {
+    'x-fake-usage': JSON.stringify({ input_tokens: 40, cache_read_input_tokens: 3000, cache_creation_input_tokens: 500, cache_creation_1h_input_tokens: 200, output_tokens: 77 }),
+  };
 
   it('meters a real stream at any split: message_start input and cache, message_delta output', async () => {
     const bytes = await fixture('/v1/messages?beta=true', request, headers);
@@ -359,6 +361,16 @@ describe('Messages dialect', () => {
     expect(out.toString()).toBe(stream);
     expect(meter.usage()).toEqual({ vendor: 'anthropic', inputTokens: 10, cachedInputTokens: 2, cacheWriteTokens: 0, outputTokens: 25, reasoningTokens: 0 });
     expect(meter.streamedText()).toBe('hmm {"a":1}');
+  });
+
+  it('takes the 1-hour cache writes from a message_delta that reports them', () => {
+    const stream = [
+      'event: message_start\ndata: {"type":"message_start","message":{"usage":{"input_tokens":10,"cache_creation_input_tokens":0,"output_tokens":1}}}',
+      'event: message_delta\ndata: {"type":"message_delta","delta":{},"usage":{"output_tokens":5,"cache_creation_input_tokens":300,"cache_creation":{"ephemeral_5m_input_tokens":100,"ephemeral_1h_input_tokens":200}}}',
+      'event: message_stop\ndata: {"type":"message_stop"}',
+    ].join('\n\n') + '\n\n';
+    const { meter } = meterStream(messagesDialect, [Buffer.from(stream)]);
+    expect(meter.usage()).toMatchObject({ cacheWriteTokens: 300, cacheWrite1hTokens: 200, outputTokens: 5 });
   });
 
   it('reads usage from a non-streaming body, compressed upstream or not', async () => {

@@ -7,6 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import zlib from 'node:zlib';
 import { rawRequest } from './fake-upstream';
 import { eventually, sseEvents, startTestGateway, UPSTREAM_ANTHROPIC_KEY, UPSTREAM_OPENAI_KEY, type TestGateway } from './helpers/testGateway';
+import { costOf } from '../proxy/pricing/cost';
+import { defaultRateCard } from '../proxy/pricing/defaultRateCard';
+import type { VendorDefaults } from '../shared/rateCard';
 
 let gw: TestGateway;
 
@@ -201,5 +204,58 @@ describe('metering through the gateway', () => {
     expect(Date.now() - started).toBeLessThan(1_000);
     controller.abort();
     await reading;
+  });
+});
+
+describe('models the shipped card does not list', () => {
+  const card = defaultRateCard();
+  const fallback = card.default as VendorDefaults;
+
+  it("meters an unknown OpenAI model at the dearest OpenAI price and flags its row unpriced", async () => {
+    const res = await rawRequest(`${gw.url}/v1/responses`, {
+      headers: { ...gw.auth, 'content-type': 'application/json', 'x-fake-usage': json(OPENAI_USAGE) },
+      body: json({ model: 'gpt-7-nova', input: 'hi' }),
+    });
+    expect(res.status).toBe(200);
+    const usage = { vendor: 'openai', inputTokens: 1000, cachedInputTokens: 200, cacheWriteTokens: 0, outputTokens: 300, reasoningTokens: 100 } as const;
+    expect(lastRow()).toMatchObject({ model: 'gpt-7-nova', unpriced: true, cost: costOf(fallback.openai!, usage) / 1_000_000 });
+    expect(gw.ledger.status().unpricedModels).toContain('gpt-7-nova');
+  });
+
+  it('meters an unknown model sent to the Anthropic API at the dearest Anthropic price, 1-hour cache writes included', async () => {
+    const res = await rawRequest(`${gw.url}/v1/messages`, {
+      headers: { 'x-api-key': gw.token, 'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'x-fake-usage': json({ ...ANTHROPIC_USAGE, cache_creation_1h_input_tokens: 400 }) },
+      body: json({ model: 'claude-epic-9', max_tokens: 64000, messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(res.status).toBe(200);
+    const usage = { vendor: 'anthropic', inputTokens: 100, cachedInputTokens: 2000, cacheWriteTokens: 1000, cacheWrite1hTokens: 400, outputTokens: 500, reasoningTokens: 0 } as const;
+    expect(lastRow()).toMatchObject({ model: 'claude-epic-9', unpriced: true, cost: costOf(fallback.anthropic!, usage) / 1_000_000 });
+  });
+
+  it("meters Codex's and Claude Code's default models at their own listed prices", async () => {
+    for (const [path, model] of [['/v1/responses', 'gpt-6.1-sol'], ['/v1/messages', 'claude-opus-4-8']] as const) {
+      const anthropic = path === '/v1/messages';
+      const res = await rawRequest(`${gw.url}${path}`, {
+        headers: anthropic ? { 'x-api-key': gw.token, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' } : { ...gw.auth, 'content-type': 'application/json' },
+        body: json(anthropic ? { model, max_tokens: 64000, messages: [{ role: 'user', content: 'hi' }] } : { model, input: 'hi' }),
+      });
+      expect(res.status).toBe(200);
+      expect(lastRow()).toMatchObject({ model, unpriced: false });
+    }
+  });
+
+  it('still refuses an unknown model with a 400 when a card says "default": null', async () => {
+    const strict = await startTestGateway({ plan: 'pro', rateCard: { ...card, default: null } });
+    try {
+      const res = await rawRequest(`${strict.url}/v1/responses`, {
+        headers: { ...strict.auth, 'content-type': 'application/json' },
+        body: json({ model: 'gpt-7-nova', input: 'hi' }),
+      });
+      expect(res.status).toBe(400);
+      expect(JSON.parse(res.body.toString()).error.message).toContain('Model "gpt-7-nova" is not on Creditgate\'s rate card');
+      expect(strict.upstream.requests).toHaveLength(0);
+    } finally {
+      await strict.close();
+    }
   });
 });

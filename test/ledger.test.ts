@@ -7,7 +7,7 @@ import { LedgerError } from '../proxy/ledger/ledger';
 import { SCHEMA_VERSION, migrate } from '../proxy/ledger/schema';
 import { credits } from '../proxy/ledger/statusView';
 import type { TempLedger } from './fixtures/ledger-setup';
-import { FIVE_HOURS, HOUR, T0, WEEK, auditDatabase, heldIn, micro, openTemp, request, unitUsage } from './fixtures/ledger-setup';
+import { FIVE_HOURS, HOUR, RATE_CARD, T0, WEEK, auditDatabase, heldIn, micro, openTemp, request, unitUsage } from './fixtures/ledger-setup';
 
 let t: TempLedger;
 afterEach(() => t?.cleanup());
@@ -557,6 +557,47 @@ describe('ledger: migrations', () => {
     expect(t.ledger.recover()).toBe(1);
     expect(t.ledger.grants().map((g) => g.remaining)).toEqual([0, 0.00043]);
     expectTotalsMatchRows();
+  });
+
+  it('carries usage rows written before the unpriced flag forward as priced', () => {
+    t = openTemp();
+    const a = admitted(10);
+    t.ledger.post(a.holdId, { usage: unitUsage(5) });
+    t.ledger.close();
+    const db = new Database(t.path);
+    db.exec('ALTER TABLE usage DROP COLUMN unpriced');
+    db.pragma('user_version = 5');
+    db.close();
+    t.reopen();
+    expect(t.ledger.usageRows({}).map((r) => r.unpriced)).toEqual([false]);
+  });
+});
+
+describe('ledger: models the rate card does not list', () => {
+  const card = { ...RATE_CARD, default: { openai: RATE_CARD.models['gpt-test']!, anthropic: null } };
+
+  it('prices them by the default, flags their rows unpriced, and names them in the status', () => {
+    t = openTemp({ rateCard: card, initialPlan: 'pro' });
+    const usage = { ...unitUsage(0), inputTokens: 1_000, outputTokens: 100 };
+    const unknown = t.ledger.admit({ ...request(10), model: 'gpt-mystery' });
+    if (!unknown.admitted) throw new Error('blocked');
+    const posted = t.ledger.post(unknown.holdId, { usage });
+    expect(posted.cost).toBe(1_000 * 2 + 100 * 8); // gpt-test's prices
+    const listed = t.ledger.admit({ ...request(10), model: 'gpt-test' });
+    if (!listed.admitted) throw new Error('blocked');
+    t.ledger.post(listed.holdId, { usage });
+    expect(t.ledger.usageRows({}).map((r) => [r.model, r.unpriced])).toEqual([['gpt-mystery', true], ['gpt-test', false]]);
+    expect(t.ledger.status().unpricedModels).toEqual(['gpt-mystery']);
+    // Another process (a CLI, a second gateway) reads the same from the file.
+    const other = t.reopen();
+    expect(other.status().unpricedModels).toEqual(['gpt-mystery']);
+  });
+
+  it('says nothing in the status while every row was priced by a listed rate', () => {
+    t = openTemp({ rateCard: card, initialPlan: 'pro' });
+    const a = admitted(10);
+    t.ledger.post(a.holdId, { usage: unitUsage(5) });
+    expect(t.ledger.status()).not.toHaveProperty('unpricedModels');
   });
 });
 

@@ -15,9 +15,21 @@ describe('costOf: vendor accounting (SPEC §6), in micro-credits', () => {
     expect(costOf(gpt5, u)).toBe(462_500);
   });
 
-  it('OpenAI: cache-write tokens are not billed separately, and cached never exceeds input', () => {
+  it('OpenAI: cache writes are a part of input, at the input price unless the rate has a cache-write price', () => {
     expect(costOf(gpt5, usage('openai', { inputTokens: 100, cacheWriteTokens: 100 }))).toBe(3_125);
     expect(costOf(gpt5, usage('openai', { inputTokens: 100, cachedInputTokens: 500 }))).toBe(313); // 312.5 → 313
+    // gpt-6-sol's shape: 1.25× input for writes. 600 plain + 300 read + 100 written (never more than input).
+    const sol: ModelRate = { feature: 'assistant', input: 50, cached_input: 5, cache_write: 62.5, output: 250 };
+    expect(costOf(sol, usage('openai', { inputTokens: 1_000, cachedInputTokens: 300, cacheWriteTokens: 100 }))).toBe(600 * 50 + 300 * 5 + 100 * 62.5);
+    expect(costOf(sol, usage('openai', { inputTokens: 1_000, cachedInputTokens: 300, cacheWriteTokens: 5_000 }))).toBe(300 * 5 + 700 * 62.5);
+  });
+
+  it('Anthropic: 1-hour cache writes are priced apart from 5-minute ones, within the writes', () => {
+    const opus: ModelRate = { feature: 'assistant', input: 125, cached_input: 12.5, cache_write: 156.25, cache_write_1h: 250, output: 625 };
+    expect(costOf(opus, usage('anthropic', { cacheWriteTokens: 1_000, cacheWrite1hTokens: 400 }))).toBe(600 * 156.25 + 400 * 250);
+    // Never more 1-hour writes than writes; without a 1-hour price they pay the 5-minute one.
+    expect(costOf(opus, usage('anthropic', { cacheWriteTokens: 100, cacheWrite1hTokens: 400 }))).toBe(100 * 250);
+    expect(costOf(sonnet, usage('anthropic', { cacheWriteTokens: 1_000, cacheWrite1hTokens: 400 }))).toBe(1_000 * 93.75);
   });
 
   it('Anthropic: input excludes cache reads and writes, each priced on its own', () => {
@@ -29,6 +41,25 @@ describe('costOf: vendor accounting (SPEC §6), in micro-credits', () => {
   it('falls back to the input price when the rate has no cache prices', () => {
     const plain: ModelRate = { feature: 'assistant', input: 10, output: 0 };
     expect(costOf(plain, usage('anthropic', { inputTokens: 1, cachedInputTokens: 2, cacheWriteTokens: 3 }))).toBe(60);
+  });
+});
+
+describe('costOf: long-context prices', () => {
+  const long: ModelRate = {
+    feature: 'assistant', input: 50, cached_input: 5, cache_write: 62.5, output: 250,
+    long_context: { above_input_tokens: 272_000, input: 100, cached_input: 10, output: 375 },
+  };
+
+  it('OpenAI: a prompt past the threshold pays the long-context prices for the whole request', () => {
+    expect(costOf(long, usage('openai', { inputTokens: 272_000, outputTokens: 1_000 }))).toBe(272_000 * 50 + 1_000 * 250);
+    expect(costOf(long, usage('openai', { inputTokens: 272_001, cachedInputTokens: 200_000, outputTokens: 1_000 }))).toBe(
+      72_001 * 100 + 200_000 * 10 + 1_000 * 375,
+    );
+  });
+
+  it('Anthropic: the threshold counts cache reads and writes with input; a price the tier lacks keeps its base value', () => {
+    const u = usage('anthropic', { inputTokens: 2_001, cachedInputTokens: 250_000, cacheWriteTokens: 20_000, outputTokens: 10 });
+    expect(costOf(long, u)).toBe(2_001 * 100 + 250_000 * 10 + 20_000 * 62.5 + 10 * 375);
   });
 });
 
