@@ -1,13 +1,16 @@
 /**
- * Shows the alerts that presentation/alerts.ts plans: thresholds, the switch to credits, blocked.
- * The fired keys are kept in globalState so reloading a window does not repeat them.
+ * Shows the alerts that presentation/alerts.ts plans (thresholds, the switch to credits, blocked) and
+ * the notice for a model the rate card does not list (presentation/unpricedModels.ts). What was
+ * shown is kept in globalState so reloading a window does not repeat it.
  */
 import * as vscode from 'vscode';
 import type { Status } from '../shared/protocol';
 import type { AlertAction, FiredKeys } from './presentation/alerts';
 import { AlertPlanner, alertMessage } from './presentation/alerts';
+import { UnpricedModelNotices, unpricedModelMessage } from './presentation/unpricedModels';
 
 const FIRED_KEY = 'creditgate.firedAlerts';
+const TOLD_UNPRICED_KEY = 'creditgate.toldUnpricedModels';
 
 const COMMAND_FOR: Record<AlertAction, string> = {
   'Add credits': 'creditgate.addCredits',
@@ -17,12 +20,14 @@ const COMMAND_FOR: Record<AlertAction, string> = {
 
 export class Notifications {
   private readonly planner: AlertPlanner;
+  private readonly unpriced: UnpricedModelNotices;
 
   constructor(
     private readonly state: vscode.Memento,
     thresholds: readonly number[],
   ) {
     this.planner = new AlertPlanner(thresholds, state.get<FiredKeys>(FIRED_KEY, {}));
+    this.unpriced = new UnpricedModelNotices(state.get<unknown[]>(TOLD_UNPRICED_KEY, []));
   }
 
   setThresholds(thresholds: readonly number[]): void {
@@ -32,9 +37,21 @@ export class Notifications {
   observe(status: Status): void {
     const now = Date.now();
     const alerts = this.planner.observe(status, now);
-    if (alerts.length === 0) return;
-    void this.state.update(FIRED_KEY, this.planner.firedKeys());
-    for (const alert of alerts) void this.show(alertMessage(alert, now, { locale: vscode.env.language }));
+    if (alerts.length > 0) {
+      void this.state.update(FIRED_KEY, this.planner.firedKeys());
+      for (const alert of alerts) void this.show(alertMessage(alert, now, { locale: vscode.env.language }));
+    }
+    const unpriced = this.unpriced.observe(status);
+    if (unpriced.length > 0) {
+      void this.state.update(TOLD_UNPRICED_KEY, this.unpriced.told());
+      for (const model of unpriced) void this.showUnpriced(model);
+    }
+  }
+
+  private async showUnpriced(model: string): Promise<void> {
+    const message = unpricedModelMessage(model);
+    const choice = await vscode.window.showWarningMessage(message.text, ...message.actions);
+    if (choice) await vscode.commands.executeCommand('workbench.action.openSettings', 'creditgate.rateCardFile');
   }
 
   private async show(message: ReturnType<typeof alertMessage>): Promise<void> {

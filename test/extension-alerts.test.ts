@@ -3,6 +3,7 @@ import { AlertPlanner, alertMessage, normalizeThresholds } from '../extension/pr
 import { RestartPolicy } from '../extension/presentation/restartPolicy';
 import { confirmationMessage, packChoices, parseCreditAmount, validateCreditAmount } from '../extension/presentation/purchase';
 import { clientSnippets, validateClientName } from '../extension/presentation/clientSnippets';
+import { TOLD_MODELS_CAP, UnpricedModelNotices, unpricedModelMessage } from '../extension/presentation/unpricedModels';
 import { NOW, status } from './extension-fixtures';
 
 const NEXT_5H = '2026-11-03T19:30:00.000Z';
@@ -140,5 +141,34 @@ describe('connect a client', () => {
     expect(doc).toContain('export ANTHROPIC_API_KEY=cg_abc');
     expect(validateClientName('claude-code')).toBeNull();
     expect(validateClientName('a b')).not.toBeNull();
+  });
+});
+
+describe('the notice for a model the rate card does not list', () => {
+  it('tells about each unpriced model once, across status pushes and reloads', () => {
+    const notices = new UnpricedModelNotices();
+    expect(notices.observe(status())).toEqual([]);
+    expect(notices.observe(status({ unpricedModels: ['gpt-7-nova'] }))).toEqual(['gpt-7-nova']);
+    expect(notices.observe(status({ unpricedModels: ['gpt-7-nova'] }))).toEqual([]);
+    expect(notices.observe(status({ unpricedModels: ['gpt-7-nova', 'claude-epic-9'] }))).toEqual(['claude-epic-9']);
+    // A reloaded window starts from what was persisted.
+    const reloaded = new UnpricedModelNotices([...notices.told(), 42]);
+    expect(reloaded.observe(status({ unpricedModels: ['gpt-7-nova', 'claude-epic-9'] }))).toEqual([]);
+  });
+
+  it('forgets the oldest told models past its cap', () => {
+    const notices = new UnpricedModelNotices(Array.from({ length: TOLD_MODELS_CAP }, (_, i) => `m${i}`));
+    notices.observe(status({ unpricedModels: ['newest'] }));
+    expect(notices.told()).toHaveLength(TOLD_MODELS_CAP);
+    expect(notices.told()).not.toContain('m0');
+    expect(notices.told()).toContain('newest');
+  });
+
+  it('names the model and how to give it a price', () => {
+    const message = unpricedModelMessage('gpt-7-nova');
+    expect(message.text).toContain('"gpt-7-nova" is not on the rate card');
+    expect(message.text).toContain('"models"');
+    expect(message.text).toContain('creditgate.rateCardFile');
+    expect(message.actions).toEqual(['Set Rate Card File']);
   });
 });
