@@ -146,9 +146,9 @@ describe('creditgate CLI', () => {
     const rows = cli(['usage', '--json'], env).stdout.trim().split('\n').map((line) => JSON.parse(line));
     expect(rows).toHaveLength(3);
     expect(Object.keys(rows[0]).sort()).toEqual(
-      ['id', 'ts', 'client', 'feature', 'model', 'route', 'status', 'inputTokens', 'cachedInputTokens', 'cacheWriteTokens', 'outputTokens', 'reasoningTokens', 'cost', 'planCost', 'creditCost', 'estimated', 'reason'].sort(),
+      ['id', 'ts', 'client', 'feature', 'model', 'route', 'status', 'inputTokens', 'cachedInputTokens', 'cacheWriteTokens', 'outputTokens', 'reasoningTokens', 'cost', 'planCost', 'creditCost', 'estimated', 'reason', 'unpriced'].sort(),
     );
-    expect(rows[0]).toMatchObject({ client: 'script', model: 'gpt-5', cost: 0.13125, planCost: 0.13125, creditCost: 0, estimated: false, reason: null });
+    expect(rows[0]).toMatchObject({ client: 'script', model: 'gpt-5', cost: 0.13125, planCost: 0.13125, creditCost: 0, estimated: false, reason: null, unpriced: false });
     const groups = cli(['usage', '--json', '--group-by', 'client'], env).stdout.trim().split('\n').map((line) => JSON.parse(line));
     expect(groups).toEqual([{ key: 'script', requests: 3, cost: 0.39375, inputTokens: 3000, outputTokens: 1200 }]);
     const csv = cli(['usage', '--csv', '--group-by', 'model'], env).stdout;

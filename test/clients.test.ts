@@ -11,6 +11,9 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { costOf } from '../proxy/pricing/cost';
+import { defaultRateCard } from '../proxy/pricing/defaultRateCard';
+import { priceModel } from '../shared/rateCard';
 import { startTestGateway, type TestGateway } from './helpers/testGateway';
 
 let gw: TestGateway;
@@ -92,11 +95,12 @@ describe('Anthropic SDK', () => {
 describe('Codex CLI', () => {
   const codexBin = path.resolve(__dirname, '../node_modules/.bin/codex');
 
-  function runCodex(codexHome: string, prompt: string) {
+  /** `model` null: no model in the config, as in the README's snippet, so Codex sends its own default. */
+  function runCodex(codexHome: string, prompt: string, model: string | null = 'gpt-5-codex') {
     fs.writeFileSync(
       path.join(codexHome, 'config.toml'),
       [
-        'model = "gpt-5-codex"',
+        ...(model === null ? [] : [`model = "${model}"`]),
         'model_provider = "creditgate"',
         '[model_providers.creditgate]',
         'name = "Creditgate"',
@@ -165,6 +169,22 @@ describe('Codex CLI', () => {
     expect(limits.length).toBeGreaterThan(0);
     expect(limits.at(-1)!.primary!.window_minutes).toBe(300);
     expect(limits.at(-1)!.secondary!.window_minutes).toBe(10080);
+  });
+
+  it("runs on its own default model with the README's config, priced by the shipped card's listed price", async () => {
+    const codexHome = newCodexHome();
+    gw.upstream.setBehavior(null);
+    const rowsBefore = gw.ledger.usageRows({}).length;
+    const result = await runCodex(codexHome, 'say hi', null);
+    expect(result.status, result.stderr).toBe(0);
+    const model = JSON.parse(gw.upstream.requests.at(-1)!.body).model as string;
+    expect(model).toBe('gpt-6.1-sol'); // Codex 0.169's default
+    const rows = gw.ledger.usageRows({}).slice(rowsBefore);
+    expect(rows).toHaveLength(1);
+    const rate = priceModel(defaultRateCard(), model, 'openai');
+    expect(rate?.listed).toBe(true);
+    const usage = { vendor: 'openai', inputTokens: rows[0]!.inputTokens, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens: rows[0]!.outputTokens, reasoningTokens: 0 } as const;
+    expect(rows[0]).toMatchObject({ model, unpriced: false, estimated: false, cost: costOf(rate!.rate, usage) / 1e6 });
   });
 
   it.each(['free', 'plus'])('prints "hit your usage limit", and no ChatGPT upsell, on a blocked %s account', async (plan) => {

@@ -60,7 +60,7 @@ describe('fake upstream', () => {
     const bodyBytes = Buffer.byteLength(JSON.stringify({ model: 'gpt-5-codex', input: 'hi', stream: true }));
     expect(completed.response.usage).toEqual({
       input_tokens: Math.ceil(bodyBytes / 4),
-      input_tokens_details: { cached_tokens: 0 },
+      input_tokens_details: { cached_tokens: 0, cache_write_tokens: 0 },
       output_tokens: 3,
       output_tokens_details: { reasoning_tokens: 0 },
       total_tokens: Math.ceil(bodyBytes / 4) + 3,

@@ -59,7 +59,9 @@ describe('front door', () => {
 });
 
 describe('bad input', () => {
-  it('answers malformed JSON, wrong types and unknown models with 400 without forwarding', async () => {
+  // Unknown models are priced by the shipped card's default; a card without one refuses them
+  // (gateway-metering.test.ts, red-team/roles.test.ts).
+  it('answers malformed JSON and wrong types with 400 without forwarding', async () => {
     const before = gw.upstream.requests.length;
     const cases: [string, string, RegExp][] = [
       ['/v1/chat/completions', '{"model": "gpt-5", "messages": [', /JSON/],
@@ -67,7 +69,6 @@ describe('bad input', () => {
       ['/v1/chat/completions', json({ model: 'gpt-5', messages: [], stream: 'yes' }), /stream/],
       ['/v1/chat/completions', json({ model: 'gpt-5', messages: [], max_tokens: -1 }), /max_tokens/],
       ['/v1/responses', json({ model: 'gpt-5' }), /input/],
-      ['/v1/responses', json({ model: 'no-such-model', input: 'hi' }), /no-such-model/],
     ];
     for (const [path, body, message] of cases) {
       const res = await rawRequest(`${gw.url}${path}`, { headers: { ...gw.auth, 'content-type': 'application/json' }, body });
