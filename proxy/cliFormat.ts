@@ -11,6 +11,10 @@ const credits = (value: number): string => value.toLocaleString('en-US', { maxim
 export function formatStatus(status: Status, now: number): string {
   const lines = [`plan ${printable(status.plan)} · state ${status.state} · auto-use of credits ${status.autoUseCredits ? 'on' : 'off'}`];
   if (status.planWarning) lines.push(`  warning: ${printable(status.planWarning)}`);
+  if (status.unpricedModels) {
+    const models = status.unpricedModels.map((model) => printable(model)).join(', ');
+    lines.push(`  not on the rate card, billed at its default price: ${models} (add them to a rate card of your own to price them)`);
+  }
   for (const window of status.windows) {
     const reset = window.resetsAt === null ? 'not started' : `resets ${window.resetsAt} (in ${formatDuration(Date.parse(window.resetsAt) - now)})`;
     lines.push(

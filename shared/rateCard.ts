@@ -41,10 +41,13 @@ export const modelRateSchema = z.strictObject({
   long_context: z.optional(longContextSchema),
 });
 
-/** A default per vendor: the vendor whose API a request came through (null refuses that vendor's unknown models). */
+/**
+ * A default per vendor: the vendor whose API a request came through. Null, or leaving a vendor out,
+ * refuses that vendor's unknown models.
+ */
 export const vendorDefaultsSchema = z.strictObject({
-  openai: z.nullable(modelRateSchema),
-  anthropic: z.nullable(modelRateSchema),
+  openai: z._default(z.nullable(modelRateSchema), null),
+  anthropic: z._default(z.nullable(modelRateSchema), null),
 });
 
 export const packSchema = z.strictObject({

@@ -86,6 +86,12 @@ describe('rate-card schema errors', () => {
     expect(parsed.models.m?.long_context).toEqual({ above_input_tokens: 272_000, input: 2, output: 3 });
   });
 
+  it('reads a per-vendor default that names one vendor as refusing the other', () => {
+    const parsed = rateCardSchema.parse({ version: 'v', creditUsd: 0.04, models: {}, default: { anthropic: { input: 9 } } });
+    expect(parsed.default).toEqual({ openai: null, anthropic: { feature: 'assistant', input: 9, output: 0 } });
+    expect(priceModel(parsed, 'gpt-7', 'openai')).toBeNull();
+  });
+
   it('refuses a long-context threshold that is not a whole number of tokens', () => {
     const result = rateCardSchema.safeParse({ version: 'v', creditUsd: 0.04, models: { m: { long_context: { above_input_tokens: 1.5, input: 1, output: 1 } } } });
     expect(result.success).toBe(false);

@@ -34,7 +34,7 @@ describe('the CLI formats', () => {
   it('print no control character from a usage row, a group key, a grant key or a plan', () => {
     const status = {
       plan: 'team\u001b[8m', state: 'plan', autoUseCredits: true, windows: [], credits: { balance: 0, held: 0, available: 0 },
-      lastCharge: null, burnRatePerHour: 0, planWarning: 'plan "team\u001b[8m" is not defined',
+      lastCharge: null, burnRatePerHour: 0, planWarning: 'plan "team\u001b[8m" is not defined', unpricedModels: ['gpt-7\u001b[2J'],
     } as unknown as Status;
     const outputs = [
       formatUsage([row], undefined),
@@ -47,5 +47,6 @@ describe('the CLI formats', () => {
       expect(output).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
       expect(output).toContain('\\u001b');
     }
+    expect(formatStatus(status, Date.parse(row.ts))).toContain('not on the rate card, billed at its default price: gpt-7\\u001b[2J');
   });
 });
