@@ -39,7 +39,7 @@ describe('the rate-card generator', () => {
     const card = parse(generateRateCard(fakeCatalogue([{ id: 'gpt-9', match: { or: [{ equals: 'gpt-9' }, { starts_with: 'gpt-9-20' }] }, prices: chat(2, 10) }, CLAUDE]), noOverlay));
     expect(Object.keys(card.models)).toEqual(['claude-x*', 'gpt-9', 'gpt-9-20*']);
     expect(card.models['gpt-9']).toEqual({ feature: 'assistant', input: 50, output: 250 });
-    expect(card.version).toBe('2026-12-01+genai-prices-1.0.0');
+    expect(card.version).toBe('2026-12-01+fake-prices-1.0.0');
   });
 
   it('refuses a catalogue whose first-match order the longest glob would not keep', () => {

@@ -41,7 +41,8 @@ export function generateRateCard(catalogue: Catalogue, overlay: Overlay): string
 
   const models = Object.fromEntries([...entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([key, e]) => [key, e.rate]));
   const card: RateCard = {
-    version: `${overlay.checked}+genai-prices-${catalogue.version}`,
+    // The overlay's check date and the catalogue's version: either changing makes a new card.
+    version: `${overlay.checked}+${catalogue.name.replace(/^@[^/]+\//, '')}-${catalogue.version}`,
     catalogue: { name: catalogue.name, version: catalogue.version },
     creditUsd: CREDIT_USD,
     models,
