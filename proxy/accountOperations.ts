@@ -80,6 +80,6 @@ export function listCredits(ledger: Ledger): GrantRow[] {
 }
 
 export function usage(ledger: Ledger, query: UsageQueryParams): UsageRow[] | UsageGroup[] {
-  const base = { since: query.since, until: query.until, limit: query.limit };
+  const base = { since: query.since, until: query.until, limit: query.limit, beforeId: query.before };
   return query.groupBy ? ledger.usageGroups({ ...base, groupBy: query.groupBy }) : ledger.usageRows(base);
 }

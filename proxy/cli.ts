@@ -17,6 +17,7 @@ import { formatStatus, formatGrants, formatUsage } from './cliFormat';
 import type { Logger } from './gateway/context';
 import type { TokenRole } from './ledger/tokens';
 import { openAccount, serveGateway, type RuntimeLocation } from './runtime';
+import { stopOnSignals } from './stopSignals';
 import { printable, printableLines, printableRows } from './terminalText';
 import { toCsv, USAGE_GROUP_COLUMNS, USAGE_ROW_COLUMNS } from './usageCsv';
 
@@ -79,11 +80,7 @@ program
   .action(async (options: { port?: number }, command: Command) => {
     const running = await serveGateway({ ...globals(command), port: options.port }, process.env, log);
     console.log(`listening on ${running.gateway.url}`);
-    const stop = (): void => {
-      void running.stop().then(() => process.exit(0));
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    stopOnSignals((hurry) => running.stop({ hurry }), log);
   });
 
 program

@@ -15,6 +15,7 @@ import { AccountHost } from './editor/accountHost';
 import { readInitOptions } from './editor/initOptions';
 import { registerRpcHandlers } from './editor/rpcHandlers';
 import * as operations from './accountOperations';
+import { stopOnSignals } from './stopSignals';
 
 const connection = createConnection(ProposedFeatures.all);
 const log: Logger = {
@@ -75,10 +76,32 @@ connection.onInitialized(() => {
   void connection.sendNotification(StatusChangedNotification, host.status());
 });
 
-connection.onShutdown(async () => {
-  const closing = host;
-  host = null;
-  await closing?.close();
-});
+/**
+ * The language client waits 5 s for this process to stop (extension/gatewayClient.ts) and kills it
+ * 2 s later: the grace period leaves time to end, bill and flush what is still running after it.
+ */
+const EDITOR_STOP_GRACE_MS = 3_000;
+
+let stopping: Promise<void> | null = null;
+const hurried = new AbortController();
+
+/**
+ * Stops the gateway (gracefully, when this process owns it) and closes the ledger. Later calls (the
+ * shutdown request, then a signal) join the same stop; any of their `hurry` signals ends its grace period.
+ */
+function stop(hurry?: AbortSignal): Promise<void> {
+  hurry?.addEventListener('abort', () => hurried.abort(), { once: true });
+  if (!stopping) {
+    const closing = host;
+    host = null;
+    const graceMs = closing ? Math.min(EDITOR_STOP_GRACE_MS, closing.account.config.shutdownGraceMs) : 0;
+    stopping = closing?.close({ graceMs, hurry: hurried.signal }) ?? Promise.resolve();
+  }
+  return stopping;
+}
+
+connection.onShutdown(() => stop());
+// Signals (the system shutting down, a user's kill) get the same stop as `creditgate serve`.
+stopOnSignals(stop, log);
 
 connection.listen();

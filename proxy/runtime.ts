@@ -9,7 +9,7 @@ import { rememberAccountRules, rememberedRulesFile } from './config/remembered';
 import { DATABASE_FILE, preparePrivateDataDir } from './dataDir';
 import { GatewayLock } from './gatewayLock';
 import type { Logger } from './gateway/context';
-import { Gateway } from './gateway/server';
+import { Gateway, type GatewayOptions, type StopOptions } from './gateway/server';
 import { UpstreamKeys } from './gateway/upstream';
 import { Ledger } from './ledger/ledger';
 import { admissionEstimator } from './pricing/admissionEstimator';
@@ -63,10 +63,29 @@ function applyConfiguredAutoReload(account: Account): void {
   if (!everSet) account.ledger.setAutoReload(configured, 'config');
 }
 
+/** The config's time limits and connection cap, as the gateway takes them. */
+function gatewayLimits(config: ResolvedConfig): Pick<GatewayOptions, 'upstreamTimeouts' | 'connections' | 'shutdownGraceMs'> {
+  return {
+    upstreamTimeouts: {
+      answerMs: config.upstreamTimeoutMs,
+      firstByteMs: config.upstreamFirstByteTimeoutMs,
+      interByteMs: config.upstreamInterByteTimeoutMs,
+    },
+    connections: {
+      requestHeadersTimeoutMs: config.requestHeadersTimeoutMs,
+      requestBodyTimeoutMs: config.requestBodyTimeoutMs,
+      keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+      maxConnections: config.maxConnections,
+    },
+    shutdownGraceMs: config.shutdownGraceMs,
+  };
+}
+
 export interface RunningGateway {
   account: Account;
   gateway: Gateway;
-  stop(): Promise<void>;
+  /** Stops gracefully (see Gateway.close), then closes the ledger and releases the data directory. */
+  stop(options?: StopOptions): Promise<void>;
 }
 
 /** Starts the gateway on the account: one per data directory, holds of a dead gateway settled first. */
@@ -99,7 +118,7 @@ export async function serveGateway(
         estimator: admissionEstimator(account.ledger),
         maxBodyBytes: account.config.maxBodyBytes,
         overspendMargin: account.config.overspendMargin,
-        upstreamTimeoutMs: account.config.upstreamTimeoutMs,
+        ...gatewayLimits(account.config),
         log,
         instanceId: lock.instance,
       },
@@ -112,8 +131,8 @@ export async function serveGateway(
     return {
       account,
       gateway,
-      async stop() {
-        await gateway.close();
+      async stop(options?: StopOptions) {
+        await gateway.close(options);
         account.ledger.close();
         lock.release();
       },

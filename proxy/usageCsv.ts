@@ -7,9 +7,18 @@ function cell(value: string | number | boolean | null | undefined): string {
 }
 
 export function toCsv<T extends UsageRow | UsageGroup>(rows: readonly T[], columns: readonly (keyof T)[]): string {
-  const lines = [columns.join(',')];
-  for (const row of rows) lines.push(columns.map((column) => cell(row[column] as string | number | boolean | null)).join(','));
-  return `${lines.join('\r\n')}\r\n`;
+  return csvHeader(columns) + csvLines(rows, columns);
+}
+
+export function csvHeader<T>(columns: readonly (keyof T)[]): string {
+  return `${columns.join(',')}\r\n`;
+}
+
+/** The rows' lines without the header, for a CSV written page by page. */
+export function csvLines<T extends UsageRow | UsageGroup>(rows: readonly T[], columns: readonly (keyof T)[]): string {
+  let out = '';
+  for (const row of rows) out += `${columns.map((column) => cell(row[column] as string | number | boolean | null)).join(',')}\r\n`;
+  return out;
 }
 
 export const USAGE_ROW_COLUMNS: readonly (keyof UsageRow)[] = [

@@ -100,6 +100,12 @@ export interface UsageQuery {
   until?: string;
   groupBy?: UsageGroupKey;
   limit?: number;
+  /** Only rows with a smaller id: the next page back starts before the oldest row of this one. */
+  beforeId?: number;
+  /** Only rows with a larger id. */
+  afterId?: number;
+  /** The oldest `limit` rows of the range rather than the newest (rows come oldest first either way). */
+  oldestFirst?: boolean;
 }
 
 export const GRANT_SOURCES = ['purchase', 'promo', 'refund', 'admin'] as const;

@@ -20,6 +20,8 @@ export const usageQuerySchema = z.object({
   until: z.optional(isoDate),
   groupBy: z.optional(z.enum(USAGE_GROUP_KEYS)),
   limit: z.optional(z.coerce.number().check(z.int(), z.positive(), z.lte(1_000_000))),
+  /** A page cursor: only rows older than this id (the oldest id of the page before). */
+  before: z.optional(z.coerce.number().check(z.int(), z.positive())),
   format: z._default(z.enum(['json', 'csv']), 'json'),
 });
 

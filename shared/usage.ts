@@ -27,9 +27,13 @@ export interface MeteredUsage {
   characters?: number;
 }
 
-/** Why a usage row is an estimate rather than the upstream's own figures. */
-/** `spend_limit`: the gateway ended the stream because its cost reached what the account could pay. */
-export type EstimateReason = 'client_disconnect' | 'upstream_cut' | 'gateway_restart' | 'no_usage' | 'spend_limit';
+/**
+ * Why a usage row is an estimate rather than the upstream's own figures.
+ * `spend_limit`: the gateway ended the stream because its cost reached what the account could pay.
+ * `gateway_stop`: the gateway was stopped (SIGTERM, the editor closing) and ended the answer after its
+ * grace period; `gateway_restart` is a hold a gateway that died left open, settled by the next one.
+ */
+export type EstimateReason = 'client_disconnect' | 'upstream_cut' | 'gateway_restart' | 'gateway_stop' | 'no_usage' | 'spend_limit';
 
 export function emptyUsage(vendor: Vendor): MeteredUsage {
   return { vendor, inputTokens: 0, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens: 0, reasoningTokens: 0 };

@@ -41,6 +41,13 @@ describe('loadConfig defaults', () => {
       maxBodyBytes: 32 * 1024 * 1024,
       overspendMargin: 500_000,
       upstreamTimeoutMs: 600_000,
+      upstreamFirstByteTimeoutMs: 120_000,
+      upstreamInterByteTimeoutMs: 300_000,
+      requestHeadersTimeoutMs: 10_000,
+      requestBodyTimeoutMs: 60_000,
+      keepAliveTimeoutMs: 5_000,
+      maxConnections: 256,
+      shutdownGraceMs: 10_000,
       ledgerBusyTimeoutMs: 5_000,
       autoReload: null,
       configFile: null,
@@ -59,6 +66,15 @@ describe('loadConfig from a file', () => {
     expect(config.upstreams.openai.baseUrl).toBe('http://127.0.0.1:9000/v1'); // trailing slash removed
     expect(config.upstreams.anthropic.baseUrl).toBe('http://127.0.0.1:9001');
     expect(config).toMatchObject({ port: 9999, maxBodyBytes: 1_048_576, upstreamTimeoutMs: 120_000 });
+    expect(config).toMatchObject({
+      upstreamFirstByteTimeoutMs: 90_000,
+      upstreamInterByteTimeoutMs: 45_000,
+      requestHeadersTimeoutMs: 2_000,
+      requestBodyTimeoutMs: 20_000,
+      keepAliveTimeoutMs: 4_000,
+      maxConnections: 32,
+      shutdownGraceMs: 0,
+    });
     expect(config.autoReload).toEqual({ threshold: 10_000_000, target: 100_500_000, maxPerMonth: 3 });
     expect(config.configFile).toBe(fixture('team.json'));
   });
@@ -114,6 +130,20 @@ describe('loadConfig from a file', () => {
     expect(error.issues.map((line) => line.split(': ')[1])).toEqual(
       expect.arrayContaining(['plans.x.windows.5h', 'upstreams.anthropic.baseUrl', 'upstreamTimeoutMs', 'autoReload.target']),
     );
+  });
+
+  it('refuses connection limits that cannot work: no connections, a negative grace, headers given longer than the whole request', () => {
+    const error = configError(() =>
+      loadConfig({
+        configFile: writeConfig('limits.json', { maxConnections: 0, shutdownGraceMs: -1, upstreamInterByteTimeoutMs: 0 }),
+        env: {},
+      }),
+    );
+    expect(error.issues.map((line) => line.split(': ')[1])).toEqual(
+      expect.arrayContaining(['maxConnections', 'shutdownGraceMs', 'upstreamInterByteTimeoutMs']),
+    );
+    const order = configError(() => loadConfig({ configFile: writeConfig('order.json', { requestHeadersTimeoutMs: 30_000, requestBodyTimeoutMs: 20_000 }), env: {} }));
+    expect(order.message).toContain('requestHeadersTimeoutMs: must not exceed requestBodyTimeoutMs (20000)');
   });
 
   it('reports invalid JSON and a missing file with the path', () => {

@@ -49,6 +49,28 @@ describe('StatusFeed', () => {
     expect(pushed).toEqual([1]);
   });
 
+  it('tells its subscribers when it closes, once, and pushes nothing after', async () => {
+    const { state, source } = fakeSource();
+    feed = new StatusFeed(source, Date.now, 20);
+    const heard: string[] = [];
+    feed.subscribe(
+      () => heard.push('status'),
+      () => heard.push('closed'),
+    );
+    const unsubscribed = feed.subscribe(
+      () => heard.push('other status'),
+      () => heard.push('other closed'),
+    );
+    unsubscribed();
+    feed.close();
+    feed.close();
+    state.balance = 3;
+    state.version++;
+    feed.changed();
+    await tick(60);
+    expect(heard).toEqual(['closed']);
+  });
+
   it('tells data-change listeners (the token cache) about every new data version', async () => {
     const { state, source } = fakeSource();
     feed = new StatusFeed(source, Date.now, 20);

@@ -13,10 +13,17 @@ import type { RateCard } from '../../shared/rateCard';
 import { rateCardSchema } from '../../shared/rateCard';
 import { defaultRateCard } from '../pricing/defaultRateCard';
 import {
+  DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
   DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_MAX_CONNECTIONS,
   DEFAULT_OVERSPEND_MARGIN_CREDITS,
   DEFAULT_PLAN,
   DEFAULT_PORT,
+  DEFAULT_REQUEST_BODY_TIMEOUT_MS,
+  DEFAULT_REQUEST_HEADERS_TIMEOUT_MS,
+  DEFAULT_SHUTDOWN_GRACE_MS,
+  DEFAULT_UPSTREAM_FIRST_BYTE_TIMEOUT_MS,
+  DEFAULT_UPSTREAM_INTER_BYTE_TIMEOUT_MS,
   DEFAULT_UPSTREAM_TIMEOUT_MS,
   DEFAULT_UPSTREAMS,
 } from './defaults';
@@ -45,7 +52,22 @@ export interface ResolvedConfig {
   maxBodyBytes: number;
   /** How far past what is left a request admitted on the last of the allowance or credits may go. */
   overspendMargin: Micro;
+  /** How long a non-streaming request waits for its answer to begin. */
   upstreamTimeoutMs: number;
+  /** How long a streaming request waits for the upstream's first byte. */
+  upstreamFirstByteTimeoutMs: number;
+  /** The longest silence from the upstream once its answer has begun. */
+  upstreamInterByteTimeoutMs: number;
+  /** How long a client may take to send its request's headers. */
+  requestHeadersTimeoutMs: number;
+  /** How long a client may take to send its whole request, headers and body (never the response). */
+  requestBodyTimeoutMs: number;
+  /** How long a kept-alive connection may sit idle between requests. */
+  keepAliveTimeoutMs: number;
+  /** Connections served at once; the excess is answered 503 at once. */
+  maxConnections: number;
+  /** How long a stopping gateway lets requests in flight finish before it ends them. */
+  shutdownGraceMs: number;
   /** How long a ledger write waits for another process's lock before failing as busy. */
   ledgerBusyTimeoutMs: number;
   autoReload: AutoReloadConfig | null;
@@ -146,6 +168,12 @@ export function loadConfig(options: { configFile?: string | null; env?: NodeJS.P
   if (!Object.hasOwn(plans, plan)) {
     issues.push(`${label}: plan: unknown plan "${plan}" (known: ${Object.keys(plans).sort().join(', ')})`);
   }
+  const requestHeadersTimeoutMs = file.requestHeadersTimeoutMs ?? DEFAULT_REQUEST_HEADERS_TIMEOUT_MS;
+  const requestBodyTimeoutMs = file.requestBodyTimeoutMs ?? DEFAULT_REQUEST_BODY_TIMEOUT_MS;
+  // The body's deadline counts from the request's first byte, so it includes the headers' time.
+  if (requestHeadersTimeoutMs > requestBodyTimeoutMs) {
+    issues.push(`${label}: requestHeadersTimeoutMs: must not exceed requestBodyTimeoutMs (${requestBodyTimeoutMs}), which includes the headers`);
+  }
   if (issues.length > 0 || !rateCard) throw new ConfigError(issues);
 
   return {
@@ -163,6 +191,13 @@ export function loadConfig(options: { configFile?: string | null; env?: NodeJS.P
     maxBodyBytes: file.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     overspendMargin: creditsToMicro(file.overspendMargin ?? DEFAULT_OVERSPEND_MARGIN_CREDITS)!,
     upstreamTimeoutMs: file.upstreamTimeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS,
+    upstreamFirstByteTimeoutMs: file.upstreamFirstByteTimeoutMs ?? DEFAULT_UPSTREAM_FIRST_BYTE_TIMEOUT_MS,
+    upstreamInterByteTimeoutMs: file.upstreamInterByteTimeoutMs ?? DEFAULT_UPSTREAM_INTER_BYTE_TIMEOUT_MS,
+    requestHeadersTimeoutMs,
+    requestBodyTimeoutMs,
+    keepAliveTimeoutMs: file.keepAliveTimeoutMs ?? DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
+    maxConnections: file.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+    shutdownGraceMs: file.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS,
     ledgerBusyTimeoutMs: file.ledgerBusyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS,
     autoReload: toAutoReload(file.autoReload),
     configFile,

@@ -44,6 +44,8 @@ const autoReloadSchema = z
   .check(z.refine((reload) => reload.target > reload.threshold, { message: 'must be above threshold', path: ['target'] }));
 
 const nonEmpty = () => z.string().check(z.minLength(1));
+/** A positive number of milliseconds a Node timer can hold (see MAX_TIMEOUT_MS). */
+const timeoutMs = () => z.number().check(z.int(), z.positive(), z.lte(MAX_TIMEOUT_MS));
 
 export const configFileSchema = z.strictObject({
   plan: z.optional(nonEmpty()),
@@ -55,7 +57,14 @@ export const configFileSchema = z.strictObject({
   port: z.optional(z.number().check(z.int(), z.gte(0), z.lte(MAX_PORT))),
   maxBodyBytes: z.optional(z.number().check(z.int(), z.positive())),
   overspendMargin: z.optional(credits),
-  upstreamTimeoutMs: z.optional(z.number().check(z.int(), z.positive(), z.lte(MAX_TIMEOUT_MS))),
+  upstreamTimeoutMs: z.optional(timeoutMs()),
+  upstreamFirstByteTimeoutMs: z.optional(timeoutMs()),
+  upstreamInterByteTimeoutMs: z.optional(timeoutMs()),
+  requestHeadersTimeoutMs: z.optional(timeoutMs()),
+  requestBodyTimeoutMs: z.optional(timeoutMs()),
+  keepAliveTimeoutMs: z.optional(timeoutMs()),
+  maxConnections: z.optional(z.number().check(z.int(), z.positive())),
+  shutdownGraceMs: z.optional(z.number().check(z.int(), z.nonnegative(), z.lte(MAX_TIMEOUT_MS))),
   ledgerBusyTimeoutMs: z.optional(z.number().check(z.int(), z.nonnegative(), z.lte(MAX_TIMEOUT_MS))),
   autoReload: z.optional(autoReloadSchema),
 });

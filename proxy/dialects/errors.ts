@@ -11,6 +11,7 @@ const OPENAI_ERROR_TYPES: Record<GatewayErrorKind, { type: string; code: string 
   authentication: { type: 'invalid_request_error', code: 'invalid_api_key' },
   permission: { type: 'invalid_request_error', code: 'forbidden' },
   not_found: { type: 'invalid_request_error', code: 'not_found' },
+  request_timeout: { type: 'invalid_request_error', code: 'request_timeout' },
   conflict: { type: 'invalid_request_error', code: 'conflict' },
   too_large: { type: 'invalid_request_error', code: 'request_too_large' },
   not_metered: { type: 'invalid_request_error', code: 'route_not_metered' },
@@ -19,6 +20,8 @@ const OPENAI_ERROR_TYPES: Record<GatewayErrorKind, { type: string; code: string 
   upstream_unavailable: { type: 'server_error', code: 'upstream_unavailable' },
   upstream_timeout: { type: 'server_error', code: 'upstream_timeout' },
   ledger_busy: { type: 'server_error', code: 'ledger_busy' },
+  gateway_stopping: { type: 'server_error', code: 'gateway_stopping' },
+  too_many_connections: { type: 'server_error', code: 'too_many_connections' },
   ledger_full: { type: 'server_error', code: 'ledger_full' },
   internal: { type: 'server_error', code: null },
 };
@@ -63,6 +66,7 @@ const ANTHROPIC_ERROR_TYPES: Record<GatewayErrorKind, string> = {
   authentication: 'authentication_error',
   permission: 'permission_error',
   not_found: 'not_found_error',
+  request_timeout: 'invalid_request_error',
   conflict: 'invalid_request_error',
   too_large: 'request_too_large',
   not_metered: 'permission_error',
@@ -72,6 +76,8 @@ const ANTHROPIC_ERROR_TYPES: Record<GatewayErrorKind, string> = {
   upstream_timeout: 'api_error',
   // Anthropic's "try again shortly" type, which its SDKs and Claude Code retry.
   ledger_busy: 'overloaded_error',
+  gateway_stopping: 'api_error',
+  too_many_connections: 'overloaded_error',
   ledger_full: 'api_error',
   internal: 'api_error',
 };

@@ -49,6 +49,7 @@ export type GatewayErrorKind =
   | 'authentication' // 401
   | 'permission' // 403
   | 'not_found' // 404
+  | 'request_timeout' // 408: the client took too long to send its request
   | 'conflict' // 409 (an idempotency key reused for another purchase)
   | 'too_large' // 413
   | 'not_metered' // 403: a route the gateway refuses because it cannot meter it
@@ -56,6 +57,8 @@ export type GatewayErrorKind =
   | 'upstream_key_rejected' // 403: the upstream refused the gateway's upstream API key, not the client's token
   | 'upstream_unavailable' // 502
   | 'ledger_busy' // 503 (another process holds the ledger's lock)
+  | 'gateway_stopping' // 503: the gateway is stopping and takes no new requests
+  | 'too_many_connections' // 503: over the gateway's connection cap
   | 'upstream_timeout' // 504
   | 'ledger_full' // 507 (the ledger's disk is full)
   | 'internal'; // 500

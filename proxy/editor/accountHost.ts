@@ -8,6 +8,7 @@
  */
 import { GatewayRunningError } from '../gatewayLock';
 import type { Logger } from '../gateway/context';
+import type { StopOptions } from '../gateway/server';
 import { StatusFeed } from '../gateway/statusFeed';
 import type { UpstreamKeys } from '../gateway/upstream';
 import type { Account, RunningGateway, RuntimeLocation } from '../runtime';
@@ -95,11 +96,12 @@ export class AccountHost {
     this.infoListeners.add(listener);
   }
 
-  async close(): Promise<void> {
+  /** Stops serving (gracefully, when this process owns the gateway) and closes the ledger. */
+  async close(options?: StopOptions): Promise<void> {
     this.closed = true;
     if (this.watcher) clearInterval(this.watcher);
     this.unsubscribe();
-    await closeSession(this.session);
+    await closeSession(this.session, options);
   }
 
   private follow(session: Session): void {
@@ -197,9 +199,9 @@ function joined(account: Account, ownerPid: number | null, port: number): Sessio
   return { role: 'joined', account, feed: new StatusFeed(account.ledger), ownerPid, port };
 }
 
-async function closeSession(session: Session): Promise<void> {
+async function closeSession(session: Session, options?: StopOptions): Promise<void> {
   if (session.role === 'owner') {
-    await session.running.stop();
+    await session.running.stop(options);
   } else {
     session.feed.close();
     session.account.ledger.close();

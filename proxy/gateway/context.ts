@@ -23,6 +23,22 @@ export interface RequestUrl {
   search: string;
 }
 
+/** How long the upstream may keep a request waiting. */
+export interface UpstreamTimeouts {
+  /** A non-streaming request, until its answer begins: the vendors send it whole, once generated. */
+  answerMs: number;
+  /** A streaming request, until the upstream's first byte. */
+  firstByteMs: number;
+  /** Once an answer has begun, the longest the upstream may go without sending a byte. */
+  interByteMs: number;
+}
+
+/** A metered exchange forwarded upstream whose hold is not settled yet. */
+export interface OpenExchange {
+  /** The gateway is stopping: end the exchange now, billed from what was seen; resolves once that is committed. */
+  endForStop(): Promise<void>;
+}
+
 export interface GatewayContext {
   ledger: Ledger;
   /** Admissions and charges: written with the rest of the event-loop turn's, in one transaction. */
@@ -34,7 +50,9 @@ export interface GatewayContext {
   rateCard: RateCard;
   maxBodyBytes: number;
   overspendMargin: Micro;
-  upstreamTimeoutMs: number;
+  upstreamTimeouts: UpstreamTimeouts;
+  /** Exchanges to end (and bill) when the gateway stops before they finish. */
+  openExchanges: Set<OpenExchange>;
   estimator: AdmissionEstimate;
   clock: () => number;
   log: Logger;

@@ -17,7 +17,7 @@ import type { ApiFamily, Dialect, DialectRequest, StreamMeter } from '../dialect
 import type { BlockReason } from '../ledger/allowance';
 import type { Charge } from '../ledger/ledger';
 import { rateLimitHeaders, rateLimitsEvent } from './codexHeaders';
-import type { GatewayContext } from './context';
+import type { GatewayContext, OpenExchange } from './context';
 import { microToCredits, type Micro } from '../../shared/money';
 import { formatCredits } from '../../shared/format';
 import { spendLimitEnding, withOutputCap } from '../dialects/spendLimit';
@@ -28,6 +28,7 @@ import { connectionListed, isHopByHop } from './hopByHop';
 import { contentEncoding, createDecoder, type Encoding } from './contentEncoding';
 import { readRequestBody } from './requestBody';
 import { sendError } from './respond';
+import { SilenceTimer } from './silenceTimer';
 import { upstreamHeaders } from './upstream';
 
 /** Exchanges in flight, found again from http-proxy's server-wide `proxyReq`/`proxyRes` events. */
@@ -194,11 +195,14 @@ const DISCONNECT_DRAIN_BYTES = 256 * 1024 * 1024;
 /** What settling an already settled exchange returns: nothing left to wait for. */
 const SETTLED = Promise.resolve();
 
-export class MeteredExchange {
+export class MeteredExchange implements OpenExchange {
   private settled = false;
   /** The client's response is being ended (after its charge commits): end it only once. */
   private ending = false;
-  private timedOut = false;
+  /** Set when the upstream let the request wait past its limit before answering: the limit, for the 504. */
+  private timedOutAfterMs: number | null = null;
+  /** Watches the upstream: first for the start of its answer, then for silence in the middle of it. */
+  private readonly silence = new SilenceTimer((ms) => this.onUpstreamSilent(ms));
   private meter: StreamMeter | null = null;
   private proxyReq: ClientRequest | null = null;
   private proxyRes: IncomingMessage | null = null;
@@ -226,9 +230,13 @@ export class MeteredExchange {
       return;
     }
     exchanges.set(req, this);
+    ctx.openExchanges.add(this);
     res.once('close', () => {
+      this.silence.stop();
       if (!res.writableFinished) this.onClientGone();
     });
+    // A stream's headers come at once; a non-streaming answer only once it is generated, whole.
+    this.silence.watch(this.request.stream ? ctx.upstreamTimeouts.firstByteMs : ctx.upstreamTimeouts.answerMs);
     req.headers = upstreamHeaders(req.headers, dialect.upstream, ctx.keys.get(dialect.upstream), payload.length);
     ctx.proxy.web(
       req,
@@ -243,7 +251,7 @@ export class MeteredExchange {
     );
   }
 
-  /** http-proxy created the upstream request: bound how long the upstream may stay silent. */
+  /** http-proxy created the upstream request. */
   onProxyReq(proxyReq: ClientRequest): void {
     this.proxyReq = proxyReq;
     if (!this.request.stream) {
@@ -251,14 +259,11 @@ export class MeteredExchange {
       // non-streaming request onClientGone decides instead (it keeps reading, to bill the answer).
       proxyReq.abort = () => undefined;
     }
-    proxyReq.setTimeout(this.ctx.upstreamTimeoutMs, () => {
-      this.timedOut = true;
-      proxyReq.destroy(new Error(`upstream sent nothing for ${this.ctx.upstreamTimeoutMs} ms`));
-    });
   }
 
   onProxyRes(proxyRes: IncomingMessage): void {
     this.proxyRes = proxyRes;
+    this.silence.watch(this.ctx.upstreamTimeouts.interByteMs);
     const status = proxyRes.statusCode ?? 502;
     const headers = clientHeaders(proxyRes.headers, this.options.headers);
     if (status >= 400) {
@@ -318,6 +323,7 @@ export class MeteredExchange {
     };
     const relay = (chunk: Buffer, source: Readable): void => {
       if (this.ending) return;
+      this.silence.heard();
       this.write(meter.push(chunk), source);
       if (meter.broken()) this.onBrokenStream();
       else if (this.overBudget(meter)) this.endAtBudget();
@@ -332,6 +338,7 @@ export class MeteredExchange {
     } else {
       // The client gets the compressed bytes untouched; a decoded copy feeds the meter.
       proxyRes.on('data', (chunk: Buffer) => {
+        this.silence.heard();
         this.write(chunk, proxyRes);
         decoder.write(chunk);
       });
@@ -356,6 +363,7 @@ export class MeteredExchange {
     this.bodyReader = reader;
     if (!this.clientGone) this.res.writeHead(status, headers);
     proxyRes.on('data', (chunk: Buffer) => {
+      this.silence.heard();
       reader.push(chunk);
       this.write(chunk, proxyRes);
       this.drainedBytes += chunk.length;
@@ -380,7 +388,12 @@ export class MeteredExchange {
     if (bytes.length === 0 || this.res.writableEnded || this.clientGone) return;
     if (!this.res.write(bytes)) {
       source.pause();
-      this.res.once('drain', () => source.resume());
+      // The upstream is silent because we stopped reading it: that silence is not its own.
+      this.silence.pause();
+      this.res.once('drain', () => {
+        source.resume();
+        this.silence.resume();
+      });
     }
   }
 
@@ -388,15 +401,59 @@ export class MeteredExchange {
     if (this.settled && this.res.writableEnded) return;
     if (!this.res.headersSent) {
       this.settleVoid();
-      const kind = this.timedOut ? 'upstream_timeout' : 'upstream_unavailable';
-      const message = this.timedOut
-        ? `The upstream did not answer within ${this.ctx.upstreamTimeoutMs} ms.`
+      const kind = this.timedOutAfterMs !== null ? 'upstream_timeout' : 'upstream_unavailable';
+      const message = this.timedOutAfterMs !== null
+        ? `The upstream did not answer within ${this.timedOutAfterMs} ms.`
         : `The upstream could not be reached (${(error as NodeJS.ErrnoException).code ?? error.message}).`;
       this.ctx.log.warn(`request ${this.options.headers['x-creditgate-request-id']}: ${message}`);
       sendError(this.res, this.dialect, kind, message, { headers: this.options.headers });
       return;
     }
     this.onUpstreamCut();
+  }
+
+  /**
+   * The upstream sent nothing for `ms`. Before its answer began, the request fails with a 504 (and
+   * its hold is voided); in the middle of it, the answer ends there, billed from what was seen.
+   */
+  private onUpstreamSilent(ms: number): void {
+    if (!this.proxyRes) {
+      this.timedOutAfterMs = ms;
+      const error = new Error(`upstream sent nothing for ${ms} ms`);
+      if (this.proxyReq) this.proxyReq.destroy(error);
+      else this.onUpstreamError(error);
+      return;
+    }
+    if (!this.settled) this.ctx.log.warn(`request ${this.options.headers['x-creditgate-request-id']}: the upstream sent nothing for ${ms} ms; the answer was ended there`);
+    this.onUpstreamCut();
+    this.destroyUpstream();
+  }
+
+  /**
+   * The gateway is stopping and this exchange outlived the grace period. A stream ends cleanly, as
+   * after an upstream cut; a request still waiting for its answer gets a 503; an answer half written
+   * is broken off. Each is billed from what was seen (estimated, `gateway_stop`).
+   */
+  endForStop(): Promise<void> {
+    if (this.settled) return SETTLED;
+    if (this.meter && !this.ending) {
+      const settled = this.settleFromStream('gateway_stop');
+      this.endAfter(settled, this.meter.end());
+      this.destroyUpstream();
+      return settled;
+    }
+    this.bodyReader?.destroy();
+    this.ending = true;
+    this.silence.stop();
+    const settled = this.post(this.estimatedUsage(null, ''), 'gateway_stop');
+    if (this.res.headersSent || this.clientGone) {
+      this.res.destroy();
+    } else {
+      const message = 'Creditgate is stopping: the request was ended before the upstream answered. Try again once Creditgate runs again.';
+      sendError(this.res, this.dialect, 'gateway_stopping', message, { headers: { ...this.options.headers, connection: 'close' } });
+    }
+    this.destroyUpstream();
+    return settled;
   }
 
   /** Output tokens counted so far in a watched stream, and how much of its text they cover. */
@@ -448,6 +505,7 @@ export class MeteredExchange {
   /** Ends the client's response (with the meter's last bytes) once its charge is committed. */
   private endAfter(settled: Promise<void>, tail: Buffer | null): void {
     this.ending = true;
+    this.silence.stop();
     void settled.then(() => {
       clearTimeout(this.drainTimer);
       if (this.clientGone) return;
@@ -541,6 +599,7 @@ export class MeteredExchange {
   private charge(usage: MeteredUsage, reason: EstimateReason | null): Charge {
     this.settled = true;
     exchanges.delete(this.req);
+    this.ctx.openExchanges.delete(this);
     if (reason === null) {
       this.ctx.estimator.record(this.request.model, {
         outputTokens: usage.outputTokens,
@@ -559,6 +618,7 @@ export class MeteredExchange {
     if (this.settled) return;
     this.settled = true;
     exchanges.delete(this.req);
+    this.ctx.openExchanges.delete(this);
     try {
       this.ctx.ledger.void(this.options.holdId);
       this.ctx.feed.changed();
@@ -585,7 +645,13 @@ export async function forwardUnmetered(
   ctx.proxy.web(
     req,
     res,
-    { ...ctx.upstreams.proxyOptions(api.upstream, target.pathAndQuery), changeOrigin: true, buffer: bodyStream(payload) },
+    {
+      ...ctx.upstreams.proxyOptions(api.upstream, target.pathAndQuery),
+      changeOrigin: true,
+      buffer: bodyStream(payload),
+      // These answers are small and quick; an upstream silent this long is not coming back.
+      proxyTimeout: ctx.upstreamTimeouts.firstByteMs,
+    },
     (error) => sendError(res, api, 'upstream_unavailable', `The upstream could not be reached (${(error as NodeJS.ErrnoException).code ?? error.message}).`),
   );
 }

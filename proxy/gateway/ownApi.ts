@@ -5,15 +5,15 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { describeIssues } from '../../shared/rateCard';
-import type { UsageGroup, UsageRow } from '../../shared/protocol';
-import { addCreditsSchema, setPlanSchema, settingsSchema, usageQuerySchema } from '../../shared/requests';
+import { addCreditsSchema, setPlanSchema, settingsSchema } from '../../shared/requests';
 import type * as z from '../../shared/zod';
 import * as operations from '../accountOperations';
 import type { AuthenticatedClient } from '../ledger/tokens';
-import { toCsv, USAGE_GROUP_COLUMNS, USAGE_ROW_COLUMNS } from '../usageCsv';
 import type { GatewayContext, RequestUrl } from './context';
 import { BodyTooLargeError, readBody } from './requestBody';
 import { sendError, sendJson } from './respond';
+import { streamStatusEvents } from './statusEvents';
+import { sendUsage } from './usageApi';
 
 const OWN_BODY_LIMIT = 64 * 1024;
 
@@ -34,7 +34,7 @@ export async function handleOwnApi(
       case 'GET /creditgate/v1/status':
         return sendJson(res, 200, ctx.feed.current());
       case 'GET /creditgate/v1/events':
-        return streamStatus(ctx, req, res);
+        return streamStatusEvents(ctx.feed, req, res);
       case 'GET /creditgate/v1/credits':
         return sendJson(res, 200, operations.listCredits(ctx.ledger));
       case 'POST /creditgate/v1/credits': {
@@ -104,29 +104,4 @@ async function parseBody<T extends z.ZodMiniType>(req: IncomingMessage, res: Ser
     return null;
   }
   return parsed.data;
-}
-
-function sendUsage(ctx: GatewayContext, res: ServerResponse, url: RequestUrl): void {
-  const parsed = usageQuerySchema.safeParse(Object.fromEntries(new URLSearchParams(url.search)));
-  if (!parsed.success) return sendError(res, null, 'invalid_request', describeIssues(parsed.error));
-  const rows = operations.usage(ctx.ledger, parsed.data);
-  if (parsed.data.format === 'csv') {
-    const csv = parsed.data.groupBy ? toCsv(rows as UsageGroup[], USAGE_GROUP_COLUMNS) : toCsv(rows as UsageRow[], USAGE_ROW_COLUMNS);
-    res.writeHead(200, { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': 'attachment; filename="creditgate-usage.csv"' });
-    res.end(csv);
-    return;
-  }
-  sendJson(res, 200, rows);
-}
-
-/** Server-sent events: the current status at once, then every change as it happens. */
-function streamStatus(ctx: GatewayContext, req: IncomingMessage, res: ServerResponse): void {
-  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-  const send = (status: unknown): void => {
-    res.write(`event: status\ndata: ${JSON.stringify(status)}\n\n`);
-  };
-  send(ctx.feed.current());
-  const unsubscribe = ctx.feed.subscribe(send);
-  req.socket.setTimeout(0);
-  res.once('close', unsubscribe);
 }

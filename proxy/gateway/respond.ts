@@ -1,5 +1,5 @@
 /** Small helpers for the gateway's own answers (JSON bodies, errors in the route's own shape). */
-import type { ServerResponse } from 'node:http';
+import { STATUS_CODES, type ServerResponse } from 'node:http';
 import { openAiErrorBody } from '../dialects/errors';
 import type { ApiFamily, ErrorParam, GatewayErrorKind, UsageLimitDetails } from '../dialects/types';
 
@@ -8,6 +8,7 @@ export const HTTP_STATUS: Readonly<Record<GatewayErrorKind, number>> = {
   authentication: 401,
   permission: 403,
   not_found: 404,
+  request_timeout: 408,
   conflict: 409,
   too_large: 413,
   not_metered: 403,
@@ -17,6 +18,8 @@ export const HTTP_STATUS: Readonly<Record<GatewayErrorKind, number>> = {
   upstream_key_rejected: 403,
   upstream_unavailable: 502,
   ledger_busy: 503,
+  gateway_stopping: 503,
+  too_many_connections: 503,
   upstream_timeout: 504,
   ledger_full: 507,
 };
@@ -48,4 +51,22 @@ export function sendError(
   // does not come back in a second.
   const headers = kind === 'usage_limit' ? { ...options.headers, 'x-should-retry': 'false' } : options.headers;
   sendJson(res, HTTP_STATUS[kind], body, headers);
+}
+
+/**
+ * An error answer as raw bytes, for a socket the HTTP server has not handed over as a request (a
+ * connection over the cap, a request that timed out before it arrived). The route is unknown, so
+ * the body is in OpenAI's shape; the connection closes after it.
+ */
+export function rawErrorResponse(kind: GatewayErrorKind, message: string, headers: Record<string, string> = {}): string {
+  const status = HTTP_STATUS[kind];
+  const payload = JSON.stringify(openAiErrorBody(kind, message));
+  const lines = [
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}`,
+    'connection: close',
+    'content-type: application/json; charset=utf-8',
+    `content-length: ${Buffer.byteLength(payload)}`,
+    ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
+  ];
+  return `${lines.join('\r\n')}\r\n\r\n${payload}`;
 }

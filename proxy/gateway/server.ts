@@ -1,9 +1,9 @@
 /**
  * The gateway's HTTP server: the front door (Host check, CORS refusal, token auth), then routing to
  * the health check, the gateway's own API, or a metered upstream exchange. It listens on loopback
- * only.
+ * only, and stops gracefully: requests in flight get a grace period, the rest are ended and billed.
  */
-import http from 'node:http';
+import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createProxyServer } from 'http-proxy';
 import type { Micro } from '../../shared/money';
@@ -11,8 +11,10 @@ import type { RateCard } from '../../shared/rateCard';
 import { apiFamilyForPath, routeFor } from '../dialects';
 import { GroupCommit } from '../ledger/groupCommit';
 import type { AuthenticatedClient, Ledger } from '../ledger/ledger';
-import type { AdmissionEstimator, GatewayContext, Logger, RequestUrl } from './context';
+import { createLimitedServer, type ConnectionLimits } from './connectionLimits';
+import type { AdmissionEstimator, GatewayContext, Logger, RequestUrl, UpstreamTimeouts } from './context';
 import { failureAnswer } from './failures';
+import { InFlight } from './inFlight';
 import { exchanges, forwardUnmetered, handleMeteredRequest } from './meteredExchange';
 import { handleOwnApi } from './ownApi';
 import { normaliseRequestPath } from './requestPath';
@@ -30,7 +32,10 @@ export interface GatewayOptions {
   maxBodyBytes: number;
   /** Micro-credits a request admitted on the last of the allowance or credits may cost beyond it. */
   overspendMargin: Micro;
-  upstreamTimeoutMs: number;
+  upstreamTimeouts: UpstreamTimeouts;
+  connections: ConnectionLimits;
+  /** How long close() lets requests in flight finish before it ends them. */
+  shutdownGraceMs: number;
   log: Logger;
   /**
    * The only thing /healthz tells besides "alive": the lock file holds the same id, so a process that
@@ -40,12 +45,28 @@ export interface GatewayOptions {
   clock?: () => number;
 }
 
+export interface StopOptions {
+  /** Instead of the configured grace period (the editor's gateway has less time). */
+  graceMs?: number;
+  /** Aborting it ends the grace period at once (a second SIGINT or SIGTERM). */
+  hurry?: AbortSignal;
+}
+
+/**
+ * After the grace period: how long the answers just ended get to reach their clients, and then how
+ * long an admission caught mid-write gets to void its hold, before the connections and the ledger close.
+ */
+const FINAL_FLUSH_MS = 1_000;
+
 export class Gateway {
   readonly feed: StatusFeed;
   private readonly ctx: GatewayContext;
   private readonly server: http.Server;
   /** token → client name and role; cleared on every database change (a token may have been revoked). */
   private readonly knownTokens = new Map<string, AuthenticatedClient>();
+  /** Each request counts twice: until its response closes, and until its handler is done. */
+  private readonly requests = new InFlight();
+  private stopping: Promise<void> | null = null;
 
   private constructor(private readonly options: GatewayOptions) {
     const clock = options.clock ?? Date.now;
@@ -65,20 +86,13 @@ export class Gateway {
       rateCard: options.rateCard,
       maxBodyBytes: options.maxBodyBytes,
       overspendMargin: options.overspendMargin,
-      upstreamTimeoutMs: options.upstreamTimeoutMs,
+      upstreamTimeouts: options.upstreamTimeouts,
+      openExchanges: new Set(),
       estimator: options.estimator,
       clock,
       log: options.log,
     };
-    this.server = http.createServer({ keepAlive: true }, (req, res) => {
-      this.route(req, res).catch((error: unknown) => this.answerFailure(req, res, error));
-    });
-    // Coding agents keep streams open for minutes; only the upstream timeout bounds them.
-    this.server.requestTimeout = 0;
-    this.server.on('clientError', (_error, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
-      else socket.destroy();
-    });
+    this.server = createLimitedServer(options.connections, (req, res) => this.serve(req, res));
   }
 
   /** Starts listening on 127.0.0.1; port 0 picks a free one (see `port`). */
@@ -112,17 +126,66 @@ export class Gateway {
     return this.ctx.keys;
   }
 
-  async close(): Promise<void> {
+  /**
+   * Stops the gateway: it takes no new connection or request; the requests in flight get the grace
+   * period to finish; those still running after it are ended and billed from what they streamed
+   * (`gateway_stop`). Resolves once every charge is committed and every connection closed, so the
+   * ledger can close next. Calling it again returns the same stop.
+   */
+  close(options: StopOptions = {}): Promise<void> {
+    this.stopping ??= this.stop(options.graceMs ?? this.options.shutdownGraceMs, options.hurry);
+    return this.stopping;
+  }
+
+  private async stop(graceMs: number, hurry: AbortSignal | undefined): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    // The /events streams end with the feed: their readers learn that the gateway is going.
     this.feed.close();
     this.server.closeIdleConnections();
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    // Give streams in flight a moment to finish, then cut them (their holds settle on the cut).
-    const force = setTimeout(() => this.server.closeAllConnections(), 2_000);
-    await closed;
-    clearTimeout(force);
-    // The last charges, from streams cut just now, are written before the ledger can close.
+    const open = this.ctx.openExchanges.size;
+    if (open > 0) this.options.log.info(`stopping: ${open} request(s) in flight get up to ${graceMs} ms to finish`);
+    if (!(await this.requests.idleWithin(graceMs, hurry))) {
+      const ended = [...this.ctx.openExchanges].map((exchange) => exchange.endForStop());
+      if (ended.length > 0) this.options.log.warn(`stopping: ended ${ended.length} request(s) still in flight, billed from what they streamed`);
+      await Promise.all(ended);
+      await this.requests.idleWithin(FINAL_FLUSH_MS);
+      this.server.closeAllConnections();
+      await this.requests.idleWithin(FINAL_FLUSH_MS);
+    }
+    // What is left holds no request: idle connections, or clients still sending one.
+    this.server.closeAllConnections();
+    // The last charges are written before the ledger can close.
     this.ctx.commits.flush();
     this.ctx.upstreams.close();
+    await closed;
+  }
+
+  private serve(req: http.IncomingMessage, res: http.ServerResponse): void {
+    if (this.stopping) return this.refuseWhileStopping(req, res);
+    this.requests.begin();
+    this.requests.begin();
+    res.once('close', () => {
+      this.requests.end();
+      // While stopping, a kept-alive connection whose response is done is closed, not left idle.
+      if (this.stopping) this.server.closeIdleConnections();
+    });
+    this.route(req, res).then(
+      () => this.requests.end(),
+      (error: unknown) => {
+        try {
+          this.answerFailure(req, res, error);
+        } finally {
+          this.requests.end();
+        }
+      },
+    );
+  }
+
+  /** A request on a kept-alive connection after the stop began: a 503 in its route's shape, and the connection closes. */
+  private refuseWhileStopping(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const api = routeFor(req.method ?? 'GET', requestUrl(req.url ?? '/').pathname)?.api ?? null;
+    const message = 'Creditgate is stopping and takes no new requests. Try again once it runs again.';
+    sendError(res, api, 'gateway_stopping', message, { headers: { connection: 'close' } });
   }
 
   private async route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {

@@ -14,7 +14,8 @@ export interface StatusSource {
 export type StatusListener = (status: Status) => void;
 
 export class StatusFeed {
-  private readonly listeners = new Set<StatusListener>();
+  /** Each listener, with what to do when the feed closes (the gateway stopping). */
+  private readonly listeners = new Map<StatusListener, (() => void) | undefined>();
   private readonly dataChangeListeners = new Set<() => void>();
   private last: string | null = null;
   private lastStatus: Status | null = null;
@@ -50,8 +51,9 @@ export class StatusFeed {
     });
   }
 
-  subscribe(listener: StatusListener): () => void {
-    this.listeners.add(listener);
+  /** `onClose` runs when the feed closes: the gateway stops, and no status will come any more. */
+  subscribe(listener: StatusListener, onClose?: () => void): () => void {
+    this.listeners.set(listener, onClose);
     return () => this.listeners.delete(listener);
   }
 
@@ -65,7 +67,9 @@ export class StatusFeed {
 
   close(): void {
     clearInterval(this.poller);
+    const closing = [...this.listeners.values()];
     this.listeners.clear();
+    for (const onClose of closing) onClose?.();
   }
 
   private poll(): void {
@@ -83,7 +87,7 @@ export class StatusFeed {
     if (this.listeners.size === 0) return;
     const status = this.source.status();
     if (!this.remember(status)) return;
-    for (const listener of this.listeners) listener(status);
+    for (const listener of this.listeners.keys()) listener(status);
   }
 
   /** Records the status; false when nothing a listener could see has changed. */

@@ -71,6 +71,7 @@ const NO_LIMIT = -1;
 
 export class Reports {
   private readonly rowsStmt: Statement<[number, number, number], RawUsage>;
+  private readonly oldestRowsStmt: Statement<[number, number, number], RawUsage>;
   private readonly groupStmts: Record<UsageGroupKey, Statement<[number, number, number], RawGroup>>;
   private readonly grantsStmt: Statement<[], RawGrant>;
   private readonly auditStmt: Statement<[number], { id: number; ts: number; actor: string; action: string; detail: string }>;
@@ -84,6 +85,7 @@ export class Reports {
     this.rowsStmt = db.prepare(
       `SELECT * FROM (SELECT * FROM usage WHERE ${USAGE_RANGE} ORDER BY id DESC LIMIT ?) ORDER BY id`,
     );
+    this.oldestRowsStmt = db.prepare(`SELECT * FROM usage WHERE ${USAGE_RANGE} ORDER BY id LIMIT ?`);
     const group = (key: UsageGroupKey): Statement<[number, number, number], RawGroup> =>
       db.prepare(
         `SELECT ${GROUP_EXPRESSIONS[key]} AS key, count(*) AS requests, sum(cost) AS cost,
@@ -101,7 +103,8 @@ export class Reports {
 
   usageRows(q: UsageQuery): UsageRow[] {
     const [fromId, toId] = this.idRange(q);
-    return this.rowsStmt.all(fromId, toId, q.limit ?? NO_LIMIT).map(toUsageRow);
+    const statement = q.oldestFirst ? this.oldestRowsStmt : this.rowsStmt;
+    return statement.all(fromId, toId, q.limit ?? NO_LIMIT).map(toUsageRow);
   }
 
   usageGroups(q: UsageQuery & { groupBy: UsageGroupKey }): UsageGroup[] {
@@ -168,7 +171,10 @@ export class Reports {
   private idRange(q: UsageQuery): [number, number] {
     const since = parseBound(q.since, 'since');
     const until = parseBound(q.until, 'until');
-    return [since === null ? 0 : this.firstIdAtOrAfter(since), until === null ? Number.MAX_SAFE_INTEGER : this.firstIdAtOrAfter(until)];
+    const fromId = since === null ? 0 : this.firstIdAtOrAfter(since);
+    const toId = until === null ? Number.MAX_SAFE_INTEGER : this.firstIdAtOrAfter(until);
+    // Page cursors narrow the range further (both bounds exclusive).
+    return [q.afterId === undefined ? fromId : Math.max(fromId, q.afterId + 1), q.beforeId === undefined ? toId : Math.min(toId, q.beforeId)];
   }
 }
 

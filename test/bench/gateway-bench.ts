@@ -134,6 +134,20 @@ async function getJson(url: string, token: string): Promise<unknown> {
   return JSON.parse(text);
 }
 
+/** Every usage row the query matches, following the pages' `Link: <…>; rel="next"`. */
+async function allUsageRows<T>(gateway: Gateway, query: string): Promise<T[]> {
+  const rows: T[] = [];
+  let next: string | null = `/creditgate/v1/usage?${query}`;
+  while (next) {
+    const response: Response = await fetch(`${gateway.url}${next}`, { headers: { authorization: `Bearer ${gateway.token}` } });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`GET ${next}: HTTP ${response.status}: ${text.slice(0, 500)}`);
+    rows.push(...(JSON.parse(text) as T[]));
+    next = /<([^>]+)>; rel="next"/.exec(response.headers.get('link') ?? '')?.[1] ?? null;
+  }
+  return rows;
+}
+
 /** Requests the gateway has recorded for the bench client so far. */
 async function meteredCount(gateway: Gateway): Promise<number> {
   const groups = (await getJson(`${gateway.url}/creditgate/v1/usage?groupBy=client`, gateway.token)) as { key: string; requests: number }[];
@@ -261,11 +275,10 @@ async function main(): Promise<number> {
   const metered = (await meteredCount(gateway)) - meteredBefore;
   const problems: string[] = [...totals.warmupErrors];
   if (metered !== totals.gatewayOk) problems.push(`gateway metered ${metered} requests but answered ${totals.gatewayOk} with 200`);
-  const rows = (await getJson(`${gateway.url}/creditgate/v1/usage?since=${encodeURIComponent(new Date(started - 60_000).toISOString())}`, gateway.token)) as {
-    estimated: boolean;
-    status: number;
-    client: string;
-  }[];
+  const rows = await allUsageRows<{ estimated: boolean; status: number; client: string }>(
+    gateway,
+    `since=${encodeURIComponent(new Date(started - 60_000).toISOString())}`,
+  );
   const estimated = rows.filter((row) => row.client === 'bench' && (row.estimated || row.status !== 200)).length;
   if (estimated > 0) problems.push(`${estimated} gateway usage rows were estimated or not 200 (metering did not see the upstream's usage)`);
 

@@ -7,6 +7,7 @@
  *   interval=MS     wait between stream events
  *   deltas=N        number of text delta events (the answer is split into N pieces; see answerPieces)
  *   cut=N           write N events, then destroy the socket (no terminal event, no chunk terminator)
+ *   stall=N         write N events, then go silent with the connection open (until the client closes it)
  *   reset           destroy the socket before any byte of the response
  *   hang            never answer (for timeout tests); close() still ends it
  *   status=NNN      answer NNN with the vendor's own error body (e.g. 429, 500, 529)
@@ -25,6 +26,7 @@ export interface FakeBehavior {
   eventIntervalMs: number;
   deltas: number;
   cutAfterEvents: number | null;
+  stallAfterEvents: number | null;
   resetBeforeResponse: boolean;
   hang: boolean;
   status: number | null;
@@ -40,6 +42,7 @@ export const DEFAULT_BEHAVIOR: Readonly<FakeBehavior> = {
   eventIntervalMs: 0,
   deltas: 8,
   cutAfterEvents: null,
+  stallAfterEvents: null,
   resetBeforeResponse: false,
   hang: false,
   status: null,
@@ -73,6 +76,9 @@ export function parseBehaviorHeader(value: string): Partial<FakeBehavior> {
         break;
       case 'cut':
         behavior.cutAfterEvents = Number(arg);
+        break;
+      case 'stall':
+        behavior.stallAfterEvents = Number(arg);
         break;
       case 'reset':
         behavior.resetBeforeResponse = true;

@@ -299,6 +299,7 @@ async function sendStream(res: ServerResponse, events: string[], behavior: FakeB
   for (let i = 0; i < count; i++) {
     if (i > 0 && behavior.eventIntervalMs > 0) await sleep(behavior.eventIntervalMs);
     if (res.destroyed) return; // the client went away
+    if (i === behavior.stallAfterEvents) return void res.flushHeaders(); // silent from here on; close() still ends it
     out.write(events[i]!);
   }
   if (behavior.cutAfterEvents === null) return out.end();

@@ -9,6 +9,13 @@ import path from 'node:path';
 import type { PlanDefinition } from '../../shared/plans';
 import { resolvePlans } from '../../shared/plans';
 import type { RateCard } from '../../shared/rateCard';
+import {
+  DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_REQUEST_BODY_TIMEOUT_MS,
+  DEFAULT_REQUEST_HEADERS_TIMEOUT_MS,
+} from '../../proxy/config/defaults';
+import type { ConnectionLimits } from '../../proxy/gateway/connectionLimits';
 import { Gateway } from '../../proxy/gateway/server';
 import { UpstreamKeys } from '../../proxy/gateway/upstream';
 import { Ledger } from '../../proxy/ledger/ledger';
@@ -27,7 +34,16 @@ export interface TestGatewayOptions {
   autoUseCredits?: boolean;
   rateCard?: RateCard;
   maxBodyBytes?: number;
+  /** How long a non-streaming request waits for its answer (default 30 s). */
   upstreamTimeoutMs?: number;
+  /** How long a streaming request waits for the upstream's first byte (default 30 s). */
+  upstreamFirstByteTimeoutMs?: number;
+  /** The longest silence in the middle of an answer (default 30 s). */
+  upstreamInterByteTimeoutMs?: number;
+  /** Connection limits (default: the shipped ones). */
+  connections?: Partial<ConnectionLimits>;
+  /** How long close() lets requests in flight finish (default 2 s). */
+  shutdownGraceMs?: number;
   /** Micro-credits (default half a credit, as shipped). */
   overspendMargin?: number;
   /** Another OpenAI upstream than the fake one (a test's own server). */
@@ -78,7 +94,19 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
       estimator: admissionEstimator({ recentOutputTokens: (model) => ledger.recentOutputTokens(model, 200) }),
       maxBodyBytes: options.maxBodyBytes ?? 32 * 1024 * 1024,
       overspendMargin: options.overspendMargin ?? 500_000,
-      upstreamTimeoutMs: options.upstreamTimeoutMs ?? 30_000,
+      upstreamTimeouts: {
+        answerMs: options.upstreamTimeoutMs ?? 30_000,
+        firstByteMs: options.upstreamFirstByteTimeoutMs ?? 30_000,
+        interByteMs: options.upstreamInterByteTimeoutMs ?? 30_000,
+      },
+      connections: {
+        requestHeadersTimeoutMs: DEFAULT_REQUEST_HEADERS_TIMEOUT_MS,
+        requestBodyTimeoutMs: DEFAULT_REQUEST_BODY_TIMEOUT_MS,
+        keepAliveTimeoutMs: DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
+        maxConnections: DEFAULT_MAX_CONNECTIONS,
+        ...options.connections,
+      },
+      shutdownGraceMs: options.shutdownGraceMs ?? 2_000,
       log: quiet,
       instanceId: TEST_INSTANCE_ID,
     },
