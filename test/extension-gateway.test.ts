@@ -10,6 +10,8 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createProtocolConnection, IPCMessageReader, IPCMessageWriter, type ProtocolConnection } from 'vscode-languageserver-protocol/node';
 import type { Status } from '../shared/protocol';
+import { rawRequest, startFakeUpstream } from './fake-upstream';
+import { cli } from './helpers/cliProcess';
 import type { GatewayInfo, GatewayInitOptions } from '../shared/rpc';
 import { AddCreditsRpc, InfoChangedNotification, InfoRequest, IssueTokenRequest, RateCardRequest, StatusChangedNotification, StatusRequest, UsageRequest } from '../shared/rpc';
 
@@ -23,10 +25,10 @@ interface Gateway {
 const running: Gateway[] = [];
 const dirs: string[] = [];
 
-async function startGateway(options: GatewayInitOptions): Promise<Gateway> {
+async function startGateway(options: GatewayInitOptions, env: NodeJS.ProcessEnv = {}): Promise<Gateway> {
   const child = fork(path.join(__dirname, '../proxy/main.ts'), ['--node-ipc'], {
     execArgv: ['--import', 'tsx'],
-    env: { ...process.env, CREDITGATE_CONFIG: '', OPENAI_API_KEY: '', ANTHROPIC_API_KEY: '' },
+    env: { ...process.env, CREDITGATE_CONFIG: '', OPENAI_API_KEY: '', ANTHROPIC_API_KEY: '', ...env },
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
   });
   const connection = createProtocolConnection(new IPCMessageReader(child), new IPCMessageWriter(child));
@@ -125,6 +127,41 @@ describe('gateway process (proxy/main.ts)', () => {
     const health = (await (await fetch(`${info.url}/healthz`)).json()) as { instance: string };
     expect(lockFile(dataDir)).toMatchObject({ pid: joined.child.pid, instance: health.instance });
     expect((await joined.connection.sendRequest(StatusRequest)).credits.balance).toBe(10);
+  });
+
+  it('stops gracefully on the shutdown request, within the 5 s the editor waits: short streams finish, long ones are ended and billed', async () => {
+    const upstream = await startFakeUpstream();
+    try {
+      const dataDir = tempDir();
+      const gateway = await startGateway({ dataDir, port: 0, plan: 'pro' }, { CREDITGATE_OPENAI_BASE_URL: `${upstream.url}/v1` });
+      const { url } = await gateway.connection.sendRequest(InfoRequest);
+      const { token } = await gateway.connection.sendRequest(IssueTokenRequest, { name: 'codex' });
+      const stream = (behavior: string) =>
+        rawRequest(`${url}/v1/chat/completions`, {
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'x-fake-behavior': behavior },
+          body: JSON.stringify({ model: 'gpt-5', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'hi' }] }),
+        });
+      const short = [stream('deltas=5,interval=200'), stream('deltas=5,interval=200')];
+      const long = [stream('deltas=100,interval=100'), stream('deltas=100,interval=100')];
+      await until(() => upstream.requests.length === 4);
+
+      const started = Date.now();
+      await gateway.connection.sendRequest('shutdown');
+      expect(Date.now() - started).toBeLessThan(5_000);
+      const exited = new Promise<number | null>((resolve) => gateway.child.once('exit', (code) => resolve(code)));
+      await gateway.connection.sendNotification('exit');
+      expect(await exited).toBe(0);
+
+      for (const res of await Promise.all(short)) expect(res.body.toString()).toContain('data: [DONE]');
+      for (const res of await Promise.all(long)) expect(res).toMatchObject({ status: 200, complete: true });
+      const env = { CREDITGATE_DATA_DIR: dataDir, CREDITGATE_CONFIG: '' };
+      const rows = cli(['usage', '--json'], env).stdout.trim().split('\n').map((line) => JSON.parse(line) as { reason: string | null });
+      expect(rows.map((row) => row.reason ?? 'exact').sort()).toEqual(['exact', 'exact', 'gateway_stop', 'gateway_stop']);
+      const status = JSON.parse(cli(['status', '--json'], env).stdout) as Status;
+      expect(status.credits.held + status.windows.reduce((sum, w) => sum + w.held, 0)).toBe(0);
+    } finally {
+      await upstream.close();
+    }
   });
 
   it("refuses to join another data directory's gateway that holds the port", async () => {
