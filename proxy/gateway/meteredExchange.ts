@@ -2,8 +2,8 @@
  * One metered request, from admission to settlement (SPEC §1 "Admission and settlement"):
  * validate → estimate → hold → forward → relay unbuffered while metering → post the actual cost
  * (or void the hold when the upstream failed before any output). Exactly one settlement happens per
- * hold, whichever comes first: the terminal event, the end of the body, an upstream cut, or the
- * client going away.
+ * hold, whichever comes first: the terminal event, the end of the body, an upstream cut or silence,
+ * the client going away, or the gateway stopping.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
