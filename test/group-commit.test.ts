@@ -27,7 +27,7 @@ function temp(): TempLedger {
 
 /** Another process's view of the same file. */
 function observer(t: TempLedger): Ledger {
-  const reader = Ledger.open({ path: t.path, rateCard: RATE_CARD, plans: TEST_PLANS, clock: t.clock.read });
+  const reader = Ledger.open({ path: t.path, rateCard: RATE_CARD, plans: TEST_PLANS, clock: t.clock.read, monotonicClock: t.clock.monotonic });
   readers.push(reader);
   return reader;
 }

@@ -5,6 +5,7 @@ import type { RateCard } from '../../shared/rateCard';
 import type { AdmissionEstimate } from '../pricing/admissionEstimator';
 import type { GroupCommit } from '../ledger/groupCommit';
 import type { Ledger } from '../ledger/ledger';
+import type { Settlements } from '../ledger/settlements';
 import type { StatusFeed } from './statusFeed';
 import type { UpstreamKeys, Upstreams } from './upstream';
 
@@ -41,8 +42,12 @@ export interface OpenExchange {
 
 export interface GatewayContext {
   ledger: Ledger;
-  /** Admissions and charges: written with the rest of the event-loop turn's, in one transaction. */
+  /** Admissions: written with the rest of the event-loop turn's, in one transaction. */
   commits: GroupCommit;
+  /** Charges and voids: written like admissions, and kept until they land when the database is locked. */
+  settlements: Settlements;
+  /** How long a request waits for another process's lock on the ledger before it is answered 503 ledger_busy. */
+  lockPatienceMs: number;
   feed: StatusFeed;
   proxy: Server;
   upstreams: Upstreams;

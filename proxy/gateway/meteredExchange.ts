@@ -87,8 +87,13 @@ export async function handleMeteredRequest(
   // The hold is committed before anything goes upstream. A non-streaming admission joins the turn's
   // other writes in one transaction (ledger/groupCommit.ts), which halves the gateway's CPU per request
   // under load; a streaming one, whose client waits for the first token, is written at once instead of
-  // after the turn's other callbacks (those cost 0.3–0.8 ms to first byte under 32 streams).
-  const admission = request.stream ? ctx.ledger.admit(admit) : await ctx.commits.run((ledger) => ledger.admit(admit));
+  // after the turn's other callbacks (those cost 0.3–0.8 ms to first byte under 32 streams). While
+  // another process holds the ledger locked, either waits (without blocking the event loop) up to
+  // lockPatienceMs, then fails as busy: a 503 ledger_busy, and nothing forwarded.
+  const writeHold = { patienceMs: ctx.lockPatienceMs };
+  const admission = request.stream
+    ? await ctx.commits.runNow((ledger) => ledger.admit(admit), writeHold)
+    : await ctx.commits.run((ledger) => ledger.admit(admit), writeHold);
   ctx.feed.changed();
   const now = ctx.clock();
   // A fresh object per call: ours to complete (same header order as spreading it into a new one).
@@ -119,8 +124,7 @@ export async function handleMeteredRequest(
     margin: ctx.overspendMargin,
   });
   if (!bound.ok) {
-    await ctx.commits.run((ledger) => ledger.void(admission.holdId));
-    ctx.feed.changed();
+    await ctx.settlements.void(admission.holdId);
     headers['x-creditgate-state'] = 'blocked';
     const message =
       `Usage limit reached: this request's input alone would cost about ${formatCredits(microToCredits(bound.inputCost))} credits, ` +
@@ -192,11 +196,13 @@ const WATCHED_OUTPUT_CEILING = 256_000;
 const DISCONNECT_DRAIN_MS = 5 * 60_000;
 const DISCONNECT_DRAIN_BYTES = 256 * 1024 * 1024;
 
-/** What settling an already settled exchange returns: nothing left to wait for. */
+/** What settling an exchange that has nothing to settle returns: nothing to wait for. */
 const SETTLED = Promise.resolve();
 
 export class MeteredExchange implements OpenExchange {
   private settled = false;
+  /** Resolves once the settlement is durable (committed, or kept in the pending-charges journal). */
+  private settling: Promise<void> = SETTLED;
   /** The client's response is being ended (after its charge commits): end it only once. */
   private ending = false;
   /** Set when the upstream let the request wait past its limit before answering: the limit, for the 504. */
@@ -435,7 +441,7 @@ export class MeteredExchange implements OpenExchange {
    * is broken off. Each is billed from what was seen (estimated, `gateway_stop`).
    */
   endForStop(): Promise<void> {
-    if (this.settled) return SETTLED;
+    if (this.settled) return this.settling;
     if (this.meter && !this.ending) {
       const settled = this.settleFromStream('gateway_stop');
       this.endAfter(settled, this.meter.end());
@@ -546,25 +552,21 @@ export class MeteredExchange implements OpenExchange {
 
   /**
    * Codex: settle on the terminal event and return the codex.rate_limits event to inject before it.
-   * The event needs the settled status at once, so this one charge is written in a transaction of its own.
+   * The event needs the settled status at once, so this one charge is written in a transaction of its
+   * own; while the ledger is locked the charge is kept (it lands later) and the event is left out.
    */
   private settleAtTerminal(reported: MeteredUsage | null): Buffer | null {
     if (this.settled) return null;
     const usage = reported ?? this.estimatedUsage(this.meter?.usage() ?? null, this.meter?.streamedText() ?? '');
     const charge = this.charge(usage, reported ? null : 'upstream_cut');
-    try {
-      const posted = this.ctx.ledger.post(this.options.holdId, charge);
-      this.ctx.feed.changed();
-      return rateLimitsEvent(posted.limits, this.ctx.clock());
-    } catch (error) {
-      this.logPostFailure(error);
-      return null;
-    }
+    const posted = this.ctx.settlements.postNow(this.options.holdId, charge);
+    this.settling = posted.durable;
+    return posted.result && rateLimitsEvent(posted.result.limits, this.ctx.clock());
   }
 
-  /** Settles a stream from what the meter saw; resolves once the charge is committed. */
+  /** Settles a stream from what the meter saw; resolves once the charge is durable. */
   private settleFromStream(reason: EstimateReason | null): Promise<void> {
-    if (this.settled) return SETTLED;
+    if (this.settled) return this.settling;
     const meter = this.meter;
     const usage = meter?.usage() ?? null;
     const complete = meter?.sawTerminal() ?? false;
@@ -585,14 +587,16 @@ export class MeteredExchange implements OpenExchange {
     return usage;
   }
 
-  /** Charges the hold with this turn's other writes; resolves (never rejects) once that is committed. */
+  /**
+   * Charges the hold with this turn's other writes; resolves (never rejects) once the charge is
+   * durable: committed, or, while another process holds the ledger locked, kept in the pending-charges
+   * journal until it lands (ledger/settlements.ts).
+   */
   private post(usage: MeteredUsage, reason: EstimateReason | null): Promise<void> {
-    if (this.settled) return SETTLED;
+    if (this.settled) return this.settling;
     const charge = this.charge(usage, reason);
-    return this.ctx.commits.run((ledger) => ledger.post(this.options.holdId, charge)).then(
-      () => this.ctx.feed.changed(),
-      (error: unknown) => this.logPostFailure(error),
-    );
+    this.settling = this.ctx.settlements.post(this.options.holdId, charge);
+    return this.settling;
   }
 
   /** Marks the exchange settled (exactly one charge per hold) and builds its charge. */
@@ -610,21 +614,13 @@ export class MeteredExchange implements OpenExchange {
     return { usage, httpStatus: this.proxyRes?.statusCode ?? 200, estimated: reason !== null, reason };
   }
 
-  private logPostFailure(error: unknown): void {
-    this.ctx.log.error(`could not post hold ${this.options.holdId}: ${(error as Error).message}`);
-  }
-
+  /** Releases the hold (nothing went upstream or nothing came back); kept until it lands, like a charge. */
   private settleVoid(): void {
     if (this.settled) return;
     this.settled = true;
     exchanges.delete(this.req);
     this.ctx.openExchanges.delete(this);
-    try {
-      this.ctx.ledger.void(this.options.holdId);
-      this.ctx.feed.changed();
-    } catch (error) {
-      this.ctx.log.error(`could not void hold ${this.options.holdId}: ${(error as Error).message}`);
-    }
+    this.settling = this.ctx.settlements.voidNow(this.options.holdId);
   }
 }
 

@@ -9,8 +9,10 @@ import { createProxyServer } from 'http-proxy';
 import type { Micro } from '../../shared/money';
 import type { RateCard } from '../../shared/rateCard';
 import { apiFamilyForPath, routeFor } from '../dialects';
+import { EVENT_LOOP_BUSY_TIMEOUT_MS } from '../ledger/connection';
 import { GroupCommit } from '../ledger/groupCommit';
 import type { AuthenticatedClient, Ledger } from '../ledger/ledger';
+import { Settlements } from '../ledger/settlements';
 import { createLimitedServer, type ConnectionLimits } from './connectionLimits';
 import type { AdmissionEstimator, GatewayContext, Logger, RequestUrl, UpstreamTimeouts } from './context';
 import { failureAnswer } from './failures';
@@ -69,16 +71,30 @@ export class Gateway {
   private stopping: Promise<void> | null = null;
 
   private constructor(private readonly options: GatewayOptions) {
-    const clock = options.clock ?? Date.now;
+    // The ledger's time: a wall clock set back does not stretch the Retry-After of a window (trustedTime.ts).
+    const clock = options.clock ?? (() => options.ledger.now());
     this.feed = new StatusFeed(options.ledger, clock);
     this.feed.onDataChange(() => this.knownTokens.clear());
     const proxy = createProxyServer({ xfwd: false });
     proxy.on('proxyReq', (proxyReq, req) => exchanges.get(req)?.onProxyReq(proxyReq));
     proxy.on('proxyRes', (proxyRes, req) => exchanges.get(req)?.onProxyRes(proxyRes));
     proxy.on('error', (error) => options.log.warn(`proxy: ${error.message}`));
+    // A request waits for another process's lock as long as the ledger was told to wait, but without
+    // blocking the event loop: the connection's own wait is cut to a few ms (groupCommit.ts).
+    const lockPatienceMs = options.ledger.busyTimeoutMs;
+    options.ledger.setBusyTimeout(EVENT_LOOP_BUSY_TIMEOUT_MS);
+    const commits = new GroupCommit(options.ledger);
+    const settlements = Settlements.forLedger(options.ledger, commits, {
+      landed: () => this.feed.changed(),
+      failed: (holdId, error) => options.log.error(`could not settle hold ${holdId}: ${(error as Error).message}`),
+      journalFailed: (holdId, error) =>
+        options.log.error(`could not keep the charge of hold ${holdId} in the pending-charges journal (retrying in memory): ${(error as Error).message}`),
+    });
     this.ctx = {
       ledger: options.ledger,
-      commits: new GroupCommit(options.ledger),
+      commits,
+      settlements,
+      lockPatienceMs,
       feed: this.feed,
       proxy,
       upstreams: new Upstreams(options.endpoints),
@@ -154,8 +170,9 @@ export class Gateway {
     }
     // What is left holds no request: idle connections, or clients still sending one.
     this.server.closeAllConnections();
-    // The last charges are written before the ledger can close.
-    this.ctx.commits.flush();
+    // The last charges are written before the ledger can close; those the database still refuses
+    // (another process holds it locked) stay in the pending-charges journal for the next start.
+    await this.ctx.settlements.close();
     this.ctx.upstreams.close();
     await closed;
   }

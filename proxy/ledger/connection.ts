@@ -34,6 +34,13 @@ const PAGE_CACHE_KIB = 2_048;
  */
 export const DEFAULT_BUSY_TIMEOUT_MS = 5_000;
 
+/**
+ * The busy wait of a connection whose thread runs an event loop (the gateway): SQLite sleeps on the
+ * calling thread, so a longer wait would freeze every request and stream. Writes that find the
+ * database locked wait asynchronously instead (groupCommit.ts); the others fail as busy at once.
+ */
+export const EVENT_LOOP_BUSY_TIMEOUT_MS = 5;
+
 export interface DatabaseSettings {
   busyTimeoutMs?: number;
 }

@@ -95,3 +95,14 @@ export function expireDueGrants(store: Store, account: AccountRow, now: number):
   account.headGrant = undefined;
   account.nextExpiry = store.nextGrantExpiry();
 }
+
+/**
+ * What expireDueGrants would write off by `now`, without writing it: a view shows the balance as it
+ * will be, and must not take the write lock to do so (the next write books the expiry).
+ */
+export function dueExpiry(store: Store, account: AccountRow, now: number): Micro {
+  if (account.nextExpiry === null || now < account.nextExpiry) return 0;
+  let due = 0;
+  for (const grant of store.grantsExpiringBy(now)) due += grant.remaining;
+  return due;
+}

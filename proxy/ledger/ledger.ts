@@ -24,7 +24,8 @@ import type { BlockReason, Decision, Split, WindowUse } from './allowance';
 import { applicableWindows, decide, spendableFor, splitPlanCharge, windowLengthMs, windowLimit } from './allowance';
 import type { AutoReloadSettings } from './autoReload';
 import { reloadAmount, reloadKeyPrefix, validateAutoReload } from './autoReload';
-import { addGrant, expireDueGrants, spendCredits } from './credits';
+import { pendingChargesFile, readKeptSettlements, removeKeptSettlements, settle } from './chargeJournal';
+import { addGrant, dueExpiry, expireDueGrants, spendCredits } from './credits';
 import { openLedgerDatabase } from './databaseFile';
 import { LedgerError } from './errors';
 import type { HoldOwner } from './owners';
@@ -33,6 +34,7 @@ import { BURN_WINDOW_MS, RecentUsage } from './recentUsage';
 import type { AuditRow } from './reports';
 import { Reports } from './reports';
 import { migrate } from './schema';
+import { DEFAULT_BUSY_TIMEOUT_MS } from './connection';
 import { storageFailure, translatingStorageFailures } from './storageFailure';
 import { buildStatus, usedPercent } from './statusView';
 import { FOLD_LIMIT, copyTotals, foldUsage, onlyFolded } from './fold';
@@ -40,6 +42,8 @@ import type { AccountRow, HoldRow, Period, UsageTailRow } from './store';
 import { Store } from './store';
 import type { AuthenticatedClient, TokenRole } from './tokens';
 import { hashToken, newToken } from './tokens';
+import type { MonotonicClock } from './trustedTime';
+import { markWorthStoring, systemMonotonicClock, TrustedClock } from './trustedTime';
 
 export type { AutoReloadSettings } from './autoReload';
 export type { AuditRow } from './reports';
@@ -58,8 +62,10 @@ export interface LedgerOptions {
   initialPlan?: string;
   /** Used only when the database has no setting yet (default true). */
   initialAutoUseCredits?: boolean;
-  /** ms since epoch; injectable so tests move time. */
+  /** The wall clock, ms since epoch; injectable so tests move time. */
   clock?: () => number;
+  /** The system's monotonic clock (trustedTime.ts); injectable so tests can jump the wall clock alone. */
+  monotonicClock?: MonotonicClock;
   /** How long a write waits for another process's lock before failing as busy (connection.ts). */
   busyTimeoutMs?: number;
 }
@@ -149,7 +155,10 @@ const TAIL_SEED_ROWS = 5_000;
 
 /** What one transaction works on: the totals as read, then mutated in memory and saved once. */
 interface Working {
+  /** Windows, retry-at and row timestamps (trustedTime.ts: never behind the measured time). */
   now: number;
+  /** Grant expiry: a time both the wall clock and the measured time have reached. */
+  certain: number;
   account: AccountRow;
   /** A hold was voided: last_hold_id must be stored, or the deleted newest id could be issued again. */
   mustSave: boolean;
@@ -168,6 +177,8 @@ export class Ledger {
   private readonly plans: Record<string, PlanDefinition>;
   private readonly rateCard: RateCard;
   private readonly clock: () => number;
+  private readonly time: TrustedClock;
+  private busyTimeout: number;
   private readonly inTransaction: Database.Transaction<(work: () => unknown) => unknown>;
   /** Commits by this connection; data_version only counts other connections' commits. */
   private ownCommits = 0;
@@ -187,6 +198,8 @@ export class Ledger {
     this.plans = options.plans ?? { ...BUILT_IN_PLANS };
     this.rateCard = options.rateCard;
     this.clock = options.clock ?? Date.now;
+    this.time = new TrustedClock(this.clock, options.monotonicClock ?? systemMonotonicClock);
+    this.busyTimeout = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
     this.store = new Store(db);
     this.reports = new Reports(db);
     this.inTransaction = db.transaction((work: () => unknown) => work());
@@ -209,6 +222,30 @@ export class Ledger {
         throw error;
       }
     });
+  }
+
+  /** The database file (':memory:' for an in-memory ledger). */
+  get databasePath(): string {
+    return this.path;
+  }
+
+  /** How long a write waits, blocking this thread, for another process's lock before failing as busy. */
+  get busyTimeoutMs(): number {
+    return this.busyTimeout;
+  }
+
+  /**
+   * Changes that wait. The gateway cuts it to a few ms (connection.ts EVENT_LOOP_BUSY_TIMEOUT_MS) and
+   * waits for a lock asynchronously instead (groupCommit.ts): SQLite's wait blocks the event loop.
+   */
+  setBusyTimeout(ms: number): void {
+    this.guarded(() => this.db.pragma(`busy_timeout = ${Math.trunc(ms)}`));
+    this.busyTimeout = ms;
+  }
+
+  /** The ledger's time now (trustedTime.ts): the wall clock, never behind the time measured since the last reading. */
+  now(): number {
+    return this.time.read(null).now;
   }
 
   close(): void {
@@ -302,8 +339,13 @@ export class Ledger {
     });
   }
 
-  /** Settles, at their estimate, the holds whose owning process (or Ledger instance) is gone. */
+  /**
+   * Settles the holds whose owning process (or Ledger instance) is gone: first those whose charge (or
+   * void) a gateway kept in the pending-charges journal because the database was locked
+   * (chargeJournal.ts), then the rest at their estimate. Returns how many were settled at their estimate.
+   */
   recover(): number {
+    this.replayKeptSettlements();
     return this.write((w) => {
       let settled = 0;
       for (const hold of this.store.pendingHolds()) {
@@ -331,11 +373,16 @@ export class Ledger {
    * frames, system calls) is paid once for all of them. Nothing is durable until this returns.
    */
   batch<T>(work: () => T): T {
+    let began = false;
     try {
-      return this.inTransaction.immediate(work) as T;
+      return this.inTransaction.immediate(() => {
+        began = true;
+        return work();
+      }) as T;
     } catch (error) {
-      // The commit itself failed: everything the writes inside cached or remembered is gone.
-      this.forgetUncommitted();
+      // The commit itself failed: everything the writes inside cached or remembered is gone. (A
+      // transaction that could not begin, the database being locked, changed nothing.)
+      if (began) this.forgetUncommitted();
       throw this.translated(error);
     }
   }
@@ -373,11 +420,11 @@ export class Ledger {
       for (const name of WINDOW_NAMES) {
         const period = w.account.periods[name];
         if (!period) continue;
-        if (isLive(period, w.now)) {
+        if (isLive(period, name, w.now)) {
           this.store.closePeriod(period.id, w.now, 'reset', period.used);
           closed.push(name);
         } else {
-          this.store.closePeriod(period.id, period.endsAt, 'expired', period.used);
+          this.store.closePeriod(period.id, endOf(period, w.now), 'expired', period.used);
         }
         w.account.periods[name] = null;
       }
@@ -506,12 +553,17 @@ export class Ledger {
   /** Runs `work` in BEGIN IMMEDIATE on freshly read totals and saves the totals once at the end. */
   private write<T>(work: (w: Working) => T): T {
     let result: T;
+    let began = false;
     try {
       result = this.inTransaction.immediate(() => {
-        const w: Working = { now: this.clock(), account: this.syncWithOthers(), mustSave: false, posted: [] };
+        began = true;
+        const account = this.syncWithOthers();
+        const time = this.time.read(account.clockMark);
+        const w: Working = { now: time.now, certain: time.certain, account, mustSave: false, posted: [] };
         const settings = settingsOf(w.account);
         const before = copyTotals(w.account);
-        expireDueGrants(this.store, w.account, w.now);
+        this.recordTime(w);
+        expireDueGrants(this.store, w.account, w.certain);
         const value = work(w);
         const a = w.account;
         if (!sameValues(settings, settingsOf(a))) this.store.saveAccount(a);
@@ -521,11 +573,20 @@ export class Ledger {
         return value;
       }) as T;
     } catch (error) {
-      this.forgetUncommitted();
+      // A transaction that could not begin (the database locked) changed nothing to forget.
+      if (began) this.forgetUncommitted();
       throw this.translated(error);
     }
     this.ownCommits++;
     return result;
+  }
+
+  /** Stores this reading's trusted time when other processes would otherwise measure from an older one. */
+  private recordTime(w: Working): void {
+    const mark = this.time.latest;
+    if (mark === null || !markWorthStoring(mark, w.account.clockMark)) return;
+    w.account.clockMark = mark;
+    w.mustSave = true;
   }
 
   /** The cached totals and the tail may hold changes that were just rolled back: read them again. */
@@ -534,15 +595,44 @@ export class Ledger {
     this.read(() => this.seedTail());
   }
 
-  /** A view of the account as it is now. */
+  /**
+   * A view of the account as it is now, in a read transaction: it never waits for the write lock (WAL
+   * readers do not need it), so a status stays instant while another process writes. An expiry that is
+   * due but not yet booked is taken off the balance shown; the next write books it.
+   */
   private view<T>(build: (w: Working) => T): T {
-    const now = this.clock();
-    // Reads need no write lock unless a grant expiry is due, which must be written off first.
-    const viaRead = this.read(() => {
-      const account = this.syncWithOthers();
-      return account.nextExpiry !== null && now >= account.nextExpiry ? null : { value: build({ now, account, mustSave: false, posted: [] }) };
+    return this.read(() => {
+      const stored = this.syncWithOthers();
+      const time = this.time.read(stored.clockMark);
+      const due = dueExpiry(this.store, stored, time.certain);
+      const account = due === 0 ? stored : { ...stored, balance: stored.balance - due };
+      return build({ now: time.now, certain: time.certain, account, mustSave: false, posted: [] });
     });
-    return viaRead ? viaRead.value : this.write(build);
+  }
+
+  /** Posts or voids what a gateway kept in the pending-charges journal while the database was locked. */
+  private replayKeptSettlements(): void {
+    if (this.path === ':memory:') return;
+    const file = pendingChargesFile(this.path);
+    const kept = readKeptSettlements(file);
+    if (kept.length > 0) {
+      this.batch(() => {
+        let replayed = 0;
+        for (const entry of kept) {
+          try {
+            settle(this, entry);
+            replayed++;
+          } catch (error) {
+            // Idempotent by hold id: one already settled (the journal outlived its commit) is skipped. A
+            // charge that cannot be priced any more leaves its hold to be settled at its estimate.
+            if (!(error instanceof LedgerError) || error.code === 'storage') throw error;
+          }
+        }
+        if (replayed > 0) this.write((w) => this.store.insertAudit(w.now, 'system', 'kept_charges_replayed', { count: replayed }));
+      });
+    }
+    // Only once they are committed: a crash before this replays them again, and each finds its hold settled.
+    removeKeptSettlements(file);
   }
 
   /** A consistent snapshot for reads (BEGIN DEFERRED). */
@@ -570,7 +660,7 @@ export class Ledger {
   private uses(w: Working, plan: PlanDefinition, names: readonly WindowName[]): WindowUse[] {
     return names.map((name) => {
       const period = w.account.periods[name];
-      const live = period !== null && isLive(period, w.now);
+      const live = period !== null && isLive(period, name, w.now);
       return { name, limit: windowLimit(plan, name), used: live ? period.used : 0, endsAt: live ? period.endsAt : null };
     });
   }
@@ -583,8 +673,8 @@ export class Ledger {
   private openWindows(w: Working, names: readonly WindowName[]): void {
     for (const name of names) {
       const previous = w.account.periods[name];
-      if (previous && isLive(previous, w.now)) continue;
-      if (previous) this.store.closePeriod(previous.id, previous.endsAt, 'expired', previous.used);
+      if (previous && isLive(previous, name, w.now)) continue;
+      if (previous) this.store.closePeriod(previous.id, endOf(previous, w.now), 'expired', previous.used);
       const endsAt = w.now + windowLengthMs(name);
       w.account.periods[name] = { id: this.store.openPeriod(name, w.now, endsAt), endsAt, used: 0 };
     }
@@ -702,7 +792,23 @@ export class Ledger {
   }
 }
 
-const isLive = (period: Period, now: number): boolean => now < period.endsAt;
+/**
+ * How far a period's start may lie ahead of `now` and still count: processes' times differ by a few
+ * seconds at most (trustedTime.ts), a wall clock that had jumped ahead by far more.
+ */
+const FUTURE_START_MARGIN_MS = 60_000;
+
+/**
+ * A period is live until its end, unless it starts in the future: then it was opened while the wall
+ * clock was ahead and has since been put right, and it would block for that jump on top of its length.
+ * It is over; the next request opens a period from now.
+ */
+function isLive(period: Period, name: WindowName, now: number): boolean {
+  return now < period.endsAt && period.endsAt - windowLengthMs(name) <= now + FUTURE_START_MARGIN_MS;
+}
+
+/** When a period that is no longer live ended: at its end, or now for one from a jump ahead. */
+const endOf = (period: Period, now: number): number => Math.min(period.endsAt, now);
 
 
 /**

@@ -161,6 +161,13 @@ const MIGRATIONS: readonly string[] = [
      by a listed rate or refused. */ `
   ALTER TABLE usage ADD COLUMN unpriced INTEGER NOT NULL DEFAULT 0;
   `,
+  /* 7: the latest trusted time any process recorded (trustedTime.ts), so that a process whose wall
+     clock jumped can tell: expiry and windows are measured from it with the monotonic clock. NULL until
+     a process records one; the first reading is then trusted as it is. */ `
+  ALTER TABLE account ADD COLUMN clock_time INTEGER;    -- unix ms
+  ALTER TABLE account ADD COLUMN clock_mono INTEGER;    -- the system's monotonic clock then, in ms
+  ALTER TABLE account ADD COLUMN clock_domain TEXT;     -- the boot that monotonic reading counts from
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -71,3 +71,8 @@ export function translatingStorageFailures<T>(file: string, work: () => T): T {
     throw storageFailure(error, file) ?? error;
   }
 }
+
+/** Whether `error` is another process's lock keeping this one out (worth trying again later). */
+export function isLockedOut(error: unknown): boolean {
+  return error instanceof LedgerStorageError && error.problem === 'busy';
+}

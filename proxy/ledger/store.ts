@@ -11,6 +11,7 @@ import type { EstimateReason, MeteredUsage } from '../../shared/usage';
 import type { AutoReloadSettings } from './autoReload';
 import { NO_EXPIRY_ORDER } from './schema';
 import type { AuthenticatedClient, TokenRole } from './tokens';
+import type { TimeMark } from './trustedTime';
 
 /** The running totals of a window's current period. */
 export interface Period {
@@ -36,6 +37,8 @@ export interface AccountRow {
   lastUsageTs: number;
   /** The latest period of each window; it may have ended (superseded lazily, when the next one opens). */
   periods: Record<WindowName, Period | null>;
+  /** The latest trusted time a process recorded (trustedTime.ts), or null before the first. */
+  clockMark: TimeMark | null;
   /** The stored row's revision (bumped by each write) and the usage id its totals include. */
   revision: number;
   storedUsageId: number;
@@ -81,6 +84,9 @@ interface RawAccount {
   weekly_used: number;
   revision: number;
   totals_usage_id: number;
+  clock_time: number | null;
+  clock_mono: number | null;
+  clock_domain: string | null;
 }
 
 export interface HoldRow {
@@ -184,11 +190,13 @@ export class Store {
     this.updateAccount = db.prepare(
       `UPDATE account SET plan = ?, auto_use_credits = ?, auto_reload = ?, balance = ?, debt = ?,
        last_hold_id = ?, next_expiry = ?, last_usage_ts = ?, five_hour_period = ?, five_hour_ends = ?, five_hour_used = ?,
-       weekly_period = ?, weekly_ends = ?, weekly_used = ?, revision = ?, totals_usage_id = ? WHERE id = 1`,
+       weekly_period = ?, weekly_ends = ?, weekly_used = ?, revision = ?, totals_usage_id = ?,
+       clock_time = ?, clock_mono = ?, clock_domain = ? WHERE id = 1`,
     );
     this.updateTotals = db.prepare(
       `UPDATE account SET balance = ?, debt = ?, last_hold_id = ?, next_expiry = ?,
-       last_usage_ts = ?, five_hour_used = ?, weekly_used = ?, revision = ?, totals_usage_id = ? WHERE id = 1`,
+       last_usage_ts = ?, five_hour_used = ?, weekly_used = ?, revision = ?, totals_usage_id = ?,
+       clock_time = ?, clock_mono = ?, clock_domain = ? WHERE id = 1`,
     );
     this.insertHoldStmt = db.prepare(
       `INSERT INTO holds (id, ts, request_id, client, model, route, feature, kind, estimate, owner_pid, owner_instance)
@@ -253,6 +261,9 @@ export class Store {
         '5h': period(raw.five_hour_period, raw.five_hour_ends, raw.five_hour_used),
         weekly: period(raw.weekly_period, raw.weekly_ends, raw.weekly_used),
       },
+      clockMark: raw.clock_time === null || raw.clock_mono === null || raw.clock_domain === null
+        ? null
+        : { time: raw.clock_time, mono: raw.clock_mono, domain: raw.clock_domain },
       revision: raw.revision,
       storedUsageId: raw.totals_usage_id,
       totalsUsageId: raw.totals_usage_id,
@@ -286,6 +297,7 @@ export class Store {
       week?.used ?? 0,
       a.revision,
       a.storedUsageId,
+      ...markColumns(a.clockMark),
     );
   }
 
@@ -302,6 +314,7 @@ export class Store {
       a.periods.weekly?.used ?? 0,
       a.revision,
       a.storedUsageId,
+      ...markColumns(a.clockMark),
     );
   }
 
@@ -416,6 +429,10 @@ export class Store {
   clientForTokenHash(hash: string): AuthenticatedClient | undefined {
     return this.tokenClientStmt.get(hash);
   }
+}
+
+function markColumns(mark: TimeMark | null): [number | null, number | null, string | null] {
+  return mark === null ? [null, null, null] : [mark.time, mark.mono, mark.domain];
 }
 
 function period(id: number | null, endsAt: number | null, used: Micro): Period | null {
