@@ -157,6 +157,8 @@ const TAIL_SEED_ROWS = 5_000;
 interface Working {
   /** Windows, retry-at and row timestamps (trustedTime.ts: never behind the measured time). */
   now: number;
+  /** Window lengths: the time measured with the monotonic clock. */
+  measured: number;
   /** Grant expiry: a time both the wall clock and the measured time have reached. */
   certain: number;
   account: AccountRow;
@@ -420,11 +422,12 @@ export class Ledger {
       for (const name of WINDOW_NAMES) {
         const period = w.account.periods[name];
         if (!period) continue;
-        if (isLive(period, name, w.now)) {
+        const endsAt = periodEnd(period, name, w);
+        if (w.now < endsAt) {
           this.store.closePeriod(period.id, w.now, 'reset', period.used);
           closed.push(name);
         } else {
-          this.store.closePeriod(period.id, endOf(period, w.now), 'expired', period.used);
+          this.store.closePeriod(period.id, endsAt, 'expired', period.used);
         }
         w.account.periods[name] = null;
       }
@@ -559,7 +562,7 @@ export class Ledger {
         began = true;
         const account = this.syncWithOthers();
         const time = this.time.read(account.clockMark);
-        const w: Working = { now: time.now, certain: time.certain, account, mustSave: false, posted: [] };
+        const w: Working = { ...time, account, mustSave: false, posted: [] };
         const settings = settingsOf(w.account);
         const before = copyTotals(w.account);
         this.recordTime(w);
@@ -606,7 +609,7 @@ export class Ledger {
       const time = this.time.read(stored.clockMark);
       const due = dueExpiry(this.store, stored, time.certain);
       const account = due === 0 ? stored : { ...stored, balance: stored.balance - due };
-      return build({ now: time.now, certain: time.certain, account, mustSave: false, posted: [] });
+      return build({ ...time, account, mustSave: false, posted: [] });
     });
   }
 
@@ -660,8 +663,9 @@ export class Ledger {
   private uses(w: Working, plan: PlanDefinition, names: readonly WindowName[]): WindowUse[] {
     return names.map((name) => {
       const period = w.account.periods[name];
-      const live = period !== null && isLive(period, name, w.now);
-      return { name, limit: windowLimit(plan, name), used: live ? period.used : 0, endsAt: live ? period.endsAt : null };
+      const endsAt = period === null ? null : periodEnd(period, name, w);
+      const live = endsAt !== null && w.now < endsAt;
+      return { name, limit: windowLimit(plan, name), used: live ? period!.used : 0, endsAt: live ? endsAt : null };
     });
   }
 
@@ -673,10 +677,11 @@ export class Ledger {
   private openWindows(w: Working, names: readonly WindowName[]): void {
     for (const name of names) {
       const previous = w.account.periods[name];
-      if (previous && isLive(previous, name, w.now)) continue;
-      if (previous) this.store.closePeriod(previous.id, endOf(previous, w.now), 'expired', previous.used);
+      const previousEnd = previous && periodEnd(previous, name, w);
+      if (previous && w.now < previousEnd!) continue;
+      if (previous) this.store.closePeriod(previous.id, previousEnd!, 'expired', previous.used);
       const endsAt = w.now + windowLengthMs(name);
-      w.account.periods[name] = { id: this.store.openPeriod(name, w.now, endsAt), endsAt, used: 0 };
+      w.account.periods[name] = { id: this.store.openPeriod(name, w.now, endsAt), endsAt, used: 0, measuredFrom: w.measured };
     }
   }
 
@@ -793,22 +798,16 @@ export class Ledger {
 }
 
 /**
- * How far a period's start may lie ahead of `now` and still count: processes' times differ by a few
- * seconds at most (trustedTime.ts), a wall clock that had jumped ahead by far more.
+ * When a period ends, on the ledger's `now`: at the end the clock gave it when it opened, or earlier
+ * when its length runs out first by the monotonic clock. The two agree unless the wall clock jumped:
+ * a period opened while the clock was days ahead would otherwise block for those days once it is put
+ * right, and one the clock set back would last longer than its length. Equal to `endsAt` while the
+ * clocks agree, so the end shown does not move.
  */
-const FUTURE_START_MARGIN_MS = 60_000;
-
-/**
- * A period is live until its end, unless it starts in the future: then it was opened while the wall
- * clock was ahead and has since been put right, and it would block for that jump on top of its length.
- * It is over; the next request opens a period from now.
- */
-function isLive(period: Period, name: WindowName, now: number): boolean {
-  return now < period.endsAt && period.endsAt - windowLengthMs(name) <= now + FUTURE_START_MARGIN_MS;
+function periodEnd(period: Period, name: WindowName, w: { now: number; measured: number }): number {
+  if (period.measuredFrom === null) return period.endsAt;
+  return Math.min(period.endsAt, w.now + (period.measuredFrom + windowLengthMs(name) - w.measured));
 }
-
-/** When a period that is no longer live ended: at its end, or now for one from a jump ahead. */
-const endOf = (period: Period, now: number): number => Math.min(period.endsAt, now);
 
 
 /**

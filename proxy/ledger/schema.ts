@@ -163,10 +163,14 @@ const MIGRATIONS: readonly string[] = [
   `,
   /* 7: the latest trusted time any process recorded (trustedTime.ts), so that a process whose wall
      clock jumped can tell: expiry and windows are measured from it with the monotonic clock. NULL until
-     a process records one; the first reading is then trusted as it is. */ `
+     a process records one; the first reading is then trusted as it is. Each open period also keeps the
+     measured time it opened at: it lasts no longer than its length by the monotonic clock, whatever
+     the wall clock said when it opened (NULL for periods opened before). */ `
   ALTER TABLE account ADD COLUMN clock_time INTEGER;    -- unix ms
   ALTER TABLE account ADD COLUMN clock_mono INTEGER;    -- the system's monotonic clock then, in ms
   ALTER TABLE account ADD COLUMN clock_domain TEXT;     -- the boot that monotonic reading counts from
+  ALTER TABLE account ADD COLUMN five_hour_from INTEGER;
+  ALTER TABLE account ADD COLUMN weekly_from INTEGER;
   `,
 ];
 

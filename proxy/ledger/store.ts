@@ -16,8 +16,11 @@ import type { TimeMark } from './trustedTime';
 /** The running totals of a window's current period. */
 export interface Period {
   id: number;
+  /** Its end by the clock of the moment it opened (now + the window's length). */
   endsAt: number;
   used: Micro;
+  /** The measured time it opened at (trustedTime.ts), or null for a period opened before it was kept. */
+  measuredFrom: number | null;
 }
 
 /** The running totals and settings, read once per transaction and written back only when they changed. */
@@ -82,6 +85,8 @@ interface RawAccount {
   weekly_period: number | null;
   weekly_ends: number | null;
   weekly_used: number;
+  five_hour_from: number | null;
+  weekly_from: number | null;
   revision: number;
   totals_usage_id: number;
   clock_time: number | null;
@@ -190,8 +195,8 @@ export class Store {
     this.updateAccount = db.prepare(
       `UPDATE account SET plan = ?, auto_use_credits = ?, auto_reload = ?, balance = ?, debt = ?,
        last_hold_id = ?, next_expiry = ?, last_usage_ts = ?, five_hour_period = ?, five_hour_ends = ?, five_hour_used = ?,
-       weekly_period = ?, weekly_ends = ?, weekly_used = ?, revision = ?, totals_usage_id = ?,
-       clock_time = ?, clock_mono = ?, clock_domain = ? WHERE id = 1`,
+       weekly_period = ?, weekly_ends = ?, weekly_used = ?, five_hour_from = ?, weekly_from = ?, revision = ?,
+       totals_usage_id = ?, clock_time = ?, clock_mono = ?, clock_domain = ? WHERE id = 1`,
     );
     this.updateTotals = db.prepare(
       `UPDATE account SET balance = ?, debt = ?, last_hold_id = ?, next_expiry = ?,
@@ -258,8 +263,8 @@ export class Store {
       nextExpiry: raw.next_expiry,
       lastUsageTs: raw.last_usage_ts,
       periods: {
-        '5h': period(raw.five_hour_period, raw.five_hour_ends, raw.five_hour_used),
-        weekly: period(raw.weekly_period, raw.weekly_ends, raw.weekly_used),
+        '5h': period(raw.five_hour_period, raw.five_hour_ends, raw.five_hour_used, raw.five_hour_from),
+        weekly: period(raw.weekly_period, raw.weekly_ends, raw.weekly_used, raw.weekly_from),
       },
       clockMark: raw.clock_time === null || raw.clock_mono === null || raw.clock_domain === null
         ? null
@@ -295,6 +300,8 @@ export class Store {
       week?.id ?? null,
       week?.endsAt ?? null,
       week?.used ?? 0,
+      five?.measuredFrom ?? null,
+      week?.measuredFrom ?? null,
       a.revision,
       a.storedUsageId,
       ...markColumns(a.clockMark),
@@ -435,6 +442,6 @@ function markColumns(mark: TimeMark | null): [number | null, number | null, stri
   return mark === null ? [null, null, null] : [mark.time, mark.mono, mark.domain];
 }
 
-function period(id: number | null, endsAt: number | null, used: Micro): Period | null {
-  return id === null || endsAt === null ? null : { id, endsAt, used };
+function period(id: number | null, endsAt: number | null, used: Micro, measuredFrom: number | null): Period | null {
+  return id === null || endsAt === null ? null : { id, endsAt, used, measuredFrom };
 }

@@ -5,16 +5,16 @@
  * where it agrees with them.
  *
  * The account row keeps a mark: the latest trusted time any process recorded, with the system's
- * monotonic clock then. A process projects it to "at least this late now" (the floor: the mark plus the
- * monotonic time elapsed since). Then:
- *   - the wall clock within TOLERANCE of the floor is taken as it is (NTP's small steps, drift);
- *   - a wall clock behind the floor was set back: the ledger keeps the floor (windows, retry-at never
- *     stretch);
- *   - a wall clock ahead of the floor is a jump, or time the monotonic clock did not see (a suspend,
- *     a reboot). Windows follow it at once (they end early, never late); expiry waits until the same
- *     offset has held for CONFIRM_AHEAD_MS of this process's monotonic time.
- * Two times come out: `now` (windows, row timestamps: the later of the two clocks) and `certain`
- * (expiry: the earlier). A grant is written off only once both clocks say its time has come.
+ * monotonic clock then. A process projects it to "at least this late now" (the measured time: the mark
+ * plus the monotonic time elapsed since, which the wall clock matches while nobody sets it). Then:
+ *   - a wall clock behind the measured time was set back: the ledger keeps the measured time, so
+ *     windows and retry-at never stretch;
+ *   - a wall clock ahead of it is a jump, or time the monotonic clock did not see (a suspend, a
+ *     reboot). Windows follow it at once (they end early, never late); expiry waits until the same
+ *     offset has held for CONFIRM_AHEAD_MS of this process's monotonic time, and then believes it.
+ * Three times come out: `now` (row timestamps, window ends: the later of the two clocks), `measured`
+ * (window lengths) and `certain` (expiry: the earlier). A grant is written off only once both clocks
+ * say its time has come; a window is over when either says so.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -35,13 +35,15 @@ export interface TimeMark {
 }
 
 export interface LedgerTime {
-  /** Windows, retry-at and row timestamps: the wall clock, or the floor when the clock is behind it. */
+  /** Windows, retry-at and row timestamps: the wall clock, or the measured time when the clock is behind it. */
   now: number;
+  /** The time measured with the monotonic clock from the latest trusted reading (windows' lengths). */
+  measured: number;
   /** Grant expiry: a time the wall clock and the measured time have both reached. */
   certain: number;
 }
 
-/** How far ahead of the measured time a wall clock is still believed at once. */
+/** Offsets of the wall clock that differ by less than this are one and the same (reading jitter, NTP slewing). */
 export const WALL_CLOCK_TOLERANCE_MS = 2_000;
 
 /**
@@ -71,15 +73,16 @@ export class TrustedClock {
     const domain = this.monotonic.domain;
     const floor = Math.max(project(this.mark, mono, domain), project(stored, mono, domain));
     let measured: number;
-    if (floor === -Infinity || wall <= floor + WALL_CLOCK_TOLERANCE_MS) {
-      // Nothing measured yet (a new ledger trusts its first reading), or the clocks agree, or the wall clock is behind.
-      measured = Math.max(wall, floor);
+    if (floor === -Infinity) {
+      measured = wall; // nothing measured yet: a new ledger trusts its first reading
+    } else if (wall <= floor) {
+      measured = floor; // set back (or the same)
       this.ahead = null;
     } else {
       measured = this.confirmedAhead(wall - floor, mono) ? wall : floor;
     }
     this.mark = { time: measured, mono, domain };
-    return { now: Math.max(wall, measured), certain: Math.min(wall, measured) };
+    return { now: Math.max(wall, measured), measured, certain: Math.min(wall, measured) };
   }
 
   /** The mark of the latest read, to store when worth it (markWorthStoring). */
