@@ -125,15 +125,15 @@ function stream(url: string, tag: string, behavior: string, codex = false): { fi
   return { firstChunk: first, done };
 }
 
-/** Samples /healthz every ~50 ms until stopped; resolves with each answer's latency (ms). */
-function sampleHealth(url: string): { stop: () => Promise<number[]> } {
-  const latencies: number[] = [];
+/** Samples /healthz every ~50 ms until stopped; resolves with each answer's latency (ms) and when it was sent. */
+function sampleHealth(url: string): { stop: () => Promise<{ sent: number; ms: number }[]> } {
+  const latencies: { sent: number; ms: number }[] = [];
   let running = true;
   const loop = (async () => {
     while (running) {
       const sent = performance.now();
       const res = await rawRequest(`${url}/healthz`, { method: 'GET', timeoutMs: 5_000 });
-      latencies.push(performance.now() - sent);
+      latencies.push({ sent, ms: performance.now() - sent });
       expect(res.status).toBe(200);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
@@ -187,12 +187,14 @@ describe('a ledger locked by another process for 10 s', () => {
 
     const release = lockLedger();
     const lockedAt = performance.now();
+    let releasedAt = Infinity;
     const health = sampleHealth(gateway.url);
-    const refused: { tag: string; status: number; code: string | undefined; ms: number }[] = [];
+    const answers: { tag: string; status: number; code: string | undefined; requestId: string; ms: number; at: number }[] = [];
     const newRequests: Promise<void>[] = [];
     let journalSeen = false;
     try {
-      while (performance.now() - lockedAt < LOCK_MS - PATIENCE_MS - 500) {
+      // A new request every second until the lock goes.
+      while (performance.now() - lockedAt < LOCK_MS - 300) {
         const tag = `new-${randomUUID()}`;
         const sent = performance.now();
         newRequests.push(
@@ -201,43 +203,59 @@ describe('a ledger locked by another process for 10 s', () => {
             body: JSON.stringify({ model: 'gpt-5', messages: [{ role: 'user', content: tag }] }),
           }).then((res) => {
             const code = (JSON.parse(res.body.toString()) as { error?: { code?: string } }).error?.code;
-            refused.push({ tag, status: res.status, code, ms: performance.now() - sent });
+            const at = performance.now();
+            answers.push({ tag, status: res.status, code, requestId: String(res.headers['x-creditgate-request-id']), ms: at - sent, at });
           }),
         );
         await new Promise((resolve) => setTimeout(resolve, 1_000));
         journalSeen ||= fs.existsSync(journalFile());
       }
-      await Promise.all(newRequests);
       const delivered = await Promise.all(streams.map((s) => s.done));
-      // Delivered in full while the lock was still held: their charges are kept, not lost.
-      expect(performance.now() - lockedAt).toBeLessThan(LOCK_MS);
       for (const s of delivered) {
         expect(s.status).toBe(200);
         expect(s.body).toContain('response.completed');
+        // Delivered in full while the lock was still held: their charges are kept, not lost.
+        expect(s.endedAt - lockedAt).toBeLessThan(LOCK_MS);
         // Flowing all along: no gap much longer than the upstream's own 250 ms between events.
         const gaps = s.chunkTimes.slice(1).map((t, i) => t - s.chunkTimes[i]!);
-        expect(Math.max(...gaps)).toBeLessThan(750);
+        expect(Math.max(...gaps), `gaps between chunks: ${gaps.map(Math.round).join(' ')}`).toBeLessThan(750);
       }
       expect(ledgerRows().usage).toHaveLength(0); // nothing could be written yet...
       expect(journalSeen || fs.existsSync(journalFile())).toBe(true); // ...so the charges wait in the journal
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, LOCK_MS - (performance.now() - lockedAt))));
     } finally {
       release();
+      releasedAt = performance.now();
     }
+    await Promise.all(newRequests);
     const latencies = await health.stop();
 
     expect(latencies.length).toBeGreaterThan(LOCK_MS / 100);
-    expect(Math.max(...latencies)).toBeLessThan(100);
-    // New requests waited for their hold at most ledgerBusyTimeoutMs, then were refused, unforwarded.
-    expect(refused.length).toBeGreaterThanOrEqual(5);
+    // Within 100 ms throughout. The machine running the tests is shared, and any process on it (this one
+    // included) now and then loses the CPU for 50–100 ms: an isolated sample may, never by much. The busy
+    // wait this guards against blocked for ledgerBusyTimeoutMs (1 s here) at every write.
+    const slowest = [...latencies].sort((a, b) => b.ms - a.ms);
+    const described = slowest.slice(0, 5).map((l) => `${Math.round(l.ms)} ms at ${Math.round(l.sent - lockedAt)}`).join(', ');
+    expect(slowest.filter((l) => l.ms >= 100).length, `slowest /healthz answers (ms after the lock): ${described}`).toBeLessThanOrEqual(2);
+    expect(slowest[0]!.ms, `slowest /healthz answers (ms after the lock): ${described}`).toBeLessThan(300);
+    // A new request waits for its hold up to ledgerBusyTimeoutMs: refused unforwarded while the lock
+    // stays, admitted (and charged once) if it goes meanwhile.
+    const refused = answers.filter((a) => a.status !== 200);
+    expect(refused.length).toBeGreaterThanOrEqual(7);
     for (const r of refused) {
       expect(r.status, r.tag).toBe(503);
       expect(r.code).toBe('ledger_busy');
+      expect(r.ms).toBeGreaterThanOrEqual(PATIENCE_MS - 50);
       expect(r.ms).toBeLessThan(PATIENCE_MS + 500);
       expect(wasForwarded(r.tag)).toBe(false);
     }
+    const admitted = answers.filter((a) => a.status === 200);
+    for (const a of admitted) expect(a.at).toBeGreaterThan(releasedAt);
     const delivered = await Promise.all(streams.map((s) => s.done));
     await eventually(() => expectChargedOnce(delivered, 24), 3_000);
+    const rows = ledgerRows();
+    for (const a of admitted) expect(rows.usage.filter((row) => row.request_id === a.requestId)).toHaveLength(1);
+    expect(rows.usage).toHaveLength(delivered.length + admitted.length);
     await eventually(() => expect(fs.existsSync(journalFile())).toBe(false));
     // And the gateway serves again at once.
     const after = await stream(gateway.url, 'after', 'deltas=2').done;

@@ -43,7 +43,7 @@ import { Store } from './store';
 import type { AuthenticatedClient, TokenRole } from './tokens';
 import { hashToken, newToken } from './tokens';
 import type { MonotonicClock } from './trustedTime';
-import { markWorthStoring, systemMonotonicClock, TrustedClock } from './trustedTime';
+import { markWorthStoring, systemMonotonicClock, TrustedClock, WALL_CLOCK_TOLERANCE_MS } from './trustedTime';
 
 export type { AutoReloadSettings } from './autoReload';
 export type { AuditRow } from './reports';
@@ -801,12 +801,13 @@ export class Ledger {
  * When a period ends, on the ledger's `now`: at the end the clock gave it when it opened, or earlier
  * when its length runs out first by the monotonic clock. The two agree unless the wall clock jumped:
  * a period opened while the clock was days ahead would otherwise block for those days once it is put
- * right, and one the clock set back would last longer than its length. Equal to `endsAt` while the
- * clocks agree, so the end shown does not move.
+ * right. They differ by a millisecond or two from reading the clocks at slightly different moments;
+ * then the end stays `endsAt`, so the end shown does not wobble.
  */
 function periodEnd(period: Period, name: WindowName, w: { now: number; measured: number }): number {
   if (period.measuredFrom === null) return period.endsAt;
-  return Math.min(period.endsAt, w.now + (period.measuredFrom + windowLengthMs(name) - w.measured));
+  const measuredEnd = w.now + (period.measuredFrom + windowLengthMs(name) - w.measured);
+  return measuredEnd < period.endsAt - WALL_CLOCK_TOLERANCE_MS ? measuredEnd : period.endsAt;
 }
 
 
