@@ -112,7 +112,7 @@ describe('settlements while another connection holds the lock', () => {
   it('is durable in the journal while locked, lands once the lock goes, and the journal goes with it', async () => {
     const t = temp();
     const events: string[] = [];
-    const { settlements: s } = settlements(t, events);
+    const { settlements: s, journal } = settlements(t, events);
     const charged = admitted(t);
     const voided = admitted(t);
     const release = lock(t);
@@ -124,9 +124,9 @@ describe('settlements while another connection holds the lock', () => {
       { kind: 'void', holdId: voided },
     ]);
     expect(auditDatabase(t.path).usageRows).toBe(0);
-    expect(s.pending).toBe(2);
+    expect(journal.pending).toBe(2);
     release();
-    await until(() => s.pending === 0 && !fs.existsSync(pendingChargesFile(t.path)));
+    await until(() => journal.pending === 0 && !fs.existsSync(pendingChargesFile(t.path)));
     const audit = auditDatabase(t.path);
     expect(audit.usageRows).toBe(1);
     expect(audit.balanceFromRows).toBe(1_000_000 - 25);
