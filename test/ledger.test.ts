@@ -565,13 +565,18 @@ describe('ledger: migrations', () => {
 
   it('carries usage rows written before the unpriced flag forward as priced', () => {
     t = openTemp();
-    const a = admitted(10);
-    t.ledger.post(a.holdId, { usage: unitUsage(5) });
     t.ledger.close();
-    const db = new Database(t.path);
-    db.exec('ALTER TABLE usage DROP COLUMN unpriced');
-    db.pragma('user_version = 5');
-    db.close();
+    rmSync(t.path);
+    // A version-5 file as that Creditgate left it (later migrations add columns of their own).
+    const v5 = new Database(t.path);
+    migrate(v5, 5);
+    v5.exec(`
+      UPDATE account SET plan = 'tiny', auto_use_credits = 1;
+      INSERT INTO usage (ts, hold_id, request_id, client, feature, model, route, status, input_tokens, cached_input_tokens,
+        cache_write_tokens, output_tokens, reasoning_tokens, cost, plan_cost, credit_cost, estimated, reason)
+        VALUES (${T0}, 1, 'r', 'c', 'assistant', 'unit', '/v1/responses', 200, 0, 0, 0, 5, 0, 5, 5, 0, 0, NULL);
+    `);
+    v5.close();
     t.reopen();
     expect(t.ledger.usageRows({}).map((r) => r.unpriced)).toEqual([false]);
   });
