@@ -83,11 +83,6 @@ export class Settlements {
     return { result: null, durable: this.keep(entry) };
   }
 
-  /** Settlements waiting for the database (each also in the journal once written there). */
-  get pending(): number {
-    return this.commits.waiting;
-  }
-
   /**
    * Before the ledger closes: one last try, and what the database still refuses stays in the journal
    * for the next start. Resolves once the journal is on disk.
