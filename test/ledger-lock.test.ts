@@ -191,6 +191,7 @@ describe('a ledger locked by another process for 10 s', () => {
     const health = sampleHealth(gateway.url);
     const answers: { tag: string; status: number; code: string | undefined; requestId: string; ms: number; at: number }[] = [];
     const newRequests: Promise<void>[] = [];
+    const statusReads: { status: number; ms: number }[] = [];
     let journalSeen = false;
     try {
       // A new request every second until the lock goes.
@@ -209,6 +210,10 @@ describe('a ledger locked by another process for 10 s', () => {
         );
         await new Promise((resolve) => setTimeout(resolve, 1_000));
         journalSeen ||= fs.existsSync(journalFile());
+        // The status is a read: it never waits for the lock.
+        const asked = performance.now();
+        const status = await rawRequest(`${gateway.url}/creditgate/v1/status`, { method: 'GET', headers: { authorization: `Bearer ${token}` } });
+        statusReads.push({ status: status.status, ms: performance.now() - asked });
       }
       const delivered = await Promise.all(streams.map((s) => s.done));
       for (const s of delivered) {
@@ -241,6 +246,8 @@ describe('a ledger locked by another process for 10 s', () => {
     // A new request waits for its hold up to ledgerBusyTimeoutMs: refused unforwarded while the lock
     // stays, admitted (and charged once) if it goes meanwhile.
     const refused = answers.filter((a) => a.status !== 200);
+    expect(statusReads.map((r) => r.status)).toEqual(statusReads.map(() => 200));
+    expect(Math.max(...statusReads.map((r) => r.ms))).toBeLessThan(300);
     expect(refused.length).toBeGreaterThanOrEqual(7);
     for (const r of refused) {
       expect(r.status, r.tag).toBe(503);
