@@ -1,5 +1,5 @@
 /**
- * The extension's settings (SPEC §5, contract names), resolved into what the gateway process needs.
+ * The extension's settings (docs/product.md §5, contract names), resolved into what the gateway process needs.
  * A setting left at its default yields to the environment (CREDITGATE_PORT, CREDITGATE_DATA_DIR,
  * CREDITGATE_CONFIG), which the gateway process inherits; so only explicitly set values are passed on.
  */

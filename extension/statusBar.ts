@@ -1,5 +1,5 @@
 /**
- * The one status bar item (SPEC §5): updated by push, never by polling. The wording comes from
+ * The one status bar item (docs/product.md §5): updated by push, never by polling. The wording comes from
  * presentation/statusBarModel.ts; the tooltip is rebuilt when shown so its countdowns are current.
  */
 import * as vscode from 'vscode';

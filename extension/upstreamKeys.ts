@@ -1,6 +1,6 @@
 /**
  * Upstream API keys live in VS Code's SecretStorage and are handed to the gateway process in memory
- * each time it starts (SPEC §2): never written to disk by Creditgate, never logged. A key in the
+ * each time it starts (docs/product.md §2): never written to disk by Creditgate, never logged. A key in the
  * editor's environment (OPENAI_API_KEY, ANTHROPIC_API_KEY) needs no prompt: the gateway already has it.
  */
 import * as vscode from 'vscode';

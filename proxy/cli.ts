@@ -1,6 +1,6 @@
 #!/usr/bin/env -S node --max-semi-space-size=8 --heap-growing-percent=50 --single-threaded-gc
 /**
- * The `creditgate` command line (SPEC §3, contract). The shebang carries shared/gatewayRuntime.ts's
+ * The `creditgate` command line (docs/product.md §3, contract). The shebang carries shared/gatewayRuntime.ts's
  * GATEWAY_NODE_FLAGS (a test keeps the two in step). Every command works whether or not a gateway is
  * running on the data directory: they write to the same SQLite database, which is safe across
  * processes, and a running gateway sees the change on its next request.
@@ -172,7 +172,7 @@ program
       const shown = options.groupBy ? toCsv(printableRows(rows as UsageGroup[]), USAGE_GROUP_COLUMNS) : toCsv(printableRows(rows as UsageRow[]), USAGE_ROW_COLUMNS);
       process.stdout.write(shown);
     } else if (globals(command).json) {
-      // One object per line: easy to stream into jq, and one row per request as SPEC §6 says.
+      // One object per line: easy to stream into jq, and one row per request as docs/product.md §6 says.
       for (const row of rows) console.log(JSON.stringify(row));
     } else {
       console.log(formatUsage(rows, options.groupBy));

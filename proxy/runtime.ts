@@ -53,7 +53,7 @@ export function openAccount(
 
 /**
  * The config's `autoReload` is the account's starting setting, like its `plan`: applied once, on an
- * account where auto-reload was never set. A user who later turns it off keeps it off (SPEC §1).
+ * account where auto-reload was never set. A user who later turns it off keeps it off (docs/product.md §1).
  */
 function applyConfiguredAutoReload(account: Account): void {
   const configured = account.config.autoReload;

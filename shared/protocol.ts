@@ -1,6 +1,6 @@
 /**
  * What the gateway, the CLI and the extension say to each other. The JSON shapes here are the
- * contract of SPEC §2 and §6 (status, usage rows, usage groups); the JSON-RPC method names are the
+ * contract of docs/product.md §2 and §6 (status, usage rows, usage groups); the JSON-RPC method names are the
  * extension's channel to the gateway process. Credits are numbers rounded to six decimals.
  */
 import type { WindowName } from './plans';

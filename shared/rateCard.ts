@@ -1,5 +1,5 @@
 /**
- * The rate card (SPEC §6): versioned JSON mapping models (exact names or globs) to credit prices.
+ * The rate card (docs/product.md §6): versioned JSON mapping models (exact names or globs) to credit prices.
  * Token prices are credits per 1,000,000 tokens; other features are priced per unit.
  */
 import { ownValue } from './ownProperty';

@@ -1,5 +1,5 @@
 /**
- * Schemas for the gateway's own API bodies (SPEC §2), validated at the edge with zod and shared by
+ * Schemas for the gateway's own API bodies (docs/product.md §2), validated at the edge with zod and shared by
  * the HTTP API, the CLI and the extension's JSON-RPC.
  */
 import { GRANT_SOURCES, USAGE_GROUP_KEYS } from './protocol';

@@ -116,7 +116,7 @@ export const IssueTokenRequest = new RequestType<IssueTokenParams, IssuedToken, 
 export const BalanceHistoryRequest = new RequestType<BalanceHistoryParams, BalancePoint[], void>('creditgate/balanceHistory');
 export const SetUpstreamKeyRequest = new RequestType<SetUpstreamKeyParams, void, void>('creditgate/setUpstreamKey');
 
-/** Pushed within 250 ms of any change to the account, whoever made it (SPEC §2). */
+/** Pushed within 250 ms of any change to the account, whoever made it (docs/product.md §2). */
 export const StatusChangedNotification = new NotificationType<Status>('creditgate/statusChanged');
 /** Pushed when this process changes role (a joined process took over the port, or lost it). */
 /** The upstream refused the gateway's key for it (HTTP 401): the editor offers to set a new one. */

@@ -1,6 +1,6 @@
 /**
  * What a response consumed, as the vendor reported it. The token fields keep each vendor's meaning
- * (SPEC §6): for `openai`, inputTokens includes cachedInputTokens and cacheWriteTokens, and
+ * (docs/product.md §6): for `openai`, inputTokens includes cachedInputTokens and cacheWriteTokens, and
  * outputTokens includes reasoningTokens; for `anthropic`, inputTokens excludes cache reads and cache
  * writes.
  */

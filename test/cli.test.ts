@@ -1,5 +1,5 @@
 /**
- * The `creditgate` CLI as a separate process (SPEC §3, contract): serve, token, status, credits,
+ * The `creditgate` CLI as a separate process (docs/product.md §3, contract): serve, token, status, credits,
  * windows, plan, usage; live changes reach a running gateway; one gateway per data directory; a
  * gateway killed with SIGKILL mid-stream loses nothing and settles its open requests on restart.
  */

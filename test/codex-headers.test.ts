@@ -1,5 +1,5 @@
 /**
- * The x-codex-* headers and the codex.rate_limits event (SPEC §2, contract) as built from an
+ * The x-codex-* headers and the codex.rate_limits event (docs/product.md §2, contract) as built from an
  * admission's AccountLimits: percentages, reset instants (an unopened window resets at now + its
  * length), and the balance as Codex prints it.
  */

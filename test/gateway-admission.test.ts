@@ -1,5 +1,5 @@
 /**
- * The account's states through real requests (SPEC §1, §2, §6): plan → credits → blocked with the
+ * The account's states through real requests (docs/product.md §1, §2, §6): plan → credits → blocked with the
  * contract 429 → a purchase admits the very next request; idempotent purchases; window reset; a
  * concurrent burst bounded by the credits; concurrent requests' writes grouped into shared commits.
  */

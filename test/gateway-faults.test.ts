@@ -1,5 +1,5 @@
 /**
- * Bad input and broken upstreams (SPEC §2 Errors, §6 Validation): clear errors in each API's own
+ * Bad input and broken upstreams (docs/product.md §2 Errors, §6 Validation): clear errors in each API's own
  * shape, holds voided or settled exactly once, and the gateway keeps serving.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -1,6 +1,6 @@
 /**
  * Through the gateway, request by request: the upstream sees the real key, each dialect's usage is
- * metered to the exact credits of SPEC §6, streams pass through with only the sanctioned rewrites,
+ * metered to the exact credits of docs/product.md §6, streams pass through with only the sanctioned rewrites,
  * and the contract headers and codex.rate_limits event tell the account's state.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

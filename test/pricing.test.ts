@@ -8,7 +8,7 @@ const gpt5: ModelRate = { feature: 'assistant', input: 31.25, cached_input: 3.12
 const sonnet: ModelRate = { feature: 'assistant', input: 75, cached_input: 7.5, cache_write: 93.75, output: 375 };
 const usage = (vendor: MeteredUsage['vendor'], fields: Partial<MeteredUsage>): MeteredUsage => ({ ...emptyUsage(vendor), ...fields });
 
-describe('costOf: vendor accounting (SPEC §6), in micro-credits', () => {
+describe('costOf: vendor accounting (docs/product.md §6), in micro-credits', () => {
   it('OpenAI: input includes cached tokens, output includes reasoning', () => {
     // (10,000 − 8,000) × 31.25 + 8,000 × 3.125 + 1,500 × 250 = 62,500 + 25,000 + 375,000
     const u = usage('openai', { inputTokens: 10_000, cachedInputTokens: 8_000, outputTokens: 1_500, reasoningTokens: 1_000 });

@@ -1,5 +1,5 @@
 /**
- * Which notifications a new status calls for (SPEC §5), with their de-duplication:
+ * Which notifications a new status calls for (docs/product.md §5), with their de-duplication:
  * - a threshold (75/90/95 % by default) fires once per window period, keyed by the window's name
  *   and its `resetsAt`, so a new period re-arms it; a jump past several fires only the highest;
  * - the switch from plan to credits is announced once per window period;

@@ -5,7 +5,7 @@
 import type { Status, WindowStatus } from '../../shared/protocol';
 import { formatCr } from '../../shared/format';
 
-/** SPEC §5: the item turns to a warning background at 75 % used. */
+/** docs/product.md §5: the item turns to a warning background at 75 % used. */
 export const WARNING_PERCENT = 75;
 
 export type StatusBackground = 'none' | 'warning' | 'error';

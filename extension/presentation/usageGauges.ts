@@ -35,7 +35,7 @@ export interface CreditFigures {
 
 const TITLES: Record<WindowStatus['name'], string> = { '5h': '5-hour window', weekly: 'Weekly window' };
 
-/** The status bar turns to a warning at 75 % used (SPEC §5); the gauge follows it. */
+/** The status bar turns to a warning at 75 % used (docs/product.md §5); the gauge follows it. */
 export const WARNING_PERCENT = 75;
 
 export function gauge(window: WindowStatus, now: number, options: TimeFormatOptions = {}): Gauge {

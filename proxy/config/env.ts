@@ -1,4 +1,4 @@
-/** Environment overrides (SPEC §4): they win over the config file; bad values name the variable. */
+/** Environment overrides (docs/product.md §4): they win over the config file; bad values name the variable. */
 import type { Parsed } from './values';
 import { parseBaseUrl, parsePort } from './values';
 

@@ -1,5 +1,5 @@
 /**
- * The config file's shape (SPEC §4), strict at every level so a typo is an error, not a silent
+ * The config file's shape (docs/product.md §4), strict at every level so a typo is an error, not a silent
  * default. Money here is in credits, as users write it; the loader converts to micro-credits.
  */
 import { creditsToMicro } from '../../shared/money';

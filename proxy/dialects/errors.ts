@@ -45,7 +45,7 @@ export function codexPlanType(plan: string): string {
 export function openAiErrorBody(kind: GatewayErrorKind, message: string, details: ErrorDetailsForShape = {}): unknown {
   const { usageLimit } = details;
   if (kind === 'usage_limit') {
-    // Exactly SPEC §2's blocked body: Codex reads type, plan_type and resets_at ("try again at HH:MM").
+    // Exactly docs/product.md §2's blocked body: Codex reads type, plan_type and resets_at ("try again at HH:MM").
     return {
       error: {
         type: 'usage_limit_reached',

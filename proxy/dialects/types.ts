@@ -63,7 +63,7 @@ export type GatewayErrorKind =
   | 'ledger_full' // 507 (the ledger's disk is full)
   | 'internal'; // 500
 
-/** Extra fields for the blocked 429 body on the OpenAI routes (SPEC §2, contract). */
+/** Extra fields for the blocked 429 body on the OpenAI routes (docs/product.md §2, contract). */
 export interface UsageLimitDetails {
   planType: string;
   /** Unix seconds when a reset would unblock, or null. */

@@ -1,4 +1,4 @@
-/** Each vendor's usage object mapped to MeteredUsage, keeping the vendor's meaning (SPEC §6). */
+/** Each vendor's usage object mapped to MeteredUsage, keeping the vendor's meaning (docs/product.md §6). */
 import type { MeteredUsage } from '../../shared/usage';
 import { field, isObject, tokenCount } from './json';
 

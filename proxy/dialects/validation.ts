@@ -1,5 +1,5 @@
 /**
- * Checks of the request fields the gateway reads (SPEC §6 Validation). Each returns an error message
+ * Checks of the request fields the gateway reads (docs/product.md §6 Validation). Each returns an error message
  * naming the field, or null. No stricter than the vendors' APIs: an optional field set to null is
  * treated as absent, as the APIs do.
  */

@@ -22,7 +22,7 @@ export interface AccountHostOptions {
   env: NodeJS.ProcessEnv;
   log: Logger;
   keys: UpstreamKeys;
-  /** How often a joined process checks that the owner is still there (SPEC: about 2 s). */
+  /** How often a joined process checks that the owner is still there (measured: a takeover in about 2 s). */
   watchMs?: number;
 }
 

@@ -1,5 +1,5 @@
 /**
- * The rate-limit view Codex CLI reads natively (SPEC §2, contract): `x-codex-*` response headers at
+ * The rate-limit view Codex CLI reads natively (docs/product.md §2, contract): `x-codex-*` response headers at
  * admission and one `codex.rate_limits` stream event with the settled state. With these, Codex's own
  * status view shows Creditgate's windows and balance.
  */
@@ -20,7 +20,7 @@ function windowView(limits: AccountLimits, name: WindowName, now: number): RateL
   return {
     used_percent: window.usedPercent,
     window_minutes: minutes,
-    // A request that opens a window reports reset-at = now + length (SPEC §6).
+    // A request that opens a window reports reset-at = now + length (docs/product.md §6).
     reset_at: Math.floor((window.endsAt ?? now + minutes * 60_000) / 1000),
   };
 }

@@ -1,5 +1,5 @@
 /**
- * One metered request, from admission to settlement (SPEC §1 "Admission and settlement"):
+ * One metered request, from admission to settlement (docs/product.md §1 "Admission and settlement"):
  * validate → estimate → hold → forward → relay unbuffered while metering → post the actual cost
  * (or void the hold when the upstream failed before any output). Exactly one settlement happens per
  * hold, whichever comes first: the terminal event, the end of the body, an upstream cut or silence,

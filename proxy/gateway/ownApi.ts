@@ -1,6 +1,6 @@
 /**
- * The gateway's own API under /creditgate/v1 (SPEC §2, contract): status, credits, windows, usage.
- * Any token reads; only an admin token changes the account (SPEC §8 roles). A client token lives in an
+ * The gateway's own API under /creditgate/v1 (docs/product.md §2, contract): status, credits, windows, usage.
+ * Any token reads; only an admin token changes the account (docs/product.md §8 roles). A client token lives in an
  * agent's environment, where the agent's own shell commands can use it: it must not lift its limits.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';

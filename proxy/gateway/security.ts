@@ -1,5 +1,5 @@
 /**
- * The gateway's front door (SPEC §2 Auth): loopback Host names only (DNS rebinding), no CORS, and a
+ * The gateway's front door (docs/product.md §2 Auth): loopback Host names only (DNS rebinding), no CORS, and a
  * gateway token in `Authorization: Bearer` or `x-api-key`.
  */
 import type { IncomingMessage } from 'node:http';

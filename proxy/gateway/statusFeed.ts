@@ -1,6 +1,6 @@
 /**
  * Pushes the account's status to whoever listens (the extension over JSON-RPC, other windows over
- * the gateway's SSE endpoint) within a fraction of the 250 ms budget of SPEC §2. Changes made in
+ * the gateway's SSE endpoint) within a fraction of the 250 ms budget of docs/product.md §2. Changes made in
  * this process announce themselves; changes made by other processes on the same database (CLI
  * commands, a second gateway process) are noticed through SQLite's data_version, polled cheaply.
  */

@@ -1,5 +1,5 @@
 /**
- * The accounting rules of SPEC §1/§6 as pure functions over the running totals: which state a request
+ * The accounting rules of docs/product.md §1/§6 as pure functions over the running totals: which state a request
  * gets (plan, credits, blocked) and how a posted cost splits between the plan and the credits.
  * No SQL here, so the property tests can reason about the same rules the ledger applies.
  */

@@ -1,4 +1,4 @@
-/** Builds the contract Status JSON (SPEC §2) from the running totals: credits as 6-dp numbers. */
+/** Builds the contract Status JSON (docs/product.md §2) from the running totals: credits as 6-dp numbers. */
 import type { Micro } from '../../shared/money';
 import { MICRO_PER_CREDIT } from '../../shared/money';
 import type { PlanDefinition } from '../../shared/plans';

@@ -4,7 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 const TOKEN_PREFIX = 'cg_';
 
 /**
- * What a token may do over HTTP (SPEC §2, §8): a `client` token spends on the metered routes and reads
+ * What a token may do over HTTP (docs/product.md §2, §8): a `client` token spends on the metered routes and reads
  * the account; an `admin` token may also change it (credits, windows, plan, settings). The CLI and the
  * editor act as the owner without a token.
  */

@@ -1,5 +1,5 @@
 /**
- * Prices one request from the vendor's usage figures (SPEC §6), rounding once, half up, to whole
+ * Prices one request from the vendor's usage figures (docs/product.md §6), rounding once, half up, to whole
  * micro-credits. Prices are credits per 1M tokens, so a token at price P costs P micro-credits;
  * per-unit prices (images, audio seconds, characters) are credits per unit, so they shift by 10^6.
  * The sum is exact (see decimal.ts): float sums misround exact halves at realistic totals.

@@ -2,7 +2,7 @@
  * Exact decimal arithmetic for pricing. Float sums of `tokens × price` drift by a few ulps, and at
  * realistic totals (hundreds of credits, i.e. 1e8+ micro-credits) an exact .5 can come out as
  * .49999999 and round the wrong way. Reading each number from its shortest round-trip decimal string
- * (what JSON wrote) and multiplying as BigInt keeps the single half-up rounding of SPEC §6 exact.
+ * (what JSON wrote) and multiplying as BigInt keeps the single half-up rounding of docs/product.md §6 exact.
  */
 
 interface Decimal {

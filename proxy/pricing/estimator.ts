@@ -1,5 +1,5 @@
 /**
- * The admission estimate (SPEC §1): input size plus a bounded output estimate, priced with costOf.
+ * The admission estimate (docs/product.md §1): input size plus a bounded output estimate, priced with costOf.
  * Coding agents send max_tokens of 64,000 on every turn while most turns produce a few hundred
  * tokens; holding the worst case would lock users out of an allowance they still have. The hold is
  * settled at the real cost, so overspend is bounded by one request's actual-minus-estimate.

@@ -1,4 +1,4 @@
-/** Looking up a model's price, with the refusal the gateway turns into a 400 (SPEC §1). */
+/** Looking up a model's price, with the refusal the gateway turns into a 400 (docs/product.md §1). */
 import type { ModelRate, RateCard } from '../../shared/rateCard';
 import { findModelRate } from '../../shared/rateCard';
 import type { Vendor } from '../../shared/usage';

@@ -1,11 +1,11 @@
 /**
- * Gateway benchmark (SPEC §7): the fake upstream (`direct`), a bare http-proxy forwarder (`raw`) and
+ * Gateway benchmark (docs/product.md §7): the fake upstream (`direct`), a bare http-proxy forwarder (`raw`) and
  * the gateway (`dist/cli.js serve`, `gateway`), each its own process so CPU and RSS are attributable,
  * measured in one interleaved run on loopback: every phase runs several rounds, each round visits
  * the three targets in a rotated order, and the rounds are aggregated.
  *
  *   npm run bench                 table + PASS/FAIL lines against the gateway's targets
- *   npm run bench -- --json       the same on stderr; stdout's last line is the SPEC §7 JSON object
+ *   npm run bench -- --json       the same on stderr; stdout's last line is the docs/product.md §7 JSON object
  *   npm run bench -- --cpu-prof   also profile the gateway (node --cpu-prof) and list its hot spots;
  *                                 the profiler's overhead is in that run's numbers
  *   --rounds N (default 3), --quick (1 round, short phases: a smoke test, not a measurement)

@@ -1,5 +1,5 @@
 /**
- * Aggregation, the readable table, the SPEC §7 JSON shape, and the performance targets with their
+ * Aggregation, the readable table, the docs/product.md §7 JSON shape, and the performance targets with their
  * PASS/FAIL lines.
  */
 import os from 'node:os';
@@ -12,7 +12,7 @@ export type TargetName = (typeof TARGETS)[number];
 export const PHASES = ['c1', 'c32', 'stream', 'responses', 'large', 'mixed'] as const;
 export type PhaseName = (typeof PHASES)[number];
 
-/** SPEC §7, per target per phase; null where a field does not apply. */
+/** docs/product.md §7, per target per phase; null where a field does not apply. */
 export interface TargetMetrics {
   p50Ms: number | null;
   p99Ms: number | null;

@@ -41,7 +41,7 @@ const TOASTS = '.notifications-toasts .notification-toast';
 const SHOWN_TOASTS = `${TOASTS}.notification-fade-in-done`;
 /** The whole run, cold install included, must end well within CI's budget. */
 const WATCHDOG_MS = 15 * 60_000;
-/** SPEC: a status push within 250 ms of a change; through the workbench's socket allow this much. */
+/** docs/product.md §2: a status push within 250 ms of a change; through the workbench's socket allow this much. */
 const PUSH_BUDGET_MS = 2_000;
 /** How long "no second notification" is watched for after the blocked requests (≫ the push budget). */
 const QUIET_MS = 1_500;
@@ -291,7 +291,7 @@ async function scenario(context: BrowserContext, url: string, workspace: string,
     check(text !== 'On credits · 100 cr', `the admitted request was not charged to credits: ${text}`);
     await waitForText(page, text);
     await shownToast('added 100 cr. Balance: 100 cr.').waitFor({ timeout: 5_000 });
-    // SPEC §5: the switch to credits is announced (once per window period).
+    // docs/product.md §5: the switch to credits is announced (once per window period).
     await shownToast('requests now run on credits').waitFor({ timeout: 5_000 });
   });
 
