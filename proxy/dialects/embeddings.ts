@@ -7,7 +7,7 @@ import { openAiApi } from './apiFamilies';
 import { eventStreamMeter } from './eventStream';
 import { isObject } from './json';
 import { openAiUsage } from './usageFields';
-import { firstError, invalid, requireModel, requireObjectBody } from './validation';
+import { firstError, invalid, requireInput, requireModel, requireObjectBody } from './validation';
 
 function validate(body: unknown): Validation {
   const notObject = requireObjectBody(body);
@@ -16,11 +16,7 @@ function validate(body: unknown): Validation {
   const input = fields.input;
   const error = firstError(
     requireModel(fields.model),
-    input === undefined || input === null
-      ? { message: "Missing required parameter: 'input'.", param: 'input' }
-      : typeof input === 'string' || Array.isArray(input)
-        ? null
-        : { message: "Invalid type for 'input': expected a string or an array.", param: 'input' },
+    requireInput(input),
   );
   if (error) return invalid(error);
   return {

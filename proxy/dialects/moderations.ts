@@ -8,7 +8,7 @@ import { openAiApi } from './apiFamilies';
 import { eventStreamMeter } from './eventStream';
 import { collectPromptText, isObject, joinText } from './json';
 import { openAiUsage } from './usageFields';
-import { firstError, invalid, optionalModel, requireObjectBody } from './validation';
+import { firstError, invalid, optionalModel, requireInput, requireObjectBody } from './validation';
 
 /** The model the API uses when the request names none. */
 const DEFAULT_MODEL = 'omni-moderation-latest';
@@ -20,11 +20,7 @@ function validate(body: unknown): Validation {
   const input = fields.input;
   const error = firstError(
     optionalModel(fields.model),
-    input === undefined || input === null
-      ? { message: "Missing required parameter: 'input'.", param: 'input' }
-      : typeof input === 'string' || Array.isArray(input)
-        ? null
-        : { message: "Invalid type for 'input': expected a string or an array.", param: 'input' },
+    requireInput(input),
   );
   if (error) return invalid(error);
   return {

@@ -9,7 +9,7 @@ import { DialectObserver, SseStreamMeter, type EventRewrite } from './sseMeter';
 import { openAiApi } from './apiFamilies';
 import { collectPromptText, field, isObject, joinText, sniffJsonType, toolsText } from './json';
 import { openAiUsage } from './usageFields';
-import { countOrNull, firstError, invalid, optionalBoolean, optionalCount, requireModel, requireObjectBody } from './validation';
+import { countOrNull, firstError, invalid, optionalBoolean, optionalCount, requireInput, requireModel, requireObjectBody } from './validation';
 
 const TERMINAL_EVENTS = new Set(['response.completed', 'response.incomplete', 'response.failed']);
 
@@ -41,11 +41,7 @@ function validate(body: unknown): Validation {
     optionalBoolean(fields.stream, 'stream'),
     optionalBoolean(fields.background, 'background'),
     fields.background === true ? { message: BACKGROUND_REFUSED, param: 'background' } : null,
-    input === undefined || input === null
-      ? { message: "Missing required parameter: 'input'.", param: 'input' }
-      : typeof input === 'string' || Array.isArray(input)
-        ? null
-        : { message: "Invalid type for 'input': expected a string or an array of input items.", param: 'input' },
+    requireInput(input, 'input', 'an array of input items'),
     optionalCount(fields.max_output_tokens, 'max_output_tokens'),
   );
   if (error) return invalid(error);

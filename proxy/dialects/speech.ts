@@ -14,7 +14,7 @@ import { openAiApi } from './apiFamilies';
 import { eventStreamMeter } from './eventStream';
 import { field, isObject, joinText } from './json';
 import { openAiUsage } from './usageFields';
-import { firstError, invalid, requireModel, requireObjectBody, type FieldError } from './validation';
+import { firstError, invalid, requireInput, requireModel, requireObjectBody, type FieldError } from './validation';
 
 /** tts-1, tts-1-hd and their dated snapshots: the models OpenAI bills per character. */
 const BILLED_PER_CHARACTER = /^tts-1(-|$)/;
@@ -38,11 +38,7 @@ function validate(body: unknown): Validation {
   const fields = body as Record<string, unknown>;
   const error = firstError(
     requireModel(fields.model),
-    typeof fields.input === 'string'
-      ? null
-      : fields.input === undefined || fields.input === null
-        ? { message: "Missing required parameter: 'input'.", param: 'input' }
-        : { message: "Invalid type for 'input': expected a string.", param: 'input' },
+    requireInput(fields.input, 'input', null),
     optionalString(fields.instructions, 'instructions'),
     optionalString(fields.stream_format, 'stream_format'),
     fields.speed === undefined || fields.speed === null || (typeof fields.speed === 'number' && fields.speed > 0)

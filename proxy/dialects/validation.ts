@@ -24,6 +24,16 @@ export function requireModel(value: unknown): FieldError {
     : { message: "Invalid type for 'model': expected a non-empty string.", param: 'model' };
 }
 
+/**
+ * A required `input` (or other field) that must be a string, or, when `arrayOf` names what its items
+ * are, a string or an array of them.
+ */
+export function requireInput(value: unknown, param = 'input', arrayOf: string | null = 'an array'): FieldError {
+  if (value === undefined || value === null) return { message: `Missing required parameter: '${param}'.`, param };
+  if (typeof value === 'string' || (arrayOf !== null && Array.isArray(value))) return null;
+  return { message: `Invalid type for '${param}': expected a string${arrayOf === null ? '' : ` or ${arrayOf}`}.`, param };
+}
+
 export function optionalModel(value: unknown): FieldError {
   return value === undefined || value === null || typeof value === 'string'
     ? null

@@ -72,6 +72,18 @@ function postAndCount(gw: TestGateway, body: unknown): Promise<{ status: number;
   });
 }
 
+/** Runs `work` while sampling this process's RSS; returns its answer and the peak growth in bytes. */
+async function measuringMemory<T>(work: () => Promise<T>): Promise<{ answer: T; peak: number }> {
+  let peak = 0;
+  const base = process.memoryUsage().rss;
+  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss - base)), 5);
+  try {
+    return { answer: await work(), peak };
+  } finally {
+    clearInterval(sampler);
+  }
+}
+
 const CHAT = { model: 'gpt-4.1', messages: [{ role: 'user', content: 'hello' }] };
 
 function lastUsage(gw: TestGateway) {
@@ -124,11 +136,7 @@ describe('red team: responses', () => {
       writeHugeCompletion(res, size, () => undefined);
     });
     gw = await startTestGateway({ openaiBaseUrl: upstream.url });
-    let peak = 0;
-    const base = process.memoryUsage().rss;
-    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss - base)), 5);
-    const answer = await postAndCount(gw, CHAT);
-    clearInterval(sampler);
+    const { answer, peak } = await measuringMemory(() => postAndCount(gw!, CHAT));
     expect(answer.status).toBe(200);
     expect(answer.bytes).toBeGreaterThan(size);
     const gateway = gw;
@@ -146,11 +154,7 @@ describe('red team: responses', () => {
       writeHugeCompletion(gzip, 300 * 1024 * 1024, () => undefined);
     });
     gw = await startTestGateway({ openaiBaseUrl: upstream.url });
-    let peak = 0;
-    const base = process.memoryUsage().rss;
-    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss - base)), 5);
-    const answer = await postAndCount(gw, CHAT);
-    clearInterval(sampler);
+    const { answer, peak } = await measuringMemory(() => postAndCount(gw!, CHAT));
     expect(answer.status).toBe(200);
     const gateway = gw;
     await eventually(() => expect(lastUsage(gateway)?.outputTokens).toBe(USAGE.completion_tokens));
