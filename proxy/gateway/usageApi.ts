@@ -14,6 +14,7 @@ import * as operations from '../accountOperations';
 import { csvHeader, csvLines, toCsv, USAGE_GROUP_COLUMNS, USAGE_ROW_COLUMNS } from '../usageCsv';
 import type { GatewayContext, RequestUrl } from './context';
 import { sendError, sendJson } from './respond';
+import { drained } from './backPressure';
 
 /** About 450 KB of JSON, read in a few milliseconds. */
 export const DEFAULT_USAGE_PAGE = 1_000;
@@ -79,14 +80,3 @@ async function streamCsv(ctx: GatewayContext, res: ServerResponse, query: UsageQ
   res.end();
 }
 
-function drained(res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.on('drain', done);
-    res.on('close', done);
-  });
-}

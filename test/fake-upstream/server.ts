@@ -22,6 +22,7 @@ import {
   type TranscriptionRequest,
 } from './units';
 import { FILL_MARKER, sizedBody } from './sizedBody';
+import { drained } from '../../proxy/gateway/backPressure';
 
 export interface RecordedRequest {
   method: string;
@@ -278,18 +279,6 @@ async function sendSizedJson(res: ServerResponse, status: number, json: string, 
   res.end();
 }
 
-/** Resolves once the response takes more bytes again, or is closed. */
-function drained(res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.on('drain', done);
-    res.on('close', done);
-  });
-}
 
 /** Writes the events one write each (as upstreams flush them), paced and cut as the behavior says. */
 async function sendStream(res: ServerResponse, events: string[], behavior: FakeBehavior): Promise<void> {

@@ -26,7 +26,8 @@ import path from 'node:path';
 import { chromium, type BrowserContext, type FrameLocator, type Locator, type Page } from 'playwright-core';
 import type { Status } from '../../shared/protocol';
 import { statusText } from '../../extension/presentation/statusBarModel';
-import { freePort, installCodeServer, startWorkbench } from './codeServer';
+import { installCodeServer, startWorkbench } from './codeServer';
+import { freePort } from '../helpers/freePort';
 import { chat, gatewayStatus, health, lockOwnerPid, processesMentioning, startGatewayFixture, type GatewayFixture } from './gatewayTraffic';
 
 const REPO = path.resolve(__dirname, '../..');

@@ -15,7 +15,8 @@ import path from 'node:path';
 import { build } from 'esbuild';
 import { chromium } from 'playwright-core';
 import { runTests } from '@vscode/test-electron';
-import { freePort, installCodeServer, startWorkbench } from './codeServer';
+import { installCodeServer, startWorkbench } from './codeServer';
+import { freePort } from '../helpers/freePort';
 import { health, processesMentioning, startGatewayFixture, type GatewayFixture } from './gatewayTraffic';
 
 const REPO = path.resolve(__dirname, '../..');
