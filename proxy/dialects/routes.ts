@@ -24,8 +24,10 @@ export type Route =
   | { kind: 'free'; api: ApiFamily }
   | { kind: 'refused'; api: ApiFamily; message: string };
 
-/** POST routes and the dialect that meters each. */
-const METERED: ReadonlyMap<string, Dialect> = new Map([
+/** POST routes and the dialect that meters each (one Route object each: routing allocates nothing). */
+const METERED: ReadonlyMap<string, Route> = new Map(
+  (
+    [
   ['/v1/responses', responsesDialect],
   ['/v1/chat/completions', chatCompletionsDialect],
   ['/v1/messages', messagesDialect],
@@ -38,7 +40,9 @@ const METERED: ReadonlyMap<string, Dialect> = new Map([
   ['/v1/audio/transcriptions', transcriptionsDialect],
   ['/v1/audio/translations', transcriptionsDialect],
   ['/v1/moderations', moderationsDialect],
-]);
+    ] as const
+  ).map(([path, dialect]) => [path, { kind: 'metered', api: dialect }]),
+);
 
 /** One path segment (an id): anything but a slash. */
 const ID = '[^/]+';
@@ -66,9 +70,10 @@ const ANTHROPIC_PATH = /^\/v1\/(messages|complete)(\/|$)/;
 /** The route for a method and normalised path, or null for a path outside /v1 (the gateway's own). */
 export function routeFor(method: string, path: string): Route | null {
   if (!path.startsWith('/v1/')) return null;
-  const verb = method.toUpperCase();
-  const dialect = verb === 'POST' ? METERED.get(path) : undefined;
-  if (dialect) return { kind: 'metered', api: dialect };
+  // Node hands methods over in upper case already; other callers may not.
+  const verb = method === 'POST' || method === 'GET' ? method : method.toUpperCase();
+  const metered = verb === 'POST' ? METERED.get(path) : undefined;
+  if (metered) return metered;
   const free = FREE.find((route) => route.method === verb && route.path.test(path));
   if (free) return { kind: 'free', api: free.api };
   return {

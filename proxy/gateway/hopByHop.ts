@@ -20,7 +20,8 @@ const ALWAYS_HOP_BY_HOP = new Set([
 /** The extra names a message's `Connection` header lists (besides close/keep-alive), or null for none. */
 export function connectionListed(headers: IncomingHttpHeaders): Set<string> | null {
   const value = headers.connection;
-  if (value === undefined) return null;
+  // What nearly every client sends: nothing beyond the always-hop-by-hop names to parse.
+  if (value === undefined || value === 'keep-alive' || value === 'close') return null;
   let listed: Set<string> | null = null;
   for (const token of value.split(',')) {
     const name = token.trim().toLowerCase();

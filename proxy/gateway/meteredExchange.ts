@@ -199,6 +199,9 @@ const DISCONNECT_DRAIN_BYTES = 256 * 1024 * 1024;
 /** What settling an exchange that has nothing to settle returns: nothing to wait for. */
 const SETTLED = Promise.resolve();
 
+/** Replaces http-proxy's abort of a non-streaming upstream request (see onProxyReq). */
+const ignoreAbort = (): void => undefined;
+
 export class MeteredExchange implements OpenExchange {
   private settled = false;
   /** Resolves once the settlement is durable (committed, or kept in the pending-charges journal). */
@@ -263,7 +266,7 @@ export class MeteredExchange implements OpenExchange {
     if (!this.request.stream) {
       // http-proxy aborts the upstream request as soon as the client's socket closes; for a
       // non-streaming request onClientGone decides instead (it keeps reading, to bill the answer).
-      proxyReq.abort = () => undefined;
+      proxyReq.abort = ignoreAbort;
     }
   }
 

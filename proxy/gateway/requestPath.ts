@@ -21,7 +21,14 @@ const DECODE = /^[A-Za-z0-9\-_~]$/;
 const REFUSED_ESCAPES = new Set(['/', '\\', '.', '%']);
 const HEX_PAIR = /^[0-9A-Fa-f]{2}$/;
 
+/**
+ * A path already in normal form: segments of raw path characters only (no escapes, no empty or dot
+ * segments, no trailing slash). Every client's request is one of these, so it is answered without a copy.
+ */
+const ALREADY_NORMAL = /^(?:\/(?!\.\.?(?:\/|$))[A-Za-z0-9\-._~!$&'()*+,=:@]+)+$/;
+
 export function normaliseRequestPath(path: string): NormalisedPath {
+  if (ALREADY_NORMAL.test(path)) return { ok: true, path };
   if (!path.startsWith('/')) return refused('the request target must be a path starting with "/"');
   const segments: string[] = [];
   for (const raw of path.split('/')) {

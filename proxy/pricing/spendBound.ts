@@ -49,10 +49,21 @@ export interface SpendBoundRequest {
   margin: Micro;
 }
 
+/**
+ * Output tokens no single answer reaches: a request that can pay for its input and this much output
+ * at once needs no cap, and is cleared without pricing it exactly.
+ */
+const NO_ANSWER_IS_LONGER = 1_000_000;
+
 export function spendBound(req: SpendBoundRequest): SpendBound {
   const inputTokens = Math.ceil((req.inputTokens * INPUT_SAFETY_NUM) / INPUT_SAFETY_DEN);
   const rate = ratesForPrompt(req.rate, inputTokens);
   const inputPrice = Math.max(rate.input, rate.cache_write ?? rate.input, rate.cache_write_1h ?? rate.input);
+  // Most requests run far from the account's limit: a float upper bound (twice the conservative input
+  // at its dearest price, and the longest possible answer) clears them without an exact sum.
+  const longestAnswer = Math.min(req.requestedOutputTokens ?? NO_ANSWER_IS_LONGER, NO_ANSWER_IS_LONGER);
+  const worstCase = (req.unitCost ?? 0) + 2 * inputTokens * inputPrice + longestAnswer * rate.output;
+  if (worstCase <= req.spendable) return { ok: true, outputCap: null, costCap: req.spendable + req.margin, inputCost: 0, outputPrice: rate.output };
   const dearestInput: ModelRate = { ...rate, input: inputPrice, long_context: undefined };
   const inputCost = (req.unitCost ?? 0) + costOf(dearestInput, { vendor: req.vendor, inputTokens, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens: 0, reasoningTokens: 0 });
   const costCap = req.spendable + req.margin;
