@@ -7,6 +7,7 @@ export default {
     'proxy/pricing/decimal.ts',
     'proxy/pricing/spendBound.ts',
     'proxy/pricing/estimator.ts',
+    'proxy/pricing/longContext.ts',
     'proxy/ledger/allowance.ts',
     'proxy/ledger/credits.ts',
     'proxy/ledger/fold.ts',

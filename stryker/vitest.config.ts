@@ -23,6 +23,8 @@ const TEST_FILES = [
   'test/allowance.test.ts',
   'test/ledger.test.ts',
   'test/ledger-credits.test.ts',
+  'test/ledger-validation.test.ts',
+  'test/ledger-audit.test.ts',
   'test/ledger-storage.test.ts',
   'test/gateway-admission.test.ts',
   'test/gateway-metering.test.ts',

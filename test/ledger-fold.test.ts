@@ -9,12 +9,14 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
+import { FOLD_LIMIT } from '../proxy/ledger/fold';
 import { Ledger } from '../proxy/ledger/ledger';
 import type { TempLedger } from './fixtures/ledger-setup';
-import { RATE_CARD, T0, TEST_PLANS, openTemp, request, unitUsage } from './fixtures/ledger-setup';
+import { HOUR, RATE_CARD, T0, TEST_PLANS, openTemp, request, unitUsage } from './fixtures/ledger-setup';
 
 const READER = join(__dirname, 'fixtures', 'fold-reader.ts');
 const iso = (ms: number): string => new Date(ms).toISOString();
+const DAY = 24 * HOUR;
 
 let t: TempLedger;
 afterEach(() => t?.cleanup());
@@ -158,5 +160,33 @@ describe('folding usage rows written after the stored totals', () => {
       reader.close();
     }
     expect(t.ledger.dataVersion()).toBe(version);
+  });
+
+  it('rewrites the account row once FOLD_LIMIT rows wait to be folded, so no reader folds more', () => {
+    t = openTemp();
+    t.ledger.addCredits({ amount: 1_000_000, idempotencyKey: 'k', source: 'promo', expiresAt: T0 + 30 * DAY });
+    const postTwo = (): number => t.ledger.post(admitted(1), { usage: unitUsage(2) }).usageId;
+    for (let i = 0; i < 200; i++) postTwo();
+    t.clock.advance(5 * HOUR);
+    postTwo(); // opens the next 5h period: the whole row is written, totals up to row 200
+    expect(accountRow(t.path)).toMatchObject({ totals_usage_id: 200, five_hour_used: 0, weekly_used: 400 });
+    // 500 more fill the 5h window, the last 499 go to credits; none of them writes the row.
+    for (let i = 1; i < FOLD_LIMIT - 1; i++) postTwo();
+    expect(accountRow(t.path)).toMatchObject({ totals_usage_id: 200, balance: 1_000_000 });
+    t.clock.advance(1_000);
+    postTwo();
+    // FOLD_LIMIT rows after the stored ones: every running total as the rows make it, in one write.
+    expect(accountRow(t.path)).toMatchObject({
+      totals_usage_id: 200 + FOLD_LIMIT,
+      balance: 1_000_000 - 1_000,
+      debt: 0,
+      last_hold_id: 200 + FOLD_LIMIT,
+      last_usage_ts: T0 + 5 * HOUR + 1_000,
+      next_expiry: T0 + 30 * DAY,
+      five_hour_used: 1_000,
+      weekly_used: 1_400,
+    });
+    postTwo();
+    expect(accountRow(t.path)).toMatchObject({ totals_usage_id: 200 + FOLD_LIMIT });
   });
 });

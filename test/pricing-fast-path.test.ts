@@ -27,7 +27,7 @@ function countingBigInts<T>(work: () => T): { value: T; bigInts: number } {
 
 const card = defaultRateCard();
 const rates: ModelRate[] = Object.values(card.models);
-const PRICE_FIELDS = ['input', 'cached_input', 'cache_write', 'output', 'image_input', 'audio_input', 'per_image', 'per_audio_second', 'per_character'] as const;
+const PRICE_FIELDS = ['input', 'cached_input', 'cache_write', 'cache_write_1h', 'output', 'image_input', 'audio_input', 'per_image', 'per_audio_second', 'per_character'] as const;
 const UNIT_PRICES = new Set<string>(['per_image', 'per_audio_second', 'per_character']);
 
 let seed = 7;
@@ -67,6 +67,15 @@ describe('the fast path of exact pricing', () => {
     expect(value).toBe(first);
   });
 
+  it('keeps a request on the fast path when a part it did not use has a very fine price', () => {
+    // Were the unused 1.5e-10 counted, every other term would be lifted to 11 decimals and overflow.
+    const terms: Term[] = [{ price: 1.5e-10, quantity: 0 }, { price: 3.75, quantity: 1_000_000_000 }];
+    sumInBigInts(terms);
+    const { value, bigInts } = countingBigInts(() => sumRoundedHalfUp(terms));
+    expect(bigInts).toBe(0);
+    expect(value).toBe(3_750_000_000);
+  });
+
   it('hands a sum that would pass 2^53 to the BigInt path, which still rounds it exactly', () => {
     // 2^53 + 1 tokens at one micro-credit: not a safe integer, so the doubles cannot hold the sum.
     const terms: Term[] = [{ price: 1, quantity: 2 ** 53 - 1 }, { price: 0.5, quantity: 5 }];
@@ -96,5 +105,15 @@ describe('unusual price formats', () => {
     expect(sumRoundedHalfUp([{ price: 0.0001, quantity: 12.5, shift: 6 }])).toBe(1_250);
     expect(sumRoundedHalfUp([{ price: 0.0001, quantity: 0.000005, shift: 6 }])).toBe(0); // 0.0005
     expect(sumRoundedHalfUp([{ price: 1, quantity: 2.5e-7, shift: 6 }, { price: 1, quantity: 2.5e-7, shift: 6 }])).toBe(1); // 0.5
+  });
+
+  it('rounds a negative total half up as well, towards +∞ (the BigInt path; the fast one takes no negatives)', () => {
+    const sum = (price: number): number => sumRoundedHalfUp([{ price, quantity: 1 }]);
+    expect([sum(-0.5), sum(-1.4), sum(-1.5), sum(-1.6), sum(-2)]).toEqual([0, -1, -1, -2, -2]);
+  });
+
+  it('refuses a price that is not a finite number', () => {
+    expect(() => sumRoundedHalfUp([{ price: Number.POSITIVE_INFINITY, quantity: 1 }])).toThrow(new RangeError('not a finite number: Infinity'));
+    expect(() => sumInBigInts([{ price: 2, quantity: Number.NaN }])).toThrow(new RangeError('not a finite number: NaN'));
   });
 });
