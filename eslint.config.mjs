@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.cache/**', 'test-artifacts/**', '*.mjs'] },
+  { ignores: ['dist/**', 'node_modules/**', '.cache/**', 'test-artifacts/**', '*.mjs', 'stryker/*.mjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -1,0 +1,106 @@
+/**
+ * Credit grants at their edges (proxy/ledger/credits.ts): a charge that uses up a grant exactly, an
+ * expiry at the very millisecond of adding, and the audit trail of debt and its repayment. The ledger
+ * tests cover the ordinary paths; each case here is one a wrong comparison or a dropped row got past.
+ */
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { LedgerError } from '../proxy/ledger/ledger';
+import type { TempLedger } from './fixtures/ledger-setup';
+import { HOUR, T0, auditDatabase, openTemp, request, unitUsage } from './fixtures/ledger-setup';
+
+let t: TempLedger;
+afterEach(() => t?.cleanup());
+
+function charge(cost: number): number {
+  const a = t.ledger.admit(request(1));
+  if (!a.admitted) throw new Error(`blocked: ${a.reason}`);
+  return t.ledger.post(a.holdId, { usage: unitUsage(cost) }).usageId;
+}
+
+function query(sql: string): unknown[] {
+  const db = new Database(t.path, { readonly: true });
+  try {
+    return db.prepare(sql).all();
+  } finally {
+    db.close();
+  }
+}
+
+describe('credit grants at their edges', () => {
+  it('exhausts a grant that a charge uses up exactly, so the next charge starts on the next grant', () => {
+    t = openTemp({ initialPlan: 'free' });
+    t.ledger.addCredits({ amount: 200, idempotencyKey: 'soon', source: 'promo', expiresAt: T0 + HOUR });
+    t.ledger.addCredits({ amount: 1_000, idempotencyKey: 'forever', source: 'purchase' });
+    t.clock.advance(60_000);
+    charge(200);
+    // Spent, and stamped so: an unstamped empty grant would stay at the head of the spending order.
+    expect(query('SELECT idempotency_key, remaining, spent_at FROM grants ORDER BY id')).toEqual([
+      { idempotency_key: 'soon', remaining: 0, spent_at: T0 + 60_000 },
+      { idempotency_key: 'forever', remaining: 1_000, spent_at: null },
+    ]);
+    charge(300);
+    expect(t.ledger.grants().map((g) => [g.idempotencyKey, g.remaining])).toEqual([
+      ['soon', 0],
+      ['forever', 0.0007],
+    ]);
+    // Its expiry then writes nothing off: there was nothing left of it.
+    t.clock.advance(2 * HOUR);
+    expect(t.ledger.status().credits.balance).toBe(0.0007);
+    expect(query('SELECT kind FROM credit_events')).toEqual([]);
+    expect(auditDatabase(t.path).misflaggedGrants).toBe(0);
+  });
+
+  it('refuses a grant that expires at the moment it is added, and takes one a millisecond later', () => {
+    t = openTemp({ initialPlan: 'free' });
+    let error: unknown;
+    try {
+      t.ledger.addCredits({ amount: 100, idempotencyKey: 'now', source: 'promo', expiresAt: T0 });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(LedgerError);
+    expect(error).toMatchObject({ code: 'invalid_argument', message: 'a grant cannot expire before it is added' });
+    expect(t.ledger.grants()).toEqual([]);
+    t.ledger.addCredits({ amount: 100, idempotencyKey: 'later', source: 'promo', expiresAt: T0 + 1 });
+    expect(t.ledger.status().credits.balance).toBe(0.0001);
+  });
+
+  it('writes off a grant at the very millisecond it expires, not one later', () => {
+    t = openTemp({ initialPlan: 'free' });
+    t.ledger.addCredits({ amount: 100, idempotencyKey: 'soon', source: 'promo', expiresAt: T0 + HOUR });
+    t.clock.advance(HOUR - 1);
+    expect(t.ledger.status().credits.balance).toBe(0.0001);
+    t.clock.advance(1);
+    expect(t.ledger.status().credits.balance).toBe(0);
+    expect(query('SELECT ts, kind, amount, grant_id FROM credit_events')).toEqual([{ ts: T0 + HOUR, kind: 'expire', amount: 100, grant_id: 1 }]);
+  });
+
+  it('records debt against the usage row that ran it up, and its repayment against the grant that repaid it', () => {
+    t = openTemp({ initialPlan: 'free' });
+    t.ledger.addCredits({ amount: 100, idempotencyKey: 'a', source: 'purchase' });
+    t.clock.advance(1_000);
+    const usageId = charge(160);
+    t.clock.advance(1_000);
+    const { grantId } = t.ledger.addCredits({ amount: 1_000, idempotencyKey: 'b', source: 'purchase' });
+    expect(query('SELECT ts, kind, amount, grant_id, usage_id FROM credit_events ORDER BY id')).toEqual([
+      { ts: T0 + 1_000, kind: 'debt', amount: 60, grant_id: null, usage_id: usageId },
+      { ts: T0 + 2_000, kind: 'debt_repaid', amount: 60, grant_id: grantId, usage_id: null },
+    ]);
+    expect(query('SELECT id, remaining, spent_at FROM grants ORDER BY id')).toEqual([
+      { id: 1, remaining: 0, spent_at: T0 + 1_000 },
+      { id: grantId, remaining: 940, spent_at: null },
+    ]);
+  });
+
+  it('takes a grant wholly used by debt out of the spending order on arrival', () => {
+    t = openTemp({ initialPlan: 'free' });
+    t.ledger.addCredits({ amount: 100, idempotencyKey: 'a', source: 'purchase' });
+    charge(400);
+    t.clock.advance(1_000);
+    const { grantId } = t.ledger.addCredits({ amount: 300, idempotencyKey: 'b', source: 'purchase' });
+    expect(query(`SELECT remaining, spent_at FROM grants WHERE id = ${grantId}`)).toEqual([{ remaining: 0, spent_at: T0 + 1_000 }]);
+    expect(t.ledger.status().credits.balance).toBe(0);
+    expect(auditDatabase(t.path)).toMatchObject({ debt: 0, misflaggedGrants: 0 });
+  });
+});
