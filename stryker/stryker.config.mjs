@@ -1,5 +1,4 @@
 // Mutation testing of the money code: `npm run test:mutation` (README "Mutation testing").
-// Reviewed survivors: EQUIVALENT-MUTANTS.md beside this file.
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   mutate: [

@@ -143,24 +143,6 @@ describe('folding usage rows written after the stored totals', () => {
     }
   });
 
-  it('stores a next expiry that moved with nothing else, so that reading stays a read', () => {
-    t = openTemp({ initialPlan: 'free' });
-    t.ledger.addCredits({ amount: 100, idempotencyKey: 'soon', source: 'promo', expiresAt: T0 + 60_000 });
-    t.ledger.addCredits({ amount: 1_000, idempotencyKey: 'forever', source: 'purchase' });
-    t.ledger.post(admitted(1), { usage: unitUsage(100) }); // uses up the expiring grant
-    t.clock.advance(60_000);
-    // Its expiry is due but writes nothing off: only the next expiry moves (to none), and is stored.
-    expect(t.ledger.status().credits.balance).toBe(0.001);
-    expect(accountRow(t.path).next_expiry).toBeNull();
-    const version = t.ledger.dataVersion();
-    const reader = Ledger.open({ path: t.path, rateCard: RATE_CARD, plans: TEST_PLANS, clock: t.clock.read });
-    try {
-      expect(reader.status().credits.balance).toBe(0.001);
-    } finally {
-      reader.close();
-    }
-    expect(t.ledger.dataVersion()).toBe(version);
-  });
 
   it('rewrites the account row once FOLD_LIMIT rows wait to be folded, so no reader folds more', () => {
     t = openTemp();
