@@ -8,7 +8,7 @@ import type { Micro } from '../../shared/money';
 import { formatCredits } from '../../shared/money';
 import type { GrantSource } from '../../shared/protocol';
 import { LedgerError } from './errors';
-import type { AccountRow, KeyedGrant, Store } from './store';
+import type { AccountRow, KeyedGrant, LedgerTx } from './rows';
 
 export interface NewGrant {
   source: GrantSource;
@@ -17,8 +17,8 @@ export interface NewGrant {
   expiresAt: number | null;
 }
 
-export function addGrant(store: Store, account: AccountRow, now: number, grant: NewGrant): { grantId: number; duplicate: boolean } {
-  const existing = store.grantByKey(grant.idempotencyKey);
+export function addGrant(tx: LedgerTx, account: AccountRow, now: number, grant: NewGrant): { grantId: number; duplicate: boolean } {
+  const existing = tx.grantByKey(grant.idempotencyKey);
   if (existing !== undefined) {
     // A retry of the same purchase is a no-op; the same key on other terms is a mistake to report,
     // never a silent "done" that leaves the second purchase unrecorded.
@@ -34,7 +34,7 @@ export function addGrant(store: Store, account: AccountRow, now: number, grant: 
   }
   // Debt is repaid first: the grant's remainder shrinks, the balance still rises by the full amount.
   const repaid = Math.min(account.debt, grant.amount);
-  const grantId = store.insertGrant({
+  const grantId = tx.insertGrant({
     ts: now,
     source: grant.source,
     amount: grant.amount,
@@ -42,7 +42,7 @@ export function addGrant(store: Store, account: AccountRow, now: number, grant: 
     expiresAt: grant.expiresAt,
     idempotencyKey: grant.idempotencyKey,
   });
-  if (repaid > 0) store.insertCreditEvent(now, 'debt_repaid', repaid, grantId, null);
+  if (repaid > 0) tx.insertCreditEvent(now, 'debt_repaid', repaid, grantId, null);
   account.headGrant = undefined; // the new grant may expire first
   account.debt -= repaid;
   account.balance += grant.amount;
@@ -62,47 +62,47 @@ function describeTerms(g: { amount: Micro; source: GrantSource; expiresAt: numbe
 }
 
 /** Takes `amount` from the grants in expiry order; what no grant covers becomes debt. */
-export function spendCredits(store: Store, account: AccountRow, now: number, amount: Micro, usageId: number): void {
+export function spendCredits(tx: LedgerTx, account: AccountRow, now: number, amount: Micro, usageId: number): void {
   let left = amount;
   while (left > 0) {
-    const head = account.headGrant === undefined ? (account.headGrant = store.headGrant() ?? null) : account.headGrant;
+    const head = account.headGrant === undefined ? (account.headGrant = tx.headGrant() ?? null) : account.headGrant;
     if (!head) break;
     if (left < head.remaining) {
-      store.spendGrant(head.id, left);
+      tx.spendGrant(head.id, left);
       account.headGrant = { id: head.id, remaining: head.remaining - left };
       left = 0;
     } else {
-      store.exhaustGrant(head.id, now);
+      tx.exhaustGrant(head.id, now);
       account.headGrant = undefined;
       left -= head.remaining;
     }
   }
   if (left > 0) {
-    store.insertCreditEvent(now, 'debt', left, null, usageId);
+    tx.insertCreditEvent(now, 'debt', left, null, usageId);
     account.debt += left;
   }
   account.balance -= amount;
 }
 
 /** Writes off the remainders of grants that have expired by `now`; cheap unless an expiry is due. */
-export function expireDueGrants(store: Store, account: AccountRow, now: number): void {
+export function expireDueGrants(tx: LedgerTx, account: AccountRow, now: number): void {
   if (account.nextExpiry === null || now < account.nextExpiry) return;
-  for (const grant of store.grantsExpiringBy(now)) {
-    store.exhaustGrant(grant.id, grant.expiresAt);
-    store.insertCreditEvent(grant.expiresAt, 'expire', grant.remaining, grant.id, null);
+  for (const grant of tx.grantsExpiringBy(now)) {
+    tx.exhaustGrant(grant.id, grant.expiresAt);
+    tx.insertCreditEvent(grant.expiresAt, 'expire', grant.remaining, grant.id, null);
     account.balance -= grant.remaining;
   }
   account.headGrant = undefined;
-  account.nextExpiry = store.nextGrantExpiry();
+  account.nextExpiry = tx.nextGrantExpiry();
 }
 
 /**
  * What expireDueGrants would write off by `now`, without writing it: a view shows the balance as it
  * will be, and must not take the write lock to do so (the next write books the expiry).
  */
-export function dueExpiry(store: Store, account: AccountRow, now: number): Micro {
+export function dueExpiry(tx: LedgerTx, account: AccountRow, now: number): Micro {
   if (account.nextExpiry === null || now < account.nextExpiry) return 0;
   let due = 0;
-  for (const grant of store.grantsExpiringBy(now)) due += grant.remaining;
+  for (const grant of tx.grantsExpiringBy(now)) due += grant.remaining;
   return due;
 }

@@ -7,7 +7,7 @@
  */
 import type { PlanDefinition } from '../../shared/plans';
 import { applicableWindows } from './allowance';
-import type { AccountRow, UsageTailRow } from './store';
+import type { AccountRow, UsageTailRow } from './rows';
 
 /** Posts between two rewrites of the account row at most: bounds what a reader folds. */
 export const FOLD_LIMIT = 1_000;

@@ -5,7 +5,7 @@
  * only grow), and re-seeded from the database if it may have seen a row that was rolled back.
  */
 import type { Micro } from '../../shared/money';
-import type { UsageTailRow } from './store';
+import type { UsageTailRow } from './rows';
 
 export const BURN_WINDOW_MS = 60 * 60_000;
 /** Output sizes kept per model; the estimator asks for a percentile of a few hundred at most. */

@@ -7,7 +7,7 @@ import { microToCredits } from '../../shared/money';
 import type { GrantRow, GrantSource, UsageGroup, UsageGroupKey, UsageQuery, UsageRow } from '../../shared/protocol';
 import type { EstimateReason } from '../../shared/usage';
 import { LedgerError } from './errors';
-import type { UsageTailRow } from './store';
+import type { UsageTailRow } from './rows';
 import { TAIL_COLUMNS } from './store';
 
 export interface AuditRow {

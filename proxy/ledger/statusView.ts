@@ -5,7 +5,7 @@ import type { PlanDefinition } from '../../shared/plans';
 import { WINDOW_MINUTES, WINDOW_NAMES } from '../../shared/plans';
 import type { LastCharge, Status, WindowStatus } from '../../shared/protocol';
 import type { Decision, WindowUse } from './allowance';
-import type { UsageTailRow } from './store';
+import type { UsageTailRow } from './rows';
 
 export interface StatusInput {
   planName: string;

@@ -6,66 +6,13 @@
 import type { Database, Statement } from 'better-sqlite3';
 import type { Micro } from '../../shared/money';
 import type { WindowName } from '../../shared/plans';
-import type { GrantSource } from '../../shared/protocol';
-import type { EstimateReason, MeteredUsage } from '../../shared/usage';
 import type { AutoReloadSettings } from './autoReload';
+import type {
+  AccountRow, CreditEventKind, ExpiringGrant, HoldRow, KeyedGrant, LedgerTx, NewGrant, NewUsage, Period, SpendableGrant, UsageTailRow,
+} from './rows';
 import { NO_EXPIRY_ORDER } from './schema';
 import type { AuthenticatedClient, TokenRole } from './tokens';
 import type { TimeMark } from './trustedTime';
-
-/** The running totals of a window's current period. */
-export interface Period {
-  id: number;
-  /** Its end by the clock of the moment it opened (now + the window's length). */
-  endsAt: number;
-  used: Micro;
-  /** The measured time it opened at (trustedTime.ts), or null for a period opened before it was kept. */
-  measuredFrom: number | null;
-}
-
-/** The running totals and settings, read once per transaction and written back only when they changed. */
-export interface AccountRow {
-  plan: string | null;
-  autoUseCredits: boolean | null;
-  autoReload: AutoReloadSettings | null;
-  balance: Micro;
-  debt: Micro;
-  /** Σ open credit holds and Σ open plan holds: derived from the holds table, never stored. */
-  creditHeld: Micro;
-  planHeld: Micro;
-  /** The highest hold id ever issued (stored, or still open in the holds table). */
-  lastHoldId: number;
-  nextExpiry: number | null;
-  /** The newest usage row's ts: the next one is stamped no earlier. */
-  lastUsageTs: number;
-  /** The latest period of each window; it may have ended (superseded lazily, when the next one opens). */
-  periods: Record<WindowName, Period | null>;
-  /** The latest trusted time a process recorded (trustedTime.ts), or null before the first. */
-  clockMark: TimeMark | null;
-  /** The stored row's revision (bumped by each write) and the usage id its totals include. */
-  revision: number;
-  storedUsageId: number;
-  /** The usage id these in-memory totals include: the stored row's plus the rows folded since. */
-  totalsUsageId: number;
-  /**
-   * The grant spent next, kept while nobody else commits so a credit post need not look it up;
-   * undefined when not known (re-read), null when no grant has credit left.
-   */
-  headGrant?: SpendableGrant | null;
-}
-
-/** A grant's purchase terms, to compare a repeated idempotency key against. */
-export interface KeyedGrant {
-  id: number;
-  source: GrantSource;
-  amount: Micro;
-  expiresAt: number | null;
-}
-
-export interface SpendableGrant {
-  id: number;
-  remaining: Micro;
-}
 
 interface RawAccount {
   plan: string | null;
@@ -94,69 +41,12 @@ interface RawAccount {
   clock_domain: string | null;
 }
 
-export interface HoldRow {
-  id: number;
-  ts: number;
-  requestId: string;
-  client: string;
-  model: string;
-  route: string;
-  feature: string;
-  kind: 'plan' | 'credits';
-  estimate: Micro;
-  ownerPid: number;
-  ownerInstance: string;
-}
-
-export interface NewUsage {
-  ts: number;
-  hold: HoldRow;
-  model: string;
-  status: number;
-  usage: MeteredUsage;
-  cost: Micro;
-  planCost: Micro;
-  creditCost: Micro;
-  estimated: boolean;
-  reason: EstimateReason | null;
-  /** Priced by the card's default: the card does not list the model. */
-  unpriced: boolean;
-}
-
-export interface NewGrant {
-  ts: number;
-  source: GrantSource;
-  amount: Micro;
-  remaining: Micro;
-  expiresAt: number | null;
-  idempotencyKey: string;
-}
-
-/**
- * One usage row in the columns the tail follower needs (last charge, burn rate, recent outputs) and
- * the fold into the running totals (credit and plan cost, feature, hold id).
- */
-export interface UsageTailRow {
-  id: number;
-  ts: number;
-  holdId: number;
-  feature: string;
-  planCost: Micro;
-  creditCost: Micro;
-  model: string;
-  client: string;
-  cost: Micro;
-  outputTokens: number;
-  estimated: 0 | 1;
-  unpriced: 0 | 1;
-}
-
 export const TAIL_COLUMNS = `id, ts, hold_id AS holdId, feature, plan_cost AS planCost, credit_cost AS creditCost, model, client,
   cost, output_tokens AS outputTokens, estimated, unpriced`;
 const HOLD_COLUMNS = `id, ts, request_id AS requestId, client, model, route, feature, kind, estimate,
   owner_pid AS ownerPid, owner_instance AS ownerInstance`;
 
-export class Store {
+export class Store implements LedgerTx {
   private readonly selectAccount: Statement<[], RawAccount>;
   private readonly updateAccount: Statement<unknown[]>;
   private readonly updateTotals: Statement<unknown[]>;
@@ -172,7 +62,7 @@ export class Store {
   private readonly insertCreditEventStmt: Statement<unknown[]>;
   private readonly grantByKeyStmt: Statement<[string], KeyedGrant>;
   private readonly insertGrantStmt: Statement<unknown[], { id: number }>;
-  private readonly expiringGrantsStmt: Statement<[number], { id: number; remaining: Micro; expiresAt: number }>;
+  private readonly expiringGrantsStmt: Statement<[number], ExpiringGrant>;
   private readonly nextExpiryStmt: Statement<[number], number | null>;
   private readonly countKeyRangeStmt: Statement<[string, string], number>;
   private readonly insertPeriodStmt: Statement<[string, number, number], { id: number }>;
@@ -403,7 +293,7 @@ export class Store {
   }
 
   /** Grants with credit left whose expiry is at or before `now`. */
-  grantsExpiringBy(now: number): { id: number; remaining: Micro; expiresAt: number }[] {
+  grantsExpiringBy(now: number): ExpiringGrant[] {
     return this.expiringGrantsStmt.all(now);
   }
 
@@ -417,7 +307,7 @@ export class Store {
     return this.countKeyRangeStmt.get(prefix, `${prefix}\uffff`)!;
   }
 
-  insertCreditEvent(ts: number, kind: 'expire' | 'debt' | 'debt_repaid', amount: Micro, grantId: number | null, usageId: number | null): void {
+  insertCreditEvent(ts: number, kind: CreditEventKind, amount: Micro, grantId: number | null, usageId: number | null): void {
     this.insertCreditEventStmt.run(ts, kind, amount, grantId, usageId);
   }
 
