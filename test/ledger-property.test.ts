@@ -4,11 +4,11 @@
  * an independent recomputation from the rows and from the status the ledger reported before each step.
  */
 import fc from 'fast-check';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { Status } from '../shared/protocol';
-import type { TempLedger } from './fixtures/ledger-setup';
-import { Ledger } from '../proxy/ledger/ledger';
-import { FIVE_HOURS, HOUR, RATE_CARD, TEST_PLANS, auditDatabase, heldIn, micro, openTemp, request, unbookedExpiry, unitUsage } from './fixtures/ledger-setup';
+import type { BookUnderTest } from './fixtures/ledger-stores';
+import { ledgerStores } from './fixtures/ledger-stores';
+import { FIVE_HOURS, HOUR, heldIn, micro, request, unitUsage } from './fixtures/ledger-setup';
 
 type Op =
   | { kind: 'add'; amount: number; key: number; expiresIn: number | null }
@@ -41,23 +41,28 @@ function expectedState(status: Status, feature: string): 'plan' | 'credits' | 'b
   return 'blocked';
 }
 
-let t: TempLedger | undefined;
-afterEach(() => {
-  t?.cleanup();
+/** Every step is a few round trips to a server on PostgreSQL: thousands of steps take minutes on a busy machine. */
+const PROPERTY_TIMEOUT_MS = 600_000;
+
+const stores = ledgerStores();
+let t: BookUnderTest | undefined;
+afterEach(async () => {
+  await t?.cleanup();
   t = undefined;
 });
+afterAll(() => stores.close());
 
-describe('ledger properties', () => {
-  it('keeps balance = Σ rows, held = Σ open holds, and admits only when the rules allow', () => {
-    fc.assert(
-      fc.property(fc.array(opArb, { minLength: 1, maxLength: 40 }), (ops) => {
-        t?.cleanup();
-        t = openTemp();
-        const ledger = t.ledger;
+describe.each(stores.kinds)('ledger properties on %s', (kind) => {
+  it('keeps balance = Σ rows, held = Σ open holds, and admits only when the rules allow', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 40 }), async (ops) => {
+        await t?.cleanup();
+        t = await stores.open(kind);
+        const ledger = t.book;
         const open: { holdId: number; kind: 'plan' | 'credits'; estimate: number }[] = [];
         const keys = new Map<number, { grantId: number; amount: number; expiresAt: number | null }>(); // idempotency key → its purchase
         for (const op of ops) {
-          const before = ledger.status();
+          const before = await ledger.status();
           const balanceBefore = micro(before.credits.balance);
           switch (op.kind) {
             case 'add': {
@@ -66,20 +71,20 @@ describe('ledger properties', () => {
               const earlier = keys.get(op.key);
               if (earlier && (earlier.amount !== op.amount || earlier.expiresAt !== expiresAt)) {
                 // The key of another purchase: refused, nothing added.
-                expect(() => ledger.addCredits(purchase)).toThrow(expect.objectContaining({ code: 'idempotency_conflict' }));
-                expect(micro(ledger.status().credits.balance)).toBe(balanceBefore);
+                await expect(ledger.addCredits(purchase)).rejects.toMatchObject({ code: 'idempotency_conflict' });
+                expect(micro((await ledger.status()).credits.balance)).toBe(balanceBefore);
                 break;
               }
-              const result = ledger.addCredits(purchase);
+              const result = await ledger.addCredits(purchase);
               expect(result.duplicate).toBe(earlier !== undefined);
               if (earlier) expect(result.grantId).toBe(earlier.grantId);
               keys.set(op.key, { grantId: result.grantId, amount: op.amount, expiresAt });
-              expect(micro(ledger.status().credits.balance)).toBe(balanceBefore + (result.duplicate ? 0 : op.amount));
+              expect(micro((await ledger.status()).credits.balance)).toBe(balanceBefore + (result.duplicate ? 0 : op.amount));
               break;
             }
             case 'admit': {
               const expected = expectedState(before, op.feature);
-              const a = ledger.admit(request(op.estimate, op.feature));
+              const a = await ledger.admit(request(op.estimate, op.feature));
               expect(a.state).toBe(expected);
               if (a.admitted) open.push({ holdId: a.holdId, kind: a.state, estimate: Math.max(1, op.estimate) });
               break;
@@ -87,10 +92,10 @@ describe('ledger properties', () => {
             case 'post': {
               if (open.length === 0) break;
               const [hold] = open.splice(op.pick % open.length, 1);
-              const p = ledger.post(hold!.holdId, { usage: unitUsage(op.actual) });
+              const p = await ledger.post(hold!.holdId, { usage: unitUsage(op.actual) });
               expect(p.cost).toBe(op.actual);
               expect(p.planCost + p.creditCost).toBe(op.actual);
-              expect(micro(p.status.credits.balance)).toBe(balanceBefore - p.creditCost);
+              expect(micro((await ledger.status()).credits.balance)).toBe(balanceBefore - p.creditCost);
               if (hold!.kind === 'credits') {
                 expect(p.creditCost).toBe(op.actual);
               } else if (p.creditCost > 0) {
@@ -107,26 +112,26 @@ describe('ledger properties', () => {
             case 'void': {
               if (open.length === 0) break;
               const [hold] = open.splice(op.pick % open.length, 1);
-              ledger.void(hold!.holdId);
-              expect(micro(ledger.status().credits.balance)).toBe(balanceBefore);
+              await ledger.void(hold!.holdId);
+              expect(micro((await ledger.status()).credits.balance)).toBe(balanceBefore);
               break;
             }
             case 'reset':
-              ledger.resetWindows();
-              expect(ledger.status().windows.every((w) => w.used === 0 && w.resetsAt === null)).toBe(true);
+              await ledger.resetWindows();
+              expect((await ledger.status()).windows.every((w) => w.used === 0 && w.resetsAt === null)).toBe(true);
               break;
             case 'advance':
               t.clock.advance(op.ms);
               break;
             case 'plan':
-              ledger.setPlan(op.name);
+              await ledger.setPlan(op.name);
               break;
             case 'autoUse':
-              ledger.setAutoUseCredits(op.on);
+              await ledger.setAutoUseCredits(op.on);
               break;
           }
-          const after = ledger.status();
-          const audit = auditDatabase(t.path);
+          const after = await ledger.status();
+          const audit = await t.audit();
           expect(audit.balance).toBe(audit.balanceFromRows);
           expect(audit.balance).toBe(audit.remainingMinusDebt);
           expect(audit.negativeRemaining).toBe(0);
@@ -139,88 +144,85 @@ describe('ledger properties', () => {
           expect(held.credits).toBe(open.filter((h) => h.kind === 'credits').reduce((sum, h) => sum + h.estimate, 0));
           expect(audit.planHeldFromRows).toBe(planOpen);
           if (held.plan !== null) expect(held.plan).toBe(planOpen);
-          expect(micro(after.credits.balance)).toBe(audit.balance - unbookedExpiry(t.path, t.clock.now));
+          expect(micro(after.credits.balance)).toBe(audit.balance - (await t.unbookedExpiry(t.clock.now)));
         }
       }),
       { numRuns: 120 },
     );
-  });
+  }, PROPERTY_TIMEOUT_MS);
 
-  it('bounds a concurrent burst: one admission per unit left, overspend ≤ last estimate + Σ(actual − estimate)⁺', () => {
+  it('bounds a concurrent burst: one admission per unit left, overspend ≤ last estimate + Σ(actual − estimate)⁺', async () => {
     const burst = fc.array(
       fc.record({ estimate: fc.integer({ min: 1, max: 400 }), actual: fc.integer({ min: 0, max: 800 }) }),
       { minLength: 1, maxLength: 30 },
     );
-    fc.assert(
-      fc.property(fc.integer({ min: 1, max: 2_000 }), burst, fc.boolean(), (budget, requests, onPlan) => {
-        t?.cleanup();
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 2_000 }), burst, fc.boolean(), async (budget, requests, onPlan) => {
+        await t?.cleanup();
         // On the plan: auto-use off so overruns stay on the window. On credits: a plan without allowance.
-        t = openTemp({ initialPlan: onPlan ? 'tiny' : 'free', initialAutoUseCredits: !onPlan });
+        t = await stores.open(kind, { initialPlan: onPlan ? 'tiny' : 'free', initialAutoUseCredits: !onPlan });
         if (onPlan) {
           // Leave exactly `budget` (≤ 1,000) in the 5h window.
-          const pre = t.ledger.admit(request(1));
+          const pre = await t.book.admit(request(1));
           if (!pre.admitted) throw new Error('blocked');
-          t.ledger.post(pre.holdId, { usage: unitUsage(1_000 - Math.min(budget, 1_000)) });
+          await t.book.post(pre.holdId, { usage: unitUsage(1_000 - Math.min(budget, 1_000)) });
         } else {
-          t.ledger.addCredits({ amount: budget, idempotencyKey: 'budget', source: 'purchase' });
+          await t.book.addCredits({ amount: budget, idempotencyKey: 'budget', source: 'purchase' });
         }
         const left = onPlan ? Math.min(budget, 1_000) : budget;
         const admitted: { holdId: number; estimate: number; actual: number }[] = [];
-        for (const r of requests) {
-          const a = t.ledger.admit(request(r.estimate));
-          if (a.admitted) admitted.push({ holdId: a.holdId, ...r });
-        }
+        // All at once, as a burst of requests arrives: one transaction (one group commit) decides them.
+        const admissions = await Promise.all(requests.map((r) => t!.book.admit(request(r.estimate))));
+        admissions.forEach((a, i) => {
+          if (a.admitted) admitted.push({ holdId: a.holdId, ...requests[i]! });
+        });
         if (left > 0) expect(admitted.length).toBeGreaterThan(0);
         const heldBeforeLast = admitted.slice(0, -1).reduce((sum, h) => sum + h.estimate, 0);
         expect(heldBeforeLast).toBeLessThan(left);
-        for (const h of admitted) t.ledger.post(h.holdId, { usage: unitUsage(h.actual) });
-        const s = t.ledger.status();
+        await Promise.all(admitted.map((h) => t!.book.post(h.holdId, { usage: unitUsage(h.actual) })));
+        const s = await t.book.status();
         const overspend = onPlan ? micro(s.windows[0]!.used) - 1_000 : -micro(s.credits.balance);
         const bound = (admitted.at(-1)?.estimate ?? 0) + admitted.reduce((sum, h) => sum + Math.max(0, h.actual - h.estimate), 0);
         expect(overspend).toBeLessThanOrEqual(bound);
       }),
       { numRuns: 150 },
     );
-  });
+  }, PROPERTY_TIMEOUT_MS);
 
-  it('two connections interleaving writes report the same totals (posts are folded in by readers)', () => {
+  it('two connections interleaving writes report the same totals', async () => {
     type Step = { on: 0 | 1; op: 'add' | 'admit' | 'post' | 'void' | 'plan' | 'advance'; n: number };
     const stepArb: fc.Arbitrary<Step> = fc.record({
       on: fc.constantFrom(0 as const, 1 as const),
       op: fc.constantFrom('add' as const, 'admit' as const, 'admit' as const, 'post' as const, 'post' as const, 'void' as const, 'plan' as const, 'advance' as const),
       n: fc.integer({ min: 0, max: 1_500 }),
     });
-    fc.assert(
-      fc.property(fc.array(stepArb, { minLength: 1, maxLength: 40 }), (steps) => {
-        t?.cleanup();
-        t = openTemp();
-        // A second connection on the same file and clock, as a CLI or a second gateway would open it.
-        const second = Ledger.open({ path: t.path, rateCard: RATE_CARD, plans: TEST_PLANS, clock: t.clock.read, monotonicClock: t.clock.monotonic });
-        const ledgers = [t.ledger, second];
+    await fc.assert(
+      fc.asyncProperty(fc.array(stepArb, { minLength: 1, maxLength: 40 }), async (steps) => {
+        await t?.cleanup();
+        t = await stores.open(kind);
+        // A second connection on the same ledger and clock, as a CLI or a second gateway would open it.
+        const second = await t.alongside();
+        const ledgers = [t.book, second];
         const open: number[] = [];
-        try {
-          for (const [i, step] of steps.entries()) {
-            const ledger = ledgers[step.on]!;
-            if (step.op === 'add') ledger.addCredits({ amount: step.n + 1, idempotencyKey: `k${i}`, source: 'purchase' });
-            else if (step.op === 'admit') {
-              const a = ledger.admit(request(step.n));
-              if (a.admitted) open.push(a.holdId);
-            } else if (step.op === 'post' && open.length > 0) ledger.post(open.splice(step.n % open.length, 1)[0]!, { usage: unitUsage(step.n) });
-            else if (step.op === 'void' && open.length > 0) ledger.void(open.splice(step.n % open.length, 1)[0]!);
-            else if (step.op === 'plan') ledger.setPlan(step.n % 2 === 0 ? 'tiny' : 'weeklyOnly');
-            else if (step.op === 'advance') t.clock.advance(step.n * 10_000);
-            const [a, b] = ledgers.map((l) => l.status());
-            expect(b).toEqual(a);
-            const audit = auditDatabase(t.path);
-            expect(micro(a!.credits.balance)).toBe(audit.balanceFromRows);
-            expect(audit.balance).toBe(audit.balanceFromRows);
-            expect(micro(a!.credits.held)).toBe(audit.creditHeldFromRows);
-          }
-        } finally {
-          second.close();
+        for (const [i, step] of steps.entries()) {
+          const ledger = ledgers[step.on]!;
+          if (step.op === 'add') await ledger.addCredits({ amount: step.n + 1, idempotencyKey: `k${i}`, source: 'purchase' });
+          else if (step.op === 'admit') {
+            const a = await ledger.admit(request(step.n));
+            if (a.admitted) open.push(a.holdId);
+          } else if (step.op === 'post' && open.length > 0) await ledger.post(open.splice(step.n % open.length, 1)[0]!, { usage: unitUsage(step.n) });
+          else if (step.op === 'void' && open.length > 0) await ledger.void(open.splice(step.n % open.length, 1)[0]!);
+          else if (step.op === 'plan') await ledger.setPlan(step.n % 2 === 0 ? 'tiny' : 'weeklyOnly');
+          else if (step.op === 'advance') t.clock.advance(step.n * 10_000);
+          const [a, b] = await Promise.all(ledgers.map((l) => l.status()));
+          expect(b).toEqual(a);
+          const audit = await t.audit();
+          expect(micro(a!.credits.balance)).toBe(audit.balanceFromRows);
+          expect(audit.balance).toBe(audit.balanceFromRows);
+          expect(micro(a!.credits.held)).toBe(audit.creditHeldFromRows);
         }
       }),
       { numRuns: 60 },
     );
-  });
+  }, PROPERTY_TIMEOUT_MS);
 });

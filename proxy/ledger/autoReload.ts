@@ -19,9 +19,12 @@ export function validateAutoReload(cfg: AutoReloadSettings): string | null {
   return null;
 }
 
+/** Every reload's idempotency key starts with this. */
+export const RELOAD_KEY_ROOT = 'auto-reload:';
+
 /** `auto-reload:2026-11:` — every reload key of the month shares it, so they sort together in the key index. */
 export function reloadKeyPrefix(now: number): string {
-  return `auto-reload:${new Date(now).toISOString().slice(0, 7)}:`;
+  return `${RELOAD_KEY_ROOT}${new Date(now).toISOString().slice(0, 7)}:`;
 }
 
 /** How much to buy now, or 0 when the balance is not below the threshold. */

@@ -6,7 +6,9 @@ export type LedgerErrorCode =
   | 'invalid_argument'
   | 'idempotency_conflict' // an idempotency key already used for a different purchase
   | 'not_a_ledger' // the database file is empty, not SQLite, or another program's database
-  | 'storage'; // SQLite could not read or write the file (LedgerStorageError says why)
+  | 'storage' // the database could not be read or written (LedgerStorageError says why)
+  | 'unavailable' // the PostgreSQL server cannot be reached: nothing was written, try again later
+  | 'internal'; // a store broke its own contract (a bug): never a reason to charge or grant
 
 export class LedgerError extends Error {
   override readonly name: string = 'LedgerError';

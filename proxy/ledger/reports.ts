@@ -18,7 +18,7 @@ export interface AuditRow {
   detail: Record<string, unknown>;
 }
 
-interface RawUsage {
+export interface RawUsage {
   id: number;
   ts: number;
   client: string;
@@ -178,7 +178,7 @@ export class Reports {
   }
 }
 
-function parseBound(text: string | undefined, name: string): number | null {
+export function parseBound(text: string | undefined, name: string): number | null {
   if (text === undefined) return null;
   const ms = Date.parse(text);
   if (Number.isNaN(ms)) throw new LedgerError('invalid_argument', `${name} is not an ISO-8601 date: ${text}`);
@@ -187,7 +187,7 @@ function parseBound(text: string | undefined, name: string): number | null {
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
-function toUsageRow(r: RawUsage): UsageRow {
+export function toUsageRow(r: RawUsage): UsageRow {
   return {
     id: r.id,
     ts: iso(r.ts),

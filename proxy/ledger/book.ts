@@ -1,0 +1,46 @@
+/**
+ * The ledger as every front end sees it, whichever store keeps it: asynchronous, because the
+ * PostgreSQL store answers over the network. The SQLite store (sqliteBook.ts) fits the same shape
+ * through its group commit; the PostgreSQL store (postgres/postgresLedger.ts) is this shape natively.
+ * Both apply the same rules (rules.ts).
+ */
+import type { GrantRow, Status, UsageGroup, UsageGroupKey, UsageQuery, UsageRow } from '../../shared/protocol';
+import type { AutoReloadSettings } from './autoReload';
+import type { AuditRow } from './reports';
+import type { AccountLimits, AddCredits, Admission, AdmitRequest, Charge } from './rules';
+import type { AuthenticatedClient, TokenRole } from './tokens';
+
+/** A settled hold: its usage row, what it cost and how that was split, and the account's limits right after. */
+export interface Posted {
+  usageId: number;
+  cost: number;
+  planCost: number;
+  creditCost: number;
+  limits: AccountLimits;
+}
+
+export type StoreKind = 'sqlite' | 'postgres';
+
+export interface LedgerBook {
+  readonly store: StoreKind;
+  admit(req: AdmitRequest): Promise<Admission>;
+  post(holdId: number, charge: Charge): Promise<Posted>;
+  void(holdId: number): Promise<void>;
+  /** Settles, at their estimate, the holds whose gateway is gone; returns how many. */
+  recover(): Promise<number>;
+  addCredits(req: AddCredits, actor?: string): Promise<{ grantId: number; duplicate: boolean }>;
+  resetWindows(actor?: string): Promise<void>;
+  setPlan(name: string, actor?: string): Promise<void>;
+  setAutoUseCredits(on: boolean, actor?: string): Promise<void>;
+  setAutoReload(cfg: AutoReloadSettings | null, actor?: string): Promise<void>;
+  getAutoReload(): Promise<AutoReloadSettings | null>;
+  status(): Promise<Status>;
+  limits(): Promise<AccountLimits>;
+  grants(): Promise<GrantRow[]>;
+  usageRows(q: UsageQuery): Promise<UsageRow[]>;
+  usageGroups(q: UsageQuery & { groupBy: UsageGroupKey }): Promise<UsageGroup[]>;
+  audit(limit?: number): Promise<AuditRow[]>;
+  issueToken(name: string, role?: TokenRole): Promise<string>;
+  authenticate(token: string): Promise<AuthenticatedClient | null>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,89 @@
+/**
+ * The second round trip of a write transaction: everything the rules changed (snapshotTx.ts Changes)
+ * and the account row, then COMMIT, in one query. Rows go in as JSON documents expanded by
+ * jsonb_populate_recordset, one statement per table, whatever the number of operations the
+ * transaction grouped.
+ */
+import type { AccountRow, HoldRow, NewUsage } from '../rows';
+import type { Changes } from './snapshotTx';
+import { bool, int, intList, intOrNull, jsonb, text, textOrNull } from './sqlText';
+
+export function flushSql(changes: Changes, a: AccountRow): string {
+  const statements: string[] = [];
+  const rows = (table: string, docs: object[]): string => `jsonb_populate_recordset(NULL::${table}, ${jsonb(docs)})`;
+  if (changes.insertedHolds.length > 0) statements.push(`INSERT INTO holds SELECT * FROM ${rows('holds', changes.insertedHolds.map(holdDoc))}`);
+  if (changes.deletedHolds.length > 0) statements.push(`DELETE FROM holds WHERE id IN (${intList(changes.deletedHolds)})`);
+  if (changes.insertedPeriods.length > 0) {
+    const docs = changes.insertedPeriods.map((p) => ({
+      id: p.id, name: p.name, started_at: p.startedAt, ends_at: p.endsAt, closed_at: p.closedAt, close_reason: p.closeReason, used: p.used,
+    }));
+    statements.push(`INSERT INTO window_periods SELECT * FROM ${rows('window_periods', docs)}`);
+  }
+  if (changes.closedPeriods.length > 0) {
+    const docs = changes.closedPeriods.map((p) => ({ id: p.id, closed_at: p.closedAt, close_reason: p.closeReason, used: p.used }));
+    statements.push(
+      `UPDATE window_periods p SET closed_at = v.closed_at, close_reason = v.close_reason, used = v.used
+       FROM ${rows('window_periods', docs)} v WHERE p.id = v.id`,
+    );
+  }
+  if (changes.insertedGrants.length > 0) {
+    const docs = changes.insertedGrants.map((g) => ({
+      id: g.id, ts: g.ts, source: g.source, amount: g.amount, remaining: g.remaining, expires_at: g.expiresAt,
+      spend_order: g.spendOrder, idempotency_key: g.idempotencyKey, spent_at: g.spentAt,
+    }));
+    statements.push(`INSERT INTO grants SELECT * FROM ${rows('grants', docs)}`);
+  }
+  if (changes.spentGrants.length > 0) {
+    const docs = changes.spentGrants.map((g) => ({ id: g.id, remaining: g.remaining, spent_at: g.spentAt }));
+    statements.push(`UPDATE grants g SET remaining = v.remaining, spent_at = v.spent_at FROM ${rows('grants', docs)} v WHERE g.id = v.id`);
+  }
+  // Usage after grants and holds: a charge's row refers to both only by id, but reads best in this order.
+  if (changes.usage.length > 0) statements.push(`INSERT INTO usage SELECT * FROM ${rows('usage', changes.usage.map(usageDoc))}`);
+  if (changes.creditEvents.length > 0) {
+    const docs = changes.creditEvents.map((e) => ({ ts: e.ts, kind: e.kind, amount: e.amount, grant_id: e.grantId, usage_id: e.usageId }));
+    statements.push(`INSERT INTO credit_events (ts, kind, amount, grant_id, usage_id)
+       SELECT ts, kind, amount, grant_id, usage_id FROM ${rows('credit_events', docs)}`);
+  }
+  if (changes.audit.length > 0) {
+    const docs = changes.audit.map((e) => ({ ts: e.ts, actor: e.actor, action: e.action, detail: e.detail }));
+    statements.push(`INSERT INTO audit (ts, actor, action, detail) SELECT ts, actor, action, detail FROM ${rows('audit', docs)}`);
+  }
+  statements.push(accountUpdate(a, changes));
+  statements.push('COMMIT');
+  return statements.join(';\n');
+}
+
+function accountUpdate(a: AccountRow, c: Changes): string {
+  const five = a.periods['5h'];
+  const week = a.periods.weekly;
+  const mark = a.clockMark;
+  return `UPDATE account SET
+    plan = ${textOrNull(a.plan)}, auto_use_credits = ${bool(a.autoUseCredits)}, auto_reload = ${jsonb(a.autoReload)},
+    balance = ${int(a.balance)}, debt = ${int(a.debt)}, last_hold_id = ${int(a.lastHoldId)},
+    last_usage_id = ${int(c.lastUsageId)}, last_period_id = ${int(c.lastPeriodId)}, last_grant_id = ${int(c.lastGrantId)},
+    next_expiry = ${intOrNull(a.nextExpiry)}, last_usage_ts = ${int(a.lastUsageTs)},
+    five_hour_period = ${intOrNull(five?.id ?? null)}, five_hour_ends = ${intOrNull(five?.endsAt ?? null)},
+    five_hour_used = ${int(five?.used ?? 0)}, five_hour_from = ${intOrNull(five?.measuredFrom ?? null)},
+    weekly_period = ${intOrNull(week?.id ?? null)}, weekly_ends = ${intOrNull(week?.endsAt ?? null)},
+    weekly_used = ${int(week?.used ?? 0)}, weekly_from = ${intOrNull(week?.measuredFrom ?? null)},
+    clock_time = ${intOrNull(mark?.time ?? null)}, clock_mono = ${intOrNull(mark?.mono ?? null)},
+    clock_domain = ${mark ? text(mark.domain) : 'NULL'}, revision = revision + 1
+    WHERE id = 1`;
+}
+
+function holdDoc(h: HoldRow): object {
+  return {
+    id: h.id, ts: h.ts, request_id: h.requestId, client: h.client, model: h.model, route: h.route, feature: h.feature,
+    kind: h.kind, estimate: h.estimate, owner_pid: h.ownerPid, owner_instance: h.ownerInstance,
+  };
+}
+
+function usageDoc(u: NewUsage & { id: number }): object {
+  const m = u.usage;
+  return {
+    id: u.id, ts: u.ts, hold_id: u.hold.id, request_id: u.hold.requestId, client: u.hold.client, feature: u.hold.feature,
+    model: u.model, route: u.hold.route, status: u.status, input_tokens: m.inputTokens, cached_input_tokens: m.cachedInputTokens,
+    cache_write_tokens: m.cacheWriteTokens, output_tokens: m.outputTokens, reasoning_tokens: m.reasoningTokens,
+    cost: u.cost, plan_cost: u.planCost, credit_cost: u.creditCost, estimated: u.estimated, reason: u.reason, unpriced: u.unpriced,
+  };
+}

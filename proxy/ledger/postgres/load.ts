@@ -1,0 +1,192 @@
+/**
+ * What a PostgreSQL write transaction reads before the rules run, in one round trip: BEGIN, the
+ * account row locked FOR UPDATE (every writer, in every instance, locks it first: one lock order, so
+ * no deadlock, and the rows read next cannot change until commit), then in a second statement (a
+ * snapshot taken after the lock was granted) the held sums, the holds the queued operations name,
+ * the grants with credit left and the grants of the idempotency keys they name.
+ *
+ * Rows arrive as JSON (row_to_json), so bigint columns come back as exact JS numbers, not strings.
+ */
+import type { AutoReloadSettings } from '../autoReload';
+import { RELOAD_KEY_ROOT } from '../autoReload';
+import type { AccountRow, HoldRow, KeyedGrant, Period } from '../rows';
+import type { Loaded, LiveGrant } from './snapshotTx';
+import { int, intList, textList } from './sqlText';
+
+/** What the queued operations of one transaction need loaded besides the account. */
+export interface Needs {
+  holdIds: Set<number>;
+  /** Every open hold (recovery). */
+  allHolds: boolean;
+  grantKeys: Set<string>;
+}
+
+export function emptyNeeds(): Needs {
+  return { holdIds: new Set(), allHolds: false, grantKeys: new Set() };
+}
+
+export interface RawAccount {
+  plan: string | null;
+  auto_use_credits: boolean | null;
+  auto_reload: AutoReloadSettings | null;
+  balance: number;
+  debt: number;
+  last_hold_id: number;
+  last_usage_id: number;
+  last_period_id: number;
+  last_grant_id: number;
+  next_expiry: number | null;
+  last_usage_ts: number;
+  five_hour_period: number | null;
+  five_hour_ends: number | null;
+  five_hour_used: number;
+  five_hour_from: number | null;
+  weekly_period: number | null;
+  weekly_ends: number | null;
+  weekly_used: number;
+  weekly_from: number | null;
+  clock_time: number | null;
+  clock_mono: number | null;
+  clock_domain: string | null;
+  revision: number;
+}
+
+export interface Held {
+  plan: number;
+  credits: number;
+  maxId: number;
+}
+
+interface RawHold {
+  id: number;
+  ts: number;
+  request_id: string;
+  client: string;
+  model: string;
+  route: string;
+  feature: string;
+  kind: 'plan' | 'credits';
+  estimate: number;
+  owner_pid: number;
+  owner_instance: string;
+}
+
+interface RawLiveGrant {
+  id: number;
+  remaining: number;
+  expires_at: number | null;
+  spend_order: number;
+}
+
+interface RawKeyedGrant {
+  id: number;
+  source: KeyedGrant['source'];
+  amount: number;
+  expires_at: number | null;
+  idempotency_key: string;
+}
+
+export const HELD_SQL = `(SELECT json_build_object(
+    'plan', coalesce(sum(estimate) FILTER (WHERE kind = 'plan'), 0),
+    'credits', coalesce(sum(estimate) FILTER (WHERE kind = 'credits'), 0),
+    'maxId', coalesce(max(id), 0)) FROM holds)`;
+
+export const LIVE_GRANTS_SQL = `(SELECT coalesce(json_agg(g ORDER BY g.spend_order, g.id), '[]')
+    FROM (SELECT id, remaining, expires_at, spend_order FROM grants WHERE spent_at IS NULL) g)`;
+
+/** The first round trip of a write transaction: its three results are BEGIN's, the account's and the rest's. */
+export function loadSql(needs: Needs): string {
+  const holds = needs.allHolds ? 'TRUE' : `h.id IN (${intList(needs.holdIds)})`;
+  const keys = `idempotency_key IN (${textList(needs.grantKeys)}) OR starts_with(idempotency_key, '${RELOAD_KEY_ROOT}')`;
+  return `BEGIN;
+SELECT row_to_json(a) AS account FROM account a WHERE id = 1 FOR UPDATE;
+SELECT ${HELD_SQL} AS held,
+  (SELECT coalesce(json_agg(h ORDER BY h.id), '[]') FROM holds h WHERE ${holds}) AS holds,
+  ${LIVE_GRANTS_SQL} AS live,
+  (SELECT coalesce(json_agg(k), '[]') FROM (SELECT id, source, amount, expires_at, idempotency_key FROM grants WHERE ${keys}) k) AS keyed`;
+}
+
+export interface LoadResult {
+  account: RawAccount;
+  held: Held;
+  holds: RawHold[];
+  live: RawLiveGrant[];
+  keyed: RawKeyedGrant[];
+}
+
+export function toLoaded(result: LoadResult, needs: Needs): Loaded {
+  return {
+    holds: new Map(result.holds.map((h) => [h.id, toHold(h)])),
+    requestedHolds: needs.holdIds,
+    allHolds: needs.allHolds,
+    liveGrants: result.live.map(toLiveGrant),
+    keyed: new Map(result.keyed.map((k) => [k.idempotency_key, { id: k.id, source: k.source, amount: k.amount, expiresAt: k.expires_at }])),
+    requestedKeys: needs.grantKeys,
+    keyPrefixes: [RELOAD_KEY_ROOT],
+    lastUsageId: result.account.last_usage_id,
+    lastPeriodId: result.account.last_period_id,
+    lastGrantId: result.account.last_grant_id,
+  };
+}
+
+export function toLiveGrant(g: RawLiveGrant): LiveGrant {
+  return { id: g.id, remaining: g.remaining, expiresAt: g.expires_at, spendOrder: g.spend_order };
+}
+
+/** The account as the rules work on it: held sums from the open holds, totals as stored (nothing to fold). */
+export function toAccountRow(raw: RawAccount, held: Held): AccountRow {
+  return {
+    plan: raw.plan,
+    autoUseCredits: raw.auto_use_credits,
+    autoReload: raw.auto_reload,
+    balance: raw.balance,
+    debt: raw.debt,
+    creditHeld: held.credits,
+    planHeld: held.plan,
+    lastHoldId: Math.max(raw.last_hold_id, held.maxId),
+    nextExpiry: raw.next_expiry,
+    lastUsageTs: raw.last_usage_ts,
+    periods: {
+      '5h': period(raw.five_hour_period, raw.five_hour_ends, raw.five_hour_used, raw.five_hour_from),
+      weekly: period(raw.weekly_period, raw.weekly_ends, raw.weekly_used, raw.weekly_from),
+    },
+    clockMark:
+      raw.clock_time === null || raw.clock_mono === null || raw.clock_domain === null
+        ? null
+        : { time: raw.clock_time, mono: raw.clock_mono, domain: raw.clock_domain },
+    revision: raw.revision,
+    storedUsageId: raw.last_usage_id,
+    totalsUsageId: raw.last_usage_id,
+  };
+}
+
+function period(id: number | null, endsAt: number | null, used: number, measuredFrom: number | null): Period | null {
+  return id === null || endsAt === null ? null : { id, endsAt, used, measuredFrom };
+}
+
+function toHold(h: RawHold): HoldRow {
+  return {
+    id: h.id,
+    ts: h.ts,
+    requestId: h.request_id,
+    client: h.client,
+    model: h.model,
+    route: h.route,
+    feature: h.feature,
+    kind: h.kind,
+    estimate: h.estimate,
+    ownerPid: h.owner_pid,
+    ownerInstance: h.owner_instance,
+  };
+}
+
+/** The usage columns the tail (recentUsage.ts) reads, as JSON keys. */
+export const TAIL_JSON = `json_build_object('id', id, 'ts', ts, 'holdId', hold_id, 'feature', feature, 'planCost', plan_cost,
+  'creditCost', credit_cost, 'model', model, 'client', client, 'cost', cost, 'outputTokens', output_tokens,
+  'estimated', estimated::int, 'unpriced', unpriced::int)`;
+
+export function tailAfterSql(lastId: number, limit: number): string {
+  return `(SELECT coalesce(json_agg(rows.t ORDER BY (rows.t->>'id')::bigint), '[]') FROM
+    (SELECT ${TAIL_JSON} AS t FROM usage WHERE id > ${int(lastId)} ORDER BY id LIMIT ${int(limit)}) rows)`;
+}
+

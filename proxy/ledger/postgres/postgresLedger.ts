@@ -1,0 +1,417 @@
+/**
+ * The ledger on PostgreSQL, shared by any number of gateway instances and CLI commands: the same
+ * rules as the SQLite store (rules.ts), run on rows loaded under the account row's lock.
+ *
+ * Group commit, as in the SQLite store: the writes asked for during one turn of the event loop run
+ * in one transaction, and while that transaction is on the wire the next turn's writes gather for
+ * the one after. A transaction is two round trips whatever it holds: BEGIN + lock + load (load.ts),
+ * then every row it changed + COMMIT (flush.ts). Each write is its own savepoint in memory
+ * (SnapshotTx), so one that fails fails alone; a transaction the server refuses is retried write by
+ * write, so one bad write cannot sink the others. A caller hears its result only after COMMIT.
+ *
+ * Reads (status, limits, reports) use a small pool and never wait for the lock: a status is one
+ * statement, so one consistent snapshot.
+ */
+import type pg from 'pg';
+import type { PlanDefinition } from '../../../shared/plans';
+import { BUILT_IN_PLANS, planNamed } from '../../../shared/plans';
+import type { GrantRow, Status, UsageGroup, UsageGroupKey, UsageQuery, UsageRow } from '../../../shared/protocol';
+import type { RateCard } from '../../../shared/rateCard';
+import type { AutoReloadSettings } from '../autoReload';
+import type { LedgerBook, Posted } from '../book';
+import { dueExpiry, expireDueGrants } from '../credits';
+import { LedgerError } from '../errors';
+import type { HoldOwner } from '../owners';
+import { isOwnerAlive, registerInstance, unregisterInstance } from '../owners';
+import { BURN_WINDOW_MS, RecentUsage } from '../recentUsage';
+import type { AuditRow } from '../reports';
+import type { UsageTailRow } from '../rows';
+import type { AccountLimits, AddCredits, Admission, AdmitRequest, Charge, Working } from '../rules';
+import { AccountRules, unknownPlan, validAutoReload, validateAdmit, validateGrant } from '../rules';
+import { copyTotals } from '../fold';
+import type { AuthenticatedClient, TokenRole } from '../tokens';
+import { hashToken, newToken } from '../tokens';
+import type { MonotonicClock } from '../trustedTime';
+import { markWorthStoring, systemMonotonicClock, TrustedClock } from '../trustedTime';
+import { newClient, newPool, redactedUrl, unavailable } from './connection';
+import { flushSql } from './flush';
+import type { Held, LoadResult, Needs, RawAccount } from './load';
+import { HELD_SQL, LIVE_GRANTS_SQL, emptyNeeds, loadSql, tailAfterSql, toAccountRow, toLiveGrant, toLoaded, TAIL_JSON } from './load';
+import { PostgresReports } from './reports';
+import { migratePostgres } from './schema';
+import { SnapshotTx } from './snapshotTx';
+
+export interface PostgresLedgerOptions {
+  /** `postgres://user:password@host:port/database` */
+  url: string;
+  rateCard: RateCard;
+  plans?: Record<string, PlanDefinition>;
+  /** Used only when the database has no plan chosen yet (default 'plus'). */
+  initialPlan?: string;
+  initialAutoUseCredits?: boolean;
+  /** The wall clock, ms since epoch; injectable so tests move time. */
+  clock?: () => number;
+  monotonicClock?: MonotonicClock;
+  /** Connections for reads (status, reports); writes use one connection of their own. Default 4. */
+  readConnections?: number;
+}
+
+/** One write waiting for the next transaction. */
+interface QueuedWrite {
+  run: (tx: SnapshotTx, w: Working) => unknown;
+  declare: ((needs: Needs) => void) | undefined;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+/** How many of the newest usage rows seed the in-memory tail at open, and the most one read folds in. */
+const TAIL_SEED_ROWS = 5_000;
+const RECENT_OUTPUT_SAMPLE = 200;
+
+export class PostgresLedger implements LedgerBook {
+  readonly store = 'postgres' as const;
+  private readonly rules: AccountRules;
+  private readonly recent = new RecentUsage();
+  private readonly owner: HoldOwner;
+  private readonly time: TrustedClock;
+  private readonly clock: () => number;
+  private readonly reports: PostgresReports;
+  private writer: pg.Client | null = null;
+  private queue: QueuedWrite[] = [];
+  private draining = false;
+  private scheduled = false;
+  private closed = false;
+
+  private constructor(
+    private readonly url: string,
+    private readonly pool: pg.Pool,
+    options: PostgresLedgerOptions,
+  ) {
+    this.clock = options.clock ?? Date.now;
+    this.time = new TrustedClock(this.clock, options.monotonicClock ?? systemMonotonicClock);
+    this.owner = registerInstance();
+    this.rules = new AccountRules({ plans: options.plans ?? { ...BUILT_IN_PLANS }, rateCard: options.rateCard, owner: this.owner, recent: this.recent });
+    this.reports = new PostgresReports(pool);
+    // An idle pooled connection that the server drops must not crash the process: the next query reconnects.
+    pool.on('error', () => undefined);
+  }
+
+  /** Connects, migrates the schema when needed (safely when several start at once) and seeds the tail. */
+  static async open(options: PostgresLedgerOptions): Promise<PostgresLedger> {
+    const initialPlan = options.initialPlan ?? 'plus';
+    const plans = options.plans ?? BUILT_IN_PLANS;
+    if (!planNamed(plans, initialPlan)) throw unknownPlan(initialPlan, plans);
+    const pool = newPool(options.url, options.readConnections ?? 4);
+    try {
+      const client = await pool.connect();
+      try {
+        await migratePostgres(client);
+      } finally {
+        client.release();
+      }
+      const ledger = new PostgresLedger(options.url, pool, options);
+      await ledger.seedTail();
+      await ledger.write((_tx, w) => ledger.rules.initialize(w, initialPlan, options.initialAutoUseCredits ?? true));
+      return ledger;
+    } catch (error) {
+      await pool.end().catch(() => undefined);
+      throw unavailable(error, options.url);
+    }
+  }
+
+  /** The database, without its password. */
+  get databaseUrl(): string {
+    return redactedUrl(this.url);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    while (this.draining || this.queue.length > 0) {
+      if (!this.draining) void this.drain();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    unregisterInstance(this.owner);
+    await this.writer?.end().catch(() => undefined);
+    this.writer = null;
+    await this.pool.end();
+  }
+
+  // ---- two-phase transfers ------------------------------------------------------------------------
+
+  admit(req: AdmitRequest): Promise<Admission> {
+    validateAdmit(req);
+    return this.write((tx, w) => this.rules.admit(tx, w, req));
+  }
+
+  post(holdId: number, charge: Charge): Promise<Posted> {
+    return this.write(
+      (tx, w) => {
+        const settled = this.rules.post(tx, w, holdId, charge);
+        return { usageId: settled.usageId, cost: settled.cost, planCost: settled.planCost, creditCost: settled.creditCost, limits: this.rules.limitsOf(w) };
+      },
+      (needs) => needs.holdIds.add(holdId),
+    );
+  }
+
+  void(holdId: number): Promise<void> {
+    return this.write((tx, w) => this.rules.void(tx, w, holdId), (needs) => needs.holdIds.add(holdId));
+  }
+
+  recover(): Promise<number> {
+    return this.write(
+      (tx, w) => this.rules.recoverHolds(tx, w, (hold) => !isOwnerAlive({ pid: hold.ownerPid, instance: hold.ownerInstance })),
+      (needs) => (needs.allHolds = true),
+    );
+  }
+
+  // ---- credits and settings -----------------------------------------------------------------------
+
+  addCredits(req: AddCredits, actor = 'local'): Promise<{ grantId: number; duplicate: boolean }> {
+    validateGrant(req);
+    return this.write((tx, w) => this.rules.addCredits(tx, w, req, actor), (needs) => needs.grantKeys.add(req.idempotencyKey));
+  }
+
+  resetWindows(actor = 'local'): Promise<void> {
+    return this.write((tx, w) => this.rules.resetWindows(tx, w, actor));
+  }
+
+  setPlan(name: string, actor = 'local'): Promise<void> {
+    this.rules.requirePlan(name);
+    return this.write((tx, w) => this.rules.setPlan(tx, w, name, actor));
+  }
+
+  setAutoUseCredits(on: boolean, actor = 'local'): Promise<void> {
+    return this.write((tx, w) => this.rules.setAutoUseCredits(tx, w, on, actor));
+  }
+
+  setAutoReload(cfg: AutoReloadSettings | null, actor = 'local'): Promise<void> {
+    const settings = validAutoReload(cfg);
+    return this.write((tx, w) => this.rules.setAutoReload(tx, w, settings, actor));
+  }
+
+  async getAutoReload(): Promise<AutoReloadSettings | null> {
+    const { rows } = await this.read((pool) => pool.query<{ auto_reload: AutoReloadSettings | null }>('SELECT auto_reload FROM account WHERE id = 1'));
+    return rows[0]?.auto_reload ?? null;
+  }
+
+  // ---- status and reports -------------------------------------------------------------------------
+
+  status(): Promise<Status> {
+    return this.view((w) => this.rules.statusOf(w));
+  }
+
+  limits(): Promise<AccountLimits> {
+    return this.view((w) => this.rules.limitsOf(w));
+  }
+
+  grants(): Promise<GrantRow[]> {
+    return this.read(() => this.reports.grants());
+  }
+
+  usageRows(q: UsageQuery): Promise<UsageRow[]> {
+    return this.read(() => this.reports.usageRows(q));
+  }
+
+  usageGroups(q: UsageQuery & { groupBy: UsageGroupKey }): Promise<UsageGroup[]> {
+    return this.read(() => this.reports.usageGroups(q));
+  }
+
+  audit(limit = 100): Promise<AuditRow[]> {
+    return this.read(() => this.reports.audit(limit));
+  }
+
+  /** Output tokens of the newest non-estimated rows of `model` this instance has seen, newest first. */
+  recentOutputTokens(model: string, limit = RECENT_OUTPUT_SAMPLE): number[] {
+    return this.recent.recentOutputs(model, limit);
+  }
+
+  // ---- client tokens ------------------------------------------------------------------------------
+
+  async issueToken(name: string, role: TokenRole = 'client'): Promise<string> {
+    if (!name) throw new LedgerError('invalid_argument', 'a token needs a client name');
+    const token = newToken();
+    const now = this.clock();
+    await this.read(async (pool) => {
+      // One statement: the old token is revoked exactly when the new one exists.
+      await pool.query(
+        `WITH revoked AS (UPDATE tokens SET revoked_at = $3 WHERE name = $1 AND revoked_at IS NULL),
+              issued AS (INSERT INTO tokens (name, hash, role, created_at) VALUES ($1, $2, $4, $3))
+         INSERT INTO audit (ts, actor, action, detail) VALUES ($3, 'local', 'token_issued', $5)`,
+        [name, hashToken(token), now, role, JSON.stringify({ name, role })],
+      );
+    });
+    return token;
+  }
+
+  async authenticate(token: string): Promise<AuthenticatedClient | null> {
+    const { rows } = await this.read((pool) =>
+      pool.query<AuthenticatedClient>('SELECT name, role FROM tokens WHERE hash = $1 AND revoked_at IS NULL', [hashToken(token)]),
+    );
+    return rows[0] ?? null;
+  }
+
+  // ---- transactions -------------------------------------------------------------------------------
+
+  /** Queues `run` for the next transaction; `declare` names the rows it needs loaded besides the account. */
+  private write<T>(run: (tx: SnapshotTx, w: Working) => T, declare?: (needs: Needs) => void): Promise<T> {
+    if (this.closed && !this.draining) return Promise.reject(new LedgerError('invalid_argument', 'the ledger is closed'));
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ run, declare, resolve: resolve as (value: unknown) => void, reject });
+      if (!this.draining && !this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => {
+          this.scheduled = false;
+          void this.drain();
+        });
+      }
+    });
+  }
+
+  /** Commits the queue, one transaction after another, until nothing waits. */
+  private async drain(): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue;
+        this.queue = [];
+        await this.commitBatch(batch);
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private async commitBatch(batch: QueuedWrite[]): Promise<void> {
+    try {
+      const outcomes = await this.transaction(batch);
+      outcomes.forEach((outcome, i) => (outcome.ok ? batch[i]!.resolve(outcome.value) : batch[i]!.reject(outcome.value)));
+    } catch (error) {
+      // Nothing was committed. Out of reach: every write fails now (the caller decides to retry). Refused
+      // by the server: each write again alone, so that only the one at fault fails.
+      const failure = unavailable(error, this.url);
+      if (batch.length === 1 || (failure instanceof LedgerError && failure.code === 'unavailable')) {
+        for (const queued of batch) queued.reject(failure);
+      } else {
+        for (const queued of batch) await this.commitBatch([queued]);
+      }
+      // The tail may hold rows that never committed.
+      await this.seedTail().catch(() => undefined);
+    }
+  }
+
+  /** One transaction for `batch`: load, run each write as a savepoint, flush, commit. */
+  private async transaction(batch: QueuedWrite[]): Promise<{ ok: boolean; value: unknown }[]> {
+    const needs = emptyNeeds();
+    for (const queued of batch) queued.declare?.(needs);
+    const client = await this.connectedWriter();
+    let began = false;
+    try {
+      const results = (await client.query(loadSql(needs))) as unknown as pg.QueryResult[];
+      began = true;
+      const account = (results[1]!.rows[0] as { account: RawAccount } | undefined)?.account;
+      if (!account) throw new LedgerError('internal', 'the ledger account row is missing');
+      const rest = results[2]!.rows[0] as Omit<LoadResult, 'account'>;
+      const loaded: LoadResult = { account, ...rest };
+      const tx = new SnapshotTx(toLoaded(loaded, needs));
+      const w = this.working(toAccountRow(account, loaded.held));
+      expireDueGrants(tx, w.account, w.certain);
+      const outcomes = batch.map((queued) => {
+        const mark = tx.mark();
+        const saved = copyTotals(w.account);
+        const posted = w.posted.length;
+        try {
+          return { ok: true, value: queued.run(tx, w) };
+        } catch (error) {
+          tx.rollbackTo(mark);
+          w.account = saved;
+          w.posted.length = posted;
+          return { ok: false, value: error };
+        }
+      });
+      await client.query(flushSql(tx.changes(), w.account));
+      return outcomes;
+    } catch (error) {
+      if (began) await client.query('ROLLBACK').catch(() => this.dropWriter());
+      throw error;
+    }
+  }
+
+  /** The transaction's time (trustedTime.ts), storing the mark when other instances should measure from it. */
+  private working(account: Working['account']): Working {
+    const time = this.time.read(account.clockMark);
+    const mark = this.time.latest;
+    if (mark !== null && markWorthStoring(mark, account.clockMark)) account.clockMark = mark;
+    return { ...time, account, mustSave: false, posted: [] };
+  }
+
+  private async connectedWriter(): Promise<pg.Client> {
+    if (this.writer) return this.writer;
+    const client = newClient(this.url);
+    // A dropped connection is noticed by the next query; the event must not crash the process.
+    client.on('error', () => this.dropWriter(client));
+    await client.connect();
+    this.writer = client;
+    return client;
+  }
+
+  private dropWriter(client = this.writer): void {
+    if (client === null) return;
+    if (this.writer === client) this.writer = null;
+    client.end().catch(() => undefined);
+  }
+
+  /** A status or limits view: one statement, one snapshot, no lock. */
+  private async view<T>(build: (w: Working) => T): Promise<T> {
+    const { rows } = await this.read((pool) =>
+      pool.query<{ account: RawAccount; held: Held; live: Parameters<typeof toLiveGrant>[0][]; tail: UsageTailRow[] }>(
+        `SELECT (SELECT row_to_json(a) FROM account a WHERE id = 1) AS account, ${HELD_SQL} AS held,
+           ${LIVE_GRANTS_SQL} AS live, ${tailAfterSql(this.recent.lastId, TAIL_SEED_ROWS)} AS tail`,
+      ),
+    );
+    const row = rows[0]!;
+    this.recent.absorb(row.tail);
+    const stored = toAccountRow(row.account, row.held);
+    const time = this.time.read(stored.clockMark);
+    const grants = new SnapshotTx({
+      holds: new Map(),
+      requestedHolds: new Set(),
+      allHolds: false,
+      liveGrants: row.live.map(toLiveGrant),
+      keyed: new Map(),
+      requestedKeys: new Set(),
+      keyPrefixes: [],
+      lastUsageId: 0,
+      lastPeriodId: 0,
+      lastGrantId: 0,
+    });
+    // An expiry that is due but not booked is left out of the balance shown; the next write books it.
+    const due = dueExpiry(grants, stored, time.certain);
+    const account = due === 0 ? stored : { ...stored, balance: stored.balance - due };
+    return build({ ...time, account, mustSave: false, posted: [] });
+  }
+
+  private async read<T>(query: (pool: pg.Pool) => Promise<T>): Promise<T> {
+    try {
+      return await query(this.pool);
+    } catch (error) {
+      throw unavailable(error, this.url);
+    }
+  }
+
+  /** Rebuilds the in-memory tail (last charge, burn rate, output samples) from the database. */
+  private async seedTail(): Promise<void> {
+    const since = this.clock() - BURN_WINDOW_MS;
+    const { rows } = await this.read((pool) =>
+      pool.query<{ newest: UsageTailRow[]; hour: UsageTailRow[] }>(
+        `SELECT (SELECT coalesce(json_agg(r.t ORDER BY (r.t->>'id')::bigint), '[]') FROM
+                  (SELECT ${TAIL_JSON} AS t FROM usage ORDER BY id DESC LIMIT $1) r) AS newest,
+                (SELECT coalesce(json_agg(r.t ORDER BY (r.t->>'id')::bigint), '[]') FROM
+                  (SELECT ${TAIL_JSON} AS t FROM usage WHERE ts >= $2) r) AS hour`,
+        [TAIL_SEED_ROWS, since],
+      ),
+    );
+    this.recent.seed(rows[0]!.newest, rows[0]!.hour);
+  }
+}
