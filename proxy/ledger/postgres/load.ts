@@ -16,7 +16,7 @@ import { int, intList, textList } from './sqlText';
 /** What the queued operations of one transaction need loaded besides the account. */
 export interface Needs {
   holdIds: Set<number>;
-  /** Every open hold (recovery). */
+  /** Every open hold, and which instances are alive (recovery). */
   allHolds: boolean;
   grantKeys: Set<string>;
 }
@@ -91,6 +91,15 @@ export const HELD_SQL = `(SELECT json_build_object(
     'credits', coalesce(sum(estimate) FILTER (WHERE kind = 'credits'), 0),
     'maxId', coalesce(max(id), 0)) FROM holds)`;
 
+/**
+ * An instance is alive while its heartbeat (every HEARTBEAT_MS) is younger than this: a few missed
+ * beats, so a busy moment is not taken for a death, and dead instances' holds settle well within a minute.
+ */
+export const INSTANCE_TIMEOUT_SECONDS = 20;
+
+export const LIVE_INSTANCES_SQL = `(SELECT coalesce(json_agg(id), '[]') FROM instances
+    WHERE heartbeat_at > now() - interval '${INSTANCE_TIMEOUT_SECONDS} seconds')`;
+
 export const LIVE_GRANTS_SQL = `(SELECT coalesce(json_agg(g ORDER BY g.spend_order, g.id), '[]')
     FROM (SELECT id, remaining, expires_at, spend_order FROM grants WHERE spent_at IS NULL) g)`;
 
@@ -103,7 +112,8 @@ SELECT row_to_json(a) AS account FROM account a WHERE id = 1 FOR UPDATE;
 SELECT ${HELD_SQL} AS held,
   (SELECT coalesce(json_agg(h ORDER BY h.id), '[]') FROM holds h WHERE ${holds}) AS holds,
   ${LIVE_GRANTS_SQL} AS live,
-  (SELECT coalesce(json_agg(k), '[]') FROM (SELECT id, source, amount, expires_at, idempotency_key FROM grants WHERE ${keys}) k) AS keyed`;
+  (SELECT coalesce(json_agg(k), '[]') FROM (SELECT id, source, amount, expires_at, idempotency_key FROM grants WHERE ${keys}) k) AS keyed,
+  ${needs.allHolds ? LIVE_INSTANCES_SQL : "'[]'::json"} AS live_instances`;
 }
 
 export interface LoadResult {
@@ -112,6 +122,7 @@ export interface LoadResult {
   holds: RawHold[];
   live: RawLiveGrant[];
   keyed: RawKeyedGrant[];
+  live_instances: string[];
 }
 
 export function toLoaded(result: LoadResult, needs: Needs): Loaded {
@@ -122,6 +133,7 @@ export function toLoaded(result: LoadResult, needs: Needs): Loaded {
     liveGrants: result.live.map(toLiveGrant),
     keyed: new Map(result.keyed.map((k) => [k.idempotency_key, { id: k.id, source: k.source, amount: k.amount, expiresAt: k.expires_at }])),
     requestedKeys: needs.grantKeys,
+    liveInstances: new Set(result.live_instances),
     keyPrefixes: [RELOAD_KEY_ROOT],
     lastUsageId: result.account.last_usage_id,
     lastPeriodId: result.account.last_period_id,

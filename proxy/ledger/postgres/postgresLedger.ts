@@ -12,6 +12,7 @@
  * Reads (status, limits, reports) use a small pool and never wait for the lock: a status is one
  * statement, so one consistent snapshot.
  */
+import { hostname } from 'node:os';
 import type pg from 'pg';
 import type { PlanDefinition } from '../../../shared/plans';
 import { BUILT_IN_PLANS, planNamed } from '../../../shared/plans';
@@ -22,7 +23,7 @@ import type { LedgerBook, Posted } from '../book';
 import { dueExpiry, expireDueGrants } from '../credits';
 import { LedgerError } from '../errors';
 import type { HoldOwner } from '../owners';
-import { isOwnerAlive, registerInstance, unregisterInstance } from '../owners';
+import { registerInstance, unregisterInstance } from '../owners';
 import { BURN_WINDOW_MS, RecentUsage } from '../recentUsage';
 import type { AuditRow } from '../reports';
 import type { UsageTailRow } from '../rows';
@@ -36,7 +37,7 @@ import { markWorthStoring, systemMonotonicClock, TrustedClock } from '../trusted
 import { newClient, newPool, redactedUrl, unavailable } from './connection';
 import { flushSql } from './flush';
 import type { Held, LoadResult, Needs, RawAccount } from './load';
-import { HELD_SQL, LIVE_GRANTS_SQL, emptyNeeds, loadSql, tailAfterSql, toAccountRow, toLiveGrant, toLoaded, TAIL_JSON } from './load';
+import { HELD_SQL, INSTANCE_TIMEOUT_SECONDS, LIVE_GRANTS_SQL, emptyNeeds, loadSql, tailAfterSql, toAccountRow, toLiveGrant, toLoaded, TAIL_JSON } from './load';
 import { PostgresReports } from './reports';
 import { migratePostgres } from './schema';
 import { SnapshotTx } from './snapshotTx';
@@ -64,6 +65,11 @@ interface QueuedWrite {
   reject: (error: unknown) => void;
 }
 
+/** How often an open ledger tells the others it is alive (see INSTANCE_TIMEOUT_SECONDS in load.ts). */
+const HEARTBEAT_MS = 5_000;
+/** How often a supervising instance looks for holds whose instance died: settled within ~30 s of the death. */
+const RECOVERY_INTERVAL_MS = 10_000;
+
 /** How many of the newest usage rows seed the in-memory tail at open, and the most one read folds in. */
 const TAIL_SEED_ROWS = 5_000;
 const RECENT_OUTPUT_SAMPLE = 200;
@@ -81,6 +87,7 @@ export class PostgresLedger implements LedgerBook {
   private draining = false;
   private scheduled = false;
   private closed = false;
+  private supervision: NodeJS.Timeout[] | null = null;
 
   private constructor(
     private readonly url: string,
@@ -110,6 +117,7 @@ export class PostgresLedger implements LedgerBook {
         client.release();
       }
       const ledger = new PostgresLedger(options.url, pool, options);
+      await ledger.heartbeat();
       await ledger.seedTail();
       await ledger.write((_tx, w) => ledger.rules.initialize(w, initialPlan, options.initialAutoUseCredits ?? true));
       return ledger;
@@ -131,7 +139,9 @@ export class PostgresLedger implements LedgerBook {
       if (!this.draining) void this.drain();
       await new Promise((resolve) => setImmediate(resolve));
     }
+    for (const timer of this.supervision ?? []) clearInterval(timer);
     unregisterInstance(this.owner);
+    await this.pool.query('DELETE FROM instances WHERE id = $1', [this.owner.instance]).catch(() => undefined);
     await this.writer?.end().catch(() => undefined);
     this.writer = null;
     await this.pool.end();
@@ -158,11 +168,33 @@ export class PostgresLedger implements LedgerBook {
     return this.write((tx, w) => this.rules.void(tx, w, holdId), (needs) => needs.holdIds.add(holdId));
   }
 
+  /**
+   * Settles, at their estimate, the holds of instances that stopped beating (killed, machine lost):
+   * the gateway calls this every RECOVERY_INTERVAL_MS (supervise), and at start.
+   */
   recover(): Promise<number> {
     return this.write(
-      (tx, w) => this.rules.recoverHolds(tx, w, (hold) => !isOwnerAlive({ pid: hold.ownerPid, instance: hold.ownerInstance })),
+      (tx, w) => this.rules.recoverHolds(tx, w, (hold) => hold.ownerInstance !== this.owner.instance && !tx.isInstanceAlive(hold.ownerInstance)),
       (needs) => (needs.allHolds = true),
     );
+  }
+
+  /**
+   * Keeps this instance alive in the ledger's eyes (a heartbeat every HEARTBEAT_MS) and settles dead
+   * instances' holds every RECOVERY_INTERVAL_MS, until close. Failures wait for the next tick: the
+   * database may be briefly out of reach, and requests report that themselves.
+   */
+  supervise(onRecovered: (count: number) => void = () => undefined): void {
+    if (this.supervision) return;
+    const beat = setInterval(() => void this.heartbeat().catch(() => undefined), HEARTBEAT_MS);
+    const recovery = setInterval(() => {
+      void this.recoverIfDue()
+        .then((count) => count > 0 && onRecovered(count))
+        .catch(() => undefined);
+    }, RECOVERY_INTERVAL_MS);
+    beat.unref();
+    recovery.unref();
+    this.supervision = [beat, recovery];
   }
 
   // ---- credits and settings -----------------------------------------------------------------------
@@ -249,6 +281,30 @@ export class PostgresLedger implements LedgerBook {
       pool.query<AuthenticatedClient>('SELECT name, role FROM tokens WHERE hash = $1 AND revoked_at IS NULL', [hashToken(token)]),
     );
     return rows[0] ?? null;
+  }
+
+  // ---- instances ---------------------------------------------------------------------------------
+
+  /** Records that this instance is alive (registering it again if a long pause got it removed). */
+  private async heartbeat(): Promise<void> {
+    await this.read((pool) =>
+      pool.query(
+        `INSERT INTO instances (id, pid, host) VALUES ($1, $2, $3)
+         ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()`,
+        [this.owner.instance, process.pid, hostname()],
+      ),
+    );
+  }
+
+  /** recover(), when some open hold's instance has stopped beating (one cheap query otherwise). */
+  private async recoverIfDue(): Promise<number> {
+    const { rows } = await this.read((pool) =>
+      pool.query<{ due: boolean }>(
+        `SELECT EXISTS (SELECT 1 FROM holds h WHERE NOT EXISTS (SELECT 1 FROM instances i
+           WHERE i.id = h.owner_instance AND i.heartbeat_at > now() - interval '${INSTANCE_TIMEOUT_SECONDS} seconds')) AS due`,
+      ),
+    );
+    return rows[0]?.due ? this.recover() : 0;
   }
 
   // ---- transactions -------------------------------------------------------------------------------
@@ -382,6 +438,7 @@ export class PostgresLedger implements LedgerBook {
       keyed: new Map(),
       requestedKeys: new Set(),
       keyPrefixes: [],
+      liveInstances: new Set(),
       lastUsageId: 0,
       lastPeriodId: 0,
       lastGrantId: 0,

@@ -55,7 +55,18 @@ const MIGRATIONS: readonly string[] = [
     used         bigint
   );
 
-  -- Pending transfers only; owner_instance names the gateway instance (instances below) that placed it.
+  -- Every open ledger (a gateway instance, a CLI command) while it runs: a hold whose instance stopped
+  -- beating is settled at its estimate by a live one (postgresLedger.ts recover). Server time, so
+  -- machines with different clocks agree on who is late.
+  CREATE TABLE instances (
+    id           text PRIMARY KEY,
+    pid          integer NOT NULL,
+    host         text NOT NULL,
+    started_at   timestamptz NOT NULL DEFAULT now(),
+    heartbeat_at timestamptz NOT NULL DEFAULT now()
+  );
+
+  -- Pending transfers only; owner_instance names the instance that placed it.
   CREATE TABLE holds (
     id             bigint PRIMARY KEY,
     ts             bigint NOT NULL,

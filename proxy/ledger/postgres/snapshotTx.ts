@@ -74,6 +74,8 @@ export interface Loaded {
   /** The keys the operations named: one of them not in `keyed` was never used. */
   requestedKeys: ReadonlySet<string>;
   keyPrefixes: readonly string[];
+  /** The instances with a recent heartbeat (loaded for recovery only). */
+  liveInstances: ReadonlySet<string>;
   lastUsageId: number;
   lastPeriodId: number;
   lastGrantId: number;
@@ -122,6 +124,11 @@ export class SnapshotTx implements LedgerTx {
     this.lastUsageId = loaded.lastUsageId;
     this.lastPeriodId = loaded.lastPeriodId;
     this.lastGrantId = loaded.lastGrantId;
+  }
+
+  /** Whether the instance that placed a hold is still running (recovery loads this). */
+  isInstanceAlive(instance: string): boolean {
+    return this.loaded.liveInstances.has(instance);
   }
 
   /** A savepoint: rollbackTo(mark) undoes every change made after it. */
