@@ -1,7 +1,8 @@
 // Bundles the entry points into dist/: the VS Code extension, the gateway server (spawned by the
 // extension), the CLI, and the benchmark, plus the Usage panel's webview script into dist/webview/.
 // better-sqlite3 stays external: it is a native module and ships beside the bundle; vscode is provided
-// by the editor.
+// by the editor. pg-native is node-postgres' optional native binding, which we never use (pg loads it
+// only when asked for `pg.native`).
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
@@ -33,7 +34,7 @@ await build({
   format: 'cjs',
   sourcemap: true,
   minify: process.argv.includes('--minify'),
-  external: ['better-sqlite3', 'vscode'],
+  external: ['better-sqlite3', 'vscode', 'pg-native'],
   define: { CREDITGATE_TOKENIZER_BUNDLE: JSON.stringify('o200k.js') },
   logLevel: 'warning',
 });

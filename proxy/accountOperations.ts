@@ -1,14 +1,14 @@
 /**
  * The account operations every front end offers (HTTP API, CLI, the extension's JSON-RPC), written
- * once over the ledger. Inputs arrive already validated by the schemas in shared/requests.ts. Every
+ * once over the ledger, whichever store keeps it (ledger/book.ts). Inputs arrive already validated by the schemas in shared/requests.ts. Every
  * change names its actor for the audit trail (`cli`, `vscode`, `api:<client>`); who may change the
  * account at all is the front end's decision (the HTTP API asks for an admin token).
  */
 import { creditsToMicro } from '../shared/money';
 import type { GrantRow, Status, UsageGroup, UsageRow } from '../shared/protocol';
 import type { AddCreditsBody, AutoReloadConfig, UsageQueryParams } from '../shared/requests';
-import type { Ledger } from './ledger/ledger';
-import { LedgerError } from './ledger/ledger';
+import type { LedgerBook } from './ledger/book';
+import { LedgerError } from './ledger/errors';
 
 /** A refusal of the caller's input, meant for the user (400 over HTTP, exit 2 from the CLI). */
 export class OperationError extends Error {}
@@ -27,7 +27,7 @@ function micro(credits: number, what: string): number {
   return value;
 }
 
-export function addCredits(ledger: Ledger, body: AddCreditsBody, actor: string): Status {
+export async function addCredits(ledger: LedgerBook, body: AddCreditsBody, actor: string): Promise<Status> {
   const purchase = {
     amount: micro(body.amount, 'amount'),
     idempotencyKey: body.idempotencyKey,
@@ -35,7 +35,7 @@ export function addCredits(ledger: Ledger, body: AddCreditsBody, actor: string):
     expiresAt: body.expiresAt === undefined ? null : Date.parse(body.expiresAt),
   };
   try {
-    ledger.addCredits(purchase, actor);
+    await ledger.addCredits(purchase, actor);
   } catch (error) {
     if (error instanceof LedgerError && error.code === 'idempotency_conflict') throw new ConflictError(error.message);
     if (error instanceof LedgerError && error.code === 'invalid_argument') throw new OperationError(error.message);
@@ -44,14 +44,14 @@ export function addCredits(ledger: Ledger, body: AddCreditsBody, actor: string):
   return ledger.status();
 }
 
-export function resetWindows(ledger: Ledger, actor: string): Status {
-  ledger.resetWindows(actor);
+export async function resetWindows(ledger: LedgerBook, actor: string): Promise<Status> {
+  await ledger.resetWindows(actor);
   return ledger.status();
 }
 
-export function setPlan(ledger: Ledger, plan: string, actor: string): Status {
+export async function setPlan(ledger: LedgerBook, plan: string, actor: string): Promise<Status> {
   try {
-    ledger.setPlan(plan, actor);
+    await ledger.setPlan(plan, actor);
   } catch (error) {
     // An unknown plan is the caller's mistake; a ledger that cannot be written is not.
     if (error instanceof LedgerError && error.code === 'unknown_plan') throw new OperationError(error.message);
@@ -60,13 +60,13 @@ export function setPlan(ledger: Ledger, plan: string, actor: string): Status {
   return ledger.status();
 }
 
-export function setAutoUseCredits(ledger: Ledger, on: boolean, actor: string): Status {
-  ledger.setAutoUseCredits(on, actor);
+export async function setAutoUseCredits(ledger: LedgerBook, on: boolean, actor: string): Promise<Status> {
+  await ledger.setAutoUseCredits(on, actor);
   return ledger.status();
 }
 
-export function setAutoReload(ledger: Ledger, config: AutoReloadConfig, actor: string): Status {
-  ledger.setAutoReload(
+export async function setAutoReload(ledger: LedgerBook, config: AutoReloadConfig, actor: string): Promise<Status> {
+  await ledger.setAutoReload(
     config.enabled
       ? { threshold: micro(config.threshold, 'threshold'), target: micro(config.target, 'target'), maxPerMonth: config.maxPerMonth }
       : null,
@@ -75,11 +75,11 @@ export function setAutoReload(ledger: Ledger, config: AutoReloadConfig, actor: s
   return ledger.status();
 }
 
-export function listCredits(ledger: Ledger): GrantRow[] {
+export function listCredits(ledger: LedgerBook): Promise<GrantRow[]> {
   return ledger.grants();
 }
 
-export function usage(ledger: Ledger, query: UsageQueryParams): UsageRow[] | UsageGroup[] {
+export function usage(ledger: LedgerBook, query: UsageQueryParams): Promise<UsageRow[] | UsageGroup[]> {
   const base = { since: query.since, until: query.until, limit: query.limit, beforeId: query.before };
   return query.groupBy ? ledger.usageGroups({ ...base, groupBy: query.groupBy }) : ledger.usageRows(base);
 }

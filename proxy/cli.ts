@@ -16,7 +16,8 @@ import { GatewayRunningError } from './gatewayLock';
 import { formatStatus, formatGrants, formatUsage } from './cliFormat';
 import type { Logger } from './gateway/context';
 import type { TokenRole } from './ledger/tokens';
-import { openAccount, serveGateway, type RuntimeLocation } from './runtime';
+import { openBook, serveGateway, type BookAccount, type RuntimeLocation } from './runtime';
+import { parseDatabaseUrl } from './config/values';
 import { stopOnSignals } from './stopSignals';
 import { printable, printableLines, printableRows } from './terminalText';
 import { toCsv, USAGE_GROUP_COLUMNS, USAGE_ROW_COLUMNS } from './usageCsv';
@@ -24,6 +25,7 @@ import { toCsv, USAGE_GROUP_COLUMNS, USAGE_ROW_COLUMNS } from './usageCsv';
 interface GlobalOptions {
   dataDir?: string;
   config?: string;
+  database?: string;
   json?: boolean;
 }
 
@@ -32,12 +34,13 @@ const program = new Command('creditgate')
   .version(process.env.CREDITGATE_VERSION ?? '0.1.0')
   .option('--data-dir <dir>', 'data directory (default: $CREDITGATE_DATA_DIR or ~/.creditgate)')
   .option('--config <file>', 'config file (default: $CREDITGATE_CONFIG)')
+  .option('--database <url>', 'keep the ledger on this PostgreSQL server (team mode; default: $CREDITGATE_DATABASE_URL, the config\'s "database", else the data directory)', parseDatabase)
   .option('--json', 'print machine-readable JSON')
   .showHelpAfterError();
 
 function globals(command: Command): GlobalOptions & RuntimeLocation {
   const options = command.optsWithGlobals<GlobalOptions>();
-  return { dataDir: options.dataDir, configFile: options.config, json: options.json };
+  return { dataDir: options.dataDir, configFile: options.config, database: options.database, json: options.json };
 }
 
 /** Log lines go to stderr, stdout stays the command's output; what they quote may carry terminal escapes. */
@@ -47,14 +50,20 @@ const log: Logger = {
   error: (message) => console.error(`[creditgate] error: ${printableLines(message)}`),
 };
 
-/** Opens the account, runs one operation, closes it again. */
-function withAccount<T>(command: Command, run: (account: ReturnType<typeof openAccount>) => T): T {
-  const account = openAccount(globals(command), process.env, log);
+/** Opens the account's ledger (on either store), runs one operation, closes it again. */
+async function withAccount<T>(command: Command, run: (account: BookAccount) => Promise<T>): Promise<T> {
+  const account = await openBook(globals(command), process.env, log);
   try {
-    return run(account);
+    return await run(account);
   } finally {
-    account.ledger.close();
+    await account.book.close();
   }
+}
+
+function parseDatabase(value: string): string {
+  const parsed = parseDatabaseUrl(value);
+  if (!parsed.ok) throw new InvalidArgumentError(parsed.message);
+  return parsed.value;
 }
 
 function printStatus(command: Command, status: Status): void {
@@ -88,9 +97,9 @@ program
   .description("issue a new token for a client (revokes its previous one); printed once, on the last line")
   .option('--name <name>', 'client name the token is for', 'default')
   .option('--admin', 'an admin token: may also change the account over HTTP (credits, windows, plan, settings)')
-  .action((options: { name: string; admin?: boolean }, command: Command) => {
+  .action(async (options: { name: string; admin?: boolean }, command: Command) => {
     const role: TokenRole = options.admin ? 'admin' : 'client';
-    const token = withAccount(command, (account) => account.ledger.issueToken(options.name, role));
+    const token = await withAccount(command, (account) => account.book.issueToken(options.name, role));
     if (globals(command).json) console.log(JSON.stringify({ name: options.name, role, token }));
     else {
       const may = role === 'admin' ? 'spend, read and change the account' : 'spend and read, not change the account';
@@ -102,7 +111,7 @@ program
 program
   .command('status')
   .description('show the plan windows, the credit balance and the state')
-  .action((_options: unknown, command: Command) => printStatus(command, withAccount(command, (account) => account.ledger.status())));
+  .action(async (_options: unknown, command: Command) => printStatus(command, await withAccount(command, (account) => account.book.status())));
 
 const credits = program.command('credits').description('buy and list credits');
 credits
@@ -112,11 +121,11 @@ credits
   .option('--key <key>', 'idempotency key: repeating a purchase with the same key adds nothing')
   .addOption(new Option('--source <source>', 'grant source').choices(['purchase', 'promo', 'refund', 'admin']).default('purchase'))
   .option('--expires <iso>', 'expiry date of these credits (ISO-8601)')
-  .action((amount: number, options: { key?: string; source: 'purchase' | 'promo' | 'refund' | 'admin'; expires?: string }, command: Command) => {
+  .action(async (amount: number, options: { key?: string; source: 'purchase' | 'promo' | 'refund' | 'admin'; expires?: string }, command: Command) => {
     if (options.expires !== undefined && Number.isNaN(Date.parse(options.expires))) throw new InvalidArgumentError('--expires must be an ISO-8601 date');
-    const status = withAccount(command, (account) =>
+    const status = await withAccount(command, (account) =>
       operations.addCredits(
-        account.ledger,
+        account.book,
         { amount, idempotencyKey: options.key ?? `cli:${randomUUID()}`, source: options.source, expiresAt: options.expires },
         operations.CLI_ACTOR,
       ),
@@ -126,8 +135,8 @@ credits
 credits
   .command('list')
   .description('list credit grants with what is left of each')
-  .action((_options: unknown, command: Command) => {
-    const grants: GrantRow[] = withAccount(command, (account) => operations.listCredits(account.ledger));
+  .action(async (_options: unknown, command: Command) => {
+    const grants: GrantRow[] = await withAccount(command, (account) => operations.listCredits(account.book));
     console.log(globals(command).json ? JSON.stringify(grants, null, 2) : formatGrants(grants));
   });
 
@@ -136,7 +145,9 @@ program
   .description('plan windows')
   .command('reset')
   .description('close the open 5h and weekly windows (credits are untouched)')
-  .action((_options: unknown, command: Command) => printStatus(command, withAccount(command, (account) => operations.resetWindows(account.ledger, operations.CLI_ACTOR))));
+  .action(async (_options: unknown, command: Command) =>
+    printStatus(command, await withAccount(command, (account) => operations.resetWindows(account.book, operations.CLI_ACTOR))),
+  );
 
 program
   .command('plan')
@@ -144,14 +155,16 @@ program
   .command('set')
   .description('choose the plan (built-in: free, plus, pro, business, enterprise; or one from the config)')
   .argument('<name>', 'plan name')
-  .action((name: string, _options: unknown, command: Command) => printStatus(command, withAccount(command, (account) => operations.setPlan(account.ledger, name, operations.CLI_ACTOR))));
+  .action(async (name: string, _options: unknown, command: Command) =>
+    printStatus(command, await withAccount(command, (account) => operations.setPlan(account.book, name, operations.CLI_ACTOR))),
+  );
 
 program
   .command('auto-use')
   .description('turn automatic use of credits on or off once the plan allowance is used up')
   .addArgument(new Command().createArgument('<on|off>', 'on or off').choices(['on', 'off']))
-  .action((value: 'on' | 'off', _options: unknown, command: Command) =>
-    printStatus(command, withAccount(command, (account) => operations.setAutoUseCredits(account.ledger, value === 'on', operations.CLI_ACTOR))),
+  .action(async (value: 'on' | 'off', _options: unknown, command: Command) =>
+    printStatus(command, await withAccount(command, (account) => operations.setAutoUseCredits(account.book, value === 'on', operations.CLI_ACTOR))),
   );
 
 program
@@ -161,12 +174,12 @@ program
   .option('--until <iso>', 'until this time (ISO-8601)')
   .addOption(new Option('--group-by <key>', 'group rows').choices(USAGE_GROUP_KEYS))
   .option('--csv', 'print CSV')
-  .action((options: { since?: string; until?: string; groupBy?: (typeof USAGE_GROUP_KEYS)[number]; csv?: boolean }, command: Command) => {
+  .action(async (options: { since?: string; until?: string; groupBy?: (typeof USAGE_GROUP_KEYS)[number]; csv?: boolean }, command: Command) => {
     for (const [flag, value] of [['--since', options.since], ['--until', options.until]] as const) {
       if (value !== undefined && Number.isNaN(Date.parse(value))) throw new InvalidArgumentError(`${flag} must be an ISO-8601 date`);
     }
-    const rows = withAccount(command, (account) =>
-      operations.usage(account.ledger, { since: options.since, until: options.until, groupBy: options.groupBy, format: 'json' }),
+    const rows = await withAccount(command, (account) =>
+      operations.usage(account.book, { since: options.since, until: options.until, groupBy: options.groupBy, format: 'json' }),
     );
     if (options.csv) {
       const shown = options.groupBy ? toCsv(printableRows(rows as UsageGroup[]), USAGE_GROUP_COLUMNS) : toCsv(printableRows(rows as UsageRow[]), USAGE_ROW_COLUMNS);
@@ -177,6 +190,14 @@ program
     } else {
       console.log(formatUsage(rows, options.groupBy));
     }
+  });
+
+program
+  .command('migrate')
+  .description("bring the ledger's schema up to date (every command does this when needed; this does only that)")
+  .action(async (_options: unknown, command: Command) => {
+    const where = await withAccount(command, (account) => Promise.resolve(account.book.location));
+    console.log(`ledger schema up to date: ${printable(where)}`);
   });
 
 async function main(): Promise<void> {

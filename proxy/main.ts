@@ -49,21 +49,21 @@ connection.onInitialize(async (params) => {
     // Shown to the user by the client; `retry: false` because restarting will not free the port.
     throw new ResponseError(RpcErrorCode.operationFailed, explainStartFailure(error), { retry: false });
   }
-  applySettings(host, options);
+  await applySettings(host, options);
   return { capabilities: {}, serverInfo: { name: 'creditgate-gateway', version: '0.1.0' } };
 });
 
 /** Settings the user set explicitly win over the account's stored ones. */
-function applySettings(account: AccountHost, options: GatewayInitOptions): void {
+async function applySettings(account: AccountHost, options: GatewayInitOptions): Promise<void> {
   // Values the extension did not pass (left at their defaults) leave the account's own alone.
-  const { ledger } = account.account;
+  const { book } = account.account;
   const status = account.status();
   try {
-    if (options.plan !== undefined && options.plan !== status.plan) operations.setPlan(ledger, options.plan, operations.EDITOR_ACTOR);
+    if (options.plan !== undefined && options.plan !== status.plan) await operations.setPlan(book, options.plan, operations.EDITOR_ACTOR);
     if (options.autoUseCredits !== undefined && options.autoUseCredits !== status.autoUseCredits) {
-      operations.setAutoUseCredits(ledger, options.autoUseCredits, operations.EDITOR_ACTOR);
+      await operations.setAutoUseCredits(book, options.autoUseCredits, operations.EDITOR_ACTOR);
     }
-    if (options.autoReload !== undefined) operations.setAutoReload(ledger, options.autoReload, operations.EDITOR_ACTOR);
+    if (options.autoReload !== undefined) await operations.setAutoReload(book, options.autoReload, operations.EDITOR_ACTOR);
   } catch (error) {
     log.warn(`setting not applied: ${(error as Error).message}`);
   }

@@ -4,25 +4,84 @@
  */
 import path from 'node:path';
 import type { ResolvedConfig } from './config';
-import { loadConfig, resolveConfigFile, resolveDataDir } from './config';
+import { ConfigError, loadConfig, resolveConfigFile, resolveDataDir } from './config';
 import { rememberAccountRules, rememberedRulesFile } from './config/remembered';
 import { DATABASE_FILE, preparePrivateDataDir } from './dataDir';
 import { GatewayLock } from './gatewayLock';
 import type { Logger } from './gateway/context';
 import { Gateway, type GatewayOptions, type StopOptions } from './gateway/server';
 import { UpstreamKeys } from './gateway/upstream';
+import type { LedgerBook } from './ledger/book';
 import { Ledger } from './ledger/ledger';
+import { redactedUrl } from './ledger/postgres/connection';
+import { PostgresLedger } from './ledger/postgres/postgresLedger';
+import { SqliteBook } from './ledger/sqliteBook';
 import { admissionEstimator } from './pricing/admissionEstimator';
 
 export interface RuntimeLocation {
   dataDir?: string;
   configFile?: string;
+  /** A postgres:// URL (the CLI's --database); else the config's `database`, else the data directory's SQLite file. */
+  database?: string;
 }
 
 export interface Account {
   dataDir: string;
   config: ResolvedConfig;
   ledger: Ledger;
+  /** The same ledger in the shape both stores share (ledger/book.ts). */
+  book: LedgerBook;
+}
+
+/** An account on either store, for the one-shot commands. */
+export interface BookAccount {
+  dataDir: string;
+  config: ResolvedConfig;
+  book: LedgerBook;
+}
+
+/** The data directory (created private on first use) and the configuration a process runs on. */
+function accountConfig(
+  location: RuntimeLocation,
+  env: NodeJS.ProcessEnv,
+  log: Pick<Logger, 'warn'>,
+  role: 'command' | 'gateway',
+): { dataDir: string; config: ResolvedConfig } {
+  const dataDir = resolveDataDir({ dataDir: location.dataDir, env });
+  preparePrivateDataDir(dataDir, log);
+  const given = resolveConfigFile(location.configFile, env);
+  const config = loadConfig({ configFile: given ?? (role === 'command' ? rememberedRulesFile(dataDir) : null), env });
+  return { dataDir, config };
+}
+
+/**
+ * Opens the account's ledger where it lives: on the PostgreSQL server of `--database`, of
+ * CREDITGATE_DATABASE_URL or of the config's `database` (migrating its schema when needed), else in
+ * the data directory's SQLite file.
+ */
+export async function openBook(location: RuntimeLocation, env: NodeJS.ProcessEnv, log: Pick<Logger, 'warn'>): Promise<BookAccount> {
+  const { dataDir, config } = accountConfig(location, env, log, 'command');
+  const database = location.database ?? config.database;
+  if (database === null) return { dataDir, config, book: new SqliteBook(openLedgerFile(dataDir, config)) };
+  const book = await PostgresLedger.open({
+    url: database,
+    rateCard: config.rateCard,
+    plans: config.plans,
+    initialPlan: config.plan,
+    initialAutoUseCredits: config.autoUseCredits,
+  });
+  return { dataDir, config, book };
+}
+
+function openLedgerFile(dataDir: string, config: ResolvedConfig): Ledger {
+  return Ledger.open({
+    path: path.join(dataDir, DATABASE_FILE),
+    rateCard: config.rateCard,
+    plans: config.plans,
+    initialPlan: config.plan,
+    initialAutoUseCredits: config.autoUseCredits,
+    busyTimeoutMs: config.ledgerBusyTimeoutMs,
+  });
 }
 
 /**
@@ -36,19 +95,9 @@ export function openAccount(
   log: Pick<Logger, 'warn'>,
   role: 'command' | 'gateway' = 'command',
 ): Account {
-  const dataDir = resolveDataDir({ dataDir: location.dataDir, env });
-  preparePrivateDataDir(dataDir, log);
-  const given = resolveConfigFile(location.configFile, env);
-  const config = loadConfig({ configFile: given ?? (role === 'command' ? rememberedRulesFile(dataDir) : null), env });
-  const ledger = Ledger.open({
-    path: path.join(dataDir, DATABASE_FILE),
-    rateCard: config.rateCard,
-    plans: config.plans,
-    initialPlan: config.plan,
-    initialAutoUseCredits: config.autoUseCredits,
-    busyTimeoutMs: config.ledgerBusyTimeoutMs,
-  });
-  return { dataDir, config, ledger };
+  const { dataDir, config } = accountConfig(location, env, log, role);
+  const ledger = openLedgerFile(dataDir, config);
+  return { dataDir, config, ledger, book: new SqliteBook(ledger) };
 }
 
 /**
@@ -96,6 +145,15 @@ export async function serveGateway(
   keys: UpstreamKeys = UpstreamKeys.fromEnv(env),
 ): Promise<RunningGateway> {
   const account = openAccount(location, env, log, 'gateway');
+  const database = location.database ?? account.config.database;
+  if (database !== null) {
+    account.ledger.close();
+    // Never serve the data directory's ledger when a shared one was asked for: spending would split.
+    throw new ConfigError([
+      `serving on a PostgreSQL ledger (${redactedUrl(database)}) is not available in this version yet; ` +
+        'the CLI commands work on it, the gateway serves the data directory\'s SQLite ledger (leave --database, CREDITGATE_DATABASE_URL and "database" unset)',
+    ]);
+  }
   let lock: GatewayLock;
   try {
     lock = GatewayLock.acquire(account.dataDir);

@@ -32,6 +32,7 @@ describe('loadConfig defaults', () => {
   it('runs on defaults without a config file', () => {
     const config = loadConfig({ env: {} });
     expect(config).toEqual({
+      database: null,
       plan: 'plus',
       plans: BUILT_IN_PLANS,
       rateCard: defaultRateCard(),

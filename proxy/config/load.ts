@@ -71,6 +71,8 @@ export interface ResolvedConfig {
   /** How long a ledger write waits for another process's lock before failing as busy. */
   ledgerBusyTimeoutMs: number;
   autoReload: AutoReloadConfig | null;
+  /** The PostgreSQL URL of a shared ledger (team mode), or null for the data directory's SQLite file. */
+  database: string | null;
   /** Absolute path of the file read, or null when running on defaults. */
   configFile: string | null;
 }
@@ -200,6 +202,7 @@ export function loadConfig(options: { configFile?: string | null; env?: NodeJS.P
     shutdownGraceMs: file.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS,
     ledgerBusyTimeoutMs: file.ledgerBusyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS,
     autoReload: toAutoReload(file.autoReload),
+    database: env.overrides.database ?? file.database ?? null,
     configFile,
   };
 }

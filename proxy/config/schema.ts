@@ -6,7 +6,7 @@ import { creditsToMicro } from '../../shared/money';
 import { rateCardSchema } from '../../shared/rateCard';
 import * as z from '../../shared/zod';
 import { MAX_TIMEOUT_MS } from './defaults';
-import { MAX_PORT, parseBaseUrl } from './values';
+import { MAX_PORT, parseBaseUrl, parseDatabaseUrl } from './values';
 
 const credits = z
   .number()
@@ -67,6 +67,8 @@ export const configFileSchema = z.strictObject({
   shutdownGraceMs: z.optional(z.number().check(z.int(), z.nonnegative(), z.lte(MAX_TIMEOUT_MS))),
   ledgerBusyTimeoutMs: z.optional(z.number().check(z.int(), z.nonnegative(), z.lte(MAX_TIMEOUT_MS))),
   autoReload: z.optional(autoReloadSchema),
+  /** A postgres:// URL: the ledger lives there (team mode) instead of the data directory's SQLite file. */
+  database: z.optional(z.string().check(z.refine((text) => parseDatabaseUrl(text).ok, { message: 'expected a postgres:// URL' }))),
 });
 
 export type ConfigFile = z.infer<typeof configFileSchema>;

@@ -31,3 +31,21 @@ export function parsePort(text: string): Parsed<number> {
   if (Number.isInteger(port) && port <= MAX_PORT) return { ok: true, value: port };
   return { ok: false, message: `expected a port number from 0 to ${MAX_PORT}, got ${JSON.stringify(text)}` };
 }
+
+/**
+ * The team ledger's PostgreSQL server (docs/product.md §8): a postgres:// or postgresql:// URL. It may
+ * carry a password, so no message quotes it.
+ */
+export function parseDatabaseUrl(text: string): Parsed<string> {
+  let url: URL;
+  try {
+    url = new URL(text.trim());
+  } catch {
+    return { ok: false, message: 'expected a postgres:// URL (postgres://user:password@host:5432/database)' };
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    return { ok: false, message: `expected a postgres:// URL, got the scheme "${url.protocol}"` };
+  }
+  if (!url.hostname && !url.searchParams.has('host')) return { ok: false, message: 'the database URL names no host' };
+  return { ok: true, value: text.trim() };
+}

@@ -57,9 +57,9 @@ function parse<T extends z.ZodMiniType>(schema: T, params: unknown): z.infer<T> 
 }
 
 /** Runs an operation, turning the account's refusals into user-facing ResponseErrors. */
-function attempt<T>(run: () => T): T {
+async function attempt<T>(run: () => Promise<T>): Promise<T> {
   try {
-    return run();
+    return await run();
   } catch (error) {
     // The ledger's storage failures name their cause and the database: the user can act on them too.
     if (error instanceof operations.OperationError || error instanceof LedgerStorageError) {
@@ -76,44 +76,44 @@ export function registerRpcHandlers(connection: Connection, getHost: () => Accou
     return current;
   };
   /** A change made here: announce it so every window (and the HTTP event stream) hears of it. */
-  const changing = (run: (h: AccountHost) => Status): Status => {
+  const changing = async (run: (h: AccountHost) => Promise<Status>): Promise<Status> => {
     const h = host();
-    const status = attempt(() => run(h));
+    const status = await attempt(() => run(h));
     h.changed();
     return status;
   };
 
   connection.onRequest(StatusRequest, () => host().status());
   connection.onRequest(InfoRequest, () => host().info());
-  connection.onRequest(UsageRequest, (params) => {
+  connection.onRequest(UsageRequest, async (params) => {
     const query = parse(usageQuerySchema, params);
-    const result = attempt(() => operations.usage(host().account.ledger, query));
+    const result = await attempt(() => operations.usage(host().account.book, query));
     // operations.usage returns groups exactly when groupBy is given.
     return query.groupBy ? { kind: 'groups' as const, groups: result as UsageGroup[] } : { kind: 'rows' as const, rows: result as UsageRow[] };
   });
   connection.onRequest(AddCreditsRpc, (params) => {
     const body = parse(addCreditsSchema, params);
-    return changing((h) => operations.addCredits(h.account.ledger, body, operations.EDITOR_ACTOR));
+    return changing((h) => operations.addCredits(h.account.book, body, operations.EDITOR_ACTOR));
   });
-  connection.onRequest(ResetWindowsRequest, () => changing((h) => operations.resetWindows(h.account.ledger, operations.EDITOR_ACTOR)));
+  connection.onRequest(ResetWindowsRequest, () => changing((h) => operations.resetWindows(h.account.book, operations.EDITOR_ACTOR)));
   connection.onRequest(SetPlanRequest, (params) => {
     const { plan } = parse(setPlanSchema, params);
-    return changing((h) => operations.setPlan(h.account.ledger, plan, operations.EDITOR_ACTOR));
+    return changing((h) => operations.setPlan(h.account.book, plan, operations.EDITOR_ACTOR));
   });
   connection.onRequest(SetAutoUseCreditsRequest, (params) => {
     if (typeof params?.on !== 'boolean') throw new ResponseError(RpcErrorCode.invalidParams, 'on: expected a boolean');
-    return changing((h) => operations.setAutoUseCredits(h.account.ledger, params.on, operations.EDITOR_ACTOR));
+    return changing((h) => operations.setAutoUseCredits(h.account.book, params.on, operations.EDITOR_ACTOR));
   });
   connection.onRequest(SetAutoReloadRequest, (params) => {
     const config = parse(autoReloadSchema, params);
-    return changing((h) => operations.setAutoReload(h.account.ledger, config, operations.EDITOR_ACTOR));
+    return changing((h) => operations.setAutoReload(h.account.book, config, operations.EDITOR_ACTOR));
   });
   connection.onRequest(ListPlansRequest, () => {
     const h = host();
     const plans = Object.entries(h.account.config.plans).map(([name, plan]) => ({ name, ...plan }));
     return { current: h.status().plan, plans };
   });
-  connection.onRequest(ListCreditsRequest, () => operations.listCredits(host().account.ledger));
+  connection.onRequest(ListCreditsRequest, () => operations.listCredits(host().account.book));
   connection.onRequest(RateCardRequest, () => {
     const { version, creditUsd, packs } = host().account.config.rateCard;
     return { version, creditUsd, packs };

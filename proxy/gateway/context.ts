@@ -4,6 +4,7 @@ import type { Micro } from '../../shared/money';
 import type { RateCard } from '../../shared/rateCard';
 import type { AdmissionEstimate } from '../pricing/admissionEstimator';
 import type { GroupCommit } from '../ledger/groupCommit';
+import type { LedgerBook } from '../ledger/book';
 import type { Ledger } from '../ledger/ledger';
 import type { Settlements } from '../ledger/settlements';
 import type { StatusFeed } from './statusFeed';
@@ -42,6 +43,8 @@ export interface OpenExchange {
 
 export interface GatewayContext {
   ledger: Ledger;
+  /** The same ledger in the shape both stores share, its writes through `commits` (account operations, reports). */
+  book: LedgerBook;
   /** Admissions: written with the rest of the event-loop turn's, in one transaction. */
   commits: GroupCommit;
   /** Charges and voids: written like admissions, and kept until they land when the database is locked. */

@@ -36,25 +36,25 @@ export async function handleOwnApi(
       case 'GET /creditgate/v1/events':
         return streamStatusEvents(ctx.feed, req, res);
       case 'GET /creditgate/v1/credits':
-        return sendJson(res, 200, operations.listCredits(ctx.ledger));
+        return sendJson(res, 200, await operations.listCredits(ctx.book));
       case 'POST /creditgate/v1/credits': {
         const body = await parseBody(req, res, addCreditsSchema);
-        if (body) respondChanged(ctx, res, operations.addCredits(ctx.ledger, body, actor));
+        if (body) respondChanged(ctx, res, await operations.addCredits(ctx.book, body, actor));
         return;
       }
       case 'POST /creditgate/v1/windows/reset':
-        return respondChanged(ctx, res, operations.resetWindows(ctx.ledger, actor));
+        return respondChanged(ctx, res, await operations.resetWindows(ctx.book, actor));
       case 'POST /creditgate/v1/plan': {
         const body = await parseBody(req, res, setPlanSchema);
-        if (body) respondChanged(ctx, res, operations.setPlan(ctx.ledger, body.plan, actor));
+        if (body) respondChanged(ctx, res, await operations.setPlan(ctx.book, body.plan, actor));
         return;
       }
       case 'POST /creditgate/v1/settings': {
         const body = await parseBody(req, res, settingsSchema);
         if (!body) return;
-        if (body.autoUseCredits !== undefined) operations.setAutoUseCredits(ctx.ledger, body.autoUseCredits, actor);
-        if (body.autoReload !== undefined) operations.setAutoReload(ctx.ledger, body.autoReload, actor);
-        return respondChanged(ctx, res, ctx.ledger.status());
+        if (body.autoUseCredits !== undefined) await operations.setAutoUseCredits(ctx.book, body.autoUseCredits, actor);
+        if (body.autoReload !== undefined) await operations.setAutoReload(ctx.book, body.autoReload, actor);
+        return respondChanged(ctx, res, await ctx.book.status());
       }
       case 'GET /creditgate/v1/rate-card':
         return sendJson(res, 200, ctx.rateCard);

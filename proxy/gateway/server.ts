@@ -13,6 +13,7 @@ import { EVENT_LOOP_BUSY_TIMEOUT_MS } from '../ledger/connection';
 import { GroupCommit } from '../ledger/groupCommit';
 import type { AuthenticatedClient, Ledger } from '../ledger/ledger';
 import { Settlements } from '../ledger/settlements';
+import { SqliteBook } from '../ledger/sqliteBook';
 import { createLimitedServer, type ConnectionLimits } from './connectionLimits';
 import type { AdmissionEstimator, GatewayContext, Logger, RequestUrl, UpstreamTimeouts } from './context';
 import { failureAnswer } from './failures';
@@ -92,6 +93,7 @@ export class Gateway {
     });
     this.ctx = {
       ledger: options.ledger,
+      book: new SqliteBook(options.ledger, commits, lockPatienceMs),
       commits,
       settlements,
       lockPatienceMs,

@@ -29,12 +29,12 @@ export async function sendUsage(ctx: GatewayContext, res: ServerResponse, url: R
   const parsed = usageQuerySchema.safeParse(Object.fromEntries(new URLSearchParams(url.search)));
   if (!parsed.success) return sendError(res, null, 'invalid_request', describeIssues(parsed.error));
   const query = parsed.data;
-  if (query.groupBy) return sendGroups(res, operations.usage(ctx.ledger, query) as UsageGroup[], query.format);
+  if (query.groupBy) return sendGroups(res, (await operations.usage(ctx.book, query)) as UsageGroup[], query.format);
   if (query.format === 'csv' && query.limit === undefined) return streamCsv(ctx, res, query);
 
   const limit = Math.min(query.limit ?? DEFAULT_USAGE_PAGE, MAX_USAGE_PAGE);
   // One row more than the page tells whether an older page exists.
-  const rows = ctx.ledger.usageRows({ since: query.since, until: query.until, beforeId: query.before, limit: limit + 1 });
+  const rows = await ctx.book.usageRows({ since: query.since, until: query.until, beforeId: query.before, limit: limit + 1 });
   const page = rows.length > limit ? rows.slice(1) : rows;
   const headers: Record<string, string> = rows.length > limit ? { link: `<${nextPageUrl(url, page[0]!.id)}>; rel="next"` } : {};
   if (query.format === 'csv') {
@@ -66,7 +66,7 @@ async function streamCsv(ctx: GatewayContext, res: ServerResponse, query: UsageQ
   try {
     let afterId: number | undefined;
     for (;;) {
-      const rows = ctx.ledger.usageRows({ since: query.since, until: query.until, beforeId: query.before, afterId, oldestFirst: true, limit: CSV_PAGE });
+      const rows = await ctx.book.usageRows({ since: query.since, until: query.until, beforeId: query.before, afterId, oldestFirst: true, limit: CSV_PAGE });
       if (rows.length > 0 && !res.write(csvLines(rows, USAGE_ROW_COLUMNS))) await drained(res);
       if (rows.length < CSV_PAGE || res.destroyed) break;
       afterId = rows.at(-1)!.id;

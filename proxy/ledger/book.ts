@@ -23,6 +23,8 @@ export type StoreKind = 'sqlite' | 'postgres';
 
 export interface LedgerBook {
   readonly store: StoreKind;
+  /** Where the ledger lives, for messages: the SQLite file's path, or the PostgreSQL URL without its password. */
+  readonly location: string;
   admit(req: AdmitRequest): Promise<Admission>;
   post(holdId: number, charge: Charge): Promise<Posted>;
   void(holdId: number): Promise<void>;

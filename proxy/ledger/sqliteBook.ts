@@ -16,50 +16,61 @@ import type { AuthenticatedClient, TokenRole } from './tokens';
 export class SqliteBook implements LedgerBook {
   readonly store = 'sqlite' as const;
 
+  /**
+   * `patienceMs`: how long a write waits, without blocking the event loop, for another process's lock
+   * beyond the connection's own busy wait (groupCommit.ts); then it fails as busy. The gateway, whose
+   * connection hardly waits, passes its configured patience; a one-shot command relies on the
+   * connection's wait alone.
+   */
   constructor(
     readonly ledger: Ledger,
     readonly commits: GroupCommit = new GroupCommit(ledger),
+    private readonly patienceMs = 0,
   ) {}
+
+  get location(): string {
+    return this.ledger.databasePath;
+  }
 
   static open(options: LedgerOptions): SqliteBook {
     return new SqliteBook(Ledger.open(options));
   }
 
   admit(req: AdmitRequest): Promise<Admission> {
-    return this.commits.run((ledger) => ledger.admit(req));
+    return this.write((ledger) => ledger.admit(req));
   }
 
   async post(holdId: number, charge: Charge): Promise<Posted> {
-    const { usageId, cost, planCost, creditCost } = await this.commits.run((ledger) => ledger.post(holdId, charge));
+    const { usageId, cost, planCost, creditCost } = await this.write((ledger) => ledger.post(holdId, charge));
     return { usageId, cost, planCost, creditCost, limits: this.ledger.limits() };
   }
 
   void(holdId: number): Promise<void> {
-    return this.commits.run((ledger) => ledger.void(holdId));
+    return this.write((ledger) => ledger.void(holdId));
   }
 
   recover(): Promise<number> {
-    return this.commits.run((ledger) => ledger.recover());
+    return this.write((ledger) => ledger.recover());
   }
 
   addCredits(req: AddCredits, actor?: string): Promise<{ grantId: number; duplicate: boolean }> {
-    return this.commits.run((ledger) => ledger.addCredits(req, actor));
+    return this.write((ledger) => ledger.addCredits(req, actor));
   }
 
   resetWindows(actor?: string): Promise<void> {
-    return this.commits.run((ledger) => ledger.resetWindows(actor));
+    return this.write((ledger) => ledger.resetWindows(actor));
   }
 
   setPlan(name: string, actor?: string): Promise<void> {
-    return this.commits.run((ledger) => ledger.setPlan(name, actor));
+    return this.write((ledger) => ledger.setPlan(name, actor));
   }
 
   setAutoUseCredits(on: boolean, actor?: string): Promise<void> {
-    return this.commits.run((ledger) => ledger.setAutoUseCredits(on, actor));
+    return this.write((ledger) => ledger.setAutoUseCredits(on, actor));
   }
 
   setAutoReload(cfg: AutoReloadSettings | null, actor?: string): Promise<void> {
-    return this.commits.run((ledger) => ledger.setAutoReload(cfg, actor));
+    return this.write((ledger) => ledger.setAutoReload(cfg, actor));
   }
 
   getAutoReload(): Promise<AutoReloadSettings | null> {
@@ -96,6 +107,10 @@ export class SqliteBook implements LedgerBook {
 
   authenticate(token: string): Promise<AuthenticatedClient | null> {
     return answer(() => this.ledger.authenticate(token));
+  }
+
+  private write<T>(run: (ledger: Ledger) => T): Promise<T> {
+    return this.commits.run(run, { patienceMs: this.patienceMs });
   }
 
   close(): Promise<void> {

@@ -16,7 +16,7 @@ export default async function setup(): Promise<void> {
     platform: 'node',
     target: 'node20',
     format: 'cjs',
-    external: ['better-sqlite3'],
+    external: ['better-sqlite3', 'pg-native'],
     define: { CREDITGATE_TOKENIZER_BUNDLE: JSON.stringify('o200k.js') },
     logLevel: 'warning',
   });

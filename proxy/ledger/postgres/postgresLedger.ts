@@ -123,12 +123,16 @@ export class PostgresLedger implements LedgerBook {
       return ledger;
     } catch (error) {
       await pool.end().catch(() => undefined);
-      throw unavailable(error, options.url);
+      const failure = unavailable(error, options.url);
+      if (failure instanceof LedgerError) throw failure;
+      // A wrong password, a missing database, a schema from a newer Creditgate: one line, naming the server.
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new LedgerError('storage', `cannot open the ledger database ${redactedUrl(options.url)}: ${reason}`);
     }
   }
 
   /** The database, without its password. */
-  get databaseUrl(): string {
+  get location(): string {
     return redactedUrl(this.url);
   }
 
