@@ -16,7 +16,7 @@ import { GatewayRunningError } from './gatewayLock';
 import { formatStatus, formatGrants, formatUsage } from './cliFormat';
 import type { Logger } from './gateway/context';
 import type { TokenRole } from './ledger/tokens';
-import { openBook, serveGateway, type BookAccount, type RuntimeLocation } from './runtime';
+import { databaseOf, openBook, serveGateway, serveTeamGateway, type BookAccount, type RuntimeLocation } from './runtime';
 import { parseDatabaseUrl } from './config/values';
 import { stopOnSignals } from './stopSignals';
 import { printable, printableLines, printableRows } from './terminalText';
@@ -87,7 +87,9 @@ program
   .description('run the gateway in the foreground on 127.0.0.1')
   .option('--port <n>', 'port to listen on (0 picks a free one; default: config, $CREDITGATE_PORT or 8788)', parsePort)
   .action(async (options: { port?: number }, command: Command) => {
-    const running = await serveGateway({ ...globals(command), port: options.port }, process.env, log);
+    const location = { ...globals(command), port: options.port };
+    const database = location.database ?? databaseOf(location);
+    const running = database ? await serveTeamGateway({ ...location, database }, process.env, log) : await serveGateway(location, process.env, log);
     console.log(`listening on ${running.gateway.url}`);
     stopOnSignals((hurry) => running.stop({ hurry }), log);
   });

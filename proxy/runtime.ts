@@ -2,9 +2,10 @@
  * Wires the parts into a running account: config → ledger → estimator → gateway. Used by the CLI
  * (`creditgate serve` and the one-shot commands) and by the gateway process the extension starts.
  */
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { ResolvedConfig } from './config';
-import { ConfigError, loadConfig, resolveConfigFile, resolveDataDir } from './config';
+import { loadConfig, resolveConfigFile, resolveDataDir } from './config';
 import { rememberAccountRules, rememberedRulesFile } from './config/remembered';
 import { DATABASE_FILE, preparePrivateDataDir } from './dataDir';
 import { GatewayLock } from './gatewayLock';
@@ -13,7 +14,6 @@ import { Gateway, type GatewayOptions, type StopOptions } from './gateway/server
 import { UpstreamKeys } from './gateway/upstream';
 import type { LedgerBook } from './ledger/book';
 import { Ledger } from './ledger/ledger';
-import { redactedUrl } from './ledger/postgres/connection';
 import { PostgresLedger } from './ledger/postgres/postgresLedger';
 import { SqliteBook } from './ledger/sqliteBook';
 import { admissionEstimator } from './pricing/admissionEstimator';
@@ -71,6 +71,13 @@ export async function openBook(location: RuntimeLocation, env: NodeJS.ProcessEnv
     initialAutoUseCredits: config.autoUseCredits,
   });
   return { dataDir, config, book };
+}
+
+/** The PostgreSQL URL the environment or the config names for the ledger, or null (the data directory's SQLite file). */
+export function databaseOf(location: RuntimeLocation, env: NodeJS.ProcessEnv = process.env): string | null {
+  if (location.database) return location.database;
+  const given = resolveConfigFile(location.configFile, env);
+  return loadConfig({ configFile: given, env }).database;
 }
 
 function openLedgerFile(dataDir: string, config: ResolvedConfig): Ledger {
@@ -137,7 +144,7 @@ export interface RunningGateway {
   stop(options?: StopOptions): Promise<void>;
 }
 
-/** Starts the gateway on the account: one per data directory, holds of a dead gateway settled first. */
+/** Starts the gateway on the data directory's SQLite ledger: one per data directory, holds of a dead gateway settled first. */
 export async function serveGateway(
   location: RuntimeLocation & { port?: number },
   env: NodeJS.ProcessEnv,
@@ -145,15 +152,6 @@ export async function serveGateway(
   keys: UpstreamKeys = UpstreamKeys.fromEnv(env),
 ): Promise<RunningGateway> {
   const account = openAccount(location, env, log, 'gateway');
-  const database = location.database ?? account.config.database;
-  if (database !== null) {
-    account.ledger.close();
-    // Never serve the data directory's ledger when a shared one was asked for: spending would split.
-    throw new ConfigError([
-      `serving on a PostgreSQL ledger (${redactedUrl(database)}) is not available in this version yet; ` +
-        'the CLI commands work on it, the gateway serves the data directory\'s SQLite ledger (leave --database, CREDITGATE_DATABASE_URL and "database" unset)',
-    ]);
-  }
   let lock: GatewayLock;
   try {
     lock = GatewayLock.acquire(account.dataDir);
@@ -198,6 +196,68 @@ export async function serveGateway(
   } catch (error) {
     lock.release();
     account.ledger.close();
+    throw error;
+  }
+}
+
+export interface RunningTeamGateway {
+  ledger: PostgresLedger;
+  config: ResolvedConfig;
+  gateway: Gateway;
+  stop(options?: StopOptions): Promise<void>;
+}
+
+/**
+ * Starts one instance of a team gateway on a shared PostgreSQL ledger (docs/product.md §8): any number may run
+ * on one database. It follows the others' changes (LISTEN), settles dead instances' holds, and
+ * answers 503 while the database is away, resuming by itself.
+ */
+export async function serveTeamGateway(
+  location: RuntimeLocation & { port?: number; database: string },
+  env: NodeJS.ProcessEnv,
+  log: Logger,
+  keys: UpstreamKeys = UpstreamKeys.fromEnv(env),
+): Promise<RunningTeamGateway> {
+  const { config } = accountConfig(location, env, log, 'gateway');
+  const ledger = await PostgresLedger.open({
+    url: location.database,
+    rateCard: config.rateCard,
+    plans: config.plans,
+    initialPlan: config.plan,
+    initialAutoUseCredits: config.autoUseCredits,
+  });
+  try {
+    const recovered = await ledger.recover();
+    if (recovered > 0) log.warn(`settled ${recovered} request(s) left open by stopped instances at their estimate`);
+    await ledger.follow();
+    ledger.supervise((count) => log.warn(`settled ${count} request(s) of an instance that stopped at their estimate`));
+    const gateway = await Gateway.start(
+      {
+        ledger,
+        rateCard: config.rateCard,
+        endpoints: config.upstreams,
+        keys,
+        estimator: admissionEstimator(ledger),
+        maxBodyBytes: config.maxBodyBytes,
+        overspendMargin: config.overspendMargin,
+        ...gatewayLimits(config),
+        log,
+        instanceId: randomUUID(),
+      },
+      location.port ?? config.port,
+    );
+    log.info(`serving the team ledger ${ledger.location}`);
+    return {
+      ledger,
+      config,
+      gateway,
+      async stop(options?: StopOptions) {
+        await gateway.close(options);
+        await ledger.close();
+      },
+    };
+  } catch (error) {
+    await ledger.close();
     throw error;
   }
 }

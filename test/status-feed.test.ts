@@ -30,7 +30,7 @@ describe('StatusFeed', () => {
     feed.subscribe((status) => pushed.push(status.credits.balance));
     state.balance = 5;
     state.version++;
-    expect(feed.current().credits.balance).toBe(5);
+    expect((await feed.current()).credits.balance).toBe(5);
     await tick(60);
     expect(pushed).toEqual([5]);
   });

@@ -20,6 +20,7 @@ const OPENAI_ERROR_TYPES: Record<GatewayErrorKind, { type: string; code: string 
   upstream_unavailable: { type: 'server_error', code: 'upstream_unavailable' },
   upstream_timeout: { type: 'server_error', code: 'upstream_timeout' },
   ledger_busy: { type: 'server_error', code: 'ledger_busy' },
+  ledger_unavailable: { type: 'server_error', code: 'ledger_unavailable' },
   gateway_stopping: { type: 'server_error', code: 'gateway_stopping' },
   too_many_connections: { type: 'server_error', code: 'too_many_connections' },
   ledger_full: { type: 'server_error', code: 'ledger_full' },
@@ -76,6 +77,7 @@ const ANTHROPIC_ERROR_TYPES: Record<GatewayErrorKind, string> = {
   upstream_timeout: 'api_error',
   // Anthropic's "try again shortly" type, which its SDKs and Claude Code retry.
   ledger_busy: 'overloaded_error',
+  ledger_unavailable: 'overloaded_error',
   gateway_stopping: 'api_error',
   too_many_connections: 'overloaded_error',
   ledger_full: 'api_error',

@@ -57,6 +57,7 @@ export type GatewayErrorKind =
   | 'upstream_key_rejected' // 403: the upstream refused the gateway's upstream API key, not the client's token
   | 'upstream_unavailable' // 502
   | 'ledger_busy' // 503 (another process holds the ledger's lock)
+  | 'ledger_unavailable' // 503 (a team's ledger database cannot be reached)
   | 'gateway_stopping' // 503: the gateway is stopping and takes no new requests
   | 'too_many_connections' // 503: over the gateway's connection cap
   | 'upstream_timeout' // 504

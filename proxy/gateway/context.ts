@@ -3,10 +3,8 @@ import type Server from 'http-proxy';
 import type { Micro } from '../../shared/money';
 import type { RateCard } from '../../shared/rateCard';
 import type { AdmissionEstimate } from '../pricing/admissionEstimator';
-import type { GroupCommit } from '../ledger/groupCommit';
 import type { LedgerBook } from '../ledger/book';
-import type { Ledger } from '../ledger/ledger';
-import type { Settlements } from '../ledger/settlements';
+import type { GatewayLedger, SettlementPort } from './gatewayLedger';
 import type { StatusFeed } from './statusFeed';
 import type { UpstreamKeys, Upstreams } from './upstream';
 
@@ -42,15 +40,12 @@ export interface OpenExchange {
 }
 
 export interface GatewayContext {
-  ledger: Ledger;
-  /** The same ledger in the shape both stores share, its writes through `commits` (account operations, reports). */
+  /** Admissions, settlements and token lookups, on either store (gatewayLedger.ts). */
+  ledger: GatewayLedger;
+  /** The same ledger in the shape both stores share: account operations and reports. */
   book: LedgerBook;
-  /** Admissions: written with the rest of the event-loop turn's, in one transaction. */
-  commits: GroupCommit;
-  /** Charges and voids: written like admissions, and kept until they land when the database is locked. */
-  settlements: Settlements;
-  /** How long a request waits for another process's lock on the ledger before it is answered 503 ledger_busy. */
-  lockPatienceMs: number;
+  /** Charges and voids: each resolves once durable, and is kept until it lands when the database is locked or away. */
+  settlements: SettlementPort;
   feed: StatusFeed;
   proxy: Server;
   upstreams: Upstreams;

@@ -5,7 +5,7 @@
  */
 import { ConflictError, OperationError } from '../accountOperations';
 import type { GatewayErrorKind } from '../dialects/types';
-import { LedgerStorageError } from '../ledger/ledger';
+import { LedgerError, LedgerStorageError } from '../ledger/ledger';
 import type { StorageProblem } from '../ledger/storageFailure';
 
 export interface FailureAnswer {
@@ -33,6 +33,10 @@ const KIND_OF_STORAGE_PROBLEM: Readonly<Record<StorageProblem, GatewayErrorKind>
 export function failureAnswer(error: unknown): FailureAnswer | null {
   if (error instanceof ConflictError) return { kind: 'conflict', message: error.message };
   if (error instanceof OperationError) return { kind: 'invalid_request', message: error.message };
+  if (error instanceof LedgerError && error.code === 'unavailable') {
+    // Fail closed: nothing is forwarded unmetered while the team's ledger is away; it is usually back soon.
+    return { kind: 'ledger_unavailable', message: `${error.message.charAt(0).toUpperCase()}${error.message.slice(1)}.`, headers: TRY_AGAIN_SOON };
+  }
   if (error instanceof LedgerStorageError) {
     return {
       kind: KIND_OF_STORAGE_PROBLEM[error.problem],

@@ -89,11 +89,8 @@ export async function handleMeteredRequest(
   // under load; a streaming one, whose client waits for the first token, is written at once instead of
   // after the turn's other callbacks (those cost 0.3–0.8 ms to first byte under 32 streams). While
   // another process holds the ledger locked, either waits (without blocking the event loop) up to
-  // lockPatienceMs, then fails as busy: a 503 ledger_busy, and nothing forwarded.
-  const writeHold = { patienceMs: ctx.lockPatienceMs };
-  const admission = request.stream
-    ? await ctx.commits.runNow((ledger) => ledger.admit(admit), writeHold)
-    : await ctx.commits.run((ledger) => ledger.admit(admit), writeHold);
+  // the configured patience, then fails as busy: a 503 ledger_busy, and nothing forwarded.
+  const admission = await ctx.ledger.admit(admit, request.stream);
   ctx.feed.changed();
   const now = ctx.clock();
   // A fresh object per call: ours to complete (same header order as spreading it into a new one).

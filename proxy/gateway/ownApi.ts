@@ -32,7 +32,7 @@ export async function handleOwnApi(
   try {
     switch (route) {
       case 'GET /creditgate/v1/status':
-        return sendJson(res, 200, ctx.feed.current());
+        return sendJson(res, 200, await ctx.feed.current());
       case 'GET /creditgate/v1/events':
         return streamStatusEvents(ctx.feed, req, res);
       case 'GET /creditgate/v1/credits':

@@ -18,6 +18,7 @@ export const HTTP_STATUS: Readonly<Record<GatewayErrorKind, number>> = {
   upstream_key_rejected: 403,
   upstream_unavailable: 502,
   ledger_busy: 503,
+  ledger_unavailable: 503,
   gateway_stopping: 503,
   too_many_connections: 503,
   upstream_timeout: 504,

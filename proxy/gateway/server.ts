@@ -9,14 +9,15 @@ import { createProxyServer } from 'http-proxy';
 import type { Micro } from '../../shared/money';
 import type { RateCard } from '../../shared/rateCard';
 import { apiFamilyForPath, routeFor } from '../dialects';
-import { EVENT_LOOP_BUSY_TIMEOUT_MS } from '../ledger/connection';
-import { GroupCommit } from '../ledger/groupCommit';
-import type { AuthenticatedClient, Ledger } from '../ledger/ledger';
-import { Settlements } from '../ledger/settlements';
-import { SqliteBook } from '../ledger/sqliteBook';
+import type { AuthenticatedClient } from '../ledger/ledger';
+import { Ledger } from '../ledger/ledger';
+import type { PostgresLedger } from '../ledger/postgres/postgresLedger';
+import type { SettlementEvents } from '../ledger/settlements';
 import { createLimitedServer, type ConnectionLimits } from './connectionLimits';
 import type { AdmissionEstimator, GatewayContext, Logger, RequestUrl, UpstreamTimeouts } from './context';
 import { failureAnswer } from './failures';
+import type { GatewayLedger } from './gatewayLedger';
+import { postgresGatewayLedger, sqliteGatewayLedger } from './gatewayLedger';
 import { InFlight } from './inFlight';
 import { exchanges, forwardUnmetered, handleMeteredRequest } from './meteredExchange';
 import { handleOwnApi } from './ownApi';
@@ -27,7 +28,8 @@ import { StatusFeed } from './statusFeed';
 import { Upstreams, type UpstreamEndpoints, type UpstreamKeys } from './upstream';
 
 export interface GatewayOptions {
-  ledger: Ledger;
+  /** The data directory's SQLite ledger, or a team's PostgreSQL ledger. */
+  ledger: Ledger | PostgresLedger;
   rateCard: RateCard;
   endpoints: UpstreamEndpoints;
   keys: UpstreamKeys;
@@ -63,6 +65,7 @@ const FINAL_FLUSH_MS = 1_000;
 
 export class Gateway {
   readonly feed: StatusFeed;
+  private readonly ledger: GatewayLedger;
   private readonly ctx: GatewayContext;
   private readonly server: http.Server;
   /** token → client name and role; cleared on every database change (a token may have been revoked). */
@@ -72,31 +75,26 @@ export class Gateway {
   private stopping: Promise<void> | null = null;
 
   private constructor(private readonly options: GatewayOptions) {
+    const events: SettlementEvents = {
+      landed: () => this.feed.changed(),
+      failed: (holdId, error) => options.log.error(`could not settle hold ${holdId}: ${(error as Error).message}`),
+      journalFailed: (holdId, error) =>
+        options.log.error(`could not keep the charge of hold ${holdId} in the pending-charges journal (retrying in memory): ${(error as Error).message}`),
+    };
+    const ledger = options.ledger instanceof Ledger ? sqliteGatewayLedger(options.ledger, events) : postgresGatewayLedger(options.ledger, events);
+    this.ledger = ledger;
     // The ledger's time: a wall clock set back does not stretch the Retry-After of a window (trustedTime.ts).
-    const clock = options.clock ?? (() => options.ledger.now());
-    this.feed = new StatusFeed(options.ledger, clock);
+    const clock = options.clock ?? (() => ledger.now());
+    this.feed = new StatusFeed(ledger.statusSource, clock);
     this.feed.onDataChange(() => this.knownTokens.clear());
     const proxy = createProxyServer({ xfwd: false });
     proxy.on('proxyReq', (proxyReq, req) => exchanges.get(req)?.onProxyReq(proxyReq));
     proxy.on('proxyRes', (proxyRes, req) => exchanges.get(req)?.onProxyRes(proxyRes));
     proxy.on('error', (error) => options.log.warn(`proxy: ${error.message}`));
-    // A request waits for another process's lock as long as the ledger was told to wait, but without
-    // blocking the event loop: the connection's own wait is cut to a few ms (groupCommit.ts).
-    const lockPatienceMs = options.ledger.busyTimeoutMs;
-    options.ledger.setBusyTimeout(EVENT_LOOP_BUSY_TIMEOUT_MS);
-    const commits = new GroupCommit(options.ledger);
-    const settlements = Settlements.forLedger(options.ledger, commits, {
-      landed: () => this.feed.changed(),
-      failed: (holdId, error) => options.log.error(`could not settle hold ${holdId}: ${(error as Error).message}`),
-      journalFailed: (holdId, error) =>
-        options.log.error(`could not keep the charge of hold ${holdId} in the pending-charges journal (retrying in memory): ${(error as Error).message}`),
-    });
     this.ctx = {
-      ledger: options.ledger,
-      book: new SqliteBook(options.ledger, commits, lockPatienceMs),
-      commits,
-      settlements,
-      lockPatienceMs,
+      ledger,
+      book: ledger.book,
+      settlements: ledger.settlements,
       feed: this.feed,
       proxy,
       upstreams: new Upstreams(options.endpoints),
@@ -226,7 +224,8 @@ export class Gateway {
     const isOwnApi = url.pathname.startsWith('/creditgate/v1/');
     if (!route && !isOwnApi) return sendError(res, null, 'not_found', `No such route: ${req.method} ${url.pathname}`);
 
-    const client = this.authenticate(presentedToken(req));
+    const found = this.authenticate(presentedToken(req));
+    const client = found instanceof Promise ? await found : found;
     if (client === null) {
       return sendError(res, route?.api ?? null, 'authentication', 'Missing or invalid Creditgate token. Create one with `creditgate token --name <client>`.');
     }
@@ -254,11 +253,17 @@ export class Gateway {
     sendError(res, api, answer.kind, `${answer.message}${notForwarded}`, { headers: answer.headers });
   }
 
-  private authenticate(token: string | null): AuthenticatedClient | null {
+  /** The token's client from the cache, else from the ledger (at once on SQLite, a query on PostgreSQL). */
+  private authenticate(token: string | null): AuthenticatedClient | null | Promise<AuthenticatedClient | null> {
     if (token === null) return null;
     const cached = this.knownTokens.get(token);
     if (cached !== undefined) return cached;
-    const client = this.options.ledger.authenticate(token);
+    const client = this.ledger.authenticate(token);
+    if (!(client instanceof Promise)) return this.remember(token, client);
+    return client.then((found) => this.remember(token, found));
+  }
+
+  private remember(token: string, client: AuthenticatedClient | null): AuthenticatedClient | null {
     if (client !== null) this.knownTokens.set(token, client);
     return client;
   }

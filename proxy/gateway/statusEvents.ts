@@ -11,7 +11,9 @@ import type { StatusFeed } from './statusFeed';
 /** A local reader drains in milliseconds; one backed up this long is gone or stuck. */
 export const STALLED_READER_MS = 60_000;
 
-export function streamStatusEvents(feed: StatusFeed, req: IncomingMessage, res: ServerResponse): void {
+export async function streamStatusEvents(feed: StatusFeed, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  // Read first: a ledger out of reach answers in the API's error shape, not with an empty stream.
+  const first = await feed.current();
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
   let waiting: Status | null = null;
   let stalled: NodeJS.Timeout | null = null;
@@ -31,7 +33,7 @@ export function streamStatusEvents(feed: StatusFeed, req: IncomingMessage, res: 
     waiting = null;
     if (latest) send(latest);
   });
-  send(feed.current());
+  send(first);
   // The feed closes when the gateway stops: the stream ends then, so readers know to reconnect.
   const unsubscribe = feed.subscribe(send, () => res.end());
   req.socket.setTimeout(0);

@@ -7,7 +7,9 @@
 import type { Status } from '../../shared/protocol';
 
 export interface StatusSource {
-  status(): Status;
+  /** The status now: at once from SQLite, over the network from PostgreSQL. */
+  status(): Status | Promise<Status>;
+  /** Changes whenever anyone changed the ledger (SQLite's data_version; PostgreSQL's notifications). */
   dataVersion(): number;
 }
 
@@ -20,6 +22,9 @@ export class StatusFeed {
   private last: string | null = null;
   private lastStatus: Status | null = null;
   private pending = false;
+  /** Publishes are numbered: an older status read that answers late is never pushed after a newer one. */
+  private publishes = 0;
+  private delivered = 0;
   private version: number;
   private readonly poller: NodeJS.Timeout;
 
@@ -37,7 +42,7 @@ export class StatusFeed {
    * The latest status, computed now. It is not recorded as sent: a change read here by one client
    * must still be pushed to the subscribers.
    */
-  current(): Status {
+  current(): Status | Promise<Status> {
     return this.source.status();
   }
 
@@ -85,8 +90,16 @@ export class StatusFeed {
 
   private publish(): void {
     if (this.listeners.size === 0) return;
+    const number = ++this.publishes;
     const status = this.source.status();
-    if (!this.remember(status)) return;
+    if (!(status instanceof Promise)) return this.deliver(number, status);
+    // A status that cannot be read now is pushed with the next change (or the next poll).
+    status.then((read) => this.deliver(number, read)).catch(() => undefined);
+  }
+
+  private deliver(number: number, status: Status): void {
+    if (number < this.delivered || !this.remember(status)) return;
+    this.delivered = number;
     for (const listener of this.listeners.keys()) listener(status);
   }
 

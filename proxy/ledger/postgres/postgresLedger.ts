@@ -70,6 +70,12 @@ const HEARTBEAT_MS = 5_000;
 /** How often a supervising instance looks for holds whose instance died: settled within ~30 s of the death. */
 const RECOVERY_INTERVAL_MS = 10_000;
 
+/** The channel every instance announces its changes on (status feeds, token caches). */
+const CHANNEL = 'creditgate_ledger';
+/** At most this often per instance, however many requests it settles: a notification is "look again", not an event per request. */
+const NOTIFY_INTERVAL_MS = 200;
+const RELISTEN_MS = 1_000;
+
 /** How many of the newest usage rows seed the in-memory tail at open, and the most one read folds in. */
 const TAIL_SEED_ROWS = 5_000;
 const RECENT_OUTPUT_SAMPLE = 200;
@@ -88,6 +94,12 @@ export class PostgresLedger implements LedgerBook {
   private scheduled = false;
   private closed = false;
   private supervision: NodeJS.Timeout[] | null = null;
+  /** Counts changes by anyone: this instance's commits, and other instances' notifications. */
+  private changes = 0;
+  private listener: pg.Client | null = null;
+  private relisten: NodeJS.Timeout | null = null;
+  private notifyTimer: NodeJS.Timeout | null = null;
+  private lastNotifyAt = 0;
 
   private constructor(
     private readonly url: string,
@@ -144,6 +156,10 @@ export class PostgresLedger implements LedgerBook {
       await new Promise((resolve) => setImmediate(resolve));
     }
     for (const timer of this.supervision ?? []) clearInterval(timer);
+    if (this.notifyTimer) clearTimeout(this.notifyTimer);
+    if (this.relisten) clearTimeout(this.relisten);
+    await this.listener?.end().catch(() => undefined);
+    this.listener = null;
     unregisterInstance(this.owner);
     await this.pool.query('DELETE FROM instances WHERE id = $1', [this.owner.instance]).catch(() => undefined);
     await this.writer?.end().catch(() => undefined);
@@ -277,6 +293,7 @@ export class PostgresLedger implements LedgerBook {
         [name, hashToken(token), now, role, JSON.stringify({ name, role })],
       );
     });
+    this.announce(); // other instances drop their cached tokens: the old one is revoked
     return token;
   }
 
@@ -285,6 +302,63 @@ export class PostgresLedger implements LedgerBook {
       pool.query<AuthenticatedClient>('SELECT name, role FROM tokens WHERE hash = $1 AND revoked_at IS NULL', [hashToken(token)]),
     );
     return rows[0] ?? null;
+  }
+
+  // ---- changes, across instances ------------------------------------------------------------------
+
+  /** Changes whenever this instance commits or another one announces a change (StatusFeed polls it). */
+  changeCount(): number {
+    return this.changes;
+  }
+
+  /** The ledger's time now (trustedTime.ts). */
+  now(): number {
+    return this.time.read(null).now;
+  }
+
+  /**
+   * Follows the other instances' changes (LISTEN), reconnecting by itself after the database went
+   * away; a reconnection counts as a change, since notifications sent meanwhile were lost.
+   */
+  async follow(): Promise<void> {
+    if (this.closed || this.listener) return;
+    const client = newClient(this.url);
+    const retry = (): void => {
+      if (this.listener === client) this.listener = null;
+      client.end().catch(() => undefined);
+      if (!this.closed && !this.relisten) {
+        this.relisten = setTimeout(() => {
+          this.relisten = null;
+          void this.follow().catch(() => retry());
+        }, RELISTEN_MS);
+        this.relisten.unref();
+      }
+    };
+    client.on('error', retry);
+    client.on('end', retry);
+    client.on('notification', () => this.changes++);
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${CHANNEL}`);
+    } catch (error) {
+      retry();
+      throw unavailable(error, this.url);
+    }
+    this.listener = client;
+    this.changes++;
+  }
+
+  /** Announces this instance's commits to the others, at most every NOTIFY_INTERVAL_MS. */
+  private announce(): void {
+    this.changes++;
+    if (this.notifyTimer || this.closed) return;
+    const wait = Math.max(0, this.lastNotifyAt + NOTIFY_INTERVAL_MS - Date.now());
+    this.notifyTimer = setTimeout(() => {
+      this.notifyTimer = null;
+      this.lastNotifyAt = Date.now();
+      this.pool.query(`NOTIFY ${CHANNEL}`).catch(() => undefined);
+    }, wait);
+    this.notifyTimer.unref();
   }
 
   // ---- instances ---------------------------------------------------------------------------------
@@ -346,12 +420,15 @@ export class PostgresLedger implements LedgerBook {
   private async commitBatch(batch: QueuedWrite[]): Promise<void> {
     try {
       const outcomes = await this.transaction(batch);
+      this.announce();
       outcomes.forEach((outcome, i) => (outcome.ok ? batch[i]!.resolve(outcome.value) : batch[i]!.reject(outcome.value)));
     } catch (error) {
       // Nothing was committed. Out of reach: every write fails now (the caller decides to retry). Refused
       // by the server: each write again alone, so that only the one at fault fails.
       const failure = unavailable(error, this.url);
-      if (batch.length === 1 || (failure instanceof LedgerError && failure.code === 'unavailable')) {
+      const outOfReach = failure instanceof LedgerError && failure.code === 'unavailable';
+      if (outOfReach) this.dropWriter();
+      if (batch.length === 1 || outOfReach) {
         for (const queued of batch) queued.reject(failure);
       } else {
         for (const queued of batch) await this.commitBatch([queued]);

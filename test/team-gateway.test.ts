@@ -1,0 +1,189 @@
+/**
+ * A team gateway (docs/product.md §8): several `creditgate serve --database URL` processes on one real
+ * PostgreSQL server enforce one ledger. A grant through one is seen through the others and pushed to
+ * their event streams within a second; a burst spread over the instances is bounded by the pool; a
+ * member (client) token changes nothing; an instance killed with SIGKILL has its requests settled at
+ * their estimate by a live one; while the database is away requests get 503 and nothing is forwarded,
+ * and serving resumes by itself.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client } from 'pg';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { rawRequest, startFakeUpstream, type FakeUpstream, type RawResponse } from './fake-upstream';
+import { cli, serve, type ServeProcess } from './helpers/cliProcess';
+import type { PostgresServer } from './helpers/postgres';
+import { startPostgres } from './helpers/postgres';
+import { eventually, sseEvents } from './helpers/testGateway';
+
+let server: PostgresServer;
+let upstream: FakeUpstream;
+let url: string;
+let env: NodeJS.ProcessEnv;
+const running: ServeProcess[] = [];
+
+beforeAll(async () => {
+  server = await startPostgres();
+  upstream = await startFakeUpstream();
+});
+afterAll(async () => {
+  await upstream.close();
+  server.close();
+});
+
+beforeEach(async () => {
+  url = await server.createDatabase();
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'creditgate-team-'));
+  env = {
+    CREDITGATE_DATA_DIR: dataDir,
+    CREDITGATE_CONFIG: '',
+    CREDITGATE_DATABASE_URL: url,
+    CREDITGATE_OPENAI_BASE_URL: `${upstream.url}/v1`,
+    CREDITGATE_ANTHROPIC_BASE_URL: upstream.url,
+    OPENAI_API_KEY: 'sk-upstream-from-env',
+  };
+  upstream.setBehavior(null);
+});
+
+afterEach(async () => {
+  for (const instance of running.splice(0)) {
+    instance.child.kill('SIGKILL');
+    await instance.exited;
+  }
+});
+
+async function instances(count: number): Promise<ServeProcess[]> {
+  const started = await Promise.all(Array.from({ length: count }, () => serve([], env)));
+  running.push(...started);
+  return started;
+}
+
+const token = (...args: string[]): string => cli(['token', ...args], env).stdout.trim().split('\n').at(-1)!;
+
+async function sql<T>(query: string): Promise<T[]> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query(query)).rows as T[];
+  } finally {
+    await client.end();
+  }
+}
+
+const USAGE = JSON.stringify({ input_tokens: 1_000, output_tokens: 400 });
+
+function chatStream(base: string, bearer: string, behavior = ''): Promise<RawResponse> {
+  return rawRequest(`${base}/v1/chat/completions`, {
+    headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json', 'x-fake-usage': USAGE, 'x-fake-behavior': behavior },
+    body: JSON.stringify({ model: 'gpt-5', stream: true, max_tokens: 500, messages: [{ role: 'user', content: 'hi' }] }),
+  });
+}
+
+async function statusOf(base: string, bearer: string): Promise<{ credits: { balance: number; held: number } }> {
+  const res = await rawRequest(`${base}/creditgate/v1/status`, { method: 'GET', headers: { authorization: `Bearer ${bearer}` } });
+  expect(res.status).toBe(200);
+  return JSON.parse(res.body.toString()) as { credits: { balance: number; held: number } };
+}
+
+/** Follows an instance's /events stream; `balances` fills with each status pushed. */
+function follow(base: string, bearer: string): { balances: number[]; stop: () => void } {
+  const balances: number[] = [];
+  const controller = new AbortController();
+  void (async () => {
+    const response = await fetch(`${base}/creditgate/v1/events`, { headers: { authorization: `Bearer ${bearer}` }, signal: controller.signal });
+    const reader = response.body!.getReader();
+    const decoder = new TextDecoder();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      for (const event of sseEvents(decoder.decode(value))) balances.push((event.data as { credits: { balance: number } }).credits.balance);
+    }
+  })().catch(() => undefined);
+  return { balances, stop: () => controller.abort() };
+}
+
+describe('a team gateway on PostgreSQL', () => {
+  it('shares one ledger between three instances: grants seen and pushed everywhere, member tokens change nothing', async () => {
+    const [a, b, c] = await instances(3);
+    const admin = token('--name', 'admin', '--admin');
+    const member = token('--name', 'alice');
+    const feeds = [follow(b!.url, member), follow(c!.url, member)];
+    await eventually(() => expect(feeds.every((feed) => feed.balances.length > 0)).toBe(true), 5_000);
+
+    const started = Date.now();
+    const grant = await rawRequest(`${a!.url}/creditgate/v1/credits`, {
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ amount: 25, idempotencyKey: 'team-grant' }),
+    });
+    expect(grant.status).toBe(200);
+    await eventually(() => expect(feeds.map((feed) => feed.balances.at(-1))).toEqual([25, 25]), 1_000);
+    expect(Date.now() - started).toBeLessThan(1_000);
+    for (const feed of feeds) feed.stop();
+    for (const instance of [b!, c!]) expect((await statusOf(instance.url, member)).credits.balance).toBe(25);
+
+    for (const instance of [a!, b!, c!]) {
+      const refused = await rawRequest(`${instance.url}/creditgate/v1/windows/reset`, { headers: { authorization: `Bearer ${member}` } });
+      expect(refused.status).toBe(403);
+    }
+  }, 60_000);
+
+  it('bounds a burst of 60 streams spread over three instances by the pool, and the books balance', async () => {
+    const [a, b, c] = await instances(3);
+    expect(cli(['plan', 'set', 'free'], env).status).toBe(0); // no allowance: everything runs on the pool
+    // gpt-5 at 1,000 input and 400 output tokens: 0.13125 credits a request; the pool holds 10 of them.
+    expect(cli(['credits', 'add', '1.3125', '--key', 'pool'], env).status).toBe(0);
+    const member = token('--name', 'alice');
+    const forwarded = upstream.requests.length;
+    const answers = await Promise.all(Array.from({ length: 60 }, (_, i) => chatStream([a!, b!, c!][i % 3]!.url, member)));
+    const admitted = answers.filter((res) => res.status === 200).length;
+    expect(answers.every((res) => res.status === 200 || res.status === 429)).toBe(true);
+    expect(admitted).toBeGreaterThan(0);
+    expect(admitted).toBeLessThanOrEqual(10 + 3);
+    expect(upstream.requests.length - forwarded).toBe(admitted);
+    const [books] = await sql<{ spent: string; held: string; balance: string; granted: string; rows: string }>(
+      `SELECT (SELECT coalesce(sum(credit_cost), 0) FROM usage) AS spent, (SELECT count(*) FROM usage) AS rows,
+              (SELECT coalesce(sum(estimate), 0) FROM holds) AS held, (SELECT balance FROM account) AS balance,
+              (SELECT coalesce(sum(amount), 0) FROM grants) AS granted`,
+    );
+    expect(Number(books!.rows)).toBe(admitted);
+    expect(Number(books!.held)).toBe(0);
+    expect(Number(books!.balance)).toBe(Number(books!.granted) - Number(books!.spent));
+  }, 90_000);
+
+  it('settles the streams of an instance killed with SIGKILL at their estimate, from a live instance', async () => {
+    const [doomed] = await instances(2); // the second one lives on and settles the first one's requests
+    expect(cli(['credits', 'add', '100', '--key', 'pool'], env).status).toBe(0);
+    const member = token('--name', 'alice');
+    // Streams that send two events and then stay open: in flight when their instance dies.
+    const streams = Array.from({ length: 10 }, () => chatStream(doomed!.url, member, 'stall=2').catch(() => null));
+    await eventually(async () => expect(Number((await sql<{ n: string }>('SELECT count(*) AS n FROM holds'))[0]!.n)).toBe(10), 5_000);
+    const killedAt = Date.now();
+    doomed!.child.kill('SIGKILL');
+    await doomed!.exited;
+    await Promise.all(streams);
+    await eventually(async () => expect(Number((await sql<{ n: string }>('SELECT count(*) AS n FROM holds'))[0]!.n)).toBe(0), 60_000);
+    expect(Date.now() - killedAt).toBeLessThan(60_000);
+    const rows = await sql<{ estimated: boolean; reason: string }>('SELECT estimated, reason FROM usage');
+    expect(rows).toHaveLength(10);
+    expect(rows.every((row) => row.estimated && row.reason === 'gateway_restart')).toBe(true);
+  }, 120_000);
+
+  it('answers 503 and forwards nothing while the database is away, then serves again by itself', async () => {
+    const [instance] = await instances(1);
+    expect(cli(['credits', 'add', '100', '--key', 'pool'], env).status).toBe(0);
+    const member = token('--name', 'alice');
+    expect((await chatStream(instance!.url, member)).status).toBe(200);
+    server.stopServer();
+    try {
+      const forwarded = upstream.requests.length;
+      const down = await chatStream(instance!.url, member);
+      expect(down.status).toBe(503);
+      expect(JSON.parse(down.body.toString())).toMatchObject({ error: { code: 'ledger_unavailable', type: 'server_error' } });
+      expect(upstream.requests.length).toBe(forwarded);
+    } finally {
+      server.startServer();
+    }
+    await eventually(async () => expect((await chatStream(instance!.url, member)).status).toBe(200), 15_000);
+  }, 60_000);
+});
