@@ -39,6 +39,8 @@ export interface LastCharge {
 }
 
 export interface Status {
+  /** On a team's ledger: the seat this status is for (its windows; `credits` are the org's pool). */
+  seat?: string;
   plan: string;
   state: AccountState;
   autoUseCredits: boolean;

@@ -2,6 +2,7 @@
 export type LedgerErrorCode =
   | 'unknown_model' // post() for a model the rate card cannot price (the gateway should have refused it)
   | 'unknown_plan'
+  | 'unknown_seat' // a team ledger has no such seat, or it was removed
   | 'hold_not_found' // post/void of a hold that is settled, voided or never existed
   | 'invalid_argument'
   | 'idempotency_conflict' // an idempotency key already used for a different purchase

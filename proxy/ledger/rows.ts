@@ -77,6 +77,8 @@ export interface HoldRow {
   estimate: Micro;
   ownerPid: number;
   ownerInstance: string;
+  /** The seat it spends on (a team's ledger; the individual ledger has one seat and leaves this out). */
+  seat?: string;
 }
 
 export interface NewUsage {

@@ -30,6 +30,8 @@ import { buildStatus, usedPercent } from './statusView';
 import { WALL_CLOCK_TOLERANCE_MS } from './trustedTime';
 
 export interface AdmitRequest {
+  /** The seat that spends (a team's ledger; the default seat when left out). */
+  seat?: string;
   requestId: string;
   client: string;
   model: string;

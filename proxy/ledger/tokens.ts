@@ -15,6 +15,8 @@ export type TokenRole = (typeof TOKEN_ROLES)[number];
 export interface AuthenticatedClient {
   name: string;
   role: TokenRole;
+  /** On a team's ledger: the seat a client token spends on (docs/product.md §8). */
+  seat?: string;
 }
 
 export function newToken(): string {

@@ -5,17 +5,18 @@
  * transaction grouped.
  */
 import type { AccountRow, HoldRow, NewUsage } from '../rows';
+import type { SeatState } from './load';
 import type { Changes } from './snapshotTx';
-import { bool, int, intList, intOrNull, jsonb, text, textOrNull } from './sqlText';
+import { int, intList, intOrNull, jsonb, text } from './sqlText';
 
-export function flushSql(changes: Changes, a: AccountRow): string {
+export function flushSql(changes: Changes, a: AccountRow, seats: ReadonlyMap<string, SeatState>): string {
   const statements: string[] = [];
   const rows = (table: string, docs: object[]): string => `jsonb_populate_recordset(NULL::${table}, ${jsonb(docs)})`;
   if (changes.insertedHolds.length > 0) statements.push(`INSERT INTO holds SELECT * FROM ${rows('holds', changes.insertedHolds.map(holdDoc))}`);
   if (changes.deletedHolds.length > 0) statements.push(`DELETE FROM holds WHERE id IN (${intList(changes.deletedHolds)})`);
   if (changes.insertedPeriods.length > 0) {
     const docs = changes.insertedPeriods.map((p) => ({
-      id: p.id, name: p.name, started_at: p.startedAt, ends_at: p.endsAt, closed_at: p.closedAt, close_reason: p.closeReason, used: p.used,
+      id: p.id, seat: p.seat, name: p.name, started_at: p.startedAt, ends_at: p.endsAt, closed_at: p.closedAt, close_reason: p.closeReason, used: p.used,
     }));
     statements.push(`INSERT INTO window_periods SELECT * FROM ${rows('window_periods', docs)}`);
   }
@@ -48,33 +49,52 @@ export function flushSql(changes: Changes, a: AccountRow): string {
     const docs = changes.audit.map((e) => ({ ts: e.ts, actor: e.actor, action: e.action, detail: e.detail }));
     statements.push(`INSERT INTO audit (ts, actor, action, detail) SELECT ts, actor, action, detail FROM ${rows('audit', docs)}`);
   }
+  if (seats.size > 0) statements.push(seatsUpdate(seats));
   statements.push(accountUpdate(a, changes));
   statements.push('COMMIT');
   return statements.join(';\n');
 }
 
 function accountUpdate(a: AccountRow, c: Changes): string {
-  const five = a.periods['5h'];
-  const week = a.periods.weekly;
   const mark = a.clockMark;
   return `UPDATE account SET
-    plan = ${textOrNull(a.plan)}, auto_use_credits = ${bool(a.autoUseCredits)}, auto_reload = ${jsonb(a.autoReload)},
-    balance = ${int(a.balance)}, debt = ${int(a.debt)}, last_hold_id = ${int(a.lastHoldId)},
+    auto_reload = ${jsonb(a.autoReload)}, balance = ${int(a.balance)}, debt = ${int(a.debt)}, last_hold_id = ${int(a.lastHoldId)},
     last_usage_id = ${int(c.lastUsageId)}, last_period_id = ${int(c.lastPeriodId)}, last_grant_id = ${int(c.lastGrantId)},
     next_expiry = ${intOrNull(a.nextExpiry)}, last_usage_ts = ${int(a.lastUsageTs)},
-    five_hour_period = ${intOrNull(five?.id ?? null)}, five_hour_ends = ${intOrNull(five?.endsAt ?? null)},
-    five_hour_used = ${int(five?.used ?? 0)}, five_hour_from = ${intOrNull(five?.measuredFrom ?? null)},
-    weekly_period = ${intOrNull(week?.id ?? null)}, weekly_ends = ${intOrNull(week?.endsAt ?? null)},
-    weekly_used = ${int(week?.used ?? 0)}, weekly_from = ${intOrNull(week?.measuredFrom ?? null)},
     clock_time = ${intOrNull(mark?.time ?? null)}, clock_mono = ${intOrNull(mark?.mono ?? null)},
     clock_domain = ${mark ? text(mark.domain) : 'NULL'}, revision = revision + 1
     WHERE id = 1`;
 }
 
+/** The plans, settings and windows of the seats the transaction acted for. */
+function seatsUpdate(seats: ReadonlyMap<string, SeatState>): string {
+  const docs = [...seats].map(([name, seat]) => {
+    const five = seat.periods['5h'];
+    const week = seat.periods.weekly;
+    return {
+      name,
+      plan: seat.plan,
+      continue_on_pool: seat.autoUseCredits,
+      five_hour_period: five?.id ?? null,
+      five_hour_ends: five?.endsAt ?? null,
+      five_hour_used: five?.used ?? 0,
+      five_hour_from: five?.measuredFrom ?? null,
+      weekly_period: week?.id ?? null,
+      weekly_ends: week?.endsAt ?? null,
+      weekly_used: week?.used ?? 0,
+      weekly_from: week?.measuredFrom ?? null,
+    };
+  });
+  return `UPDATE seats s SET plan = v.plan, continue_on_pool = v.continue_on_pool,
+      five_hour_period = v.five_hour_period, five_hour_ends = v.five_hour_ends, five_hour_used = v.five_hour_used, five_hour_from = v.five_hour_from,
+      weekly_period = v.weekly_period, weekly_ends = v.weekly_ends, weekly_used = v.weekly_used, weekly_from = v.weekly_from
+    FROM jsonb_populate_recordset(NULL::seats, ${jsonb(docs)}) v WHERE s.name = v.name`;
+}
+
 function holdDoc(h: HoldRow): object {
   return {
     id: h.id, ts: h.ts, request_id: h.requestId, client: h.client, model: h.model, route: h.route, feature: h.feature,
-    kind: h.kind, estimate: h.estimate, owner_pid: h.ownerPid, owner_instance: h.ownerInstance,
+    kind: h.kind, estimate: h.estimate, owner_pid: h.ownerPid, owner_instance: h.ownerInstance, seat: h.seat,
   };
 }
 
@@ -85,5 +105,6 @@ function usageDoc(u: NewUsage & { id: number }): object {
     model: u.model, route: u.hold.route, status: u.status, input_tokens: m.inputTokens, cached_input_tokens: m.cachedInputTokens,
     cache_write_tokens: m.cacheWriteTokens, output_tokens: m.outputTokens, reasoning_tokens: m.reasoningTokens,
     cost: u.cost, plan_cost: u.planCost, credit_cost: u.creditCost, estimated: u.estimated, reason: u.reason, unpriced: u.unpriced,
+    seat: u.hold.seat,
   };
 }

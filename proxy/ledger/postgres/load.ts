@@ -15,6 +15,10 @@ import { int, intList, textList } from './sqlText';
 
 /** What the queued operations of one transaction need loaded besides the account. */
 export interface Needs {
+  /** Seats the operations act for (their plans and windows); the seats of the holds they name come too. */
+  seats: Set<string>;
+  /** Every seat (a reset of all windows). */
+  allSeats: boolean;
   holdIds: Set<number>;
   /** Every open hold, and which instances are alive (recovery). */
   allHolds: boolean;
@@ -22,12 +26,11 @@ export interface Needs {
 }
 
 export function emptyNeeds(): Needs {
-  return { holdIds: new Set(), allHolds: false, grantKeys: new Set() };
+  return { seats: new Set(), allSeats: false, holdIds: new Set(), allHolds: false, grantKeys: new Set() };
 }
 
+/** The pool's row. */
 export interface RawAccount {
-  plan: string | null;
-  auto_use_credits: boolean | null;
   auto_reload: AutoReloadSettings | null;
   balance: number;
   debt: number;
@@ -37,6 +40,17 @@ export interface RawAccount {
   last_grant_id: number;
   next_expiry: number | null;
   last_usage_ts: number;
+  clock_time: number | null;
+  clock_mono: number | null;
+  clock_domain: string | null;
+  revision: number;
+}
+
+/** A seat's row. */
+export interface RawSeat {
+  name: string;
+  plan: string | null;
+  continue_on_pool: boolean | null;
   five_hour_period: number | null;
   five_hour_ends: number | null;
   five_hour_used: number;
@@ -45,14 +59,21 @@ export interface RawAccount {
   weekly_ends: number | null;
   weekly_used: number;
   weekly_from: number | null;
-  clock_time: number | null;
-  clock_mono: number | null;
-  clock_domain: string | null;
-  revision: number;
+  removed_at: number | null;
+}
+
+/** What of an AccountRow belongs to a seat: the rules see one seat at a time, bound into the pool's row. */
+export interface SeatState {
+  plan: string | null;
+  autoUseCredits: boolean | null;
+  periods: AccountRow['periods'];
+  planHeld: number;
+  removed: boolean;
 }
 
 export interface Held {
-  plan: number;
+  /** Σ open plan holds by seat. */
+  plan: Record<string, number>;
   credits: number;
   maxId: number;
 }
@@ -69,6 +90,7 @@ interface RawHold {
   estimate: number;
   owner_pid: number;
   owner_instance: string;
+  seat: string;
 }
 
 interface RawLiveGrant {
@@ -87,9 +109,16 @@ interface RawKeyedGrant {
 }
 
 export const HELD_SQL = `(SELECT json_build_object(
-    'plan', coalesce(sum(estimate) FILTER (WHERE kind = 'plan'), 0),
+    'plan', (SELECT coalesce(json_object_agg(seat, held), '{}') FROM
+      (SELECT seat, sum(estimate) AS held FROM holds WHERE kind = 'plan' GROUP BY seat) by_seat),
     'credits', coalesce(sum(estimate) FILTER (WHERE kind = 'credits'), 0),
     'maxId', coalesce(max(id), 0)) FROM holds)`;
+
+/** The seats named, and the seats of the holds named (every seat for recovery or a reset of all). */
+export function seatsSql(names: Iterable<string>, holdIds: Iterable<number>, all: boolean): string {
+  const which = all ? 'TRUE' : `name IN (${textList(names)}) OR name IN (SELECT seat FROM holds WHERE id IN (${intList(holdIds)}))`;
+  return `(SELECT coalesce(json_agg(s), '[]') FROM seats s WHERE ${which})`;
+}
 
 /**
  * An instance is alive while its heartbeat (every HEARTBEAT_MS) is younger than this: a few missed
@@ -112,6 +141,7 @@ SELECT row_to_json(a) AS account FROM account a WHERE id = 1 FOR UPDATE;
 SELECT ${HELD_SQL} AS held,
   (SELECT coalesce(json_agg(h ORDER BY h.id), '[]') FROM holds h WHERE ${holds}) AS holds,
   ${LIVE_GRANTS_SQL} AS live,
+  ${seatsSql(needs.seats, needs.holdIds, needs.allSeats || needs.allHolds)} AS seats,
   (SELECT coalesce(json_agg(k), '[]') FROM (SELECT id, source, amount, expires_at, idempotency_key FROM grants WHERE ${keys}) k) AS keyed,
   ${needs.allHolds ? LIVE_INSTANCES_SQL : "'[]'::json"} AS live_instances`;
 }
@@ -122,6 +152,7 @@ export interface LoadResult {
   holds: RawHold[];
   live: RawLiveGrant[];
   keyed: RawKeyedGrant[];
+  seats: RawSeat[];
   live_instances: string[];
 }
 
@@ -145,23 +176,20 @@ export function toLiveGrant(g: RawLiveGrant): LiveGrant {
   return { id: g.id, remaining: g.remaining, expiresAt: g.expires_at, spendOrder: g.spend_order };
 }
 
-/** The account as the rules work on it: held sums from the open holds, totals as stored (nothing to fold). */
+/** The pool's row as the rules work on it, bound to no seat yet (bindSeat does that per operation). */
 export function toAccountRow(raw: RawAccount, held: Held): AccountRow {
   return {
-    plan: raw.plan,
-    autoUseCredits: raw.auto_use_credits,
+    plan: null,
+    autoUseCredits: null,
     autoReload: raw.auto_reload,
     balance: raw.balance,
     debt: raw.debt,
     creditHeld: held.credits,
-    planHeld: held.plan,
+    planHeld: 0,
     lastHoldId: Math.max(raw.last_hold_id, held.maxId),
     nextExpiry: raw.next_expiry,
     lastUsageTs: raw.last_usage_ts,
-    periods: {
-      '5h': period(raw.five_hour_period, raw.five_hour_ends, raw.five_hour_used, raw.five_hour_from),
-      weekly: period(raw.weekly_period, raw.weekly_ends, raw.weekly_used, raw.weekly_from),
-    },
+    periods: { '5h': null, weekly: null },
     clockMark:
       raw.clock_time === null || raw.clock_mono === null || raw.clock_domain === null
         ? null
@@ -170,6 +198,39 @@ export function toAccountRow(raw: RawAccount, held: Held): AccountRow {
     storedUsageId: raw.last_usage_id,
     totalsUsageId: raw.last_usage_id,
   };
+}
+
+export function toSeatState(raw: RawSeat, held: Held): SeatState {
+  return {
+    plan: raw.plan,
+    autoUseCredits: raw.continue_on_pool,
+    periods: {
+      '5h': period(raw.five_hour_period, raw.five_hour_ends, raw.five_hour_used, raw.five_hour_from),
+      weekly: period(raw.weekly_period, raw.weekly_ends, raw.weekly_used, raw.weekly_from),
+    },
+    planHeld: held.plan[raw.name] ?? 0,
+    removed: raw.removed_at !== null,
+  };
+}
+
+/** A copy that later changes to the seat's windows leave alone (a savepoint's). */
+export function copySeat(seat: SeatState): SeatState {
+  const five = seat.periods['5h'];
+  const week = seat.periods.weekly;
+  return { ...seat, periods: { '5h': five && { ...five }, weekly: week && { ...week } } };
+}
+
+/** Puts a seat's plan, windows and held sum into the row the rules work on. */
+export function bindSeat(account: AccountRow, seat: SeatState): void {
+  account.plan = seat.plan;
+  account.autoUseCredits = seat.autoUseCredits;
+  account.periods = seat.periods;
+  account.planHeld = seat.planHeld;
+}
+
+/** Takes them back out, as the rules left them. */
+export function unbindSeat(account: AccountRow, removed: boolean): SeatState {
+  return { plan: account.plan, autoUseCredits: account.autoUseCredits, periods: account.periods, planHeld: account.planHeld, removed };
 }
 
 function period(id: number | null, endsAt: number | null, used: number, measuredFrom: number | null): Period | null {
@@ -189,6 +250,7 @@ function toHold(h: RawHold): HoldRow {
     estimate: h.estimate,
     ownerPid: h.owner_pid,
     ownerInstance: h.owner_instance,
+    seat: h.seat,
   };
 }
 

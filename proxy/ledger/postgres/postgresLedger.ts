@@ -26,7 +26,8 @@ import type { HoldOwner } from '../owners';
 import { registerInstance, unregisterInstance } from '../owners';
 import { BURN_WINDOW_MS, RecentUsage } from '../recentUsage';
 import type { AuditRow } from '../reports';
-import type { UsageTailRow } from '../rows';
+import type { HoldRow, UsageTailRow } from '../rows';
+import { DEFAULT_SEAT, requireSeatName } from '../seats';
 import type { AccountLimits, AddCredits, Admission, AdmitRequest, Charge, Working } from '../rules';
 import { AccountRules, unknownPlan, validAutoReload, validateAdmit, validateGrant } from '../rules';
 import { copyTotals } from '../fold';
@@ -36,8 +37,8 @@ import type { MonotonicClock } from '../trustedTime';
 import { markWorthStoring, systemMonotonicClock, TrustedClock } from '../trustedTime';
 import { newClient, newPool, redactedUrl, unavailable } from './connection';
 import { flushSql } from './flush';
-import type { Held, LoadResult, Needs, RawAccount } from './load';
-import { HELD_SQL, INSTANCE_TIMEOUT_SECONDS, LIVE_GRANTS_SQL, emptyNeeds, loadSql, tailAfterSql, toAccountRow, toLiveGrant, toLoaded, TAIL_JSON } from './load';
+import type { Held, LoadResult, Needs, RawAccount, RawSeat, SeatState } from './load';
+import { HELD_SQL, INSTANCE_TIMEOUT_SECONDS, LIVE_GRANTS_SQL, bindSeat, copySeat, seatsSql, toSeatState, unbindSeat, emptyNeeds, loadSql, tailAfterSql, toAccountRow, toLiveGrant, toLoaded, TAIL_JSON } from './load';
 import { PostgresReports } from './reports';
 import { migratePostgres } from './schema';
 import { SnapshotTx } from './snapshotTx';
@@ -58,8 +59,17 @@ export interface PostgresLedgerOptions {
 }
 
 /** One write waiting for the next transaction. */
+/** Lets an operation act for a seat: the seat's plan and windows are bound into the row the rules see. */
+interface SeatScope {
+  act<T>(seat: string, work: () => T): T;
+  /** Throws unless the seat exists and is not removed (a removed seat still settles what it had open). */
+  requireActive(seat: string): void;
+  /** The seats loaded for this transaction that are not removed. */
+  names(): string[];
+}
+
 interface QueuedWrite {
-  run: (tx: SnapshotTx, w: Working) => unknown;
+  run: (tx: SnapshotTx, w: Working, seats: SeatScope) => unknown;
   declare: ((needs: Needs) => void) | undefined;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
@@ -101,11 +111,15 @@ export class PostgresLedger implements LedgerBook {
   private notifyTimer: NodeJS.Timeout | null = null;
   private lastNotifyAt = 0;
 
+  /** The plan a new seat gets when none is named. */
+  private readonly initialPlan: string;
+
   private constructor(
     private readonly url: string,
     private readonly pool: pg.Pool,
     options: PostgresLedgerOptions,
   ) {
+    this.initialPlan = options.initialPlan ?? 'plus';
     this.clock = options.clock ?? Date.now;
     this.time = new TrustedClock(this.clock, options.monotonicClock ?? systemMonotonicClock);
     this.owner = registerInstance();
@@ -131,7 +145,10 @@ export class PostgresLedger implements LedgerBook {
       const ledger = new PostgresLedger(options.url, pool, options);
       await ledger.heartbeat();
       await ledger.seedTail();
-      await ledger.write((_tx, w) => ledger.rules.initialize(w, initialPlan, options.initialAutoUseCredits ?? true));
+      await ledger.write(
+        (_tx, w, seats) => seats.act(DEFAULT_SEAT, () => ledger.rules.initialize(w, initialPlan, options.initialAutoUseCredits ?? true)),
+        (needs) => needs.seats.add(DEFAULT_SEAT),
+      );
       return ledger;
     } catch (error) {
       await pool.end().catch(() => undefined);
@@ -169,23 +186,32 @@ export class PostgresLedger implements LedgerBook {
 
   // ---- two-phase transfers ------------------------------------------------------------------------
 
+  /** Admits on `req.seat` (default: the `default` seat): its windows first, then the pool. */
   admit(req: AdmitRequest): Promise<Admission> {
     validateAdmit(req);
-    return this.write((tx, w) => this.rules.admit(tx, w, req));
+    const seat = req.seat ?? DEFAULT_SEAT;
+    return this.write(
+      (tx, w, seats) => {
+        seats.requireActive(seat);
+        return seats.act(seat, () => this.rules.admit(tx, w, req));
+      },
+      (needs) => needs.seats.add(seat),
+    );
   }
 
   post(holdId: number, charge: Charge): Promise<Posted> {
     return this.write(
-      (tx, w) => {
-        const settled = this.rules.post(tx, w, holdId, charge);
-        return { usageId: settled.usageId, cost: settled.cost, planCost: settled.planCost, creditCost: settled.creditCost, limits: this.rules.limitsOf(w) };
-      },
+      (tx, w, seats) =>
+        seats.act(tx.seatOfHold(holdId), () => {
+          const settled = this.rules.post(tx, w, holdId, charge);
+          return { usageId: settled.usageId, cost: settled.cost, planCost: settled.planCost, creditCost: settled.creditCost, limits: this.rules.limitsOf(w) };
+        }),
       (needs) => needs.holdIds.add(holdId),
     );
   }
 
   void(holdId: number): Promise<void> {
-    return this.write((tx, w) => this.rules.void(tx, w, holdId), (needs) => needs.holdIds.add(holdId));
+    return this.write((tx, w, seats) => seats.act(tx.seatOfHold(holdId), () => this.rules.void(tx, w, holdId)), (needs) => needs.holdIds.add(holdId));
   }
 
   /**
@@ -193,8 +219,17 @@ export class PostgresLedger implements LedgerBook {
    * the gateway calls this every RECOVERY_INTERVAL_MS (supervise), and at start.
    */
   recover(): Promise<number> {
+    const gone = (tx: SnapshotTx, hold: HoldRow): boolean => hold.ownerInstance !== this.owner.instance && !tx.isInstanceAlive(hold.ownerInstance);
     return this.write(
-      (tx, w) => this.rules.recoverHolds(tx, w, (hold) => hold.ownerInstance !== this.owner.instance && !tx.isInstanceAlive(hold.ownerInstance)),
+      (tx, w, seats) => {
+        // Seat by seat: each hold is settled against its own seat's windows.
+        const bySeat = new Set(tx.pendingHolds().filter((hold) => gone(tx, hold)).map((hold) => hold.seat ?? DEFAULT_SEAT));
+        let settled = 0;
+        for (const seat of bySeat) {
+          settled += seats.act(seat, () => this.rules.recoverHolds(tx, w, (hold) => (hold.seat ?? DEFAULT_SEAT) === seat && gone(tx, hold)));
+        }
+        return settled;
+      },
       (needs) => (needs.allHolds = true),
     );
   }
@@ -224,17 +259,30 @@ export class PostgresLedger implements LedgerBook {
     return this.write((tx, w) => this.rules.addCredits(tx, w, req, actor), (needs) => needs.grantKeys.add(req.idempotencyKey));
   }
 
-  resetWindows(actor = 'local'): Promise<void> {
-    return this.write((tx, w) => this.rules.resetWindows(tx, w, actor));
+  /** Closes the open windows of `seat`, or of every seat; credits and holds are untouched. */
+  resetWindows(actor = 'local', seat?: string): Promise<void> {
+    return this.write(
+      (tx, w, seats) => {
+        for (const name of seat === undefined ? seats.names() : [seat]) seats.act(name, () => this.rules.resetWindows(tx, w, actor));
+      },
+      (needs) => (seat === undefined ? (needs.allSeats = true) : needs.seats.add(seat)),
+    );
   }
 
-  setPlan(name: string, actor = 'local'): Promise<void> {
+  setPlan(name: string, actor = 'local', seat = DEFAULT_SEAT): Promise<void> {
     this.rules.requirePlan(name);
-    return this.write((tx, w) => this.rules.setPlan(tx, w, name, actor));
+    return this.write(
+      (tx, w, seats) => {
+        seats.requireActive(seat);
+        seats.act(seat, () => this.rules.setPlan(tx, w, name, actor));
+      },
+      (needs) => needs.seats.add(seat),
+    );
   }
 
-  setAutoUseCredits(on: boolean, actor = 'local'): Promise<void> {
-    return this.write((tx, w) => this.rules.setAutoUseCredits(tx, w, on, actor));
+  /** Whether `seat` may go on spending pool credits once its windows are used up. */
+  setAutoUseCredits(on: boolean, actor = 'local', seat = DEFAULT_SEAT): Promise<void> {
+    return this.write((tx, w, seats) => seats.act(seat, () => this.rules.setAutoUseCredits(tx, w, on, actor)), (needs) => needs.seats.add(seat));
   }
 
   setAutoReload(cfg: AutoReloadSettings | null, actor = 'local'): Promise<void> {
@@ -249,12 +297,13 @@ export class PostgresLedger implements LedgerBook {
 
   // ---- status and reports -------------------------------------------------------------------------
 
-  status(): Promise<Status> {
-    return this.view((w) => this.rules.statusOf(w));
+  /** The status of `seat`: its plan and windows, and the org's pool as `credits`. */
+  status(seat = DEFAULT_SEAT): Promise<Status> {
+    return this.view(seat, (w) => ({ seat, ...this.rules.statusOf(w) }));
   }
 
-  limits(): Promise<AccountLimits> {
-    return this.view((w) => this.rules.limitsOf(w));
+  limits(seat = DEFAULT_SEAT): Promise<AccountLimits> {
+    return this.view(seat, (w) => this.rules.limitsOf(w));
   }
 
   grants(): Promise<GrantRow[]> {
@@ -280,28 +329,83 @@ export class PostgresLedger implements LedgerBook {
 
   // ---- client tokens ------------------------------------------------------------------------------
 
-  async issueToken(name: string, role: TokenRole = 'client'): Promise<string> {
+  /**
+   * Issues a new token for `name` and revokes its previous one: a client token spends on `seat`
+   * (default: the default seat), an admin token on none.
+   */
+  async issueToken(name: string, role: TokenRole = 'client', seat: string = DEFAULT_SEAT): Promise<string> {
     if (!name) throw new LedgerError('invalid_argument', 'a token needs a client name');
     const token = newToken();
     const now = this.clock();
-    await this.read(async (pool) => {
-      // One statement: the old token is revoked exactly when the new one exists.
-      await pool.query(
-        `WITH revoked AS (UPDATE tokens SET revoked_at = $3 WHERE name = $1 AND revoked_at IS NULL),
-              issued AS (INSERT INTO tokens (name, hash, role, created_at) VALUES ($1, $2, $4, $3))
-         INSERT INTO audit (ts, actor, action, detail) VALUES ($3, 'local', 'token_issued', $5)`,
-        [name, hashToken(token), now, role, JSON.stringify({ name, role })],
-      );
-    });
+    const tokenSeat = role === 'admin' ? null : seat;
+    const { rows } = await this.read((pool) =>
+      // One statement: the old token is revoked exactly when the new one exists, and only on a live seat.
+      pool.query<{ issued: boolean }>(
+        `WITH live AS (SELECT 1 FROM seats WHERE name = $6 AND removed_at IS NULL),
+              revoked AS (UPDATE tokens SET revoked_at = $3 WHERE name = $1 AND revoked_at IS NULL AND ($6::text IS NULL OR EXISTS (SELECT 1 FROM live))),
+              issued AS (INSERT INTO tokens (name, hash, role, seat, created_at)
+                         SELECT $1, $2, $4, $6, $3 WHERE $6::text IS NULL OR EXISTS (SELECT 1 FROM live) RETURNING 1),
+              audited AS (INSERT INTO audit (ts, actor, action, detail) SELECT $3, 'local', 'token_issued', $5 FROM issued)
+         SELECT EXISTS (SELECT 1 FROM issued) AS issued`,
+        [name, hashToken(token), now, role, JSON.stringify({ name, role, seat: tokenSeat }), tokenSeat],
+      ),
+    );
+    if (!rows[0]?.issued) throw unknownSeat(seat);
     this.announce(); // other instances drop their cached tokens: the old one is revoked
     return token;
   }
 
+  // ---- seats --------------------------------------------------------------------------------------
+
+  /** Adds a seat on `plan` (default: the ledger's initial plan) and returns a client token for it. */
+  async addSeat(seat: string, plan: string | undefined, actor = 'local'): Promise<string> {
+    requireSeatName(seat);
+    const chosen = plan ?? this.initialPlan;
+    this.rules.requirePlan(chosen);
+    const now = this.clock();
+    const { rows } = await this.read((pool) =>
+      pool.query<{ added: boolean }>(
+        `WITH added AS (INSERT INTO seats (name, plan, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING RETURNING 1),
+              audited AS (INSERT INTO audit (ts, actor, action, detail) SELECT $3, $4, 'seat_added', $5 FROM added)
+         SELECT EXISTS (SELECT 1 FROM added) AS added`,
+        [seat, chosen, now, actor, JSON.stringify({ seat, plan: chosen })],
+      ),
+    );
+    if (!rows[0]?.added) throw new LedgerError('invalid_argument', `a seat named "${seat}" exists already (or existed: removed seats keep their history)`);
+    return this.issueToken(seat, 'client', seat);
+  }
+
+  /** The seats in use, each with its status (plan, state, windows). */
+  async listSeats(): Promise<Status[]> {
+    const { rows } = await this.read((pool) => pool.query<{ name: string }>('SELECT name FROM seats WHERE removed_at IS NULL ORDER BY name'));
+    return Promise.all(rows.map((row) => this.status(row.name)));
+  }
+
+  /** Removes a seat: its tokens are revoked, its history stays, what it has open still settles. */
+  async removeSeat(seat: string, actor = 'local'): Promise<void> {
+    if (seat === DEFAULT_SEAT) throw new LedgerError('invalid_argument', 'the default seat cannot be removed');
+    const now = this.clock();
+    const { rows } = await this.read((pool) =>
+      pool.query<{ removed: boolean }>(
+        `WITH removed AS (UPDATE seats SET removed_at = $2 WHERE name = $1 AND removed_at IS NULL RETURNING 1),
+              revoked AS (UPDATE tokens SET revoked_at = $2 WHERE seat = $1 AND revoked_at IS NULL AND EXISTS (SELECT 1 FROM removed)),
+              audited AS (INSERT INTO audit (ts, actor, action, detail) SELECT $2, $3, 'seat_removed', $4 FROM removed)
+         SELECT EXISTS (SELECT 1 FROM removed) AS removed`,
+        [seat, now, actor, JSON.stringify({ seat })],
+      ),
+    );
+    if (!rows[0]?.removed) throw unknownSeat(seat);
+    this.announce();
+  }
+
   async authenticate(token: string): Promise<AuthenticatedClient | null> {
     const { rows } = await this.read((pool) =>
-      pool.query<AuthenticatedClient>('SELECT name, role FROM tokens WHERE hash = $1 AND revoked_at IS NULL', [hashToken(token)]),
+      pool.query<{ name: string; role: TokenRole; seat: string | null }>('SELECT name, role, seat FROM tokens WHERE hash = $1 AND revoked_at IS NULL', [
+        hashToken(token),
+      ]),
     );
-    return rows[0] ?? null;
+    const row = rows[0];
+    return row ? { name: row.name, role: row.role, ...(row.seat === null ? {} : { seat: row.seat }) } : null;
   }
 
   // ---- changes, across instances ------------------------------------------------------------------
@@ -388,7 +492,7 @@ export class PostgresLedger implements LedgerBook {
   // ---- transactions -------------------------------------------------------------------------------
 
   /** Queues `run` for the next transaction; `declare` names the rows it needs loaded besides the account. */
-  private write<T>(run: (tx: SnapshotTx, w: Working) => T, declare?: (needs: Needs) => void): Promise<T> {
+  private write<T>(run: (tx: SnapshotTx, w: Working, seats: SeatScope) => T, declare?: (needs: Needs) => void): Promise<T> {
     if (this.closed && !this.draining) return Promise.reject(new LedgerError('invalid_argument', 'the ledger is closed'));
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ run, declare, resolve: resolve as (value: unknown) => void, reject });
@@ -454,20 +558,39 @@ export class PostgresLedger implements LedgerBook {
       const tx = new SnapshotTx(toLoaded(loaded, needs));
       const w = this.working(toAccountRow(account, loaded.held));
       expireDueGrants(tx, w.account, w.certain);
+      const seatStates = new Map(loaded.seats.map((raw) => [raw.name, toSeatState(raw, loaded.held)]));
+      let touched = new Map<string, SeatState>();
+      const scope: SeatScope = {
+        names: () => [...seatStates].filter(([, seat]) => !seat.removed).map(([name]) => name),
+        requireActive: (name) => {
+          if (seatStates.get(name)?.removed !== false) throw unknownSeat(name);
+        },
+        act: (name, work) => {
+          const state = touched.get(name) ?? seatStates.get(name);
+          if (!state) throw unknownSeat(name);
+          bindSeat(w.account, state);
+          tx.boundSeat = name;
+          const value = work();
+          touched.set(name, unbindSeat(w.account, state.removed));
+          return value;
+        },
+      };
       const outcomes = batch.map((queued) => {
         const mark = tx.mark();
         const saved = copyTotals(w.account);
+        const savedSeats = new Map([...touched].map(([name, seat]) => [name, copySeat(seat)]));
         const posted = w.posted.length;
         try {
-          return { ok: true, value: queued.run(tx, w) };
+          return { ok: true, value: queued.run(tx, w, scope) };
         } catch (error) {
           tx.rollbackTo(mark);
           w.account = saved;
+          touched = savedSeats;
           w.posted.length = posted;
           return { ok: false, value: error };
         }
       });
-      await client.query(flushSql(tx.changes(), w.account));
+      await client.query(flushSql(tx.changes(), w.account, touched));
       return outcomes;
     } catch (error) {
       if (began) await client.query('ROLLBACK').catch(() => this.dropWriter());
@@ -500,16 +623,20 @@ export class PostgresLedger implements LedgerBook {
   }
 
   /** A status or limits view: one statement, one snapshot, no lock. */
-  private async view<T>(build: (w: Working) => T): Promise<T> {
+  private async view<T>(seat: string, build: (w: Working) => T): Promise<T> {
     const { rows } = await this.read((pool) =>
-      pool.query<{ account: RawAccount; held: Held; live: Parameters<typeof toLiveGrant>[0][]; tail: UsageTailRow[] }>(
+      pool.query<{ account: RawAccount; held: Held; live: Parameters<typeof toLiveGrant>[0][]; tail: UsageTailRow[]; seats: RawSeat[] }>(
         `SELECT (SELECT row_to_json(a) FROM account a WHERE id = 1) AS account, ${HELD_SQL} AS held,
-           ${LIVE_GRANTS_SQL} AS live, ${tailAfterSql(this.recent.lastId, TAIL_SEED_ROWS)} AS tail`,
+           ${LIVE_GRANTS_SQL} AS live, ${tailAfterSql(this.recent.lastId, TAIL_SEED_ROWS)} AS tail,
+           ${seatsSql([seat], [], false)} AS seats`,
       ),
     );
     const row = rows[0]!;
     this.recent.absorb(row.tail);
+    const seatRow = row.seats[0];
+    if (!seatRow || seatRow.removed_at !== null) throw unknownSeat(seat);
     const stored = toAccountRow(row.account, row.held);
+    bindSeat(stored, toSeatState(seatRow, row.held));
     const time = this.time.read(stored.clockMark);
     const grants = new SnapshotTx({
       holds: new Map(),
@@ -552,4 +679,8 @@ export class PostgresLedger implements LedgerBook {
     );
     this.recent.seed(rows[0]!.newest, rows[0]!.hour);
   }
+}
+
+function unknownSeat(seat: string): LedgerError {
+  return new LedgerError('unknown_seat', `there is no seat "${seat}" (creditgate seat list shows the seats)`);
 }

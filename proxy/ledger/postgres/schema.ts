@@ -17,10 +17,9 @@ const MIGRATION_LOCK = 0x63_67_6c_64; // "cgld"
 
 const MIGRATIONS: readonly string[] = [
   /* 1: the individual ledger's rows, as in SQLite schema version 7 */ `
+  -- The org's pool: credits, what open requests hold of it, and the counters row ids come from.
   CREATE TABLE account (
     id               integer PRIMARY KEY CHECK (id = 1),
-    plan             text,
-    auto_use_credits boolean,
     auto_reload      jsonb,
     balance          bigint NOT NULL DEFAULT 0,
     debt             bigint NOT NULL DEFAULT 0 CHECK (debt >= 0),
@@ -30,6 +29,19 @@ const MIGRATIONS: readonly string[] = [
     last_grant_id    bigint NOT NULL DEFAULT 0,
     next_expiry      bigint,
     last_usage_ts    bigint NOT NULL DEFAULT 0,
+    clock_time       bigint,
+    clock_mono       bigint,
+    clock_domain     text,
+    revision         bigint NOT NULL DEFAULT 0
+  );
+  INSERT INTO account (id) VALUES (1);
+
+  -- Each member's plan and its windows (docs/product.md §8): \`default\` is the seat of individual use and of
+  -- tokens issued without one. A removed seat keeps its history and admits nothing.
+  CREATE TABLE seats (
+    name             text PRIMARY KEY,
+    plan             text,
+    continue_on_pool boolean,   -- may it spend pool credits once its windows are used up (NULL: the default, yes)
     five_hour_period bigint,
     five_hour_ends   bigint,
     five_hour_used   bigint NOT NULL DEFAULT 0,
@@ -38,12 +50,10 @@ const MIGRATIONS: readonly string[] = [
     weekly_ends      bigint,
     weekly_used      bigint NOT NULL DEFAULT 0,
     weekly_from      bigint,
-    clock_time       bigint,
-    clock_mono       bigint,
-    clock_domain     text,
-    revision         bigint NOT NULL DEFAULT 0
+    created_at       bigint NOT NULL,
+    removed_at       bigint
   );
-  INSERT INTO account (id) VALUES (1);
+  INSERT INTO seats (name, created_at) VALUES ('default', (extract(epoch FROM now()) * 1000)::bigint);
 
   CREATE TABLE window_periods (
     id           bigint PRIMARY KEY,
@@ -52,7 +62,8 @@ const MIGRATIONS: readonly string[] = [
     ends_at      bigint NOT NULL,
     closed_at    bigint,
     close_reason text CHECK (close_reason IN ('expired', 'reset')),
-    used         bigint
+    used         bigint,
+    seat         text NOT NULL REFERENCES seats (name)
   );
 
   -- Every open ledger (a gateway instance, a CLI command) while it runs: a hold whose instance stopped
@@ -78,7 +89,8 @@ const MIGRATIONS: readonly string[] = [
     kind           text NOT NULL CHECK (kind IN ('plan', 'credits')),
     estimate       bigint NOT NULL CHECK (estimate > 0),
     owner_pid      integer NOT NULL,
-    owner_instance text NOT NULL
+    owner_instance text NOT NULL,
+    seat           text NOT NULL REFERENCES seats (name)
   );
 
   CREATE TABLE usage (
@@ -102,6 +114,7 @@ const MIGRATIONS: readonly string[] = [
     estimated           boolean NOT NULL,
     reason              text,
     unpriced            boolean NOT NULL,
+    seat                text NOT NULL REFERENCES seats (name),
     CHECK (plan_cost + credit_cost = cost)
   );
   CREATE INDEX usage_ts ON usage (ts);
@@ -134,8 +147,10 @@ const MIGRATIONS: readonly string[] = [
     name       text NOT NULL,
     hash       text NOT NULL UNIQUE,
     role       text NOT NULL CHECK (role IN ('client', 'admin')),
+    seat       text REFERENCES seats (name),  -- the seat a client token spends on; NULL for admin tokens
     created_at bigint NOT NULL,
-    revoked_at bigint
+    revoked_at bigint,
+    CHECK ((role = 'admin') = (seat IS NULL))
   );
   CREATE INDEX tokens_live ON tokens (name) WHERE revoked_at IS NULL;
 

@@ -14,6 +14,7 @@ import type {
   CreditEventKind, ExpiringGrant, HoldRow, KeyedGrant, LedgerTx, NewGrant, NewUsage, SpendableGrant,
 } from '../rows';
 import { NO_EXPIRY_ORDER } from '../schema';
+import { DEFAULT_SEAT } from '../seats';
 
 /** A grant with credit left, as loaded. */
 export interface LiveGrant {
@@ -25,6 +26,7 @@ export interface LiveGrant {
 
 export interface PeriodWrite {
   id: number;
+  seat: string;
   name: WindowName;
   startedAt: number;
   endsAt: number;
@@ -116,6 +118,8 @@ export class SnapshotTx implements LedgerTx {
   private lastGrantId: number;
   /** How to undo each change, newest last. */
   private readonly undo: (() => void)[] = [];
+  /** The seat the operation running now acts for: its holds and periods belong to it. */
+  boundSeat = DEFAULT_SEAT;
 
   constructor(private readonly loaded: Loaded) {
     this.holds = new Map(loaded.holds);
@@ -143,6 +147,8 @@ export class SnapshotTx implements LedgerTx {
   // ---- holds --------------------------------------------------------------------------------------
 
   insertHold(h: HoldRow): void {
+    // Stamped on the row itself: the rules keep it, and settle it into a usage row of the same seat.
+    h.seat = this.boundSeat;
     this.holds.set(h.id, h);
     this.insertedHolds.set(h.id, h);
     this.undo.push(() => {
@@ -172,6 +178,11 @@ export class SnapshotTx implements LedgerTx {
     return hold;
   }
 
+  /** The seat of an open hold this transaction loaded (the default seat when it is not pending: the rules then refuse it). */
+  seatOfHold(id: number): string {
+    return this.holds.get(id)?.seat ?? DEFAULT_SEAT;
+  }
+
   deleteHold(id: number): boolean {
     return this.takeHold(id) !== undefined;
   }
@@ -195,7 +206,7 @@ export class SnapshotTx implements LedgerTx {
 
   openPeriod(name: WindowName, startedAt: number, endsAt: number): number {
     const id = ++this.lastPeriodId;
-    this.periods.set(id, { id, name, startedAt, endsAt, closedAt: null, closeReason: null, used: null });
+    this.periods.set(id, { id, seat: this.boundSeat, name, startedAt, endsAt, closedAt: null, closeReason: null, used: null });
     this.undo.push(() => {
       this.periods.delete(id);
       this.lastPeriodId--;
@@ -213,7 +224,7 @@ export class SnapshotTx implements LedgerTx {
     }
     const previous = this.closed.get(id);
     // Only the name, start and end of a period opened earlier are not known here, nor written.
-    this.closed.set(id, { id, name: '5h', startedAt: 0, endsAt: 0, closedAt, closeReason: reason, used });
+    this.closed.set(id, { id, seat: this.boundSeat, name: '5h', startedAt: 0, endsAt: 0, closedAt, closeReason: reason, used });
     this.undo.push(() => (previous ? this.closed.set(id, previous) : this.closed.delete(id)));
   }
 
