@@ -7,7 +7,7 @@
 import { creditsToMicro } from '../shared/money';
 import type { GrantRow, Status, UsageGroup, UsageRow } from '../shared/protocol';
 import type { AddCreditsBody, AutoReloadConfig, UsageQueryParams } from '../shared/requests';
-import type { LedgerBook } from './ledger/book';
+import type { LedgerBook, SeatAdmin } from './ledger/book';
 import { LedgerError } from './ledger/errors';
 
 /** A refusal of the caller's input, meant for the user (400 over HTTP, exit 2 from the CLI). */
@@ -73,6 +73,23 @@ export async function setAutoReload(ledger: LedgerBook, config: AutoReloadConfig
     actor,
   );
   return ledger.status();
+}
+
+/** The team ledger's seats, or a refusal a user can act on (the individual ledger has one seat). */
+export function seatsOf(ledger: LedgerBook): SeatAdmin {
+  if (ledger.seats) return ledger.seats;
+  throw new OperationError('seats need a team ledger: give --database postgres://… (or set CREDITGATE_DATABASE_URL)');
+}
+
+/** Runs a seat operation; a name, plan or seat the ledger refuses is the caller's mistake. */
+export async function onSeats<T>(ledger: LedgerBook, run: (seats: SeatAdmin) => Promise<T>): Promise<T> {
+  const seats = seatsOf(ledger);
+  try {
+    return await run(seats);
+  } catch (error) {
+    if (error instanceof LedgerError && ['invalid_argument', 'unknown_seat', 'unknown_plan'].includes(error.code)) throw new OperationError(error.message);
+    throw error;
+  }
 }
 
 export function listCredits(ledger: LedgerBook): Promise<GrantRow[]> {

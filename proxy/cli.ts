@@ -13,7 +13,8 @@ import { USAGE_GROUP_KEYS } from '../shared/protocol';
 import { ConfigError } from './config';
 import * as operations from './accountOperations';
 import { GatewayRunningError } from './gatewayLock';
-import { formatStatus, formatGrants, formatUsage } from './cliFormat';
+import { formatSeats, formatStatus, formatGrants, formatUsage } from './cliFormat';
+import { DEFAULT_SEAT } from './ledger/seats';
 import type { Logger } from './gateway/context';
 import type { TokenRole } from './ledger/tokens';
 import { databaseOf, openBook, serveGateway, serveTeamGateway, type BookAccount, type RuntimeLocation } from './runtime';
@@ -98,11 +99,15 @@ program
   .command('token')
   .description("issue a new token for a client (revokes its previous one); printed once, on the last line")
   .option('--name <name>', 'client name the token is for', 'default')
-  .option('--admin', 'an admin token: may also change the account over HTTP (credits, windows, plan, settings)')
-  .action(async (options: { name: string; admin?: boolean }, command: Command) => {
+  .option('--seat <seat>', 'the seat a client token spends on (a team ledger; default: the default seat)')
+  .option('--admin', 'an admin token: may also change the account over HTTP (credits, windows, plan, settings, seats)')
+  .action(async (options: { name: string; seat?: string; admin?: boolean }, command: Command) => {
     const role: TokenRole = options.admin ? 'admin' : 'client';
-    const token = await withAccount(command, (account) => account.book.issueToken(options.name, role));
-    if (globals(command).json) console.log(JSON.stringify({ name: options.name, role, token }));
+    if (options.admin && options.seat !== undefined) throw new InvalidArgumentError('--admin and --seat do not go together: an admin token spends on no seat');
+    const token = await withAccount(command, (account) =>
+      options.seat === undefined ? account.book.issueToken(options.name, role) : operations.onSeats(account.book, () => account.book.issueToken(options.name, role, options.seat)),
+    );
+    if (globals(command).json) console.log(JSON.stringify({ name: options.name, role, ...(options.seat === undefined ? {} : { seat: options.seat }), token }));
     else {
       const may = role === 'admin' ? 'spend, read and change the account' : 'spend and read, not change the account';
       console.log(`New ${role} token for "${printable(options.name)}" (${may}; its previous token, if any, is revoked). It is shown only once:`);
@@ -146,10 +151,66 @@ program
   .command('windows')
   .description('plan windows')
   .command('reset')
-  .description('close the open 5h and weekly windows (credits are untouched)')
-  .action(async (_options: unknown, command: Command) =>
-    printStatus(command, await withAccount(command, (account) => operations.resetWindows(account.book, operations.CLI_ACTOR))),
-  );
+  .description('close the open 5h and weekly windows (credits are untouched); on a team ledger, of every seat unless --seat names one')
+  .option('--seat <seat>', 'only this seat (a team ledger)')
+  .action(async (options: { seat?: string }, command: Command) => {
+    const status = await withAccount(command, async (account) => {
+      if (account.book.seats === null && options.seat === undefined) return operations.resetWindows(account.book, operations.CLI_ACTOR);
+      return operations.onSeats(account.book, async (seats) => {
+        await seats.resetWindows(operations.CLI_ACTOR, options.seat);
+        return seats.status(options.seat ?? DEFAULT_SEAT);
+      });
+    });
+    printStatus(command, status);
+  });
+
+const seat = program.command('seat').description("a team ledger's seats: each member's plan and windows, spending from the org's pool");
+seat
+  .command('add')
+  .description('add a seat; prints a client token for it once, on the last line')
+  .argument('<name>', 'seat name')
+  .option('--plan <plan>', 'its plan (default: the config\'s plan)')
+  .action(async (name: string, options: { plan?: string }, command: Command) => {
+    const token = await withAccount(command, (account) => operations.onSeats(account.book, (seats) => seats.addSeat(name, options.plan, operations.CLI_ACTOR)));
+    if (globals(command).json) console.log(JSON.stringify({ seat: name, token }));
+    else {
+      console.log(`Seat "${printable(name)}" added. Its client token (spends on this seat, shown only once):`);
+      console.log(token);
+    }
+  });
+seat
+  .command('list')
+  .description('list the seats with their plan, state and windows')
+  .action(async (_options: unknown, command: Command) => {
+    const statuses = await withAccount(command, (account) => operations.onSeats(account.book, (seats) => seats.listSeats()));
+    if (globals(command).json) {
+      console.log(JSON.stringify(statuses.map((s) => ({ name: s.seat, plan: s.plan, state: s.state, windows: s.windows })), null, 2));
+    } else {
+      console.log(formatSeats(statuses));
+    }
+  });
+seat
+  .command('plan')
+  .description("set a seat's plan")
+  .argument('<name>', 'seat name')
+  .argument('<plan>', 'plan name')
+  .action(async (name: string, plan: string, _options: unknown, command: Command) => {
+    const status = await withAccount(command, (account) =>
+      operations.onSeats(account.book, async (seats) => {
+        await seats.setPlan(plan, operations.CLI_ACTOR, name);
+        return seats.status(name);
+      }),
+    );
+    printStatus(command, status);
+  });
+seat
+  .command('remove')
+  .description('remove a seat: its tokens stop working, its history stays')
+  .argument('<name>', 'seat name')
+  .action(async (name: string, _options: unknown, command: Command) => {
+    await withAccount(command, (account) => operations.onSeats(account.book, (seats) => seats.removeSeat(name, operations.CLI_ACTOR)));
+    console.log(`Seat "${printable(name)}" removed; its tokens are revoked.`);
+  });
 
 program
   .command('plan')

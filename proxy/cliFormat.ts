@@ -52,3 +52,14 @@ export function formatUsage(rows: readonly (UsageRow | UsageGroup)[], groupBy: U
     )
     .join('\n');
 }
+
+/** One line per seat: name, plan, state and how much of each window is used. */
+export function formatSeats(statuses: readonly Status[]): string {
+  if (statuses.length === 0) return 'No seats.';
+  return statuses
+    .map((s) => {
+      const windows = s.windows.filter((w) => w.limit > 0).map((w) => `${w.name} ${w.usedPercent}% used`).join(', ') || 'no allowance';
+      return `${printable(s.seat ?? '')}  plan ${printable(s.plan)}  ${s.state}  ${windows}`;
+    })
+    .join('\n');
+}

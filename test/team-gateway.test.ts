@@ -128,6 +128,38 @@ describe('a team gateway on PostgreSQL', () => {
     }
   }, 60_000);
 
+  it('gives each seat its own windows on the shared pool: a member sees only its seat', async () => {
+    const [a, b] = await instances(2);
+    const alice = cli(['seat', 'add', 'alice', '--plan', 'plus'], env).stdout.trim().split('\n').at(-1)!;
+    const bob = cli(['seat', 'add', 'bob', '--plan', 'pro'], env).stdout.trim().split('\n').at(-1)!;
+    expect(cli(['credits', 'add', '10', '--key', 'pool'], env).status).toBe(0);
+    expect((await chatStream(a!.url, alice)).status).toBe(200);
+
+    type SeatStatus = { seat: string; plan: string; windows: { name: string; used: number }[]; credits: { balance: number } };
+    const seen = async (base: string, bearer: string): Promise<SeatStatus> => (await statusOf(base, bearer)) as unknown as SeatStatus;
+    const [aliceStatus, bobStatus] = [await seen(b!.url, alice), await seen(b!.url, bob)];
+    expect(aliceStatus).toMatchObject({ seat: 'alice', plan: 'plus' });
+    expect(bobStatus).toMatchObject({ seat: 'bob', plan: 'pro' });
+    expect(aliceStatus.windows[0]!.used).toBeGreaterThan(0);
+    expect(bobStatus.windows.every((w) => w.used === 0)).toBe(true);
+    expect(aliceStatus.credits.balance).toBe(bobStatus.credits.balance); // one pool
+
+    const listed = JSON.parse(cli(['seat', 'list', '--json'], env).stdout) as { name: string; plan: string; state: string; windows: { used: number }[] }[];
+    expect(listed.map((row) => [row.name, row.plan])).toEqual([['alice', 'plus'], ['bob', 'pro'], ['default', 'plus']]);
+    expect(cli(['windows', 'reset', '--seat', 'alice'], env).status).toBe(0);
+    expect((await seen(a!.url, alice)).windows.every((w) => w.used === 0)).toBe(true);
+
+    // Both instances know bob's token by now; removing the seat revokes it on every instance within a second.
+    expect((await chatStream(b!.url, bob)).status).toBe(200);
+    expect(cli(['seat', 'remove', 'bob'], env).status).toBe(0);
+    const removedAt = Date.now();
+    await eventually(async () => {
+      for (const instance of [a!, b!]) expect((await chatStream(instance.url, bob)).status).toBe(401);
+    }, 2_000);
+    expect(Date.now() - removedAt).toBeLessThan(1_500);
+    expect(cli(['seat', 'add', 'no way!'], env).status).toBe(2);
+  }, 60_000);
+
   it('bounds a burst of 60 streams spread over three instances by the pool, and the books balance', async () => {
     const [a, b, c] = await instances(3);
     expect(cli(['plan', 'set', 'free'], env).status).toBe(0); // no allowance: everything runs on the pool

@@ -47,6 +47,8 @@ export interface GatewayContext {
   /** Charges and voids: each resolves once durable, and is kept until it lands when the database is locked or away. */
   settlements: SettlementPort;
   feed: StatusFeed;
+  /** The status feed of a seat (a team's ledger), the gateway's own feed for the default seat. */
+  feedFor(seat: string | undefined): StatusFeed;
   proxy: Server;
   upstreams: Upstreams;
   keys: UpstreamKeys;

@@ -36,6 +36,8 @@ export const exchanges = new WeakMap<IncomingMessage, MeteredExchange>();
 
 export interface RequestTarget {
   client: string;
+  /** The seat the client's token spends on (a team's ledger); the default seat when absent. */
+  seat?: string;
   pathname: string;
   pathAndQuery: string;
 }
@@ -83,7 +85,7 @@ export async function handleMeteredRequest(
     unitUsage,
   });
   const requestId = randomUUID();
-  const admit = { requestId, client: target.client, model: request.model, route: target.pathname, feature: rate.feature, estimate: estimate.cost };
+  const admit = { seat: target.seat, requestId, client: target.client, model: request.model, route: target.pathname, feature: rate.feature, estimate: estimate.cost };
   // The hold is committed before anything goes upstream. A non-streaming admission joins the turn's
   // other writes in one transaction (ledger/groupCommit.ts), which halves the gateway's CPU per request
   // under load; a streaming one, whose client waits for the first token, is written at once instead of

@@ -32,9 +32,10 @@ export async function handleOwnApi(
   try {
     switch (route) {
       case 'GET /creditgate/v1/status':
-        return sendJson(res, 200, await ctx.feed.current());
+        // A member's status is their seat's (docs/product.md §8): its windows, and the pool as credits.
+        return sendJson(res, 200, await ctx.feedFor(client.seat).current());
       case 'GET /creditgate/v1/events':
-        return streamStatusEvents(ctx.feed, req, res);
+        return streamStatusEvents(ctx.feedFor(client.seat), req, res);
       case 'GET /creditgate/v1/credits':
         return sendJson(res, 200, await operations.listCredits(ctx.book));
       case 'POST /creditgate/v1/credits': {

@@ -11,6 +11,7 @@ import type { RateCard } from '../../shared/rateCard';
 import { apiFamilyForPath, routeFor } from '../dialects';
 import type { AuthenticatedClient } from '../ledger/ledger';
 import { Ledger } from '../ledger/ledger';
+import { DEFAULT_SEAT } from '../ledger/seats';
 import type { PostgresLedger } from '../ledger/postgres/postgresLedger';
 import type { SettlementEvents } from '../ledger/settlements';
 import { createLimitedServer, type ConnectionLimits } from './connectionLimits';
@@ -68,6 +69,8 @@ export class Gateway {
   private readonly ledger: GatewayLedger;
   private readonly ctx: GatewayContext;
   private readonly server: http.Server;
+  /** A status feed per seat of a team's ledger besides the default one, made when a member first listens. */
+  private readonly seatFeeds = new Map<string, StatusFeed>();
   /** token → client name and role; cleared on every database change (a token may have been revoked). */
   private readonly knownTokens = new Map<string, AuthenticatedClient>();
   /** Each request counts twice: until its response closes, and until its handler is done. */
@@ -107,6 +110,7 @@ export class Gateway {
       estimator: options.estimator,
       clock,
       log: options.log,
+      feedFor: (seat) => this.feedFor(seat),
     };
     this.server = createLimitedServer(options.connections, (req, res) => this.serve(req, res));
   }
@@ -157,6 +161,7 @@ export class Gateway {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     // The /events streams end with the feed: their readers learn that the gateway is going.
     this.feed.close();
+    for (const feed of this.seatFeeds.values()) feed.close();
     this.server.closeIdleConnections();
     const open = this.ctx.openExchanges.size;
     if (open > 0) this.options.log.info(`stopping: ${open} request(s) in flight get up to ${graceMs} ms to finish`);
@@ -230,7 +235,7 @@ export class Gateway {
       return sendError(res, route?.api ?? null, 'authentication', 'Missing or invalid Creditgate token. Create one with `creditgate token --name <client>`.');
     }
     if (route === null) return handleOwnApi(this.ctx, req, res, url, client); // only the own API has no route
-    const requestTarget = { client: client.name, pathname: url.pathname, pathAndQuery: url.pathname + url.search };
+    const requestTarget = { client: client.name, seat: client.seat, pathname: url.pathname, pathAndQuery: url.pathname + url.search };
     if (route.kind === 'refused') return sendError(res, route.api, 'not_metered', route.message);
     if (route.kind === 'free') return forwardUnmetered(this.ctx, req, res, route.api, requestTarget);
     return handleMeteredRequest(this.ctx, req, res, route.api, requestTarget);
@@ -251,6 +256,19 @@ export class Gateway {
     }
     this.options.log.warn(`${req.method} ${req.url}: ${answer.message}`);
     sendError(res, api, answer.kind, `${answer.message}${notForwarded}`, { headers: answer.headers });
+  }
+
+  /** The feed of a seat's status (the gateway's own for the default seat, or on the individual ledger). */
+  private feedFor(seat: string | undefined): StatusFeed {
+    const seats = this.ctx.book.seats;
+    if (seat === undefined || seat === DEFAULT_SEAT || seats === null) return this.feed;
+    let feed = this.seatFeeds.get(seat);
+    if (!feed) {
+      const source = this.ledger.statusSource;
+      feed = new StatusFeed({ status: () => seats.status(seat), dataVersion: () => source.dataVersion() }, this.ctx.clock);
+      this.seatFeeds.set(seat, feed);
+    }
+    return feed;
   }
 
   /** The token's client from the cache, else from the ledger (at once on SQLite, a query on PostgreSQL). */

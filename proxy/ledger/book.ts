@@ -21,6 +21,19 @@ export interface Posted {
 
 export type StoreKind = 'sqlite' | 'postgres';
 
+/** What only a team's ledger has: seats (docs/product.md §8). */
+export interface SeatAdmin {
+  /** Adds a seat and returns a client token for it. */
+  addSeat(seat: string, plan: string | undefined, actor?: string): Promise<string>;
+  /** Each seat's status (its plan, state and windows; credits are the pool's). */
+  listSeats(): Promise<Status[]>;
+  removeSeat(seat: string, actor?: string): Promise<void>;
+  setPlan(plan: string, actor: string, seat: string): Promise<void>;
+  /** Closes the windows of one seat, or of every seat. */
+  resetWindows(actor: string, seat?: string): Promise<void>;
+  status(seat: string): Promise<Status>;
+}
+
 export interface LedgerBook {
   readonly store: StoreKind;
   /** Where the ledger lives, for messages: the SQLite file's path, or the PostgreSQL URL without its password. */
@@ -42,7 +55,10 @@ export interface LedgerBook {
   usageRows(q: UsageQuery): Promise<UsageRow[]>;
   usageGroups(q: UsageQuery & { groupBy: UsageGroupKey }): Promise<UsageGroup[]>;
   audit(limit?: number): Promise<AuditRow[]>;
-  issueToken(name: string, role?: TokenRole): Promise<string>;
+  /** A client token spends on `seat` (only a team's ledger has seats besides the default one). */
+  issueToken(name: string, role?: TokenRole, seat?: string): Promise<string>;
+  /** The team ledger's seats; null for the individual ledger, which has one. */
+  readonly seats: SeatAdmin | null;
   authenticate(token: string): Promise<AuthenticatedClient | null>;
   close(): Promise<void>;
 }

@@ -12,9 +12,13 @@ import { Ledger } from './ledger';
 import type { AuditRow } from './reports';
 import type { AccountLimits, AddCredits, Admission, AdmitRequest, Charge } from './rules';
 import type { AuthenticatedClient, TokenRole } from './tokens';
+import { LedgerError } from './errors';
+import { DEFAULT_SEAT } from './seats';
 
 export class SqliteBook implements LedgerBook {
   readonly store = 'sqlite' as const;
+  /** One seat, the default one: seats need a team's ledger. */
+  readonly seats = null;
 
   /**
    * `patienceMs`: how long a write waits, without blocking the event loop, for another process's lock
@@ -101,8 +105,11 @@ export class SqliteBook implements LedgerBook {
     return answer(() => this.ledger.audit(limit));
   }
 
-  issueToken(name: string, role?: TokenRole): Promise<string> {
-    return answer(() => this.ledger.issueToken(name, role));
+  issueToken(name: string, role?: TokenRole, seat = DEFAULT_SEAT): Promise<string> {
+    return answer(() => {
+      if (seat !== DEFAULT_SEAT) throw new LedgerError('invalid_argument', `seats need a team ledger (--database postgres://…); this one has only "${DEFAULT_SEAT}"`);
+      return this.ledger.issueToken(name, role);
+    });
   }
 
   authenticate(token: string): Promise<AuthenticatedClient | null> {

@@ -19,7 +19,7 @@ import { BUILT_IN_PLANS, planNamed } from '../../../shared/plans';
 import type { GrantRow, Status, UsageGroup, UsageGroupKey, UsageQuery, UsageRow } from '../../../shared/protocol';
 import type { RateCard } from '../../../shared/rateCard';
 import type { AutoReloadSettings } from '../autoReload';
-import type { LedgerBook, Posted } from '../book';
+import type { LedgerBook, Posted, SeatAdmin } from '../book';
 import { dueExpiry, expireDueGrants } from '../credits';
 import { LedgerError } from '../errors';
 import type { HoldOwner } from '../owners';
@@ -90,8 +90,9 @@ const RELISTEN_MS = 1_000;
 const TAIL_SEED_ROWS = 5_000;
 const RECENT_OUTPUT_SAMPLE = 200;
 
-export class PostgresLedger implements LedgerBook {
+export class PostgresLedger implements LedgerBook, SeatAdmin {
   readonly store = 'postgres' as const;
+  readonly seats: SeatAdmin = this;
   private readonly rules: AccountRules;
   private readonly recent = new RecentUsage();
   private readonly owner: HoldOwner;
@@ -173,7 +174,12 @@ export class PostgresLedger implements LedgerBook {
       await new Promise((resolve) => setImmediate(resolve));
     }
     for (const timer of this.supervision ?? []) clearInterval(timer);
-    if (this.notifyTimer) clearTimeout(this.notifyTimer);
+    if (this.notifyTimer) {
+      // A command that changed the ledger and exits at once must still tell the running gateways.
+      clearTimeout(this.notifyTimer);
+      this.notifyTimer = null;
+      await this.pool.query(`NOTIFY ${CHANNEL}`).catch(() => undefined);
+    }
     if (this.relisten) clearTimeout(this.relisten);
     await this.listener?.end().catch(() => undefined);
     this.listener = null;
