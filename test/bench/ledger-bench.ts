@@ -4,6 +4,12 @@
  *
  * Options: --seconds N (throughput phase length, default 3), --rows N (seeded rows, default 1,000,000),
  * --dir DIR (where the database goes; default a fresh directory under the OS temp dir, on disk here).
+ *
+ * `--store postgres` measures the team store instead (ledgerStores.ts): pairs per second from
+ * --processes N (default 3) processes with --in-flight N (default 64) pairs each, on PostgreSQL, on
+ * SQLite and on a naive PostgreSQL baseline in the same run, and prints
+ * `{"store":"postgres","admitPostPerSec",…,"vsSqlite","vsNaive"}` as its last line. --fsync off runs
+ * the server without fsync (default on, as in production).
  */
 import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -14,6 +20,7 @@ import { parseArgs } from 'node:util';
 import type { RateCard } from '../../shared/rateCard';
 import type { MeteredUsage } from '../../shared/usage';
 import { Ledger } from '../../proxy/ledger/ledger';
+import { compareStores } from './ledgerStores';
 
 const { values: args } = parseArgs({
   options: {
@@ -21,6 +28,10 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '3' },
     rows: { type: 'string', default: '1000000' },
     dir: { type: 'string' },
+    store: { type: 'string', default: 'sqlite' },
+    processes: { type: 'string', default: '3' },
+    'in-flight': { type: 'string', default: '64' },
+    fsync: { type: 'string', default: 'on' },
   },
 });
 
@@ -159,4 +170,43 @@ function main(): void {
   }
 }
 
-main();
+async function mainStores(): Promise<void> {
+  const result = await compareStores({
+    processes: Number(args.processes),
+    inFlight: Number(args['in-flight']),
+    seconds: Number(args.seconds),
+    durable: args.fsync !== 'off',
+    progress: (line) => console.log(line),
+  });
+  const vsSqlite = result.postgres.pairsPerSec / result.sqlite.pairsPerSec;
+  const vsNaive = result.postgres.pairsPerSec / result.naive.pairsPerSec;
+  console.log(`postgres / sqlite ${vsSqlite.toFixed(2)}× (target ≥ 0.5×), postgres / naive ${vsNaive.toFixed(2)}× (target ≥ 3×)`);
+  if (args.json) {
+    const round = (rate: { pairsPerSec: number; cpuUsPerPair: number }) => ({ pairsPerSec: Math.round(rate.pairsPerSec), cpuUsPerPair: Number(rate.cpuUsPerPair.toFixed(1)) });
+    console.log(
+      JSON.stringify({
+        store: 'postgres',
+        admitPostPerSec: Math.round(result.postgres.pairsPerSec),
+        processes: result.processes,
+        inFlight: result.inFlight,
+        fsync: result.durable,
+        postgres: round(result.postgres),
+        sqlite: round(result.sqlite),
+        naive: round(result.naive),
+        vsSqlite: Number(vsSqlite.toFixed(2)),
+        vsNaive: Number(vsNaive.toFixed(2)),
+      }),
+    );
+  }
+}
+
+if (args.store === 'postgres') {
+  mainStores().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+} else if (args.store === 'sqlite') {
+  main();
+} else {
+  throw new Error(`--store must be sqlite or postgres, got ${args.store}`);
+}

@@ -56,6 +56,11 @@ export interface PostgresLedgerOptions {
   monotonicClock?: MonotonicClock;
   /** Connections for reads (status, reports); writes use one connection of their own. Default 4. */
   readConnections?: number;
+  /**
+   * The most writes one transaction groups (default: all that wait). 1 makes every admit and post a
+   * transaction of its own: the naive baseline the ledger benchmark compares group commit with.
+   */
+  maxBatch?: number;
 }
 
 /** One write waiting for the next transaction. */
@@ -114,6 +119,7 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
 
   /** The plan a new seat gets when none is named. */
   private readonly initialPlan: string;
+  private readonly maxBatch: number;
 
   private constructor(
     private readonly url: string,
@@ -121,6 +127,7 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
     options: PostgresLedgerOptions,
   ) {
     this.initialPlan = options.initialPlan ?? 'plus';
+    this.maxBatch = options.maxBatch ?? Number.MAX_SAFE_INTEGER;
     this.clock = options.clock ?? Date.now;
     this.time = new TrustedClock(this.clock, options.monotonicClock ?? systemMonotonicClock);
     this.owner = registerInstance();
@@ -518,8 +525,7 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
     this.draining = true;
     try {
       while (this.queue.length > 0) {
-        const batch = this.queue;
-        this.queue = [];
+        const batch = this.queue.splice(0, this.maxBatch);
         await this.commitBatch(batch);
       }
     } finally {

@@ -1,0 +1,107 @@
+/**
+ * `npm run bench:ledger -- --store postgres`: admit+post pairs per second from several processes on
+ * one ledger, each keeping many pairs in flight as a busy gateway does, on three set-ups in the same
+ * run: the PostgreSQL store (group commit), the SQLite store (group commit, one file), and a naive
+ * PostgreSQL baseline (the same store with every admit and post a transaction of its own). Absolute
+ * rates differ several-fold between machines; the ratios are what the targets are about.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PostgresLedger } from '../../proxy/ledger/postgres/postgresLedger';
+import { SqliteBook } from '../../proxy/ledger/sqliteBook';
+import type { LedgerBook } from '../../proxy/ledger/book';
+import { startPostgres } from '../helpers/postgres';
+import { BENCH_RATE_CARD } from './ledgerBenchWorkload';
+
+const WORKER = join(__dirname, 'ledgerStoreWorker.ts');
+
+export interface StoreRate {
+  pairsPerSec: number;
+  /** CPU of the ledger's client processes (not the database server's) per pair. */
+  cpuUsPerPair: number;
+}
+
+export interface StoreComparison {
+  processes: number;
+  inFlight: number;
+  seconds: number;
+  /** Whether the PostgreSQL server fsyncs its commits (as in production). */
+  durable: boolean;
+  postgres: StoreRate;
+  sqlite: StoreRate;
+  naive: StoreRate;
+}
+
+export interface CompareOptions {
+  processes: number;
+  inFlight: number;
+  seconds: number;
+  durable: boolean;
+  progress: (line: string) => void;
+}
+
+export async function compareStores(options: CompareOptions): Promise<StoreComparison> {
+  const server = await startPostgres({ durable: options.durable });
+  const dir = mkdtempSync(join(tmpdir(), 'creditgate-store-bench-'));
+  try {
+    const run = async (name: string, where: string, open: () => Promise<LedgerBook>, maxBatch?: number): Promise<StoreRate> => {
+      // A fresh ledger with credits for every pair and a plan, so nothing is ever blocked.
+      const ledger = await open();
+      await ledger.setPlan('pro');
+      await ledger.addCredits({ amount: 1_000_000 * 1_000_000, idempotencyKey: 'bench', source: 'admin' });
+      await ledger.close();
+      const rate = await runProcesses(where, options, maxBatch);
+      options.progress(`${name}: ${Math.round(rate.pairsPerSec).toLocaleString('en-US')} pairs/s, ${rate.cpuUsPerPair.toFixed(1)} µs CPU per pair`);
+      return rate;
+    };
+    const pgUrl = await server.createDatabase('bench_grouped');
+    const naiveUrl = await server.createDatabase('bench_naive');
+    const path = join(dir, 'ledger.db');
+    const postgres = await run('postgres', pgUrl, () => PostgresLedger.open({ url: pgUrl, rateCard: BENCH_RATE_CARD }));
+    const sqlite = await run('sqlite', path, () => Promise.resolve(SqliteBook.open({ path, rateCard: BENCH_RATE_CARD })));
+    const naive = await run('postgres, one transaction per write', naiveUrl, () => PostgresLedger.open({ url: naiveUrl, rateCard: BENCH_RATE_CARD }), 1);
+    return { processes: options.processes, inFlight: options.inFlight, seconds: options.seconds, durable: options.durable, postgres, sqlite, naive };
+  } finally {
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Starts the workers, releases them together, and adds up what they did. */
+async function runProcesses(where: string, options: CompareOptions, maxBatch: number | undefined): Promise<StoreRate> {
+  const args = [where, String(options.seconds), String(options.inFlight), ...(maxBatch === undefined ? [] : [String(maxBatch)])];
+  const workers = Array.from({ length: options.processes }, () =>
+    spawn(process.execPath, ['--import', 'tsx', WORKER, ...args], { stdio: ['pipe', 'pipe', 'inherit'] }),
+  );
+  const results = workers.map((child) => lastLine(child));
+  await Promise.all(workers.map((child) => waitFor(child, 'ready')));
+  const started = performance.now();
+  for (const child of workers) child.stdin!.write('go\n');
+  const done = (await Promise.all(results)).map((line) => JSON.parse(line) as { pairs: number; cpuUs: number });
+  const seconds = (performance.now() - started) / 1_000;
+  const pairs = done.reduce((sum, r) => sum + r.pairs, 0);
+  const cpuUs = done.reduce((sum, r) => sum + r.cpuUs, 0);
+  return { pairsPerSec: pairs / seconds, cpuUsPerPair: cpuUs / pairs };
+}
+
+function waitFor(child: ChildProcess, line: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.split('\n').includes(line)) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`bench worker exited ${code} before "${line}"`)));
+  });
+}
+
+function lastLine(child: ChildProcess): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.once('exit', (code) => (code === 0 ? resolve(out.trim().split('\n').at(-1)!) : reject(new Error(`bench worker exited ${code}`))));
+  });
+}
