@@ -79,7 +79,7 @@ async function runProcesses(where: string, options: CompareOptions, maxBatch: nu
   const results = workers.map((child) => lastLine(child));
   await Promise.all(workers.map((child) => waitFor(child, 'ready')));
   const started = performance.now();
-  for (const child of workers) child.stdin!.write('go\n');
+  for (const child of workers) child.stdin.write('go\n');
   const done = (await Promise.all(results)).map((line) => JSON.parse(line) as { pairs: number; cpuUs: number });
   const seconds = (performance.now() - started) / 1_000;
   const pairs = done.reduce((sum, r) => sum + r.pairs, 0);
