@@ -204,6 +204,22 @@ seat
     printStatus(command, status);
   });
 seat
+  .command('overflow')
+  .description("whether a seat goes on spending the team's pool once its windows are used up, and its weekly cap on it")
+  .argument('<name>', 'seat name')
+  .addArgument(new Command().createArgument('<on|off>', 'on: continue on pool credits; off: stop at the windows').choices(['on', 'off']))
+  .option('--weekly-cap <credits>', 'pool credits the seat may spend a week, or "none"', (value: string) => (value === 'none' ? null : parseAmount(value)))
+  .action(async (name: string, value: 'on' | 'off', options: { weeklyCap?: number | null }, command: Command) => {
+    const weeklyCap = options.weeklyCap === undefined ? undefined : options.weeklyCap === null ? null : parseCredits(String(options.weeklyCap))!;
+    const status = await withAccount(command, (account) =>
+      operations.onSeats(account.book, async (seats) => {
+        await seats.setOverflow(name, { continueOnPool: value === 'on', weeklyCap }, operations.CLI_ACTOR);
+        return seats.status(name);
+      }),
+    );
+    printStatus(command, status);
+  });
+seat
   .command('remove')
   .description('remove a seat: its tokens stop working, its history stays')
   .argument('<name>', 'seat name')

@@ -156,6 +156,9 @@ export async function handleMeteredRequest(
  * credits), except when credits exist and only the user's auto-use switch keeps them unused.
  */
 function blockedMessage(reason: BlockReason): string {
+  if (reason === 'seat_cap') {
+    return "Usage limit reached: your seat's plan windows are used up and so is its weekly share of the team's credit pool. Ask a team admin to raise the seat's cap, or wait for its week to end.";
+  }
   if (reason !== 'auto_use_off') return '';
   return (
     "Usage limit reached: your plan's allowance is used up and automatic use of credits is off. " +

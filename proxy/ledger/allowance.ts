@@ -35,7 +35,7 @@ export function applicableWindows(plan: PlanDefinition, feature: string): Window
   return WINDOW_NAMES.filter((name) => windowLimit(plan, name) > 0);
 }
 
-export type BlockReason = 'allowance_exhausted' | 'no_credits' | 'auto_use_off';
+export type BlockReason = 'allowance_exhausted' | 'no_credits' | 'auto_use_off' | 'seat_cap';
 
 export type Decision =
   | { state: 'plan' }
@@ -47,6 +47,8 @@ export interface CreditPosition {
   /** Σ open credit holds. */
   held: Micro;
   autoUse: boolean;
+  /** A team seat's weekly cap, not the pool, is what leaves nothing to spend (rules.ts creditPosition). */
+  capped?: boolean;
 }
 
 /**
@@ -58,7 +60,7 @@ export function decide(windows: readonly WindowUse[], planHeld: Micro, credits: 
   if (windows.length > 0 && exhausted.length === 0) return { state: 'plan' };
   const creditsLeft = credits.balance - credits.held > 0;
   if (creditsLeft && credits.autoUse) return { state: 'credits' };
-  const reason: BlockReason = creditsLeft ? 'auto_use_off' : windows.length > 0 ? 'allowance_exhausted' : 'no_credits';
+  const reason: BlockReason = creditsLeft ? 'auto_use_off' : credits.capped && credits.autoUse ? 'seat_cap' : windows.length > 0 ? 'allowance_exhausted' : 'no_credits';
   return { state: 'blocked', reason, retryAt: windows.length > 0 ? latestReset(exhausted) : null };
 }
 

@@ -29,6 +29,8 @@ export interface SeatAdmin {
   listSeats(): Promise<Status[]>;
   removeSeat(seat: string, actor?: string): Promise<void>;
   setPlan(plan: string, actor: string, seat: string): Promise<void>;
+  /** Whether the seat may spend pool credits once its windows are used up, and its weekly cap (null: none). */
+  setOverflow(seat: string, policy: { continueOnPool?: boolean; weeklyCap?: number | null }, actor?: string): Promise<void>;
   /** Closes the windows of one seat, or of every seat. */
   resetWindows(actor: string, seat?: string): Promise<void>;
   status(seat: string): Promise<Status>;

@@ -45,11 +45,23 @@ export interface AccountRow {
   storedUsageId: number;
   /** The usage id these in-memory totals include: the stored row's plus the rows folded since. */
   totalsUsageId: number;
+  /** A team seat's weekly cap on pool credits (rules.ts creditPosition); absent or null: no cap. */
+  creditCap?: CreditCap | null;
   /**
    * The grant spent next, kept while nobody else commits so a credit post need not look it up;
    * undefined when not known (re-read), null when no grant has credit left.
    */
   headGrant?: SpendableGrant | null;
+}
+
+/** A seat's weekly cap on the pool: what it may spend in a week, what it spent since `weekStart`, what it holds. */
+export interface CreditCap {
+  cap: Micro;
+  used: Micro;
+  /** When the current cap week began (its first pool spend), or null before any. */
+  weekStart: number | null;
+  /** Σ the seat's open credit holds. */
+  held: Micro;
 }
 
 /** A grant's purchase terms, to compare a repeated idempotency key against. */

@@ -18,14 +18,14 @@ import { isListed, priceModel } from '../../shared/rateCard';
 import type { EstimateReason, MeteredUsage, Vendor } from '../../shared/usage';
 import { emptyUsage } from '../../shared/usage';
 import { costOf } from '../pricing/cost';
-import type { BlockReason, Decision, Split, WindowUse } from './allowance';
+import type { BlockReason, CreditPosition, Decision, Split, WindowUse } from './allowance';
 import { applicableWindows, decide, spendableFor, splitPlanCharge, windowLengthMs, windowLimit } from './allowance';
 import type { AutoReloadSettings } from './autoReload';
 import { reloadAmount, reloadKeyPrefix, validateAutoReload } from './autoReload';
 import { addGrant, spendCredits } from './credits';
 import { LedgerError } from './errors';
 import type { HoldOwner } from './owners';
-import type { AccountRow, HoldRow, LedgerTx, Period, UsageTailRow } from './rows';
+import type { AccountRow, CreditCap, HoldRow, LedgerTx, Period, UsageTailRow } from './rows';
 import { buildStatus, usedPercent } from './statusView';
 import { WALL_CLOCK_TOLERANCE_MS } from './trustedTime';
 
@@ -154,7 +154,7 @@ export class AccountRules {
     const plan = this.planOf(w.account);
     const names = applicableWindows(plan, req.feature);
     const windows = this.uses(w, plan, names);
-    const credits = creditPosition(w.account);
+    const credits = creditPosition(w.account, w.now);
     const decision = decide(windows, w.account.planHeld, credits);
     if (decision.state === 'blocked') {
       const planType = w.account.plan!;
@@ -168,6 +168,7 @@ export class AccountRules {
       w.account.planHeld += estimate;
     } else {
       w.account.creditHeld += estimate;
+      if (w.account.creditCap) w.account.creditCap = { ...w.account.creditCap, held: w.account.creditCap.held + estimate };
     }
     const holdId = ++w.account.lastHoldId;
     const hold: HoldRow = {
@@ -282,6 +283,13 @@ export class AccountRules {
     w.account.autoUseCredits = on;
   }
 
+  /** A team seat's weekly cap on pool credits (null: none); what it spent this week still counts. */
+  setCreditCap(tx: LedgerTx, w: Working, cap: Micro | null, actor: string): void {
+    const before = w.account.creditCap ?? null;
+    tx.insertAudit(w.now, actor, 'seat_cap_set', { from: before?.cap ?? null, to: cap });
+    w.account.creditCap = cap === null ? null : { cap, used: before?.used ?? 0, weekStart: before?.weekStart ?? null, held: before?.held ?? 0 };
+  }
+
   /** `settings` come from validAutoReload. */
   setAutoReload(tx: LedgerTx, w: Working, settings: AutoReloadSettings | null, actor: string): void {
     tx.insertAudit(w.now, actor, 'auto_reload_set', { from: w.account.autoReload, to: settings });
@@ -304,7 +312,7 @@ export class AccountRules {
   statusOf(w: Working): Status {
     const plan = this.planOf(w.account);
     const statusWindows = plan.features.length > 0 ? applicableWindows(plan, plan.features[0]!) : [];
-    const decision: Decision = decide(this.uses(w, plan, statusWindows), w.account.planHeld, creditPosition(w.account));
+    const decision: Decision = decide(this.uses(w, plan, statusWindows), w.account.planHeld, creditPosition(w.account, w.now));
     return buildStatus({
       planName: w.account.plan!,
       plan,
@@ -387,7 +395,7 @@ export class AccountRules {
       const plan = this.planOf(w.account);
       charged = applicableWindows(plan, hold.feature);
       this.openWindows(tx, w, charged); // the period may have ended between admission and post
-      split = splitPlanCharge(c.cost, this.uses(w, plan, charged), creditPosition(w.account));
+      split = splitPlanCharge(c.cost, this.uses(w, plan, charged), creditPosition(w.account, w.now));
     }
     const ts = (w.account.lastUsageTs = Math.max(w.now, w.account.lastUsageTs));
     const usageId = tx.insertUsage({ ts, hold, ...c, status: c.httpStatus, ...split });
@@ -411,6 +419,7 @@ export class AccountRules {
     for (const name of charged) w.account.periods[name]!.used += split.planCost;
     if (split.creditCost > 0) {
       spendCredits(tx, w.account, w.now, split.creditCost, usageId);
+      spendAgainstCap(w.account, w.now, split.creditCost);
       this.autoReload(tx, w);
     }
     return { usageId, ...split };
@@ -461,13 +470,44 @@ export function validAutoReload(cfg: AutoReloadSettings | null): AutoReloadSetti
   return cfg && { threshold: cfg.threshold, target: cfg.target, maxPerMonth: cfg.maxPerMonth };
 }
 
-function creditPosition(account: AccountRow): { balance: Micro; held: Micro; autoUse: boolean } {
-  return { balance: account.balance, held: account.creditHeld, autoUse: account.autoUseCredits ?? true };
+/**
+ * What credits a request may use: the pool's balance less what open requests hold, and on a team seat
+ * with a weekly cap no more than the cap leaves (the balance shown to the rules is lowered to match, so
+ * every rule that reads the position respects the cap without knowing of it).
+ */
+function creditPosition(account: AccountRow, now: number): CreditPosition {
+  const position = { balance: account.balance, held: account.creditHeld, autoUse: account.autoUseCredits ?? true };
+  const cap = account.creditCap;
+  if (!cap) return position;
+  const capLeft = cap.cap - usedThisWeek(cap, now) - cap.held;
+  const available = position.balance - position.held;
+  if (capLeft >= available) return position;
+  return { ...position, balance: position.held + Math.max(0, capLeft), capped: true };
+}
+
+/** The cap week: a week from the seat's first pool spend after the previous one ended. */
+const CAP_WEEK_MS = 7 * 24 * 60 * 60 * 1_000;
+
+function usedThisWeek(cap: CreditCap, now: number): Micro {
+  return cap.weekStart !== null && now < cap.weekStart + CAP_WEEK_MS ? cap.used : 0;
+}
+
+/** Counts a pool spend against the seat's cap week (starting a new one when the last has ended). */
+function spendAgainstCap(account: AccountRow, now: number, amount: Micro): void {
+  const cap = account.creditCap;
+  if (!cap) return;
+  const current = cap.weekStart !== null && now < cap.weekStart + CAP_WEEK_MS;
+  account.creditCap = current ? { ...cap, used: cap.used + amount } : { ...cap, used: amount, weekStart: now };
 }
 
 function release(w: Working, hold: HoldRow): void {
-  if (hold.kind === 'plan') w.account.planHeld -= hold.estimate;
-  else w.account.creditHeld -= hold.estimate;
+  if (hold.kind === 'plan') {
+    w.account.planHeld -= hold.estimate;
+    return;
+  }
+  w.account.creditHeld -= hold.estimate;
+  const cap = w.account.creditCap;
+  if (cap) w.account.creditCap = { ...cap, held: cap.held - hold.estimate };
 }
 
 /**

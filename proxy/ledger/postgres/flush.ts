@@ -83,11 +83,15 @@ function seatsUpdate(seats: ReadonlyMap<string, SeatState>): string {
       weekly_ends: week?.endsAt ?? null,
       weekly_used: week?.used ?? 0,
       weekly_from: week?.measuredFrom ?? null,
+      weekly_cap: seat.creditCap?.cap ?? null,
+      cap_used: seat.creditCap?.used ?? 0,
+      cap_week_start: seat.creditCap?.weekStart ?? null,
     };
   });
   return `UPDATE seats s SET plan = v.plan, continue_on_pool = v.continue_on_pool,
       five_hour_period = v.five_hour_period, five_hour_ends = v.five_hour_ends, five_hour_used = v.five_hour_used, five_hour_from = v.five_hour_from,
-      weekly_period = v.weekly_period, weekly_ends = v.weekly_ends, weekly_used = v.weekly_used, weekly_from = v.weekly_from
+      weekly_period = v.weekly_period, weekly_ends = v.weekly_ends, weekly_used = v.weekly_used, weekly_from = v.weekly_from,
+      weekly_cap = v.weekly_cap, cap_used = v.cap_used, cap_week_start = v.cap_week_start
     FROM jsonb_populate_recordset(NULL::seats, ${jsonb(docs)}) v WHERE s.name = v.name`;
 }
 

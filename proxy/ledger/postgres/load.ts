@@ -9,7 +9,7 @@
  */
 import type { AutoReloadSettings } from '../autoReload';
 import { RELOAD_KEY_ROOT } from '../autoReload';
-import type { AccountRow, HoldRow, KeyedGrant, Period } from '../rows';
+import type { AccountRow, CreditCap, HoldRow, KeyedGrant, Period } from '../rows';
 import type { Loaded, LiveGrant } from './snapshotTx';
 import { int, intList, textList } from './sqlText';
 
@@ -59,6 +59,9 @@ export interface RawSeat {
   weekly_ends: number | null;
   weekly_used: number;
   weekly_from: number | null;
+  weekly_cap: number | null;
+  cap_used: number;
+  cap_week_start: number | null;
   removed_at: number | null;
 }
 
@@ -68,12 +71,15 @@ export interface SeatState {
   autoUseCredits: boolean | null;
   periods: AccountRow['periods'];
   planHeld: number;
+  creditCap: CreditCap | null;
   removed: boolean;
 }
 
 export interface Held {
   /** Σ open plan holds by seat. */
   plan: Record<string, number>;
+  /** Σ open credit holds by seat (a seat's weekly cap counts them). */
+  creditsBySeat: Record<string, number>;
   credits: number;
   maxId: number;
 }
@@ -111,6 +117,8 @@ interface RawKeyedGrant {
 export const HELD_SQL = `(SELECT json_build_object(
     'plan', (SELECT coalesce(json_object_agg(seat, held), '{}') FROM
       (SELECT seat, sum(estimate) AS held FROM holds WHERE kind = 'plan' GROUP BY seat) by_seat),
+    'creditsBySeat', (SELECT coalesce(json_object_agg(seat, held), '{}') FROM
+      (SELECT seat, sum(estimate) AS held FROM holds WHERE kind = 'credits' GROUP BY seat) by_seat),
     'credits', coalesce(sum(estimate) FILTER (WHERE kind = 'credits'), 0),
     'maxId', coalesce(max(id), 0)) FROM holds)`;
 
@@ -209,6 +217,10 @@ export function toSeatState(raw: RawSeat, held: Held): SeatState {
       weekly: period(raw.weekly_period, raw.weekly_ends, raw.weekly_used, raw.weekly_from),
     },
     planHeld: held.plan[raw.name] ?? 0,
+    creditCap:
+      raw.weekly_cap === null
+        ? null
+        : { cap: raw.weekly_cap, used: raw.cap_used, weekStart: raw.cap_week_start, held: held.creditsBySeat[raw.name] ?? 0 },
     removed: raw.removed_at !== null,
   };
 }
@@ -226,11 +238,19 @@ export function bindSeat(account: AccountRow, seat: SeatState): void {
   account.autoUseCredits = seat.autoUseCredits;
   account.periods = seat.periods;
   account.planHeld = seat.planHeld;
+  account.creditCap = seat.creditCap;
 }
 
 /** Takes them back out, as the rules left them. */
 export function unbindSeat(account: AccountRow, removed: boolean): SeatState {
-  return { plan: account.plan, autoUseCredits: account.autoUseCredits, periods: account.periods, planHeld: account.planHeld, removed };
+  return {
+    plan: account.plan,
+    autoUseCredits: account.autoUseCredits,
+    periods: account.periods,
+    planHeld: account.planHeld,
+    creditCap: account.creditCap ?? null,
+    removed,
+  };
 }
 
 function period(id: number | null, endsAt: number | null, used: number, measuredFrom: number | null): Period | null {

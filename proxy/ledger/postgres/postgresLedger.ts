@@ -14,6 +14,7 @@
  */
 import { hostname } from 'node:os';
 import type pg from 'pg';
+import type { Micro } from '../../../shared/money';
 import type { PlanDefinition } from '../../../shared/plans';
 import { BUILT_IN_PLANS, planNamed } from '../../../shared/plans';
 import type { GrantRow, Status, UsageGroup, UsageGroupKey, UsageQuery, UsageRow } from '../../../shared/protocol';
@@ -288,6 +289,26 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
       (tx, w, seats) => {
         seats.requireActive(seat);
         seats.act(seat, () => this.rules.setPlan(tx, w, name, actor));
+      },
+      (needs) => needs.seats.add(seat),
+    );
+  }
+
+  /**
+   * A seat's overflow policy (docs/product.md §8): whether it may go on spending pool credits once its windows are
+   * used up, and how much of the pool it may spend a week (null: no cap; undefined: unchanged).
+   */
+  async setOverflow(seat: string, policy: { continueOnPool?: boolean; weeklyCap?: Micro | null }, actor = 'local'): Promise<void> {
+    if (policy.weeklyCap !== undefined && policy.weeklyCap !== null && (!Number.isSafeInteger(policy.weeklyCap) || policy.weeklyCap < 0)) {
+      throw new LedgerError('invalid_argument', `a weekly cap must be a non-negative integer of micro-credits, got ${policy.weeklyCap}`);
+    }
+    await this.write(
+      (tx, w, seats) => {
+        seats.requireActive(seat);
+        seats.act(seat, () => {
+          if (policy.continueOnPool !== undefined) this.rules.setAutoUseCredits(tx, w, policy.continueOnPool, actor);
+          if (policy.weeklyCap !== undefined) this.rules.setCreditCap(tx, w, policy.weeklyCap, actor);
+        });
       },
       (needs) => needs.seats.add(seat),
     );

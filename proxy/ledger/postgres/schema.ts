@@ -50,6 +50,9 @@ const MIGRATIONS: readonly string[] = [
     weekly_ends      bigint,
     weekly_used      bigint NOT NULL DEFAULT 0,
     weekly_from      bigint,
+    weekly_cap       bigint CHECK (weekly_cap >= 0),  -- pool credits it may spend a week; NULL: no cap
+    cap_used         bigint NOT NULL DEFAULT 0,       -- pool credits spent since cap_week_start
+    cap_week_start   bigint,                          -- its first pool spend after the last cap week ended
     created_at       bigint NOT NULL,
     removed_at       bigint
   );
