@@ -11,9 +11,15 @@ import { BENCH_RATE_CARD, BENCH_REQUEST, BENCH_USAGE } from './ledgerBenchWorklo
 
 const [where = '', seconds = '3', inFlight = '64', maxBatch] = process.argv.slice(2);
 
+/** node-postgres' default pool size. */
+const NAIVE_CONNECTIONS = 10;
+
 async function open(): Promise<LedgerBook> {
   if (where.startsWith('postgres://')) {
-    return PostgresLedger.open({ url: where, rateCard: BENCH_RATE_CARD, readConnections: 1, maxBatch: maxBatch === undefined ? undefined : Number(maxBatch) });
+    // The naive baseline: every write a transaction of its own, ten at a time, as an application on a
+    // connection pool without group commit would do.
+    const naive = maxBatch === undefined ? {} : { maxBatch: Number(maxBatch), writeConnections: NAIVE_CONNECTIONS };
+    return PostgresLedger.open({ url: where, rateCard: BENCH_RATE_CARD, readConnections: 1, ...naive });
   }
   return SqliteBook.open({ path: where, rateCard: BENCH_RATE_CARD });
 }

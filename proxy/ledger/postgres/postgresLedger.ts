@@ -62,6 +62,11 @@ export interface PostgresLedgerOptions {
    * transaction of its own: the naive baseline the ledger benchmark compares group commit with.
    */
   maxBatch?: number;
+  /**
+   * Write transactions in flight at once (default 2): while one commits, the next is already waiting
+   * for the account row's lock on the server, so no round trip is spent idle between them.
+   */
+  writeConnections?: number;
 }
 
 /** One write waiting for the next transaction. */
@@ -105,9 +110,11 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
   private readonly time: TrustedClock;
   private readonly clock: () => number;
   private readonly reports: PostgresReports;
-  private writer: pg.Client | null = null;
+  /** Write connections not in a transaction now. */
+  private readonly idleWriters: pg.Client[] = [];
+  /** Transactions on the wire now (at most writeConnections). */
+  private active = 0;
   private queue: QueuedWrite[] = [];
-  private draining = false;
   private scheduled = false;
   private closed = false;
   private supervision: NodeJS.Timeout[] | null = null;
@@ -121,6 +128,7 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
   /** The plan a new seat gets when none is named. */
   private readonly initialPlan: string;
   private readonly maxBatch: number;
+  private readonly writeConnections: number;
 
   private constructor(
     private readonly url: string,
@@ -129,6 +137,7 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
   ) {
     this.initialPlan = options.initialPlan ?? 'plus';
     this.maxBatch = options.maxBatch ?? Number.MAX_SAFE_INTEGER;
+    this.writeConnections = Math.max(1, options.writeConnections ?? 2);
     this.clock = options.clock ?? Date.now;
     this.time = new TrustedClock(this.clock, options.monotonicClock ?? systemMonotonicClock);
     this.owner = registerInstance();
@@ -177,8 +186,8 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    while (this.draining || this.queue.length > 0) {
-      if (!this.draining) void this.drain();
+    while (this.active > 0 || this.queue.length > 0) {
+      this.drain();
       await new Promise((resolve) => setImmediate(resolve));
     }
     for (const timer of this.supervision ?? []) clearInterval(timer);
@@ -193,8 +202,7 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
     this.listener = null;
     unregisterInstance(this.owner);
     await this.pool.query('DELETE FROM instances WHERE id = $1', [this.owner.instance]).catch(() => undefined);
-    await this.writer?.end().catch(() => undefined);
-    this.writer = null;
+    for (const client of this.idleWriters.splice(0)) await client.end().catch(() => undefined);
     await this.pool.end();
   }
 
@@ -527,30 +535,29 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
 
   /** Queues `run` for the next transaction; `declare` names the rows it needs loaded besides the account. */
   private write<T>(run: (tx: SnapshotTx, w: Working, seats: SeatScope) => T, declare?: (needs: Needs) => void): Promise<T> {
-    if (this.closed && !this.draining) return Promise.reject(new LedgerError('invalid_argument', 'the ledger is closed'));
+    if (this.closed && this.active === 0) return Promise.reject(new LedgerError('invalid_argument', 'the ledger is closed'));
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ run, declare, resolve: resolve as (value: unknown) => void, reject });
-      if (!this.draining && !this.scheduled) {
+      // The turn's other writes join this one: the transaction starts once the turn's callbacks are done.
+      if (!this.scheduled) {
         this.scheduled = true;
         setImmediate(() => {
           this.scheduled = false;
-          void this.drain();
+          this.drain();
         });
       }
     });
   }
 
-  /** Commits the queue, one transaction after another, until nothing waits. */
-  private async drain(): Promise<void> {
-    if (this.draining) return;
-    this.draining = true;
-    try {
-      while (this.queue.length > 0) {
-        const batch = this.queue.splice(0, this.maxBatch);
-        await this.commitBatch(batch);
-      }
-    } finally {
-      this.draining = false;
+  /** Starts transactions for what is queued, as many at once as there are write connections. */
+  private drain(): void {
+    while (this.queue.length > 0 && this.active < this.writeConnections) {
+      const batch = this.queue.splice(0, this.maxBatch);
+      this.active++;
+      void this.commitBatch(batch).finally(() => {
+        this.active--;
+        this.drain();
+      });
     }
   }
 
@@ -564,7 +571,6 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
       // by the server: each write again alone, so that only the one at fault fails.
       const failure = unavailable(error, this.url);
       const outOfReach = failure instanceof LedgerError && failure.code === 'unavailable';
-      if (outOfReach) this.dropWriter();
       if (batch.length === 1 || outOfReach) {
         for (const queued of batch) queued.reject(failure);
       } else {
@@ -579,7 +585,7 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
   private async transaction(batch: QueuedWrite[]): Promise<{ ok: boolean; value: unknown }[]> {
     const needs = emptyNeeds();
     for (const queued of batch) queued.declare?.(needs);
-    const client = await this.connectedWriter();
+    const client = await this.takeWriter();
     let began = false;
     try {
       const results = (await client.query(loadSql(needs))) as unknown as pg.QueryResult[];
@@ -624,9 +630,12 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
         }
       });
       await client.query(flushSql(tx.changes(), w.account, touched));
+      this.idleWriters.push(client);
       return outcomes;
     } catch (error) {
-      if (began) await client.query('ROLLBACK').catch(() => this.dropWriter());
+      // A connection that failed mid-transaction is not trusted again: a fresh one replaces it.
+      if (began) await client.query('ROLLBACK').catch(() => undefined);
+      client.end().catch(() => undefined);
       throw error;
     }
   }
@@ -639,20 +648,24 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
     return { ...time, account, mustSave: false, posted: [] };
   }
 
-  private async connectedWriter(): Promise<pg.Client> {
-    if (this.writer) return this.writer;
+  /** An idle write connection, or a new one. */
+  private async takeWriter(): Promise<pg.Client> {
+    const idle = this.idleWriters.pop();
+    if (idle) return idle;
     const client = newClient(this.url);
-    // A dropped connection is noticed by the next query; the event must not crash the process.
-    client.on('error', () => this.dropWriter(client));
-    await client.connect();
-    this.writer = client;
+    // A dropped connection is noticed by its next query; the event must not crash the process.
+    client.on('error', () => {
+      const at = this.idleWriters.indexOf(client);
+      if (at >= 0) this.idleWriters.splice(at, 1);
+      client.end().catch(() => undefined);
+    });
+    try {
+      await client.connect();
+    } catch (error) {
+      client.end().catch(() => undefined);
+      throw error;
+    }
     return client;
-  }
-
-  private dropWriter(client = this.writer): void {
-    if (client === null) return;
-    if (this.writer === client) this.writer = null;
-    client.end().catch(() => undefined);
   }
 
   /** A status or limits view: one statement, one snapshot, no lock. */
