@@ -117,7 +117,9 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
   private queue: QueuedWrite[] = [];
   private scheduled = false;
   private closed = false;
-  private supervision: NodeJS.Timeout[] | null = null;
+  /** The heartbeat (every open ledger) and the recovery of dead instances' holds (a supervising gateway). */
+  private beat: NodeJS.Timeout | null = null;
+  private recovery: NodeJS.Timeout | null = null;
   /** Counts changes by anyone: this instance's commits, and other instances' notifications. */
   private changes = 0;
   private listener: pg.Client | null = null;
@@ -153,6 +155,7 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
     const plans = options.plans ?? BUILT_IN_PLANS;
     if (!planNamed(plans, initialPlan)) throw unknownPlan(initialPlan, plans);
     const pool = newPool(options.url, options.readConnections ?? 4);
+    let ledger: PostgresLedger | null = null;
     try {
       const client = await pool.connect();
       try {
@@ -160,15 +163,19 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
       } finally {
         client.release();
       }
-      const ledger = new PostgresLedger(options.url, pool, options);
-      await ledger.heartbeat();
-      await ledger.seedTail();
-      await ledger.write(
-        (_tx, w, seats) => seats.act(DEFAULT_SEAT, () => ledger.rules.initialize(w, initialPlan, options.initialAutoUseCredits ?? true)),
+      const opened = (ledger = new PostgresLedger(options.url, pool, options));
+      await opened.heartbeat();
+      // Alive while open, however long: another instance settles this one's holds only once it stops beating.
+      opened.beat = setInterval(() => void opened.heartbeat().catch(() => undefined), HEARTBEAT_MS);
+      opened.beat.unref();
+      await opened.seedTail();
+      await opened.write(
+        (_tx, w, seats) => seats.act(DEFAULT_SEAT, () => opened.rules.initialize(w, initialPlan, options.initialAutoUseCredits ?? true)),
         (needs) => needs.seats.add(DEFAULT_SEAT),
       );
-      return ledger;
+      return opened;
     } catch (error) {
+      if (ledger?.beat) clearInterval(ledger.beat);
       await pool.end().catch(() => undefined);
       const failure = unavailable(error, options.url);
       if (failure instanceof LedgerError) throw failure;
@@ -190,7 +197,8 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
       this.drain();
       await new Promise((resolve) => setImmediate(resolve));
     }
-    for (const timer of this.supervision ?? []) clearInterval(timer);
+    if (this.beat) clearInterval(this.beat);
+    if (this.recovery) clearInterval(this.recovery);
     if (this.notifyTimer) {
       // A command that changed the ledger and exits at once must still tell the running gateways.
       clearTimeout(this.notifyTimer);
@@ -257,21 +265,18 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
   }
 
   /**
-   * Keeps this instance alive in the ledger's eyes (a heartbeat every HEARTBEAT_MS) and settles dead
-   * instances' holds every RECOVERY_INTERVAL_MS, until close. Failures wait for the next tick: the
-   * database may be briefly out of reach, and requests report that themselves.
+   * Settles dead instances' holds every RECOVERY_INTERVAL_MS, until close (a gateway runs this; a
+   * one-shot command need not). Failures wait for the next tick: the database may be briefly out of
+   * reach, and requests report that themselves.
    */
   supervise(onRecovered: (count: number) => void = () => undefined): void {
-    if (this.supervision) return;
-    const beat = setInterval(() => void this.heartbeat().catch(() => undefined), HEARTBEAT_MS);
-    const recovery = setInterval(() => {
+    if (this.recovery) return;
+    this.recovery = setInterval(() => {
       void this.recoverIfDue()
         .then((count) => count > 0 && onRecovered(count))
         .catch(() => undefined);
     }, RECOVERY_INTERVAL_MS);
-    beat.unref();
-    recovery.unref();
-    this.supervision = [beat, recovery];
+    this.recovery.unref();
   }
 
   // ---- credits and settings -----------------------------------------------------------------------
