@@ -96,7 +96,8 @@ export function listCredits(ledger: LedgerBook): Promise<GrantRow[]> {
   return ledger.grants();
 }
 
-export function usage(ledger: LedgerBook, query: UsageQueryParams): Promise<UsageRow[] | UsageGroup[]> {
-  const base = { since: query.since, until: query.until, limit: query.limit, beforeId: query.before };
+/** `query.seat`: only that seat's rows (a member on a team's ledger reads its own). */
+export function usage(ledger: LedgerBook, query: UsageQueryParams & { seat?: string }): Promise<UsageRow[] | UsageGroup[]> {
+  const base = { seat: query.seat, since: query.since, until: query.until, limit: query.limit, beforeId: query.before };
   return query.groupBy ? ledger.usageGroups({ ...base, groupBy: query.groupBy }) : ledger.usageRows(base);
 }

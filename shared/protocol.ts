@@ -96,6 +96,8 @@ export interface UsageGroup {
 }
 
 export interface UsageQuery {
+  /** Only this seat's rows (a team's ledger: a member reads its own seat's usage). */
+  seat?: string;
   /** Inclusive lower bound, ISO-8601. */
   since?: string;
   /** Exclusive upper bound, ISO-8601. */

@@ -151,6 +151,11 @@ describe('a team gateway on PostgreSQL', () => {
 
     // Both instances know bob's token by now; removing the seat revokes it on every instance within a second.
     expect((await chatStream(b!.url, bob)).status).toBe(200);
+    // A member reads its own seat's usage; an admin reads every seat's.
+    const usageOf = async (bearer: string) =>
+      JSON.parse((await rawRequest(`${a!.url}/creditgate/v1/usage`, { method: 'GET', headers: { authorization: `Bearer ${bearer}` } })).body.toString()) as { client: string }[];
+    expect((await usageOf(alice)).map((row) => row.client)).toEqual(['alice']);
+    expect((await usageOf(token('--name', 'ops', '--admin'))).map((row) => row.client).sort()).toEqual(['alice', 'bob']);
     expect(cli(['seat', 'remove', 'bob'], env).status).toBe(0);
     const removedAt = Date.now();
     await eventually(async () => {

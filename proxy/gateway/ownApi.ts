@@ -60,7 +60,8 @@ export async function handleOwnApi(
       case 'GET /creditgate/v1/rate-card':
         return sendJson(res, 200, ctx.rateCard);
       case 'GET /creditgate/v1/usage':
-        return sendUsage(ctx, res, url);
+        // A member reads its own seat's rows; an admin every seat's.
+        return sendUsage(ctx, res, url, client.role === 'admin' ? undefined : client.seat);
       default:
         return sendError(res, null, 'not_found', `No such Creditgate endpoint: ${route}`);
     }

@@ -25,16 +25,17 @@ const CSV_PAGE = 1_000;
 
 const CSV_HEADERS = { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': 'attachment; filename="creditgate-usage.csv"' };
 
-export async function sendUsage(ctx: GatewayContext, res: ServerResponse, url: RequestUrl): Promise<void> {
+/** `seat`: a member's seat on a team's ledger, whose rows alone it may read (undefined: every row). */
+export async function sendUsage(ctx: GatewayContext, res: ServerResponse, url: RequestUrl, seat?: string): Promise<void> {
   const parsed = usageQuerySchema.safeParse(Object.fromEntries(new URLSearchParams(url.search)));
   if (!parsed.success) return sendError(res, null, 'invalid_request', describeIssues(parsed.error));
-  const query = parsed.data;
+  const query = { ...parsed.data, seat };
   if (query.groupBy) return sendGroups(res, (await operations.usage(ctx.book, query)) as UsageGroup[], query.format);
   if (query.format === 'csv' && query.limit === undefined) return streamCsv(ctx, res, query);
 
   const limit = Math.min(query.limit ?? DEFAULT_USAGE_PAGE, MAX_USAGE_PAGE);
   // One row more than the page tells whether an older page exists.
-  const rows = await ctx.book.usageRows({ since: query.since, until: query.until, beforeId: query.before, limit: limit + 1 });
+  const rows = await ctx.book.usageRows({ seat, since: query.since, until: query.until, beforeId: query.before, limit: limit + 1 });
   const page = rows.length > limit ? rows.slice(1) : rows;
   const headers: Record<string, string> = rows.length > limit ? { link: `<${nextPageUrl(url, page[0]!.id)}>; rel="next"` } : {};
   if (query.format === 'csv') {
@@ -60,13 +61,13 @@ function nextPageUrl(url: RequestUrl, oldestId: number): string {
 }
 
 /** Every row of the range, oldest first, a page per turn of the event loop and no faster than the reader reads. */
-async function streamCsv(ctx: GatewayContext, res: ServerResponse, query: UsageQueryParams): Promise<void> {
+async function streamCsv(ctx: GatewayContext, res: ServerResponse, query: UsageQueryParams & { seat?: string }): Promise<void> {
   res.writeHead(200, CSV_HEADERS);
   res.write(csvHeader<UsageRow>(USAGE_ROW_COLUMNS));
   try {
     let afterId: number | undefined;
     for (;;) {
-      const rows = await ctx.book.usageRows({ since: query.since, until: query.until, beforeId: query.before, afterId, oldestFirst: true, limit: CSV_PAGE });
+      const rows = await ctx.book.usageRows({ seat: query.seat, since: query.since, until: query.until, beforeId: query.before, afterId, oldestFirst: true, limit: CSV_PAGE });
       if (rows.length > 0 && !res.write(csvLines(rows, USAGE_ROW_COLUMNS))) await drained(res);
       if (rows.length < CSV_PAGE || res.destroyed) break;
       afterId = rows.at(-1)!.id;

@@ -70,11 +70,11 @@ export class PostgresReports {
   }
 }
 
-/** The query's time range and page cursors as a WHERE clause with numbered parameters. */
-function range(q: UsageQuery): { where: string; params: number[] } {
-  const params: number[] = [];
+/** The query's seat, time range and page cursors as a WHERE clause with numbered parameters. */
+function range(q: UsageQuery): { where: string; params: (number | string)[] } {
+  const params: (number | string)[] = [];
   const clauses: string[] = ['TRUE'];
-  const add = (clause: string, value: number): void => {
+  const add = (clause: string, value: number | string): void => {
     params.push(value);
     clauses.push(clause.replace('?', `$${params.length}`));
   };
@@ -82,6 +82,7 @@ function range(q: UsageQuery): { where: string; params: number[] } {
   const until = parseBound(q.until, 'until');
   if (since !== null) add('ts >= ?', since);
   if (until !== null) add('ts < ?', until);
+  if (q.seat !== undefined) add('seat = ?', q.seat);
   if (q.afterId !== undefined) add('id > ?', q.afterId);
   if (q.beforeId !== undefined) add('id < ?', q.beforeId);
   return { where: clauses.join(' AND '), params };
