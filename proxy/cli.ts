@@ -11,6 +11,7 @@ import { formatCredits, parseCredits } from '../shared/money';
 import type { GrantRow, Status, UsageGroup, UsageRow } from '../shared/protocol';
 import { USAGE_GROUP_KEYS } from '../shared/protocol';
 import { ConfigError } from './config';
+import { parseHostName, parseListenHost, type Parsed } from './config/values';
 import * as operations from './accountOperations';
 import { GatewayRunningError } from './gatewayLock';
 import { formatSeats, formatStatus, formatGrants, formatUsage } from './cliFormat';
@@ -77,18 +78,48 @@ function parsePort(value: string): number {
   return port;
 }
 
+/** A commander parser from one of the config's value parsers: the same rules on the flag as in the file. */
+function flagParser<T>(parse: (text: string) => Parsed<T>): (text: string) => T {
+  return (text) => {
+    const parsed = parse(text);
+    if (!parsed.ok) throw new InvalidArgumentError(parsed.message);
+    return parsed.value;
+  };
+}
+
+function collectHostName(text: string, previous: string[] = []): string[] {
+  return [...previous, flagParser(parseHostName)(text)];
+}
+
 function parseAmount(value: string): number {
   const micro = parseCredits(value);
   if (micro === null || micro <= 0) throw new InvalidArgumentError('expected a positive number of credits with at most 6 decimals');
   return Number(formatCredits(micro));
 }
 
+interface ServeOptions {
+  port?: number;
+  host?: string;
+  allowedHost?: string[];
+  tlsCert?: string;
+  tlsKey?: string;
+}
+
 program
   .command('serve')
-  .description('run the gateway in the foreground on 127.0.0.1')
+  .description('run the gateway in the foreground (on 127.0.0.1 unless --host says otherwise)')
   .option('--port <n>', 'port to listen on (0 picks a free one; default: config, $CREDITGATE_PORT or 8788)', parsePort)
-  .action(async (options: { port?: number }, command: Command) => {
-    const location = { ...globals(command), port: options.port };
+  .option('--host <addr>', 'IP address to listen on, e.g. 0.0.0.0 for a team gateway (default: config, or 127.0.0.1)', flagParser(parseListenHost))
+  .option('--allowed-host <name>', 'a Host name clients may use besides localhost, 127.0.0.1 and [::1] (repeatable)', collectHostName)
+  .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate (chain); needs --tls-key')
+  .option('--tls-key <file>', 'the PEM private key of --tls-cert')
+  .action(async (options: ServeOptions, command: Command) => {
+    if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) {
+      throw new InvalidArgumentError('--tls-cert and --tls-key go together: give both (HTTPS) or neither (HTTP, or TLS at a reverse proxy)');
+    }
+    const tls = options.tlsCert !== undefined && options.tlsKey !== undefined ? { certFile: options.tlsCert, keyFile: options.tlsKey } : undefined;
+    const network = { host: options.host, allowedHosts: options.allowedHost, tls };
+    const location = { ...globals(command), port: options.port, network };
     const database = location.database ?? databaseOf(location);
     const running = database ? await serveTeamGateway({ ...location, database }, process.env, log) : await serveGateway(location, process.env, log);
     console.log(`listening on ${running.gateway.url}`);

@@ -10,7 +10,9 @@ import { rememberAccountRules, rememberedRulesFile } from './config/remembered';
 import { DATABASE_FILE, preparePrivateDataDir } from './dataDir';
 import { GatewayLock } from './gatewayLock';
 import type { Logger } from './gateway/context';
+import { isWildcardAddress, LOOPBACK_ADDRESS, type ListenAddress } from './gateway/listenAddress';
 import { Gateway, type GatewayOptions, type StopOptions } from './gateway/server';
+import { readTlsCredentials, type TlsFiles } from './gateway/tlsCredentials';
 import { UpstreamKeys } from './gateway/upstream';
 import type { LedgerBook } from './ledger/book';
 import { Ledger } from './ledger/ledger';
@@ -137,6 +139,30 @@ function gatewayLimits(config: ResolvedConfig): Pick<GatewayOptions, 'upstreamTi
   };
 }
 
+/** `creditgate serve`'s flags for listening beyond loopback; each one given wins over the config's. */
+export interface NetworkFlags {
+  host?: string;
+  allowedHosts?: string[];
+  tls?: TlsFiles;
+}
+
+/**
+ * Where `creditgate serve` listens: flags over the config. Its TLS files are read now, so that a bad
+ * one stops the start with its name. Tokens are required on every address (the front door asks for
+ * one whatever the address); plain HTTP on every interface gets a warning, since tokens then cross the
+ * network in the clear unless a reverse proxy in front terminates TLS.
+ */
+function listenAddress(flags: NetworkFlags, config: ResolvedConfig, log: Logger): ListenAddress {
+  const host = flags.host ?? config.host;
+  const tlsFiles = flags.tls ?? config.tls;
+  const tls = tlsFiles ? readTlsCredentials(tlsFiles) : null;
+  if (isWildcardAddress(host) && !tls) {
+    log.warn(`listening on every interface (${host}) without TLS: tokens cross the network in the clear unless a reverse proxy terminates TLS`);
+  }
+  const allowedHosts = flags.allowedHosts && flags.allowedHosts.length > 0 ? flags.allowedHosts : config.allowedHosts;
+  return { host, allowedHosts, tls };
+}
+
 export interface RunningGateway {
   account: Account;
   gateway: Gateway;
@@ -144,16 +170,22 @@ export interface RunningGateway {
   stop(options?: StopOptions): Promise<void>;
 }
 
-/** Starts the gateway on the data directory's SQLite ledger: one per data directory, holds of a dead gateway settled first. */
+/**
+ * Starts the gateway on the data directory's SQLite ledger: one per data directory, holds of a dead
+ * gateway settled first. Without `network` (the editor's own gateway) it listens on loopback whatever
+ * the config says.
+ */
 export async function serveGateway(
-  location: RuntimeLocation & { port?: number },
+  location: RuntimeLocation & { port?: number; network?: NetworkFlags },
   env: NodeJS.ProcessEnv,
   log: Logger,
   keys: UpstreamKeys = UpstreamKeys.fromEnv(env),
 ): Promise<RunningGateway> {
   const account = openAccount(location, env, log, 'gateway');
   let lock: GatewayLock;
+  let address: ListenAddress;
   try {
+    address = location.network ? listenAddress(location.network, account.config, log) : LOOPBACK_ADDRESS;
     lock = GatewayLock.acquire(account.dataDir);
   } catch (error) {
     account.ledger.close();
@@ -175,6 +207,7 @@ export async function serveGateway(
         maxBodyBytes: account.config.maxBodyBytes,
         overspendMargin: account.config.overspendMargin,
         ...gatewayLimits(account.config),
+        address,
         log,
         instanceId: lock.instance,
       },
@@ -213,12 +246,14 @@ export interface RunningTeamGateway {
  * answers 503 while the database is away, resuming by itself.
  */
 export async function serveTeamGateway(
-  location: RuntimeLocation & { port?: number; database: string },
+  location: RuntimeLocation & { port?: number; database: string; network?: NetworkFlags },
   env: NodeJS.ProcessEnv,
   log: Logger,
   keys: UpstreamKeys = UpstreamKeys.fromEnv(env),
 ): Promise<RunningTeamGateway> {
   const { config } = accountConfig(location, env, log, 'gateway');
+  // Read before the database is opened: a bad certificate stops the start with nothing to close.
+  const address = location.network ? listenAddress(location.network, config, log) : LOOPBACK_ADDRESS;
   const ledger = await PostgresLedger.open({
     url: location.database,
     rateCard: config.rateCard,
@@ -241,6 +276,7 @@ export async function serveTeamGateway(
         maxBodyBytes: config.maxBodyBytes,
         overspendMargin: config.overspendMargin,
         ...gatewayLimits(config),
+        address,
         log,
         instanceId: randomUUID(),
       },

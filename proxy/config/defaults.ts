@@ -2,6 +2,8 @@
 
 export const DEFAULT_PLAN = 'plus';
 export const DEFAULT_PORT = 8788;
+/** Loopback: only this machine's clients reach the gateway unless `--host` says otherwise. */
+export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_UPSTREAMS = {
   openai: { baseUrl: 'https://api.openai.com/v1' },
   anthropic: { baseUrl: 'https://api.anthropic.com' },

@@ -17,6 +17,7 @@ import {
   DEFAULT_MAX_BODY_BYTES,
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_OVERSPEND_MARGIN_CREDITS,
+  DEFAULT_HOST,
   DEFAULT_PLAN,
   DEFAULT_PORT,
   DEFAULT_REQUEST_BODY_TIMEOUT_MS,
@@ -49,6 +50,12 @@ export interface ResolvedConfig {
   autoUseCredits: boolean;
   upstreams: { openai: { baseUrl: string }; anthropic: { baseUrl: string } };
   port: number;
+  /** Where `creditgate serve` listens (an IP address); the editor's own gateway always uses loopback. */
+  host: string;
+  /** Host header names `creditgate serve` answers besides the loopback ones. */
+  allowedHosts: string[];
+  /** Certificate and key files for `creditgate serve` to serve HTTPS with (absolute paths), or null. */
+  tls: { certFile: string; keyFile: string } | null;
   maxBodyBytes: number;
   /** How far past what is left a request admitted on the last of the allowance or credits may go. */
   overspendMargin: Micro;
@@ -190,6 +197,10 @@ export function loadConfig(options: { configFile?: string | null; env?: NodeJS.P
       },
     },
     port: env.overrides.port ?? file.port ?? DEFAULT_PORT,
+    host: file.host ?? DEFAULT_HOST,
+    allowedHosts: file.allowedHosts ?? [],
+    // Relative to the config file, like rateCardFile.
+    tls: file.tls && configFile ? { certFile: path.resolve(path.dirname(configFile), file.tls.cert), keyFile: path.resolve(path.dirname(configFile), file.tls.key) } : null,
     maxBodyBytes: file.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     overspendMargin: creditsToMicro(file.overspendMargin ?? DEFAULT_OVERSPEND_MARGIN_CREDITS)!,
     upstreamTimeoutMs: file.upstreamTimeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS,

@@ -6,7 +6,7 @@ import { creditsToMicro } from '../../shared/money';
 import { rateCardSchema } from '../../shared/rateCard';
 import * as z from '../../shared/zod';
 import { MAX_TIMEOUT_MS } from './defaults';
-import { MAX_PORT, parseBaseUrl, parseDatabaseUrl } from './values';
+import { MAX_PORT, parseBaseUrl, parseDatabaseUrl, parseHostName, parseListenHost, type Parsed } from './values';
 
 const credits = z
   .number()
@@ -21,16 +21,20 @@ const planSchema = z.strictObject({
   seats: z.optional(z.number().check(z.int(), z.positive())),
 });
 
-const baseUrlSchema = z.pipe(
-  z.string(),
-  z.transform((text: string, ctx) => {
-    const parsed = parseBaseUrl(text);
-    if (parsed.ok) return parsed.value;
-    // zod/mini's transform context has no addIssue: the issue goes straight into the payload.
-    ctx.issues.push({ code: 'custom', message: parsed.message, input: text });
-    return z.NEVER;
-  }),
-);
+/** A string checked and normalised by one of values.ts's parsers. */
+const parsedString = <T>(parse: (text: string) => Parsed<T>) =>
+  z.pipe(
+    z.string(),
+    z.transform((text: string, ctx) => {
+      const parsed = parse(text);
+      if (parsed.ok) return parsed.value;
+      // zod/mini's transform context has no addIssue: the issue goes straight into the payload.
+      ctx.issues.push({ code: 'custom', message: parsed.message, input: text });
+      return z.NEVER;
+    }),
+  );
+
+const baseUrlSchema = parsedString(parseBaseUrl);
 
 const upstreamSchema = z.strictObject({ baseUrl: baseUrlSchema });
 
@@ -55,6 +59,10 @@ export const configFileSchema = z.strictObject({
   autoUseCredits: z.optional(z.boolean()),
   upstreams: z.optional(z.strictObject({ openai: z.optional(upstreamSchema), anthropic: z.optional(upstreamSchema) })),
   port: z.optional(z.number().check(z.int(), z.gte(0), z.lte(MAX_PORT))),
+  // `creditgate serve` beyond loopback (docs/product.md §8); the editor's own gateway stays on loopback.
+  host: z.optional(parsedString(parseListenHost)),
+  allowedHosts: z.optional(z.array(parsedString(parseHostName))),
+  tls: z.optional(z.strictObject({ cert: nonEmpty(), key: nonEmpty() })),
   maxBodyBytes: z.optional(z.number().check(z.int(), z.positive())),
   overspendMargin: z.optional(credits),
   upstreamTimeoutMs: z.optional(timeoutMs()),

@@ -1,4 +1,5 @@
 /** Value parsers shared by the config file schema and the environment overrides. */
+import { isIP } from 'node:net';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; message: string };
 
@@ -48,4 +49,31 @@ export function parseDatabaseUrl(text: string): Parsed<string> {
   }
   if (!url.hostname && !url.searchParams.has('host')) return { ok: false, message: 'the database URL names no host' };
   return { ok: true, value: text.trim() };
+}
+
+/**
+ * The address `creditgate serve` listens on: an IP address (`--host`), IPv6 with or without brackets.
+ * Names are refused: which address a name resolves to, and so who can reach the gateway, should be
+ * what the user typed, not what a resolver answered at start.
+ */
+export function parseListenHost(text: string): Parsed<string> {
+  const trimmed = text.trim();
+  const address = trimmed.startsWith('[') && trimmed.endsWith(']') ? trimmed.slice(1, -1) : trimmed;
+  if (isIP(address) !== 0) return { ok: true, value: address.toLowerCase() };
+  return { ok: false, message: `expected an IP address to listen on (127.0.0.1, 0.0.0.0, ::, 10.0.0.5…), got ${JSON.stringify(text)}` };
+}
+
+/** A DNS name: dot-separated labels of letters, digits and inner hyphens. */
+const DNS_NAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
+/**
+ * A name clients may put in the Host header (`--allowed-host`): a DNS name or an IP address, without
+ * a port (any port is accepted). Normalised as it is compared: lower case, IPv6 in brackets.
+ */
+export function parseHostName(text: string): Parsed<string> {
+  const name = text.trim().toLowerCase();
+  const bare = name.startsWith('[') && name.endsWith(']') ? name.slice(1, -1) : name;
+  if (isIP(bare) === 6) return { ok: true, value: `[${bare}]` };
+  if (isIP(bare) === 4 || DNS_NAME.test(name)) return { ok: true, value: name };
+  return { ok: false, message: `expected a host name or IP address without a port (team.example.com, 10.0.0.5), got ${JSON.stringify(text)}` };
 }

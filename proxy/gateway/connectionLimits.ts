@@ -2,11 +2,13 @@
  * The gateway's HTTP server, with what one client may hold of it bounded: the time to send its
  * headers and its whole request, idle time between requests, and the connections open at once. Node
  * enforces the times; the connection cap is ours, so the excess gets a 503 at once rather than a
- * reset or a wait.
+ * reset or a wait. With TLS credentials it is an HTTPS server, bounded the same way.
  */
 import http from 'node:http';
+import https from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { TlsCredentials } from './listenAddress';
 import { rawErrorResponse } from './respond';
 
 export interface ConnectionLimits {
@@ -22,25 +24,30 @@ export interface ConnectionLimits {
 /** How long a refusal may take to reach its client before the socket is destroyed. */
 const REFUSAL_LINGER_MS = 1_000;
 
-export function createLimitedServer(limits: ConnectionLimits, onRequest: http.RequestListener): http.Server {
+export type GatewayServer = http.Server | https.Server;
+
+export function createLimitedServer(limits: ConnectionLimits, tls: TlsCredentials | null, onRequest: http.RequestListener): GatewayServer {
   const refused = new WeakSet<Socket>();
-  const server = http.createServer(
-    {
-      keepAlive: true,
-      headersTimeout: limits.requestHeadersTimeoutMs,
-      // Node stops this clock once the request is in, never during the response: the minutes-long
-      // streams of coding agents are bounded by the upstream timeouts instead.
-      requestTimeout: limits.requestBodyTimeoutMs,
-      connectionsCheckingInterval: checkingInterval(limits),
-    },
-    (req, res) => {
-      if (!refused.has(req.socket)) onRequest(req, res);
-    },
-  );
+  const options: http.ServerOptions = {
+    keepAlive: true,
+    headersTimeout: limits.requestHeadersTimeoutMs,
+    // Node stops this clock once the request is in, never during the response: the minutes-long
+    // streams of coding agents are bounded by the upstream timeouts instead.
+    requestTimeout: limits.requestBodyTimeoutMs,
+    connectionsCheckingInterval: checkingInterval(limits),
+  };
+  const listener: http.RequestListener = (req, res) => {
+    if (!refused.has(req.socket)) onRequest(req, res);
+  };
+  // A handshake is part of sending the headers: it gets the same deadline.
+  const server = tls
+    ? https.createServer({ ...options, cert: tls.cert, key: tls.key, handshakeTimeout: limits.requestHeadersTimeoutMs }, listener)
+    : http.createServer(options, listener);
   server.keepAliveTimeout = limits.keepAliveTimeoutMs;
   let open = 0;
-  // Prepended, so it runs before Node's own listener hands the socket to the HTTP parser.
-  server.prependListener('connection', (socket: Socket) => {
+  // Prepended, so it runs before Node's own listener hands the socket to the HTTP parser. Over TLS
+  // the count starts once the handshake is done, so that the refusal can be read.
+  server.prependListener(tls ? 'secureConnection' : 'connection', (socket: Socket) => {
     open++;
     socket.once('close', () => open--);
     if (open <= limits.maxConnections) return;

@@ -1,7 +1,8 @@
 /**
  * The gateway's HTTP server: the front door (Host check, CORS refusal, token auth), then routing to
  * the health check, the gateway's own API, or a metered upstream exchange. It listens on loopback
- * only, and stops gracefully: requests in flight get a grace period, the rest are ended and billed.
+ * unless told another address (team mode), and stops gracefully: requests in flight get a grace
+ * period, the rest are ended and billed.
  */
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,7 +15,7 @@ import { Ledger } from '../ledger/ledger';
 import { DEFAULT_SEAT } from '../ledger/seats';
 import type { PostgresLedger } from '../ledger/postgres/postgresLedger';
 import type { SettlementEvents } from '../ledger/settlements';
-import { createLimitedServer, type ConnectionLimits } from './connectionLimits';
+import { createLimitedServer, type ConnectionLimits, type GatewayServer } from './connectionLimits';
 import type { AdmissionEstimator, GatewayContext, Logger, RequestUrl, UpstreamTimeouts } from './context';
 import { failureAnswer } from './failures';
 import type { GatewayLedger } from './gatewayLedger';
@@ -24,7 +25,8 @@ import { exchanges, forwardUnmetered, handleMeteredRequest } from './meteredExch
 import { handleOwnApi } from './ownApi';
 import { normaliseRequestPath } from './requestPath';
 import { sendError, sendJson } from './respond';
-import { isCorsPreflight, isLoopbackHost, presentedToken } from './security';
+import { acceptedHostNames, gatewayUrl, LOOPBACK_ADDRESS, type ListenAddress } from './listenAddress';
+import { HostAllowList, isCorsPreflight, presentedToken } from './security';
 import { StatusFeed } from './statusFeed';
 import { Upstreams, type UpstreamEndpoints, type UpstreamKeys } from './upstream';
 
@@ -40,6 +42,8 @@ export interface GatewayOptions {
   overspendMargin: Micro;
   upstreamTimeouts: UpstreamTimeouts;
   connections: ConnectionLimits;
+  /** Where to listen, which Host names to answer, and TLS (default: 127.0.0.1, plain HTTP). */
+  address?: ListenAddress;
   /** How long close() lets requests in flight finish before it ends them. */
   shutdownGraceMs: number;
   log: Logger;
@@ -68,7 +72,9 @@ export class Gateway {
   readonly feed: StatusFeed;
   private readonly ledger: GatewayLedger;
   private readonly ctx: GatewayContext;
-  private readonly server: http.Server;
+  private readonly server: GatewayServer;
+  private readonly address: ListenAddress;
+  private readonly hosts: HostAllowList;
   /** A status feed per seat of a team's ledger besides the default one, made when a member first listens. */
   private readonly seatFeeds = new Map<string, StatusFeed>();
   /** token → client name and role; cleared on every database change (a token may have been revoked). */
@@ -112,16 +118,18 @@ export class Gateway {
       log: options.log,
       feedFor: (seat) => this.feedFor(seat),
     };
-    this.server = createLimitedServer(options.connections, (req, res) => this.serve(req, res));
+    this.address = options.address ?? LOOPBACK_ADDRESS;
+    this.hosts = new HostAllowList(acceptedHostNames(this.address));
+    this.server = createLimitedServer(options.connections, this.address.tls, (req, res) => this.serve(req, res));
   }
 
-  /** Starts listening on 127.0.0.1; port 0 picks a free one (see `port`). */
+  /** Starts listening on its address (127.0.0.1 by default); port 0 picks a free one (see `port`). */
   static async start(options: GatewayOptions, port: number): Promise<Gateway> {
     const gateway = new Gateway(options);
     try {
       await new Promise<void>((resolve, reject) => {
         gateway.server.once('error', reject);
-        gateway.server.listen(port, '127.0.0.1', () => {
+        gateway.server.listen(port, gateway.address.host, () => {
           gateway.server.off('error', reject);
           resolve();
         });
@@ -139,7 +147,7 @@ export class Gateway {
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return gatewayUrl(this.address, this.port);
   }
 
   get keys(): UpstreamKeys {
@@ -211,8 +219,8 @@ export class Gateway {
   }
 
   private async route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    if (!isLoopbackHost(req.headers.host)) {
-      return sendError(res, null, 'permission', 'Host header must name localhost, 127.0.0.1 or [::1].');
+    if (!this.hosts.allows(req.headers.host)) {
+      return sendError(res, null, 'permission', `Host header must name ${this.hosts.describe()}.`);
     }
     if (isCorsPreflight(req)) {
       return sendError(res, null, 'permission', 'Creditgate does not answer browsers (CORS preflight refused).');

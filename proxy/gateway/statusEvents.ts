@@ -14,7 +14,8 @@ export const STALLED_READER_MS = 60_000;
 export async function streamStatusEvents(feed: StatusFeed, req: IncomingMessage, res: ServerResponse): Promise<void> {
   // Read first: a ledger out of reach answers in the API's error shape, not with an empty stream.
   const first = await feed.current();
-  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  // x-accel-buffering: an nginx in front of a team gateway (README "Serving a team") passes it on at once.
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
   let waiting: Status | null = null;
   let stalled: NodeJS.Timeout | null = null;
   const send = (status: Status): void => {

@@ -38,7 +38,7 @@ export function serve(args: string[], env: NodeJS.ProcessEnv = {}, as: RunAs | n
     const timer = setTimeout(() => reject(new Error(`serve did not start: ${stderr}`)), 15_000);
     child.stdout.on('data', (chunk: Buffer) => {
       stdout += chunk.toString();
-      const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout);
+      const match = /listening on (https?:\/\/\S+:\d+)/.exec(stdout);
       if (match) {
         clearTimeout(timer);
         resolve({ child, url: match[1]!, stderr: () => stderr, exited });
