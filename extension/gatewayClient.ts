@@ -11,12 +11,17 @@ import type { Status } from '../shared/protocol';
 import type { GatewayInfo } from '../shared/rpc';
 import type { UpstreamName } from '../shared/rpc';
 import { InfoChangedNotification, InfoRequest, StatusChangedNotification, UpstreamKeyRejectedNotification } from '../shared/rpc';
+import type { AccountConnection } from './accountConnection';
 import type { ConnectionPhase } from './presentation/statusBarModel';
 import { RestartPolicy } from './presentation/restartPolicy';
 import { GATEWAY_NODE_FLAGS } from '../shared/gatewayRuntime';
 import { gatewayEnvironment, gatewayInitOptions, runtimePath } from './settings';
 
-export class GatewayClient implements vscode.Disposable {
+export class GatewayClient implements AccountConnection {
+  /** The local gateway: not a team server. */
+  readonly server = null;
+  /** Why a local gateway stopped is told by the language client and the logs. */
+  readonly problem = null;
   private client: LanguageClient | null = null;
   private readonly restartPolicy = new RestartPolicy();
   private readonly statusEmitter = new vscode.EventEmitter<Status>();

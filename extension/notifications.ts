@@ -39,7 +39,7 @@ export class Notifications {
     const alerts = this.planner.observe(status, now);
     if (alerts.length > 0) {
       void this.state.update(FIRED_KEY, this.planner.firedKeys());
-      for (const alert of alerts) void this.show(alertMessage(alert, now, { locale: vscode.env.language }));
+      for (const alert of alerts) void this.show(alertMessage(alert, now, { locale: vscode.env.language }), status.role === 'member');
     }
     const unpriced = this.unpriced.observe(status);
     if (unpriced.length > 0) {
@@ -54,10 +54,12 @@ export class Notifications {
     if (choice) await vscode.commands.executeCommand('workbench.action.openSettings', 'creditgate.rateCardFile');
   }
 
-  private async show(message: ReturnType<typeof alertMessage>): Promise<void> {
+  /** A team member gets no button for what only an admin may do (credits, auto-use). */
+  private async show(message: ReturnType<typeof alertMessage>, member: boolean): Promise<void> {
     const show =
       message.severity === 'error' ? vscode.window.showErrorMessage : message.severity === 'warning' ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
-    const choice = await show(message.text, ...message.actions);
+    const actions = member ? message.actions.filter((action) => action === 'View usage') : message.actions;
+    const choice = await show(message.text, ...actions);
     if (choice) await vscode.commands.executeCommand(COMMAND_FOR[choice]);
   }
 }

@@ -5,6 +5,7 @@
  */
 import * as vscode from 'vscode';
 import type { GatewayInitOptions } from '../shared/rpc';
+import { parseBaseUrl, type Parsed } from '../proxy/config/values';
 import { DEFAULT_THRESHOLDS, normalizeThresholds } from './presentation/alerts';
 
 export const SECTION = 'creditgate';
@@ -63,7 +64,20 @@ export function explicitAutoUseCredits(): boolean | undefined {
   return explicit<boolean>('autoUseCredits');
 }
 
+/**
+ * `creditgate.server`: the team gateway to attach to (an http(s) URL without credentials; tokens live
+ * in SecretStorage), or null for the local gateway when empty.
+ */
+export function teamServer(): Parsed<string | null> {
+  const text = nonEmpty(configuration().get<string>('server'));
+  if (text === undefined) return { ok: true, value: null };
+  const parsed = parseBaseUrl(text);
+  return parsed.ok ? parsed : { ok: false, message: `creditgate.server: ${parsed.message}` };
+}
+
 export interface SettingsChange {
+  /** `creditgate.server`: attach to another gateway. */
+  server: boolean;
   restartGateway: boolean;
   thresholds: boolean;
   plan: boolean;
@@ -75,6 +89,7 @@ export function classifyChange(event: vscode.ConfigurationChangeEvent): Settings
   if (!event.affectsConfiguration(SECTION)) return null;
   const affects = (key: string): boolean => event.affectsConfiguration(`${SECTION}.${key}`);
   return {
+    server: affects('server'),
     restartGateway: RESTART_KEYS.some(affects),
     thresholds: affects('warningThresholds'),
     plan: affects('plan'),

@@ -38,6 +38,9 @@ export interface LastCharge {
   cost: number;
 }
 
+/** What the token that asked may do (docs/product.md §8 roles): a member spends and reads; an admin also changes. */
+export type TokenRoleName = 'member' | 'admin';
+
 export interface Status {
   /** On a team's ledger: the seat this status is for (its windows; `credits` are the org's pool). */
   seat?: string;
@@ -60,6 +63,8 @@ export interface Status {
    * (the shipped card's is the vendor's dearest listed model), oldest first.
    */
   unpricedModels?: string[];
+  /** Only in the HTTP API's answers (status and events): the role of the token that asked. */
+  role?: TokenRoleName;
 }
 
 export interface UsageRow {

@@ -111,7 +111,7 @@ describe('gauge', () => {
 
   it('formats the credits and flags a negative balance', () => {
     const status = { credits: { balance: -0.5, held: 1240, available: -1240.5 } } as Status;
-    expect(creditFigures(status)).toEqual({ balance: '-0.5 cr', held: '1,240 cr', available: '-1,240.5 cr', negative: true });
+    expect(creditFigures(status)).toEqual({ title: 'Credits', balance: '-0.5 cr', held: '1,240 cr', available: '-1,240.5 cr', negative: true });
   });
 });
 

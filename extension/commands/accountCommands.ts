@@ -1,11 +1,11 @@
 /** Choose Plan…, Toggle Auto-Use of Credits and Reset Usage Windows. */
 import * as vscode from 'vscode';
 import { ListPlansRequest, ResetWindowsRequest, SetAutoUseCreditsRequest, SetPlanRequest, StatusRequest } from '../../shared/rpc';
-import type { GatewayClient } from '../gatewayClient';
+import type { AccountConnection } from '../accountConnection';
 import { formatCr } from '../../shared/format';
 import { explicitAutoUseCredits, explicitPlan, updateSetting } from '../settings';
 
-export async function choosePlan(gateway: GatewayClient): Promise<void> {
+export async function choosePlan(gateway: AccountConnection): Promise<void> {
   const { current, plans } = await gateway.request(ListPlansRequest);
   const picked = await vscode.window.showQuickPick(
     plans.map((plan) => ({
@@ -25,7 +25,7 @@ export async function choosePlan(gateway: GatewayClient): Promise<void> {
   if (explicitPlan() !== undefined) await updateSetting('plan', picked.name);
 }
 
-export async function toggleAutoUseCredits(gateway: GatewayClient): Promise<void> {
+export async function toggleAutoUseCredits(gateway: AccountConnection): Promise<void> {
   const status = gateway.status ?? (await gateway.request(StatusRequest));
   const on = !status.autoUseCredits;
   await gateway.changeWith(SetAutoUseCreditsRequest, { on });
@@ -35,7 +35,7 @@ export async function toggleAutoUseCredits(gateway: GatewayClient): Promise<void
   );
 }
 
-export async function resetWindows(gateway: GatewayClient): Promise<void> {
+export async function resetWindows(gateway: AccountConnection): Promise<void> {
   const confirmed = await vscode.window.showWarningMessage(
     'Reset the 5h and weekly usage windows? Their usage starts again from zero; credits are untouched. The reset is recorded in the audit trail.',
     { modal: true },

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import * as vscode from 'vscode';
 import { AddCreditsRpc, RateCardRequest } from '../../shared/rpc';
-import type { GatewayClient } from '../gatewayClient';
+import type { AccountConnection } from '../accountConnection';
 import { formatCr } from '../../shared/format';
 import { confirmationMessage, packChoices, parseCreditAmount, validateCreditAmount } from '../presentation/purchase';
 
@@ -15,7 +15,7 @@ interface AmountItem extends vscode.QuickPickItem {
   usd: number | null;
 }
 
-async function chooseAmount(gateway: GatewayClient): Promise<{ credits: number; usd: number | null } | undefined> {
+async function chooseAmount(gateway: AccountConnection): Promise<{ credits: number; usd: number | null } | undefined> {
   const card = await gateway.request(RateCardRequest);
   const items: AmountItem[] = [
     ...packChoices(card.packs, card.creditUsd).map((pack) => ({ label: pack.label, description: pack.description, credits: pack.credits, usd: pack.usd })),
@@ -35,7 +35,7 @@ async function chooseAmount(gateway: GatewayClient): Promise<{ credits: number; 
   return { credits, usd: Math.round(credits * card.creditUsd * 100) / 100 };
 }
 
-export async function addCredits(gateway: GatewayClient, log: vscode.LogOutputChannel): Promise<void> {
+export async function addCredits(gateway: AccountConnection, log: vscode.LogOutputChannel): Promise<void> {
   const amount = await chooseAmount(gateway);
   if (!amount) return;
   const confirmed = await vscode.window.showInformationMessage(confirmationMessage(amount.credits, amount.usd), { modal: true }, 'Add Credits');

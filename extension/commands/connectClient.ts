@@ -1,10 +1,10 @@
 /** "Connect a Client…": issues a fresh token for a named client and shows ready-made settings. */
 import * as vscode from 'vscode';
 import { InfoRequest, IssueTokenRequest } from '../../shared/rpc';
-import type { GatewayClient } from '../gatewayClient';
+import type { AccountConnection } from '../accountConnection';
 import { clientSnippets, validateClientName } from '../presentation/clientSnippets';
 
-export async function connectClient(gateway: GatewayClient): Promise<void> {
+export async function connectClient(gateway: AccountConnection): Promise<void> {
   const name = await vscode.window.showInputBox({
     title: 'Creditgate: Connect a Client',
     prompt: 'Client name (usage is attributed to it; a new token revokes its previous one)',

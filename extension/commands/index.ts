@@ -1,6 +1,6 @@
 /** Registers the Creditgate commands (package.json `contributes.commands`, category Creditgate). */
 import * as vscode from 'vscode';
-import type { GatewayClient } from '../gatewayClient';
+import type { AccountConnection } from '../accountConnection';
 import type { UpstreamKeys } from '../upstreamKeys';
 import { choosePlan, resetWindows, toggleAutoUseCredits } from './accountCommands';
 import { addCredits } from './addCredits';
@@ -8,13 +8,15 @@ import { connectClient } from './connectClient';
 import type { UsageView } from './showUsage';
 
 export interface CommandDependencies {
-  gateway: GatewayClient;
+  gateway: AccountConnection;
   keys: UpstreamKeys;
   usage: UsageView;
   log: vscode.LogOutputChannel;
+  /** Asks for the member token of the team gateway in use (or says to set `creditgate.server` first). */
+  setTeamToken: () => Promise<void>;
 }
 
-export function registerCommands({ gateway, keys, usage, log }: CommandDependencies): vscode.Disposable[] {
+export function registerCommands({ gateway, keys, usage, log, setTeamToken }: CommandDependencies): vscode.Disposable[] {
   const commands: Record<string, () => Promise<void> | void> = {
     'creditgate.addCredits': () => addCredits(gateway, log),
     'creditgate.showUsage': () => usage.show(),
@@ -24,6 +26,7 @@ export function registerCommands({ gateway, keys, usage, log }: CommandDependenc
     'creditgate.toggleAutoUseCredits': () => toggleAutoUseCredits(gateway),
     'creditgate.resetWindows': () => resetWindows(gateway),
     'creditgate.restartGateway': () => gateway.restart(),
+    'creditgate.setTeamToken': setTeamToken,
     'creditgate.showLogs': () => log.show(),
   };
   return Object.entries(commands).map(([id, run]) =>

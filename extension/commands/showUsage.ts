@@ -9,7 +9,7 @@ import { homedir } from 'node:os';
 import * as vscode from 'vscode';
 import type { Status } from '../../shared/protocol';
 import { toCsv, USAGE_ROW_COLUMNS } from '../../proxy/usageCsv';
-import type { GatewayClient } from '../gatewayClient';
+import type { AccountConnection } from '../accountConnection';
 import { usagePanelHtml } from '../presentation/usagePanelHtml';
 import { UsagePanelData } from '../presentation/usagePanelData';
 import { Throttle } from '../presentation/usageThrottle';
@@ -31,7 +31,7 @@ export class UsageView implements vscode.Disposable, vscode.WebviewPanelSerializ
   private readonly subscriptions: vscode.Disposable[];
 
   constructor(
-    private readonly gateway: GatewayClient,
+    private readonly gateway: AccountConnection,
     /** The extension's folder: the panel loads dist/webview/ from it. */
     private readonly extensionUri: vscode.Uri,
   ) {

@@ -35,17 +35,28 @@ export function percentLeft(window: WindowStatus): number {
   return window.used > 0 ? Math.min(99, Math.floor(left)) : Math.round(left);
 }
 
-/** The item's text without icons: `62% left (5h) · 1,240 cr`, `On credits · 1,240 cr`, `Add credits`. */
+/**
+ * The credits as the item names them: the account's balance, or on a team gateway (a status with a
+ * seat) the team pool's, which the seat spends from once its windows are used up.
+ */
+export function balanceText(status: Status): string {
+  return status.seat === undefined ? formatCr(status.credits.balance) : `pool ${formatCr(status.credits.balance)}`;
+}
+
+/**
+ * The item's text without icons: `62% left (5h) · 1,240 cr`, `On credits · 1,240 cr`, `Add credits`;
+ * on a team gateway `62% left (5h) · pool 12,400 cr`, and `Blocked` for a member, who cannot add any.
+ */
 export function statusText(status: Status): string {
   switch (status.state) {
     case 'blocked':
-      return 'Add credits';
+      return status.role === 'member' ? `Blocked · ${balanceText(status)}` : 'Add credits';
     case 'credits':
-      return `On credits · ${formatCr(status.credits.balance)}`;
+      return `On credits · ${balanceText(status)}`;
     case 'plan': {
       const window = bindingWindow(status);
       const allowance = window ? `${percentLeft(window)}% left (${window.name})` : `Plan ${status.plan}`;
-      return `${allowance} · ${formatCr(status.credits.balance)}`;
+      return `${allowance} · ${balanceText(status)}`;
     }
   }
 }
@@ -67,9 +78,22 @@ export function statusIcon(status: Status): string {
   }
 }
 
-/** What the item shows while there is no live status (starting, restarting, stopped). */
-export type ConnectionPhase = 'starting' | 'running' | 'stopped';
+/**
+ * Where the connection to the gateway stands. A local gateway process is starting, running or
+ * stopped; a team gateway may also be unreachable (retrying) or have refused the token.
+ */
+export type ConnectionPhase = 'starting' | 'running' | 'stopped' | 'unreachable' | 'unauthorized';
 
-export function offlineText(phase: ConnectionPhase): string {
-  return phase === 'stopped' ? 'Creditgate stopped' : 'Creditgate starting…';
+/** What the item shows while there is no live status. */
+export function offlineText(phase: Exclude<ConnectionPhase, 'running'>): string {
+  switch (phase) {
+    case 'stopped':
+      return 'Creditgate stopped';
+    case 'starting':
+      return 'Creditgate starting…';
+    case 'unreachable':
+      return 'Team gateway unreachable';
+    case 'unauthorized':
+      return 'Team gateway: token needed';
+  }
 }

@@ -17,6 +17,8 @@ const STATE_LABEL: Record<Status['state'], string> = {
 export interface TooltipContext extends TimeFormatOptions {
   now: number;
   info?: GatewayInfo | null;
+  /** The team gateway's URL when attached to one. */
+  server?: string | null;
 }
 
 /** A time in local time plus its countdown: "14:30 (in 2 h 05 min)". */
@@ -67,15 +69,25 @@ function escapeMarkdown(text: string): string {
   return text.replace(/[\\`*_{}[\]()#+\-.!|<>]/g, '\\$&');
 }
 
+/** A team status's first lines: whose windows these are, whose credits, and what this token may do. */
+function teamLines(status: Status, ctx: TooltipContext): string[] {
+  if (status.seat === undefined) return [];
+  const role = status.role === 'admin' ? 'admin' : 'member';
+  const where = ctx.server ? ` on ${escapeMarkdown(ctx.server)}` : '';
+  return ['', `Seat **${escapeMarkdown(status.seat)}** (${role})${where}: the windows are this seat's, the credits are the team pool's.`];
+}
+
 export function tooltipMarkdown(status: Status, ctx: TooltipContext): string {
+  const pool = status.seat !== undefined;
   const lines = [
-    `**Creditgate** — plan \`${status.plan.replace(/`/g, '')}\`, ${STATE_LABEL[status.state]}`,
+    `**Creditgate** — plan \`${status.plan.replace(/`/g, '')}\`, ${status.state === 'blocked' && status.role === 'member' ? 'blocked — ask a team admin for credits or wait for a reset' : STATE_LABEL[status.state]}`,
+    ...teamLines(status, ctx),
     '',
     '| Window | Used | Resets |',
     '| --- | --- | --- |',
     ...status.windows.map((window) => windowRow(window, ctx)),
     '',
-    `Balance: **${formatCr(status.credits.balance)}** · held ${formatCr(status.credits.held)} · available ${formatCr(status.credits.available)}`,
+    `${pool ? 'Team pool' : 'Balance'}: **${formatCr(status.credits.balance)}** · held ${formatCr(status.credits.held)} · available ${formatCr(status.credits.available)}`,
     '',
     `Auto-use of credits: ${status.autoUseCredits ? 'on' : 'off'}`,
     '',
@@ -93,6 +105,8 @@ export function tooltipMarkdown(status: Status, ctx: TooltipContext): string {
   if (ctx.info) {
     const role = ctx.info.role === 'owner' ? 'served by this window' : `shared with pid ${ctx.info.ownerPid ?? '?'}`;
     lines.push('', `Gateway: ${ctx.info.url} (${role})`);
+  } else if (ctx.server && !pool) {
+    lines.push('', `Gateway: ${escapeMarkdown(ctx.server)} (team gateway, ${status.role === 'admin' ? 'admin' : 'member'} token)`);
   }
   lines.push('', 'Click to view usage.');
   return lines.join('\n');

@@ -26,6 +26,8 @@ export interface Gauge {
 }
 
 export interface CreditFigures {
+  /** "Credits", or "Team pool credits" on a team gateway. */
+  title: string;
   balance: string;
   held: string;
   available: string;
@@ -67,7 +69,8 @@ export function gauges(status: Status, now: number, options: TimeFormatOptions =
 
 export function creditFigures(status: Status): CreditFigures {
   const { balance, held, available } = status.credits;
-  return { balance: formatCr(balance), held: formatCr(held), available: formatCr(available), negative: balance < 0 };
+  const title = status.seat === undefined ? 'Credits' : 'Team pool credits';
+  return { title, balance: formatCr(balance), held: formatCr(held), available: formatCr(available), negative: balance < 0 };
 }
 
 const STATE_TEXT: Record<Status['state'], string> = {
@@ -76,7 +79,14 @@ const STATE_TEXT: Record<Status['state'], string> = {
   blocked: 'Blocked — add credits or wait for a reset',
 };
 
-/** "Plan plus · On plan allowance · auto-use of credits on". */
+/**
+ * "Plan plus · On plan allowance · auto-use of credits on"; on a team gateway "Seat alice (member) ·
+ * plan plus · On plan allowance · credits from the team pool".
+ */
 export function statusLine(status: Status): string {
-  return `Plan ${status.plan} · ${STATE_TEXT[status.state]} · auto-use of credits ${status.autoUseCredits ? 'on' : 'off'}`;
+  const state = status.state === 'blocked' && status.role === 'member' ? 'Blocked — ask a team admin for credits or wait for a reset' : STATE_TEXT[status.state];
+  if (status.seat !== undefined) {
+    return `Seat ${status.seat} (${status.role ?? 'member'}) · plan ${status.plan} · ${state} · credits from the team pool`;
+  }
+  return `Plan ${status.plan} · ${state} · auto-use of credits ${status.autoUseCredits ? 'on' : 'off'}`;
 }

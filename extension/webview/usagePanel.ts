@@ -120,6 +120,7 @@ function renderStatus(): void {
     document.getElementById(`gauge-${name}`)?.remove();
   }
   const credits = creditFigures(status);
+  element('credits-title').textContent = credits.title;
   const balance = element('balance');
   balance.textContent = credits.balance;
   balance.classList.toggle('negative', credits.negative);

@@ -4,6 +4,7 @@
  * agent's environment, where the agent's own shell commands can use it: it must not lift its limits.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Status } from '../../shared/protocol';
 import { describeIssues } from '../../shared/rateCard';
 import { addCreditsSchema, setPlanSchema, settingsSchema } from '../../shared/requests';
 import type * as z from '../../shared/zod';
@@ -33,9 +34,9 @@ export async function handleOwnApi(
     switch (route) {
       case 'GET /creditgate/v1/status':
         // A member's status is their seat's (docs/product.md §8): its windows, and the pool as credits.
-        return sendJson(res, 200, await ctx.feedFor(client.seat).current());
+        return sendJson(res, 200, statusFor(client, await ctx.feedFor(client.seat).current()));
       case 'GET /creditgate/v1/events':
-        return streamStatusEvents(ctx.feedFor(client.seat), req, res);
+        return streamStatusEvents(ctx.feedFor(client.seat), req, res, (status) => statusFor(client, status));
       case 'GET /creditgate/v1/credits':
         return sendJson(res, 200, await operations.listCredits(ctx.book));
       case 'POST /creditgate/v1/credits': {
@@ -71,6 +72,14 @@ export async function handleOwnApi(
     if (error instanceof operations.OperationError) return sendError(res, null, 'invalid_request', error.message);
     throw error;
   }
+}
+
+/**
+ * The status as the token sees it: with its role, so that an editor attached to a team gateway shows
+ * the admin commands to admins only, without trying a change to find out.
+ */
+function statusFor(client: AuthenticatedClient, status: Status): Status {
+  return { ...status, role: client.role === 'admin' ? 'admin' : 'member' };
 }
 
 function changeNeedsAdmin(client: string): string {

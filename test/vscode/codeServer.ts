@@ -106,6 +106,11 @@ export interface WorkbenchOptions {
   log: (line: string) => void;
 }
 
+/** The user settings file's text (to check what was never written to it). */
+export function userSettingsText(root: string): string {
+  return fs.readFileSync(path.join(root, 'udd', 'User', 'settings.json'), 'utf8');
+}
+
 /** Installs the .vsix into a fresh profile and starts code-server on a free loopback port. */
 export async function startWorkbench(options: WorkbenchOptions): Promise<Workbench> {
   const { codeServer, root, vsix, settings, env, log } = options;

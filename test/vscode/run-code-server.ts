@@ -12,7 +12,12 @@
  *      the new balance within 1 s and the next request is admitted (200, `x-creditgate-state: credits`);
  *   e. a second workbench window (own extension host) shows the same figures, joined the first
  *      window's gateway (the /healthz instance id is the lock file's, same lock owner), and both move
- *      together on a request.
+ *      together on a request;
+ *   f./g. the Usage panel, and its view restored after a window reload;
+ *   h. `creditgate.server` set to a team gateway (a `creditgate serve` process started here): the
+ *      window asks for the member token (a password box; the token goes to SecretStorage, never to
+ *      settings), shows that gateway's status, moves when another client spends through it, and
+ *      offers a member no command that changes the account.
  * Everything started here (code-server with its extension hosts and gateways, Chromium, the fake
  * upstream) is stopped at the end, on failure, on SIGINT/SIGTERM and on the watchdog's timeout, and
  * the test fails if any process of its own is left behind.
@@ -26,9 +31,19 @@ import path from 'node:path';
 import { chromium, type BrowserContext, type FrameLocator, type Locator, type Page } from 'playwright-core';
 import type { Status } from '../../shared/protocol';
 import { statusText } from '../../extension/presentation/statusBarModel';
-import { installCodeServer, startWorkbench } from './codeServer';
+import { installCodeServer, startWorkbench, userSettingsText } from './codeServer';
 import { freePort } from '../helpers/freePort';
-import { chat, gatewayStatus, health, lockOwnerPid, processesMentioning, startGatewayFixture, type GatewayFixture } from './gatewayTraffic';
+import {
+  chat,
+  gatewayStatus,
+  health,
+  lockOwnerPid,
+  processesMentioning,
+  startGatewayFixture,
+  startTeamGateway,
+  type GatewayEndpoint,
+  type GatewayFixture,
+} from './gatewayTraffic';
 
 const REPO = path.resolve(__dirname, '../..');
 const ARTIFACTS = path.join(REPO, 'test-artifacts', 'editor');
@@ -127,7 +142,7 @@ async function waitForText(page: Page, expected: string, timeout = 10_000): Prom
 }
 
 /** The status bar text the gateway's current status calls for (extension/presentation). */
-async function expectedText(fixture: GatewayFixture): Promise<{ text: string; status: Status }> {
+async function expectedText(fixture: GatewayEndpoint): Promise<{ text: string; status: Status }> {
   const status = await gatewayStatus(fixture);
   return { text: statusText(status), status };
 }
@@ -380,6 +395,72 @@ async function scenario(context: BrowserContext, url: string, workspace: string,
     const { text } = await expectedText(fixture);
     await waitForText(page, text, 30_000);
   });
+
+  // h. Attached to a team gateway by `creditgate.server` and a member token.
+  const team = await startTeamGateway(root, CLI, fixture.upstream.url, 12_400);
+  cleanups.push({ name: 'team gateway', run: () => team.stop() });
+  const member: GatewayEndpoint = { url: team.url, token: team.memberToken };
+  const tokenBox = page.locator('.quick-input-widget', { hasText: 'member token' });
+  await step('team-server-setting', () => [page], async () => {
+    // As a user does: the Settings editor, searched for the setting, the URL typed in.
+    await openCommandPalette(page, 'Preferences: Open Settings (UI)');
+    await page.keyboard.press('Enter');
+    await page.locator('.settings-editor').waitFor({ timeout: 10_000 });
+    await page.keyboard.type('creditgate.server');
+    const field = page.locator('.settings-editor .setting-item-contents', { hasText: 'team gateway' }).locator('input');
+    await field.waitFor({ timeout: 10_000 });
+    await field.fill(team.url);
+  });
+  await step('team-token-prompt', () => [page], async () => {
+    await tokenBox.waitFor({ timeout: 20_000 });
+    check(userSettingsText(root).includes(`"creditgate.server": "${team.url}"`), 'the setting is not in the user settings');
+    const input = tokenBox.locator('.quick-input-box input');
+    check((await input.getAttribute('type')) === 'password', 'the token box shows what is typed');
+    await input.fill(team.memberToken);
+  });
+  await step('team-status-bar', () => [page], async () => {
+    await page.keyboard.press('Enter');
+    await tokenBox.waitFor({ state: 'hidden', timeout: 5_000 });
+    const { text, status } = await expectedText(member);
+    check(status.role === 'member', `the team gateway's status for the member token has role ${status.role}`);
+    check(/^100% left \(5h\) · (pool )?12,400 cr$/.test(text), `unexpected team status text ${text}`);
+    await waitForText(page, text, 15_000);
+    check(!userSettingsText(root).includes(team.memberToken), 'the member token was written to the settings');
+  });
+  await step('team-tooltip', () => [page], async () => {
+    const text = await tooltip(page);
+    check(text.includes(team.url), `the tooltip does not name the team gateway ${team.url}: ${text}`);
+    check(text.includes('12,400 cr'), `the tooltip lacks the pool's credits: ${text}`);
+    await page.mouse.move(10, 10);
+  });
+  await step('team-moves-on-spend', () => [page], async () => {
+    // 2M gpt-4o-mini input tokens: 7.5 of the plus plan's 50 cr in the 5h window.
+    const result = await chat(team.agent, 2_000_000);
+    check(result.status === 200 && result.state === 'plan', `a teammate's request: ${result.status} ${result.state} ${result.body.slice(0, 200)}`);
+    const { text } = await expectedText(member);
+    check(/^85% left \(5h\) · (pool )?12,400 cr$/.test(text), `the team gateway's status did not move as expected: ${text}`);
+    const latency = await waitForText(page, text);
+    log(`team status bar "${text}" ${latency} ms after a teammate's request`);
+    check(latency <= PUSH_BUDGET_MS, `the status bar took ${latency} ms to move (budget ${PUSH_BUDGET_MS} ms)`);
+    // The Usage panel now shows the team gateway's account (its gauges, its pool), from its HTTP API.
+    await item.click();
+    const panel = page.frameLocator('iframe.webview').frameLocator('iframe#active-frame');
+    await panel.locator('#balance', { hasText: '12,400' }).waitFor({ timeout: 10_000 });
+    await panel.locator('.gauge', { hasText: '7.5 of 50 cr used' }).waitFor({ timeout: 10_000 });
+    check(!(await panel.locator('#error').isVisible()), `the panel shows an error: ${await panel.locator('#error').innerText().catch(() => '')}`);
+  });
+  await step('team-member-commands', () => [page], async () => {
+    await openCommandPalette(page, 'Creditgate: Set Team Gateway Token…');
+    await page.locator('.quick-input-widget .quick-input-box input').fill('>Creditgate: ');
+    const rows = page.locator('.quick-input-widget .monaco-list-row');
+    await rows.filter({ hasText: 'Show Usage' }).first().waitFor();
+    const titles = (await rows.allInnerTexts()).map(normalize);
+    for (const hidden of ['Add Credits', 'Reset Usage Windows', 'Choose Plan', 'Toggle Auto-Use of Credits', 'Connect a Client', 'Set Upstream API Key']) {
+      check(!titles.some((title) => title.includes(hidden)), `a team member is offered "${hidden}": ${titles.join(' | ')}`);
+    }
+    check(titles.some((title) => title.includes('Set Team Gateway Token')), `"Set Team Gateway Token…" is not offered: ${titles.join(' | ')}`);
+  });
+  await page.keyboard.press('Escape');
 }
 
 async function main(): Promise<void> {
