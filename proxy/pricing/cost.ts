@@ -25,30 +25,32 @@ export function costOf(cardRate: ModelRate, usage: MeteredUsage): Micro {
     const written = Math.min(usage.cacheWriteTokens, usage.inputTokens - cached);
     const image = Math.min(usage.imageInputTokens ?? 0, usage.inputTokens - cached - written);
     const audio = Math.min(usage.audioInputTokens ?? 0, usage.inputTokens - cached - written - image);
-    terms.push(
-      { price: rate.input, quantity: usage.inputTokens - cached - written - image - audio },
-      { price: cachedPrice, quantity: cached },
-      { price: cacheWritePrice, quantity: written },
-      { price: rate.image_input ?? rate.input, quantity: image },
-      { price: rate.audio_input ?? rate.input, quantity: audio },
-      { price: rate.output, quantity: usage.outputTokens },
-    );
+    addTerm(terms, rate.input, usage.inputTokens - cached - written - image - audio);
+    addTerm(terms, cachedPrice, cached);
+    addTerm(terms, cacheWritePrice, written);
+    addTerm(terms, rate.image_input ?? rate.input, image);
+    addTerm(terms, rate.audio_input ?? rate.input, audio);
+    addTerm(terms, rate.output, usage.outputTokens);
   } else {
     // Anthropic: input excludes cache reads and writes, which are priced on their own; 1-hour cache
     // writes are a part of the writes.
     const writtenForAnHour = Math.min(usage.cacheWrite1hTokens ?? 0, usage.cacheWriteTokens);
-    terms.push(
-      { price: rate.input, quantity: usage.inputTokens },
-      { price: cachedPrice, quantity: usage.cachedInputTokens },
-      { price: cacheWritePrice, quantity: usage.cacheWriteTokens - writtenForAnHour },
-      { price: rate.cache_write_1h ?? cacheWritePrice, quantity: writtenForAnHour },
-      { price: rate.output, quantity: usage.outputTokens },
-    );
+    addTerm(terms, rate.input, usage.inputTokens);
+    addTerm(terms, cachedPrice, usage.cachedInputTokens);
+    addTerm(terms, cacheWritePrice, usage.cacheWriteTokens - writtenForAnHour);
+    addTerm(terms, rate.cache_write_1h ?? cacheWritePrice, writtenForAnHour);
+    addTerm(terms, rate.output, usage.outputTokens);
   }
-  terms.push(
-    { price: rate.per_image ?? 0, quantity: usage.images ?? 0, shift: MICRO_SHIFT },
-    { price: rate.per_audio_second ?? 0, quantity: usage.audioSeconds ?? 0, shift: MICRO_SHIFT },
-    { price: rate.per_character ?? 0, quantity: usage.characters ?? 0, shift: MICRO_SHIFT },
-  );
+  addTerm(terms, rate.per_image ?? 0, usage.images ?? 0, MICRO_SHIFT);
+  addTerm(terms, rate.per_audio_second ?? 0, usage.audioSeconds ?? 0, MICRO_SHIFT);
+  addTerm(terms, rate.per_character ?? 0, usage.characters ?? 0, MICRO_SHIFT);
   return sumRoundedHalfUp(terms);
+}
+
+/**
+ * Adds a term that can cost something. Both sums skip the others anyway (decimal.ts); leaving them
+ * out spares most of a request's ten term objects, every request being priced two or three times.
+ */
+function addTerm(terms: Term[], price: number, quantity: number, shift = 0): void {
+  if (price !== 0 && quantity !== 0) terms.push({ price, quantity, shift });
 }
