@@ -53,7 +53,7 @@ export class UpstreamKeys {
   }
 }
 
-/** An upstream base URL in the shape http-proxy expects of a target, parsed once at start. */
+/** An upstream base URL, parsed once at start, in the shape http-proxy expects of a target (Node's client takes the same fields). */
 interface ProxyTarget {
   protocol: string;
   host: string;

@@ -1,8 +1,9 @@
 /**
- * The mixed phase, a gateway that stays up all day: every other phase's load, MIXED_ROUNDS times
- * over, against the raw forwarder and the gateway (the same processes as the rest of the run). What
- * counts is each process's peak RSS over the whole phase; latency and CPU are over the whole mix, so
- * they compare the two targets of this phase only. `direct` takes no part: its row stays empty.
+ * The mixed phase, a gateway that stays up all day: the everyday loads (PhaseDef.inMixed: every phase
+ * but `large`), MIXED_ROUNDS times over, against the raw forwarder and the gateway (the same processes
+ * as the rest of the run). What counts is each process's peak RSS over the whole phase; latency and
+ * CPU are over the whole mix, so they compare the two targets of this phase only. `direct` takes no
+ * part: its row stays empty.
  */
 import { emptyAccumulators, measure, rotated, type RunContext, type Target } from './phaseRunner';
 import { MIXED_ROUNDS, type LoadPhaseName, type PhaseDef } from './phases';
@@ -18,14 +19,15 @@ export interface MixedResult {
   peaksByLoad: PeaksByLoad;
 }
 
-export async function runMixedPhase(targets: readonly Target[], defs: readonly PhaseDef[], seconds: number, ctx: RunContext): Promise<MixedResult> {
+export async function runMixedPhase(targets: readonly Target[], allDefs: readonly PhaseDef[], seconds: number, ctx: RunContext): Promise<MixedResult> {
   const measured = targets.filter((target) => target.name !== 'direct');
+  const defs = mixedLoads(allDefs);
   const sliceMs = (seconds * 1000) / (MIXED_ROUNDS * defs.length);
   const acc = emptyAccumulators();
   const peaksByLoad: PeaksByLoad = {};
   for (let round = 0; round < MIXED_ROUNDS; round++) {
     for (const [index, def] of defs.entries()) {
-      // The phase's request cap scaled to the slice: time ends the timed loads, the count the large one.
+      // The phase's request cap scaled to the slice: time ends each load.
       const requests = Math.ceil(def.round.requests * Math.max(1, sliceMs / def.round.ms));
       const load = { workload: def.workload, connections: def.connections, bound: { ms: sliceMs, requests } };
       for (const target of rotated(measured, round + index)) {
@@ -50,4 +52,9 @@ export async function runMixedPhase(targets: readonly Target[], defs: readonly P
     }
   }
   return { acc, peaksByLoad };
+}
+
+/** The loads the mixed phase runs, in their phases' order. */
+export function mixedLoads(defs: readonly PhaseDef[]): PhaseDef[] {
+  return defs.filter((def) => def.inMixed);
 }

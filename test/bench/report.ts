@@ -151,7 +151,7 @@ export function formatRatios(phases: Partial<Record<PhaseName, PhaseMetrics>>): 
 
 /**
  * The mixed phase's peak RSS per kind of load, raw and gateway: where the phase's peak came from. A
- * load's window starts at whatever RSS the load before it left (c1 follows large in the second round).
+ * load's window starts at whatever RSS the load before it left (c1 follows responses in the second round).
  */
 export function formatPeaksByLoad(peaks: Partial<Record<PhaseName, Partial<Record<TargetName, number>>>>): string {
   const loads = PHASES.filter((phase) => peaks[phase]);
@@ -175,7 +175,11 @@ const CPU_PHASES = ['c1', 'c32', 'stream', 'responses'] as const;
 const STREAM_PHASES = ['stream', 'responses'] as const;
 /** Large answers: a gateway that streams them holds no more than a few chunks, whatever their size. */
 export const LARGE_RSS_MARGIN_MIB = 30;
-/** A gateway that stays up all day, through every kind of load. */
+/**
+ * A gateway that stays up all day through the everyday loads (the issue's measurement: 1 and 32
+ * connections, Chat and Responses streams, two rounds). 20 MiB answers are bounded by the large
+ * phase's own target instead: the bare forwarder alone peaks past 100 MiB on them.
+ */
 export const MIXED_RSS_LIMIT_MIB = 100;
 
 /**
@@ -236,7 +240,7 @@ export function checkTargets(phases: Partial<Record<PhaseName, PhaseMetrics>>): 
     checks.push({
       name: `mixed peak RSS ≤ ${MIXED_RSS_LIMIT_MIB} MiB over the whole run`,
       pass: gateway.rssMiB === null ? null : gateway.rssMiB <= MIXED_RSS_LIMIT_MIB,
-      detail: `gateway ${fmt(gateway.rssMiB, 1)} MiB (raw ${fmt(raw.rssMiB, 1)} MiB) through every phase's load, twice`,
+      detail: `gateway ${fmt(gateway.rssMiB, 1)} MiB (raw ${fmt(raw.rssMiB, 1)} MiB) through every load but large, twice`,
     });
   }
   return checks;
