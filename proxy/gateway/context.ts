@@ -5,6 +5,7 @@ import type { RateCard } from '../../shared/rateCard';
 import type { AdmissionEstimate } from '../pricing/admissionEstimator';
 import type { LedgerBook } from '../ledger/book';
 import type { GatewayLedger, SettlementPort } from './gatewayLedger';
+import type { OpenExchanges } from './openExchanges';
 import type { StatusFeed } from './statusFeed';
 import type { UpstreamKeys, Upstreams } from './upstream';
 
@@ -33,12 +34,6 @@ export interface UpstreamTimeouts {
   interByteMs: number;
 }
 
-/** A metered exchange forwarded upstream whose hold is not settled yet. */
-export interface OpenExchange {
-  /** The gateway is stopping: end the exchange now, billed from what was seen; resolves once that is committed. */
-  endForStop(): Promise<void>;
-}
-
 export interface GatewayContext {
   /** Admissions, settlements and token lookups, on either store (gatewayLedger.ts). */
   ledger: GatewayLedger;
@@ -57,7 +52,7 @@ export interface GatewayContext {
   overspendMargin: Micro;
   upstreamTimeouts: UpstreamTimeouts;
   /** Exchanges to end (and bill) when the gateway stops before they finish. */
-  openExchanges: Set<OpenExchange>;
+  openExchanges: OpenExchanges;
   estimator: AdmissionEstimate;
   clock: () => number;
   log: Logger;

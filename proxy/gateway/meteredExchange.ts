@@ -17,7 +17,8 @@ import type { ApiFamily, Dialect, DialectRequest, StreamMeter } from '../dialect
 import type { BlockReason } from '../ledger/allowance';
 import type { Charge } from '../ledger/ledger';
 import { rateLimitHeaders, rateLimitsEvent } from './codexHeaders';
-import type { GatewayContext, OpenExchange } from './context';
+import type { GatewayContext } from './context';
+import type { OpenEntry, OpenExchange } from './openExchanges';
 import { microToCredits, type Micro } from '../../shared/money';
 import { formatCredits } from '../../shared/format';
 import { spendLimitEnding, withOutputCap } from '../dialects/spendLimit';
@@ -223,6 +224,8 @@ export class MeteredExchange implements OpenExchange {
   /** Bytes read from the upstream, counted once the client is gone (non-streaming only). */
   private drainedBytes = 0;
   private drainTimer: NodeJS.Timeout | undefined;
+  /** Its place among the exchanges a stopping gateway ends, while it is unsettled and forwarded. */
+  private openEntry: OpenEntry | null = null;
 
   constructor(
     private readonly ctx: GatewayContext,
@@ -241,7 +244,7 @@ export class MeteredExchange implements OpenExchange {
       return;
     }
     exchanges.set(req, this);
-    ctx.openExchanges.add(this);
+    this.openEntry = ctx.openExchanges.join(this);
     res.once('close', () => {
       this.silence.stop();
       if (!res.writableFinished) this.onClientGone();
@@ -607,7 +610,7 @@ export class MeteredExchange implements OpenExchange {
   private charge(usage: MeteredUsage, reason: EstimateReason | null): Charge {
     this.settled = true;
     exchanges.delete(this.req);
-    this.ctx.openExchanges.delete(this);
+    if (this.openEntry) this.ctx.openExchanges.leave(this.openEntry);
     if (reason === null) {
       this.ctx.estimator.record(this.request.model, {
         outputTokens: usage.outputTokens,
@@ -623,7 +626,7 @@ export class MeteredExchange implements OpenExchange {
     if (this.settled) return;
     this.settled = true;
     exchanges.delete(this.req);
-    this.ctx.openExchanges.delete(this);
+    if (this.openEntry) this.ctx.openExchanges.leave(this.openEntry);
     this.settling = this.ctx.settlements.voidNow(this.options.holdId);
   }
 }

@@ -22,6 +22,7 @@ import type { GatewayLedger } from './gatewayLedger';
 import { postgresGatewayLedger, sqliteGatewayLedger } from './gatewayLedger';
 import { InFlight } from './inFlight';
 import { exchanges, forwardUnmetered, handleMeteredRequest } from './meteredExchange';
+import { OpenExchanges } from './openExchanges';
 import { handleOwnApi } from './ownApi';
 import { normaliseRequestPath } from './requestPath';
 import { sendError, sendJson } from './respond';
@@ -112,7 +113,7 @@ export class Gateway {
       maxBodyBytes: options.maxBodyBytes,
       overspendMargin: options.overspendMargin,
       upstreamTimeouts: options.upstreamTimeouts,
-      openExchanges: new Set(),
+      openExchanges: new OpenExchanges(),
       estimator: options.estimator,
       clock,
       log: options.log,
@@ -174,7 +175,7 @@ export class Gateway {
     const open = this.ctx.openExchanges.size;
     if (open > 0) this.options.log.info(`stopping: ${open} request(s) in flight get up to ${graceMs} ms to finish`);
     if (!(await this.requests.idleWithin(graceMs, hurry))) {
-      const ended = [...this.ctx.openExchanges].map((exchange) => exchange.endForStop());
+      const ended = this.ctx.openExchanges.list().map((exchange) => exchange.endForStop());
       if (ended.length > 0) this.options.log.warn(`stopping: ended ${ended.length} request(s) still in flight, billed from what they streamed`);
       await Promise.all(ended);
       await this.requests.idleWithin(FINAL_FLUSH_MS);
