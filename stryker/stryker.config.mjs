@@ -1,33 +1,43 @@
 // Mutation testing of the money code: `npm run test:mutation` (README "Mutation testing").
+// `STRYKER_MODULE=proxy/pricing/decimal.ts npm run test:mutation` (or `npm run test:mutation -- --mutate FILE`
+// with the default files) mutates one module: a short run with its own incremental file and report.
+const ALL = [
+  'proxy/pricing/cost.ts',
+  'proxy/pricing/decimal.ts',
+  'proxy/pricing/spendBound.ts',
+  'proxy/pricing/estimator.ts',
+  'proxy/pricing/longContext.ts',
+  'proxy/ledger/allowance.ts',
+  'proxy/ledger/credits.ts',
+  'proxy/ledger/fold.ts',
+  'proxy/ledger/autoReload.ts',
+  'proxy/ledger/ledger.ts',
+  'proxy/ledger/store.ts',
+];
+const only = process.env.STRYKER_MODULE;
+// proxy/ledger/store.ts → ledger-store: each module keeps its own cache and report, so one module's run
+// neither drops nor overwrites another's.
+const slug = only ? only.replace(/^proxy\//, '').replace(/\.ts$/, '').replaceAll('/', '-') : undefined;
+const out = slug ? `test-artifacts/mutation/${slug}` : 'test-artifacts/mutation';
+
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
-  mutate: [
-    'proxy/pricing/cost.ts',
-    'proxy/pricing/decimal.ts',
-    'proxy/pricing/spendBound.ts',
-    'proxy/pricing/estimator.ts',
-    'proxy/pricing/longContext.ts',
-    'proxy/ledger/allowance.ts',
-    'proxy/ledger/credits.ts',
-    'proxy/ledger/fold.ts',
-    'proxy/ledger/autoReload.ts',
-    'proxy/ledger/ledger.ts',
-    'proxy/ledger/store.ts',
-  ],
+  mutate: only ? only.split(',') : ALL,
   testRunner: 'vitest',
   vitest: { configFile: 'stryker/vitest.config.ts' },
-  // Each mutant runs only the tests that reached it in the dry run, not the whole selection.
+  // Each mutant runs only the tests that reached it in the dry run, not the whole selection
+  // (stryker/vitest-setup.ts makes this work on Vitest 4.1).
   coverageAnalysis: 'perTest',
   // Two cores shared with other work: one sandbox at a time.
   concurrency: 1,
   // Kept out of git (see README): a results cache that any run can rebuild, and that every branch
   // touching money code would otherwise rewrite and conflict on.
   incremental: true,
-  incrementalFile: '.cache/stryker-incremental.json',
+  incrementalFile: slug ? `.cache/stryker-incremental-${slug}.json` : '.cache/stryker-incremental.json',
   tempDirName: '.cache/stryker-tmp',
   ignorePatterns: ['dist', '.cache', 'test-artifacts', 'test/vscode', 'test/bench', '*.vsix'],
   reporters: ['progress', 'clear-text', 'html', 'json'],
-  htmlReporter: { fileName: 'test-artifacts/mutation/index.html' },
-  jsonReporter: { fileName: 'test-artifacts/mutation/mutation.json' },
+  htmlReporter: { fileName: `${out}/index.html` },
+  jsonReporter: { fileName: `${out}/mutation.json` },
   thresholds: { high: 95, low: 90, break: 90 },
 };

@@ -117,3 +117,41 @@ describe('unusual price formats', () => {
     expect(() => sumInBigInts([{ price: 2, quantity: Number.NaN }])).toThrow(new RangeError('not a finite number: NaN'));
   });
 });
+
+describe('where the fast path must give up', () => {
+  it('gives up on a fractional quantity whose product only looks like an exact integer in doubles', () => {
+    // 4,828 × 164,306.9 × 10^7 is 7,932,737,132,000,000, but in doubles …131,999,999: a safe integer,
+    // one unit short, and here that unit is the difference between rounding up and down.
+    const terms: Term[] = [{ price: 4_828, quantity: 164_306.9 }, { price: 3e-7, quantity: 1_000_000 }];
+    expect(4_828 * 164_306.9 * 1e7).toBe(7_932_737_131_999_999);
+    expect(sumInBigInts(terms)).toBe(793_273_714); // 793,273,713.5
+    expect(sumRoundedHalfUp(terms)).toBe(793_273_714);
+  });
+
+  it('gives up on a product past 2^53 even when later terms bring the sum back into the safe range', () => {
+    // 3 × 3,002,399,751,580,331 = 2^53 + 1 rounds to 2^53 in doubles; the negative price cancels the
+    // first term, so only the product's own check can notice the lost unit.
+    const terms: Term[] = [{ price: 1, quantity: 2 ** 53 - 1 }, { price: -3, quantity: 3_002_399_751_580_331 }, { price: 1, quantity: 10 }];
+    expect(sumInBigInts(terms)).toBe(8);
+    expect(sumRoundedHalfUp(terms)).toBe(8);
+  });
+
+  it('skips a part used zero times, or priced at zero, on both paths, whatever its other figure', () => {
+    // An unused part is not priced at all: neither its price nor its count is parsed.
+    const terms: Term[] = [{ price: Number.POSITIVE_INFINITY, quantity: 0 }, { price: 0, quantity: Number.NaN }, { price: 2, quantity: 3 }];
+    expect(sumInBigInts(terms)).toBe(6);
+    expect(sumRoundedHalfUp(terms)).toBe(6);
+  });
+});
+
+describe('the parsed-price cache', () => {
+  it('is bounded: after 10,000 other prices, a price is parsed again', () => {
+    const terms: Term[] = [{ price: 0.3, quantity: 7 }];
+    sumRoundedHalfUp(terms);
+    expect(countingBigInts(() => sumRoundedHalfUp(terms)).bigInts).toBe(0); // parsed once, then known
+    for (let i = 0; i < 10_000; i++) sumRoundedHalfUp([{ price: 777_000 + i / 4, quantity: 1 }]);
+    const again = countingBigInts(() => sumRoundedHalfUp(terms));
+    expect(again.bigInts).toBeGreaterThan(0);
+    expect(again.value).toBe(2); // 2.1
+  });
+});

@@ -100,6 +100,43 @@ describe('spendBound', () => {
     });
   });
 
+  it('leaves free output uncapped even when only the margin pays for the input', () => {
+    const embeddings = { feature: 'embeddings', input: 0.5, output: 0 };
+    // 13 conservative tokens: a worst case of 13 exceeds the 10 left, so the input is priced (6.5 → 7).
+    expect(spendBound({ rate: embeddings, vendor: 'openai', inputTokens: 10, requestedOutputTokens: null, spendable: 10, margin: 100 })).toEqual({
+      ok: true,
+      outputCap: null,
+      costCap: 110,
+      inputCost: 7,
+      outputPrice: 0,
+    });
+  });
+
+  it('clears a request without pricing it when its worst case fits, up to exactly what is left', () => {
+    const rate = { feature: 'assistant', input: 1, output: 1 };
+    // 4 estimated input tokens count as 5; the worst case is twice that input plus the 10 tokens asked for.
+    const cleared = { ok: true, outputCap: null, costCap: 20 + 7, inputCost: 0, outputPrice: 1 };
+    expect(spendBound({ rate, vendor: 'openai', inputTokens: 4, requestedOutputTokens: 10, spendable: 20, margin: 7 })).toEqual(cleared);
+    // One micro-credit less and the request is priced exactly: 5 of input, and the 10 tokens fit in the 14 left.
+    expect(spendBound({ rate, vendor: 'openai', inputTokens: 4, requestedOutputTokens: 10, spendable: 19, margin: 7 })).toEqual({
+      ok: true,
+      outputCap: null,
+      costCap: 26,
+      inputCost: 5,
+      outputPrice: 1,
+    });
+  });
+
+  it('counts no more than the longest possible answer in the worst case, whatever the request asks for', () => {
+    const rate = { feature: 'assistant', input: 1, output: 1 };
+    // 64,000,000 tokens asked for, but no answer passes 1,000,000: 1,000,010 is enough to clear it unpriced.
+    expect(spendBound({ rate, vendor: 'openai', inputTokens: 4, requestedOutputTokens: 64_000_000, spendable: 1_000_010, margin: 0 })).toMatchObject({
+      ok: true,
+      outputCap: null,
+      inputCost: 0,
+    });
+  });
+
   it('never lets input plus capped output cost more than what is left (property)', () => {
     fc.assert(
       fc.property(fc.nat(200_000), fc.integer({ min: 1, max: 100_000_000 }), fc.integer({ min: 1, max: 3_000 }), (inputTokens, spendable, outputPrice) => {

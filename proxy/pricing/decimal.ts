@@ -24,10 +24,10 @@ function toDecimal(value: number): Decimal {
 
 const pow10 = (n: number): bigint => 10n ** BigInt(n);
 
-/** Floor division for BigInt (BigInt `/` truncates toward zero). */
+/** Floor division by a positive BigInt (BigInt `/` truncates toward zero; `%` takes the sign of `a`). */
 function floorDiv(a: bigint, b: bigint): bigint {
   const q = a / b;
-  return a % b !== 0n && a < 0n !== b < 0n ? q - 1n : q;
+  return a % b < 0n ? q - 1n : q;
 }
 
 /** One priced quantity: `price × quantity × 10^shift` (shift turns credits into micro-credits). */
@@ -103,13 +103,12 @@ function sumInSafeIntegers(terms: readonly Term[]): number | null {
   let quotient = Math.floor(total / denominator);
   if (!Number.isSafeInteger(quotient * denominator + denominator)) return null;
   let remainder = total - quotient * denominator;
-  // The float division may round to a neighbour of the true quotient: step back onto it.
+  // The float division may round up to the next integer: step back onto the true quotient. It never
+  // rounds down past it (the true floor is a double, and rounding is monotonic), so the remainder is
+  // never a whole denominator or more.
   if (remainder < 0) {
     quotient -= 1;
     remainder += denominator;
-  } else if (remainder >= denominator) {
-    quotient += 1;
-    remainder -= denominator;
   }
   return 2 * remainder >= denominator ? quotient + 1 : quotient;
 }
