@@ -1,6 +1,6 @@
 // Mutation testing of the money code: `npm run test:mutation` (README "Mutation testing").
-// `STRYKER_MODULE=proxy/pricing/decimal.ts npm run test:mutation` (or `npm run test:mutation -- --mutate FILE`
-// with the default files) mutates one module: a short run with its own incremental file and report.
+// `STRYKER_MODULE=proxy/pricing/decimal.ts npm run test:mutation` mutates one module (or a comma-separated
+// few): a shorter run with its own incremental file and report.
 const ALL = [
   'proxy/pricing/cost.ts',
   'proxy/pricing/decimal.ts',
@@ -11,13 +11,17 @@ const ALL = [
   'proxy/ledger/credits.ts',
   'proxy/ledger/fold.ts',
   'proxy/ledger/autoReload.ts',
+  'proxy/ledger/rules.ts',
   'proxy/ledger/ledger.ts',
   'proxy/ledger/store.ts',
 ];
 const only = process.env.STRYKER_MODULE;
-// proxy/ledger/store.ts → ledger-store: each module keeps its own cache and report, so one module's run
-// neither drops nor overwrites another's.
-const slug = only ? only.replace(/^proxy\//, '').replace(/\.ts$/, '').replaceAll('/', '-') : undefined;
+// proxy/ledger/store.ts → ledger-store (several: ledger-credits+ledger-fold): each module keeps its own
+// cache and report, so one module's run neither drops nor overwrites another's.
+const slug = only
+  ?.split(',')
+  .map((file) => file.replace(/^proxy\//, '').replace(/\.ts$/, '').replaceAll('/', '-'))
+  .join('+');
 const out = slug ? `test-artifacts/mutation/${slug}` : 'test-artifacts/mutation';
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */

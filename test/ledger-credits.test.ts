@@ -94,4 +94,66 @@ describe('credit grants at their edges', () => {
     expect(t.ledger.status().credits.balance).toBe(0);
     expect(auditDatabase(t.path)).toMatchObject({ debt: 0, misflaggedGrants: 0 });
   });
+  it('writes off each expiring grant in turn, however many there are', () => {
+    t = openTemp({ initialPlan: 'free' });
+    t.ledger.addCredits({ amount: 100, idempotencyKey: 'first', source: 'promo', expiresAt: T0 + HOUR });
+    t.ledger.addCredits({ amount: 200, idempotencyKey: 'second', source: 'promo', expiresAt: T0 + 2 * HOUR });
+    t.ledger.addCredits({ amount: 400, idempotencyKey: 'third', source: 'promo', expiresAt: T0 + 3 * HOUR });
+    const balances: number[] = [];
+    for (let hour = 1; hour <= 3; hour++) {
+      t.clock.now = T0 + hour * HOUR;
+      balances.push(t.ledger.status().credits.balance);
+      t.ledger.setAutoUseCredits(true); // a write books the write-off
+    }
+    expect(balances).toEqual([0.0006, 0.0004, 0]);
+    expect(query("SELECT ts, amount, grant_id FROM credit_events WHERE kind = 'expire' ORDER BY id")).toEqual([
+      { ts: T0 + HOUR, amount: 100, grant_id: 1 },
+      { ts: T0 + 2 * HOUR, amount: 200, grant_id: 2 },
+      { ts: T0 + 3 * HOUR, amount: 400, grant_id: 3 },
+    ]);
+    expect(auditDatabase(t.path)).toMatchObject({ balance: 0, balanceFromRows: 0, misflaggedGrants: 0 });
+  });
+
+  it('stores the earliest expiry of a grant with credit left, and none for grants that never expire or arrive spent', () => {
+    t = openTemp({ initialPlan: 'free' });
+    const storedExpiry = (): unknown => (query('SELECT next_expiry FROM account')[0] as { next_expiry: number | null }).next_expiry;
+    t.ledger.addCredits({ amount: 100, idempotencyKey: 'forever', source: 'purchase' });
+    expect(storedExpiry()).toBeNull();
+    charge(400); // 300 of debt
+    t.ledger.addCredits({ amount: 300, idempotencyKey: 'repays', source: 'promo', expiresAt: T0 + HOUR });
+    expect(storedExpiry()).toBeNull(); // wholly taken by the debt: nothing of it can expire
+    t.ledger.addCredits({ amount: 50, idempotencyKey: 'late', source: 'promo', expiresAt: T0 + 3 * HOUR });
+    expect(storedExpiry()).toBe(T0 + 3 * HOUR);
+    t.ledger.addCredits({ amount: 50, idempotencyKey: 'soon', source: 'promo', expiresAt: T0 + 2 * HOUR });
+    expect(storedExpiry()).toBe(T0 + 2 * HOUR);
+    t.ledger.addCredits({ amount: 50, idempotencyKey: 'later', source: 'promo', expiresAt: T0 + 4 * HOUR });
+    expect(storedExpiry()).toBe(T0 + 2 * HOUR);
+  });
+
+  it('names a stored purchase without expiry when a key is reused on other terms', () => {
+    t = openTemp({ initialPlan: 'free' });
+    t.ledger.addCredits({ amount: 1_000_000, idempotencyKey: 'order', source: 'purchase' });
+    expect(() => t.ledger.addCredits({ amount: 1_000_000, idempotencyKey: 'order', source: 'purchase', expiresAt: T0 + HOUR })).toThrow(
+      'idempotency key "order" was already used for a different purchase (grant #1: 1 credits, purchase, no expiry; ' +
+        'this one: 1 credits, purchase, expires 2026-11-03T10:00:00.000Z); use a new key for a new purchase',
+    );
+  });
+});
+
+describe('auto-reload', () => {
+  it('buys only after a post that spent credits, and never buys nothing', () => {
+    t = openTemp(); // tiny plan: 1,000 micro-credits of 5h allowance
+    t.ledger.addCredits({ amount: 500, idempotencyKey: 'seed', source: 'purchase' });
+    t.ledger.setAutoReload({ threshold: 1_000, target: 3_000, maxPerMonth: 5 });
+    charge(100); // on the plan: the balance, already below the threshold, was not touched
+    expect(t.ledger.grants()).toHaveLength(1);
+    charge(950); // 900 on the plan, 50 on credits: 450 left, so 2,550 are bought
+    expect(t.ledger.grants().map((g) => [g.idempotencyKey, g.amount])).toEqual([
+      ['seed', 0.0005],
+      ['auto-reload:2026-11:1', 0.00255],
+    ]);
+    charge(100); // on credits, leaving 2,900: above the threshold, nothing to buy
+    expect(t.ledger.grants()).toHaveLength(2);
+    expect(t.ledger.status().credits.balance).toBe(0.0029);
+  });
 });
