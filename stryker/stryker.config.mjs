@@ -1,6 +1,7 @@
 // Mutation testing of the money code: `npm run test:mutation` (README "Mutation testing").
 // `STRYKER_MODULE=proxy/pricing/decimal.ts npm run test:mutation` mutates one module (or a comma-separated
-// few): a shorter run with its own incremental file and report.
+// few, or line ranges such as proxy/pricing/decimal.ts:99-99, named by STRYKER_NAME): a shorter run with its
+// own incremental file and report.
 const ALL = [
   'proxy/pricing/cost.ts',
   'proxy/pricing/decimal.ts',
@@ -18,10 +19,11 @@ const ALL = [
 const only = process.env.STRYKER_MODULE;
 // proxy/ledger/store.ts → ledger-store (several: ledger-credits+ledger-fold): each module keeps its own
 // cache and report, so one module's run neither drops nor overwrites another's.
-const slug = only
+const moduleNames = only
   ?.split(',')
   .map((file) => file.replace(/^proxy\//, '').replace(/\.ts$/, '').replaceAll('/', '-'))
   .join('+');
+const slug = process.env.STRYKER_NAME ?? moduleNames;
 const out = slug ? `test-artifacts/mutation/${slug}` : 'test-artifacts/mutation';
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */

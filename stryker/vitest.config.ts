@@ -35,6 +35,7 @@ const TEST_FILES = [
   'test/red-team/overspend.test.ts',
   'test/balance-history.test.ts',
   'test/ledger-fold.test.ts',
+  'test/ledger-time.test.ts',
   'test/group-commit.test.ts',
   'test/ledger-property.test.ts',
   'test/ledger-multiprocess.test.ts',

@@ -136,6 +136,13 @@ describe('where the fast path must give up', () => {
     expect(sumRoundedHalfUp(terms)).toBe(8);
   });
 
+  it('gives up on a running total past 2^53 even when later terms bring it back into the safe range', () => {
+    // (2^53 − 1) + 2 rounds to 2^53 in doubles; the last term's −10 would land on a safe but wrong total.
+    const terms: Term[] = [{ price: 1, quantity: 2 ** 53 - 1 }, { price: 1, quantity: 2 }, { price: -1, quantity: 10 }];
+    expect(sumInBigInts(terms)).toBe(9_007_199_254_740_983);
+    expect(sumRoundedHalfUp(terms)).toBe(9_007_199_254_740_983);
+  });
+
   it('skips a part used zero times, or priced at zero, on both paths, whatever its other figure', () => {
     // An unused part is not priced at all: neither its price nor its count is parsed.
     const terms: Term[] = [{ price: Number.POSITIVE_INFINITY, quantity: 0 }, { price: 0, quantity: Number.NaN }, { price: 2, quantity: 3 }];
