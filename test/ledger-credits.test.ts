@@ -128,6 +128,33 @@ describe('credit grants at their edges', () => {
     expect(storedExpiry()).toBe(T0 + 2 * HOUR);
     t.ledger.addCredits({ amount: 50, idempotencyKey: 'later', source: 'promo', expiresAt: T0 + 4 * HOUR });
     expect(storedExpiry()).toBe(T0 + 2 * HOUR);
+    t.ledger.addCredits({ amount: 50, idempotencyKey: 'never', source: 'purchase' });
+    expect(storedExpiry()).toBe(T0 + 2 * HOUR);
+  });
+
+  it('writes off a grant at the very millisecond it expires, so a charge then is paid by the next grant', () => {
+    t = openTemp({ initialPlan: 'free' });
+    t.ledger.addCredits({ amount: 100, idempotencyKey: 'soon', source: 'promo', expiresAt: T0 + HOUR });
+    t.ledger.addCredits({ amount: 1_000, idempotencyKey: 'forever', source: 'purchase' });
+    t.clock.now = T0 + HOUR;
+    charge(50);
+    expect(t.ledger.grants().map((g) => [g.idempotencyKey, g.remaining])).toEqual([
+      ['soon', 0],
+      ['forever', 0.00095],
+    ]);
+    expect(query("SELECT ts, amount, grant_id FROM credit_events WHERE kind = 'expire'")).toEqual([{ ts: T0 + HOUR, amount: 100, grant_id: 1 }]);
+    expect(t.ledger.status().credits.balance).toBe(0.00095);
+  });
+
+  it('stores no next expiry once the only expiring grant was spent before it expired', () => {
+    t = openTemp({ initialPlan: 'free' });
+    t.ledger.addCredits({ amount: 100, idempotencyKey: 'soon', source: 'promo', expiresAt: T0 + HOUR });
+    t.ledger.addCredits({ amount: 1_000, idempotencyKey: 'forever', source: 'purchase' });
+    charge(100); // spends the expiring grant to the last micro-credit
+    t.clock.now = T0 + 2 * HOUR;
+    charge(10); // nothing left to write off; the stored expiry is cleared, not kept in the past
+    expect(query('SELECT next_expiry FROM account')).toEqual([{ next_expiry: null }]);
+    expect(query("SELECT count(*) AS n FROM credit_events WHERE kind = 'expire'")).toEqual([{ n: 0 }]);
   });
 
   it('names a stored purchase without expiry when a key is reused on other terms', () => {

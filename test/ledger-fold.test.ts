@@ -172,3 +172,50 @@ describe('folding usage rows written after the stored totals', () => {
     expect(accountRow(t.path)).toMatchObject({ totals_usage_id: 200 + FOLD_LIMIT });
   });
 });
+
+describe('a post that opens a new period', () => {
+  function admittedNow(): number {
+    const a = t.ledger.admit(request(1));
+    if (!a.admitted) throw new Error(`blocked: ${a.reason}`);
+    return a.holdId;
+  }
+
+  /** Admits a second before `end`, posts `cost` a second after it: the post opens the next period itself. */
+  function postAcross(end: number, cost: number): void {
+    t.clock.now = end - 1_000;
+    const holdId = admittedNow();
+    t.clock.now = end + 1_000;
+    t.ledger.post(holdId, { usage: unitUsage(cost) });
+  }
+
+  function windowsSeenByAnother(): [string, number, string | null][] {
+    const other = t.reopenAlongside();
+    try {
+      return other.status().windows.map((w) => [w.name, w.used, w.resetsAt]);
+    } finally {
+      other.close();
+    }
+  }
+
+  it('stores it, so another connection sees the new 5h period and not the ended one', () => {
+    t = openTemp(); // tiny: 5h 1,000, weekly 3,000 micro-credits
+    t.ledger.post(admittedNow(), { usage: unitUsage(100) }); // opens both windows at T0
+    postAcross(T0 + 5 * HOUR, 200);
+    expect(windowsSeenByAnother()).toEqual([
+      ['5h', 0.0002, iso(T0 + 5 * HOUR + 1_000 + 5 * HOUR)],
+      ['weekly', 0.0003, iso(T0 + 7 * DAY)],
+    ]);
+  });
+
+  it('stores it, so another connection sees the new weekly period and not the ended one', () => {
+    t = openTemp();
+    t.ledger.post(admittedNow(), { usage: unitUsage(100) }); // opens both windows at T0
+    t.clock.now = T0 + 7 * DAY - HOUR;
+    t.ledger.post(admittedNow(), { usage: unitUsage(100) }); // a new 5h period, the weekly one still open
+    postAcross(T0 + 7 * DAY, 200);
+    expect(windowsSeenByAnother()).toEqual([
+      ['5h', 0.0003, iso(T0 + 7 * DAY - HOUR + 5 * HOUR)],
+      ['weekly', 0.0002, iso(T0 + 7 * DAY + 1_000 + 7 * DAY)],
+    ]);
+  });
+});
