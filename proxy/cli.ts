@@ -120,7 +120,7 @@ program
     const tls = options.tlsCert !== undefined && options.tlsKey !== undefined ? { certFile: options.tlsCert, keyFile: options.tlsKey } : undefined;
     const network = { host: options.host, allowedHosts: options.allowedHost, tls };
     const location = { ...globals(command), port: options.port, network };
-    const database = location.database ?? databaseOf(location);
+    const database = databaseOf(location);
     const running = database ? await serveTeamGateway({ ...location, database }, process.env, log) : await serveGateway(location, process.env, log);
     console.log(`listening on ${running.gateway.url}`);
     stopOnSignals((hurry) => running.stop({ hurry }), log);

@@ -4,11 +4,30 @@
  * through its group commit; the PostgreSQL store (postgres/postgresLedger.ts) is this shape natively.
  * Both apply the same rules (rules.ts).
  */
+import type { PlanDefinition } from '../../shared/plans';
 import type { GrantRow, Status, UsageGroup, UsageGroupKey, UsageQuery, UsageRow } from '../../shared/protocol';
 import type { AutoReloadSettings } from './autoReload';
 import type { AuditRow } from './reports';
 import type { AccountLimits, AddCredits, Admission, AdmitRequest, Charge } from './rules';
 import type { AuthenticatedClient, TokenRole } from './tokens';
+import type { RateCard } from '../../shared/rateCard';
+import type { MonotonicClock } from './trustedTime';
+
+/** What either store is opened with, besides where it is. */
+export interface AccountOptions {
+  /** post() prices with priceModel + costOf. */
+  rateCard: RateCard;
+  /** Resolved plans (shared/plans.ts resolvePlans); default BUILT_IN_PLANS. */
+  plans?: Record<string, PlanDefinition>;
+  /** Used only when the database has no plan chosen yet (default 'plus'); on a team ledger, also a new seat's plan. */
+  initialPlan?: string;
+  /** Used only when the database has no setting yet (default true). */
+  initialAutoUseCredits?: boolean;
+  /** The wall clock, ms since epoch; injectable so tests move time. */
+  clock?: () => number;
+  /** The system's monotonic clock (trustedTime.ts); injectable so tests can jump the wall clock alone. */
+  monotonicClock?: MonotonicClock;
+}
 
 /** A settled hold: its usage row, what it cost and how that was split, and the account's limits right after. */
 export interface Posted {

@@ -11,11 +11,10 @@
  */
 import type Database from 'better-sqlite3';
 import type { Micro } from '../../shared/money';
-import type { PlanDefinition } from '../../shared/plans';
 import { BUILT_IN_PLANS, planNamed } from '../../shared/plans';
 import type { GrantRow, Status, UsageGroup, UsageGroupKey, UsageQuery, UsageRow } from '../../shared/protocol';
-import type { RateCard } from '../../shared/rateCard';
 import type { AutoReloadSettings } from './autoReload';
+import type { AccountOptions } from './book';
 import { pendingChargesFile, readKeptSettlements, removeKeptSettlements, settle } from './chargeJournal';
 import { dueExpiry, expireDueGrants } from './credits';
 import { openLedgerDatabase } from './databaseFile';
@@ -35,7 +34,6 @@ import { FOLD_LIMIT, copyTotals, foldUsage, onlyFolded } from './fold';
 import { Store } from './store';
 import type { AuthenticatedClient, TokenRole } from './tokens';
 import { hashToken, newToken } from './tokens';
-import type { MonotonicClock } from './trustedTime';
 import { markWorthStoring, systemMonotonicClock, TrustedClock } from './trustedTime';
 
 export type { AccountLimits, AddCredits, Admission, AdmitRequest, Charge } from './rules';
@@ -45,21 +43,9 @@ export type { AuthenticatedClient, TokenRole } from './tokens';
 export { LedgerError } from './errors';
 export { LedgerStorageError } from './storageFailure';
 
-export interface LedgerOptions {
+export interface LedgerOptions extends AccountOptions {
   /** Database file (':memory:' for unit tests). */
   path: string;
-  /** post() prices with priceModel + costOf. */
-  rateCard: RateCard;
-  /** Resolved plans (shared/plans.ts resolvePlans); default BUILT_IN_PLANS. */
-  plans?: Record<string, PlanDefinition>;
-  /** Used only when the database has no plan chosen yet (default 'plus'). */
-  initialPlan?: string;
-  /** Used only when the database has no setting yet (default true). */
-  initialAutoUseCredits?: boolean;
-  /** The wall clock, ms since epoch; injectable so tests move time. */
-  clock?: () => number;
-  /** The system's monotonic clock (trustedTime.ts); injectable so tests can jump the wall clock alone. */
-  monotonicClock?: MonotonicClock;
   /** How long a write waits for another process's lock before failing as busy (connection.ts). */
   busyTimeoutMs?: number;
 }

@@ -39,7 +39,8 @@ export interface RawUsage {
   unpriced: number;
 }
 
-interface RawGroup {
+/** A usage group as both stores' queries name its columns. */
+export interface RawGroup {
   key: string;
   requests: number;
   cost: number;
@@ -47,7 +48,8 @@ interface RawGroup {
   output_tokens: number;
 }
 
-interface RawGrant {
+/** A grant row as both stores' queries name its columns. */
+export interface RawGrant {
   id: number;
   ts: number;
   source: GrantSource;
@@ -111,35 +113,15 @@ export class Reports {
     const statement = this.groupStmts[q.groupBy];
     if (!statement) throw new LedgerError('invalid_argument', `unknown groupBy: ${String(q.groupBy)}`);
     const [fromId, toId] = this.idRange(q);
-    return statement.all(fromId, toId, q.limit ?? NO_LIMIT).map((g) => ({
-      key: g.key,
-      requests: g.requests,
-      cost: microToCredits(g.cost),
-      inputTokens: g.input_tokens,
-      outputTokens: g.output_tokens,
-    }));
+    return statement.all(fromId, toId, q.limit ?? NO_LIMIT).map(toUsageGroup);
   }
 
   grants(): GrantRow[] {
-    return this.grantsStmt.all().map((g) => ({
-      id: g.id,
-      ts: iso(g.ts),
-      source: g.source,
-      amount: microToCredits(g.amount),
-      remaining: microToCredits(g.remaining),
-      expiresAt: g.expires_at === null ? null : iso(g.expires_at),
-      idempotencyKey: g.idempotency_key,
-    }));
+    return this.grantsStmt.all().map(toGrantRow);
   }
 
   audit(limit: number): AuditRow[] {
-    return this.auditStmt.all(limit).map((a) => ({
-      id: a.id,
-      ts: iso(a.ts),
-      actor: a.actor,
-      action: a.action,
-      detail: JSON.parse(a.detail) as Record<string, unknown>,
-    }));
+    return this.auditStmt.all(limit).map((a) => toAuditRow({ ...a, detail: JSON.parse(a.detail) as Record<string, unknown> }));
   }
 
   /** The newest `count` usage rows, oldest first. */
@@ -186,6 +168,27 @@ export function parseBound(text: string | undefined, name: string): number | nul
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
+
+export function toUsageGroup(g: RawGroup): UsageGroup {
+  return { key: g.key, requests: g.requests, cost: microToCredits(g.cost), inputTokens: g.input_tokens, outputTokens: g.output_tokens };
+}
+
+export function toGrantRow(g: RawGrant): GrantRow {
+  return {
+    id: g.id,
+    ts: iso(g.ts),
+    source: g.source,
+    amount: microToCredits(g.amount),
+    remaining: microToCredits(g.remaining),
+    expiresAt: g.expires_at === null ? null : iso(g.expires_at),
+    idempotencyKey: g.idempotency_key,
+  };
+}
+
+/** An audit row with its detail already parsed (SQLite keeps it as text, PostgreSQL as jsonb). */
+export function toAuditRow(a: { id: number; ts: number; actor: string; action: string; detail: Record<string, unknown> }): AuditRow {
+  return { id: a.id, ts: iso(a.ts), actor: a.actor, action: a.action, detail: a.detail };
+}
 
 export function toUsageRow(r: RawUsage): UsageRow {
   return {

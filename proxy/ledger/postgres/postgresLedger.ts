@@ -15,12 +15,10 @@
 import { hostname } from 'node:os';
 import type pg from 'pg';
 import type { Micro } from '../../../shared/money';
-import type { PlanDefinition } from '../../../shared/plans';
 import { BUILT_IN_PLANS, planNamed } from '../../../shared/plans';
 import type { GrantRow, Status, UsageGroup, UsageGroupKey, UsageQuery, UsageRow } from '../../../shared/protocol';
-import type { RateCard } from '../../../shared/rateCard';
 import type { AutoReloadSettings } from '../autoReload';
-import type { LedgerBook, Posted, SeatAdmin } from '../book';
+import type { AccountOptions, LedgerBook, Posted, SeatAdmin } from '../book';
 import { dueExpiry, expireDueGrants } from '../credits';
 import { LedgerError } from '../errors';
 import type { HoldOwner } from '../owners';
@@ -34,7 +32,6 @@ import { AccountRules, unknownPlan, validAutoReload, validateAdmit, validateGran
 import { copyTotals } from '../fold';
 import type { AuthenticatedClient, TokenRole } from '../tokens';
 import { hashToken, newToken } from '../tokens';
-import type { MonotonicClock } from '../trustedTime';
 import { markWorthStoring, systemMonotonicClock, TrustedClock } from '../trustedTime';
 import { newClient, newPool, redactedUrl, unavailable } from './connection';
 import { flushSql } from './flush';
@@ -44,18 +41,10 @@ import { PostgresReports } from './reports';
 import { migratePostgres } from './schema';
 import { SnapshotTx } from './snapshotTx';
 
-export interface PostgresLedgerOptions {
+export interface PostgresLedgerOptions extends AccountOptions {
   /** `postgres://user:password@host:port/database` */
   url: string;
-  rateCard: RateCard;
-  plans?: Record<string, PlanDefinition>;
-  /** Used only when the database has no plan chosen yet (default 'plus'). */
-  initialPlan?: string;
-  initialAutoUseCredits?: boolean;
-  /** The wall clock, ms since epoch; injectable so tests move time. */
-  clock?: () => number;
-  monotonicClock?: MonotonicClock;
-  /** Connections for reads (status, reports); writes use one connection of their own. Default 4. */
+  /** Connections for reads (status, reports); writes have their own (writeConnections). Default 4. */
   readConnections?: number;
   /**
    * The most writes one transaction groups (default: all that wait). 1 makes every admit and post a
@@ -689,19 +678,7 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
     const stored = toAccountRow(row.account, row.held);
     bindSeat(stored, toSeatState(seatRow, row.held));
     const time = this.time.read(stored.clockMark);
-    const grants = new SnapshotTx({
-      holds: new Map(),
-      requestedHolds: new Set(),
-      allHolds: false,
-      liveGrants: row.live.map(toLiveGrant),
-      keyed: new Map(),
-      requestedKeys: new Set(),
-      keyPrefixes: [],
-      liveInstances: new Set(),
-      lastUsageId: 0,
-      lastPeriodId: 0,
-      lastGrantId: 0,
-    });
+    const grants = SnapshotTx.ofLiveGrants(row.live.map(toLiveGrant));
     // An expiry that is due but not booked is left out of the balance shown; the next write books it.
     const due = dueExpiry(grants, stored, time.certain);
     const account = due === 0 ? stored : { ...stored, balance: stored.balance - due };

@@ -1,10 +1,9 @@
 /** The read-only queries of the PostgreSQL ledger (the usage views, the grants list, the audit trail). */
 import type pg from 'pg';
-import { microToCredits } from '../../../shared/money';
-import type { GrantRow, GrantSource, UsageGroup, UsageGroupKey, UsageQuery, UsageRow } from '../../../shared/protocol';
+import type { GrantRow, UsageGroup, UsageGroupKey, UsageQuery, UsageRow } from '../../../shared/protocol';
 import { LedgerError } from '../errors';
-import type { AuditRow, RawUsage } from '../reports';
-import { parseBound, toUsageRow } from '../reports';
+import type { AuditRow, RawGrant, RawGroup, RawUsage } from '../reports';
+import { parseBound, toAuditRow, toGrantRow, toUsageGroup, toUsageRow } from '../reports';
 
 /** SQL for each group key; `day` is the UTC calendar day. Fixed strings, never user input. */
 const GROUP_EXPRESSIONS: Readonly<Record<UsageGroupKey, string>> = {
@@ -16,8 +15,6 @@ const GROUP_EXPRESSIONS: Readonly<Record<UsageGroupKey, string>> = {
 
 const USAGE_COLUMNS = `id, ts, client, feature, model, route, status, input_tokens, cached_input_tokens, cache_write_tokens,
   output_tokens, reasoning_tokens, cost, plan_cost, credit_cost, estimated::int AS estimated, reason, unpriced::int AS unpriced`;
-
-const iso = (ms: number): string => new Date(ms).toISOString();
 
 export class PostgresReports {
   constructor(private readonly pool: pg.Pool) {}
@@ -37,28 +34,18 @@ export class PostgresReports {
     if (!expression) throw new LedgerError('invalid_argument', `unknown groupBy: ${String(q.groupBy)}`);
     const { where, params } = range(q);
     const limit = q.limit === undefined ? 'ALL' : '$' + (params.push(q.limit), params.length);
-    const { rows } = await this.pool.query<{ key: string; requests: number; cost: number; input_tokens: number; output_tokens: number }>(
+    const { rows } = await this.pool.query<RawGroup>(
       `SELECT ${expression} AS key, count(*)::bigint AS requests, sum(cost)::bigint AS cost,
          sum(input_tokens)::bigint AS input_tokens, sum(output_tokens)::bigint AS output_tokens
        FROM usage WHERE ${where} GROUP BY 1 ORDER BY ${q.groupBy === 'day' ? 'key' : 'cost DESC, key'} LIMIT ${limit}`,
       params,
     );
-    return rows.map((g) => ({ key: g.key, requests: g.requests, cost: microToCredits(g.cost), inputTokens: g.input_tokens, outputTokens: g.output_tokens }));
+    return rows.map(toUsageGroup);
   }
 
   async grants(): Promise<GrantRow[]> {
-    const { rows } = await this.pool.query<{
-      id: number; ts: number; source: GrantSource; amount: number; remaining: number; expires_at: number | null; idempotency_key: string;
-    }>('SELECT id, ts, source, amount, remaining, expires_at, idempotency_key FROM grants ORDER BY id');
-    return rows.map((g) => ({
-      id: g.id,
-      ts: iso(g.ts),
-      source: g.source,
-      amount: microToCredits(g.amount),
-      remaining: microToCredits(g.remaining),
-      expiresAt: g.expires_at === null ? null : iso(g.expires_at),
-      idempotencyKey: g.idempotency_key,
-    }));
+    const { rows } = await this.pool.query<RawGrant>('SELECT id, ts, source, amount, remaining, expires_at, idempotency_key FROM grants ORDER BY id');
+    return rows.map(toGrantRow);
   }
 
   async audit(limit: number): Promise<AuditRow[]> {
@@ -66,7 +53,7 @@ export class PostgresReports {
       'SELECT * FROM (SELECT id, ts, actor, action, detail FROM audit ORDER BY id DESC LIMIT $1) newest ORDER BY id',
       [limit],
     );
-    return rows.map((a) => ({ id: a.id, ts: iso(a.ts), actor: a.actor, action: a.action, detail: a.detail }));
+    return rows.map(toAuditRow);
   }
 }
 

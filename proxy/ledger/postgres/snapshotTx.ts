@@ -130,6 +130,23 @@ export class SnapshotTx implements LedgerTx {
     this.lastGrantId = loaded.lastGrantId;
   }
 
+  /** A read-only view of the grants with credit left: what a status needs to see an expiry that is due. */
+  static ofLiveGrants(liveGrants: LiveGrant[]): SnapshotTx {
+    return new SnapshotTx({
+      holds: new Map(),
+      requestedHolds: new Set(),
+      allHolds: false,
+      liveGrants,
+      keyed: new Map(),
+      requestedKeys: new Set(),
+      keyPrefixes: [],
+      liveInstances: new Set(),
+      lastUsageId: 0,
+      lastPeriodId: 0,
+      lastGrantId: 0,
+    });
+  }
+
   /** Whether the instance that placed a hold is still running (recovery loads this). */
   isInstanceAlive(instance: string): boolean {
     return this.loaded.liveInstances.has(instance);
