@@ -9,7 +9,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { rawRequest, startFakeUpstream, type FakeUpstream } from './fake-upstream';
-import { cli, serve, type ServeProcess } from './helpers/cliProcess';
+import { cli, serve, type ServeProcess, killServeProcesses } from './helpers/cliProcess';
 import { eventually } from './helpers/testGateway';
 
 let upstream: FakeUpstream;
@@ -43,10 +43,7 @@ async function start(args: string[] = []): Promise<ServeProcess> {
 }
 
 afterEach(async () => {
-  for (const server of running.splice(0)) {
-    server.child.kill('SIGKILL');
-    await server.exited;
-  }
+  await killServeProcesses(running);
 });
 
 const token = (name = 'tests'): string => cli(['token', '--name', name], env).stdout.trim().split('\n').at(-1)!;

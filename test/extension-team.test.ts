@@ -20,7 +20,7 @@ import { TeamGatewayError } from '../extension/team/teamHttp';
 import { rawRequest, startFakeUpstream, type FakeUpstream } from './fake-upstream';
 import { NOW, status } from './extension-fixtures';
 import { freePort } from './helpers/freePort';
-import { cli, serve, type ServeProcess } from './helpers/cliProcess';
+import { cli, serve, type ServeProcess, killServeProcesses } from './helpers/cliProcess';
 import { eventually } from './helpers/testGateway';
 
 let upstream: FakeUpstream;
@@ -35,10 +35,7 @@ beforeAll(async () => {
 afterAll(async () => upstream.close());
 afterEach(async () => {
   for (const connection of connections.splice(0)) await connection.stop();
-  for (const server of running.splice(0)) {
-    server.child.kill('SIGKILL');
-    await server.exited;
-  }
+  await killServeProcesses(running);
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
 

@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../proxy/config';
 import { startFakeUpstream, type FakeUpstream } from './fake-upstream';
-import { cli, serve, type ServeProcess } from './helpers/cliProcess';
+import { cli, serve, type ServeProcess, killServeProcesses } from './helpers/cliProcess';
 
 const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
 
@@ -43,10 +43,7 @@ afterAll(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 afterEach(async () => {
-  for (const server of running.splice(0)) {
-    server.child.kill('SIGKILL');
-    await server.exited;
-  }
+  await killServeProcesses(running);
 });
 
 /** A self-signed certificate for localhost and 127.0.0.1, and its key, in the test's folder. */

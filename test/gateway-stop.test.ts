@@ -10,7 +10,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { rawRequest, startFakeUpstream, type FakeUpstream } from './fake-upstream';
-import { cli, serve, type ServeProcess } from './helpers/cliProcess';
+import { cli, serve, type ServeProcess, killServeProcesses } from './helpers/cliProcess';
 import { eventually } from './helpers/testGateway';
 
 const STREAMS = 5;
@@ -25,10 +25,7 @@ beforeAll(async () => {
 });
 afterAll(async () => upstream.close());
 afterEach(async () => {
-  for (const server of running.splice(0)) {
-    server.child.kill('SIGKILL');
-    await server.exited;
-  }
+  await killServeProcesses(running);
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
 

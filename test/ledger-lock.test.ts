@@ -17,7 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { rawRequest, startFakeUpstream, type FakeUpstream } from './fake-upstream';
-import { cli, serve, type ServeProcess } from './helpers/cliProcess';
+import { cli, serve, type ServeProcess, killServeProcesses } from './helpers/cliProcess';
 import { eventually } from './helpers/testGateway';
 
 const LOCK_MS = 10_000;
@@ -35,10 +35,7 @@ beforeAll(async () => {
 });
 afterAll(async () => upstream.close());
 afterEach(async () => {
-  for (const server of servers.splice(0)) {
-    server.child.kill('SIGKILL');
-    await server.exited;
-  }
+  await killServeProcesses(servers);
   fs.rmSync(root, { recursive: true, force: true });
 });
 

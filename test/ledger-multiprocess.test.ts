@@ -10,6 +10,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { BookUnderTest } from './fixtures/ledger-stores';
 import { ledgerStores } from './fixtures/ledger-stores';
 import { micro } from './fixtures/ledger-setup';
+import { releaseTogether, waitForLine } from './helpers/workers';
 
 const WORKER = join(__dirname, 'fixtures', 'ledger-worker.ts');
 /** Thousands of transactions from four processes on a shared two-core machine. */
@@ -35,35 +36,8 @@ function startWorker(...args: string[]): ChildProcess {
  * Starts `count` workers, releases them together once all have opened the ledger, and returns the
  * JSON each printed on its last line.
  */
-async function runTogether<T>(count: number, ...args: string[]): Promise<T[]> {
-  const workers = Array.from({ length: count }, () => startWorker(...args));
-  const results = workers.map(
-    (child) =>
-      new Promise<T>((resolve, reject) => {
-        let out = '';
-        let err = '';
-        child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
-        child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()));
-        child.on('exit', (code) => {
-          if (code !== 0) return reject(new Error(`worker exited ${code}: ${err}`));
-          resolve(JSON.parse(out.trim().split('\n').at(-1)!) as T);
-        });
-      }),
-  );
-  await Promise.all(workers.map((child) => waitForLine(child, 'ready')));
-  for (const child of workers) child.stdin!.write('go\n');
-  return Promise.all(results);
-}
-
-function waitForLine(child: ChildProcess, line: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      if (out.split('\n').includes(line)) resolve();
-    });
-    child.on('exit', (code) => reject(new Error(`worker exited ${code} before "${line}"`)));
-  });
+function runTogether<T>(count: number, ...args: string[]): Promise<T[]> {
+  return releaseTogether<T>(Array.from({ length: count }, () => startWorker(...args)));
 }
 
 describe.each(stores.kinds)('ledger across processes on %s', (kind) => {

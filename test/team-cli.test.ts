@@ -7,12 +7,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { Client } from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { cli } from './helpers/cliProcess';
 import { TEST_CLI } from './helpers/buildCli';
 import type { PostgresServer } from './helpers/postgres';
-import { startPostgres } from './helpers/postgres';
+import { queryDatabase, startPostgres } from './helpers/postgres';
 import { PG_SCHEMA_VERSION } from '../proxy/ledger/postgres/schema';
 
 let server: PostgresServer;
@@ -42,15 +41,7 @@ function cliAsync(args: string[]): Promise<{ status: number | null; stdout: stri
   });
 }
 
-async function sql<T>(query: string): Promise<T[]> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query(query)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
+const sql = <T>(query: string): Promise<T[]> => queryDatabase<T>(url, query);
 
 describe('creditgate --database (PostgreSQL)', () => {
   it('migrates, and two migrate commands at once apply the schema once', async () => {

@@ -9,12 +9,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client } from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { rawRequest, startFakeUpstream, type FakeUpstream, type RawResponse } from './fake-upstream';
-import { cli, serve, type ServeProcess } from './helpers/cliProcess';
+import { cli, serve, type ServeProcess, killServeProcesses } from './helpers/cliProcess';
 import type { PostgresServer } from './helpers/postgres';
-import { startPostgres } from './helpers/postgres';
+import { queryDatabase, startPostgres } from './helpers/postgres';
 import { eventually, sseEvents } from './helpers/testGateway';
 
 let server: PostgresServer;
@@ -47,10 +46,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  for (const instance of running.splice(0)) {
-    instance.child.kill('SIGKILL');
-    await instance.exited;
-  }
+  await killServeProcesses(running);
 });
 
 async function instances(count: number): Promise<ServeProcess[]> {
@@ -61,15 +57,7 @@ async function instances(count: number): Promise<ServeProcess[]> {
 
 const token = (...args: string[]): string => cli(['token', ...args], env).stdout.trim().split('\n').at(-1)!;
 
-async function sql<T>(query: string): Promise<T[]> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query(query)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
+const sql = <T>(query: string): Promise<T[]> => queryDatabase<T>(url, query);
 
 const USAGE = JSON.stringify({ input_tokens: 1_000, output_tokens: 400 });
 

@@ -5,7 +5,6 @@
  * PostgreSQL baseline (the same store with every admit and post a transaction of its own). Absolute
  * rates differ several-fold between machines; the ratios are what the targets are about.
  */
-import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +13,7 @@ import { PostgresLedger } from '../../proxy/ledger/postgres/postgresLedger';
 import { SqliteBook } from '../../proxy/ledger/sqliteBook';
 import type { LedgerBook } from '../../proxy/ledger/book';
 import { startPostgres } from '../helpers/postgres';
+import { releaseTogether } from '../helpers/workers';
 import { BENCH_RATE_CARD } from './ledgerBenchWorkload';
 
 const WORKER = join(__dirname, 'ledgerStoreWorker.ts');
@@ -76,32 +76,10 @@ async function runProcesses(where: string, options: CompareOptions, maxBatch: nu
   const workers = Array.from({ length: options.processes }, () =>
     spawn(process.execPath, ['--import', 'tsx', WORKER, ...args], { stdio: ['pipe', 'pipe', 'inherit'] }),
   );
-  const results = workers.map((child) => lastLine(child));
-  await Promise.all(workers.map((child) => waitFor(child, 'ready')));
-  const started = performance.now();
-  for (const child of workers) child.stdin.write('go\n');
-  const done = (await Promise.all(results)).map((line) => JSON.parse(line) as { pairs: number; cpuUs: number });
+  let started = 0;
+  const done = await releaseTogether<{ pairs: number; cpuUs: number }>(workers, () => (started = performance.now()));
   const seconds = (performance.now() - started) / 1_000;
   const pairs = done.reduce((sum, r) => sum + r.pairs, 0);
   const cpuUs = done.reduce((sum, r) => sum + r.cpuUs, 0);
   return { pairsPerSec: pairs / seconds, cpuUsPerPair: cpuUs / pairs };
-}
-
-function waitFor(child: ChildProcess, line: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      if (out.split('\n').includes(line)) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`bench worker exited ${code} before "${line}"`)));
-  });
-}
-
-function lastLine(child: ChildProcess): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.once('exit', (code) => (code === 0 ? resolve(out.trim().split('\n').at(-1)!) : reject(new Error(`bench worker exited ${code}`))));
-  });
 }

@@ -50,3 +50,11 @@ export function serve(args: string[], env: NodeJS.ProcessEnv = {}, as: RunAs | n
     });
   });
 }
+
+/** Kills every serve process in `processes` (and empties it), waiting until each has exited: a test's teardown. */
+export async function killServeProcesses(processes: ServeProcess[]): Promise<void> {
+  for (const server of processes.splice(0)) {
+    server.child.kill('SIGKILL');
+    await server.exited;
+  }
+}

@@ -116,3 +116,14 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
     },
   };
 }
+
+/** Runs one query on the database at `url` with a connection of its own, as an auditor would. */
+export async function queryDatabase<T>(url: string, query: string, params: unknown[] = []): Promise<T[]> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query(query, params)).rows as T[];
+  } finally {
+    await client.end();
+  }
+}

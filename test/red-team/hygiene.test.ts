@@ -13,7 +13,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { rawRequest, startFakeUpstream, type FakeUpstream } from '../fake-upstream';
 import { TEST_CLI } from '../helpers/buildCli';
-import { cli, serve, type RunAs, type ServeProcess } from '../helpers/cliProcess';
+import { cli, serve, type RunAs, type ServeProcess, killServeProcesses } from '../helpers/cliProcess';
 import { startTestGateway, type TestGateway } from '../helpers/testGateway';
 
 const ESC = '\u001b';
@@ -40,10 +40,7 @@ beforeAll(async () => {
 });
 afterAll(async () => upstream.close());
 afterEach(async () => {
-  for (const server of servers.splice(0)) {
-    server.child.kill('SIGKILL');
-    await server.exited;
-  }
+  await killServeProcesses(servers);
   await gw?.close();
   gw = null;
   for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
