@@ -1,5 +1,8 @@
 /** Runs the bundled `creditgate` CLI as a separate process, as a user or script would. */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { TEST_CLI } from './buildCli';
 
 export interface CliResult {
@@ -14,8 +17,37 @@ export interface RunAs {
   gid: number;
 }
 
+/** The runtime packages the bundled CLI loads from node_modules (better-sqlite3 and what it requires). */
+const CLI_RUNTIME_PACKAGES = ['better-sqlite3', 'bindings', 'file-uri-to-path'];
+let cliForOthers: string | null = null;
+
+/**
+ * The CLI as another user can run it. The checkout may be private to its owner (a clone into
+ * `mktemp -d` is 0700), so the bundle and the packages it loads are copied once into a directory
+ * anyone may read: the other user then runs the same code without reaching into the checkout.
+ */
+function cliPathFor(as: RunAs | null): string {
+  if (as === null) return TEST_CLI;
+  if (cliForOthers) return cliForOthers;
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'creditgate-cli-shared-'));
+  process.once('exit', () => fs.rmSync(root, { recursive: true, force: true }));
+  fs.cpSync(path.dirname(TEST_CLI), root, { recursive: true });
+  const modules = path.resolve(path.dirname(TEST_CLI), '../../node_modules');
+  for (const name of CLI_RUNTIME_PACKAGES) {
+    // The native build and the JavaScript, not the sources it was compiled from.
+    fs.cpSync(path.join(modules, name), path.join(root, 'node_modules', name), {
+      recursive: true,
+      filter: (source) => !/[\\/](deps|src)$/.test(source),
+    });
+  }
+  for (const entry of [root, ...fs.readdirSync(root, { recursive: true, encoding: 'utf8' }).map((name) => path.join(root, name))]) {
+    fs.chmodSync(entry, fs.statSync(entry).isDirectory() ? 0o755 : 0o644);
+  }
+  return (cliForOthers = path.join(root, path.basename(TEST_CLI)));
+}
+
 export function cli(args: string[], env: NodeJS.ProcessEnv = {}, as: RunAs | null = null): CliResult {
-  const result = spawnSync(process.execPath, [TEST_CLI, ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 20_000, ...as });
+  const result = spawnSync(process.execPath, [cliPathFor(as), ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 20_000, ...as });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -29,7 +61,7 @@ export interface ServeProcess {
 
 /** Starts `creditgate serve --port 0` and resolves once it printed `listening on …`. */
 export function serve(args: string[], env: NodeJS.ProcessEnv = {}, as: RunAs | null = null): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [TEST_CLI, 'serve', '--port', '0', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], ...as });
+  const child = spawn(process.execPath, [cliPathFor(as), 'serve', '--port', '0', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], ...as });
   let stdout = '';
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
