@@ -47,7 +47,11 @@ describe('credit grants at their edges', () => {
     // Its expiry then writes nothing off: there was nothing left of it.
     t.clock.advance(2 * HOUR);
     expect(t.ledger.status().credits.balance).toBe(0.0007);
-    expect(query('SELECT kind FROM credit_events')).toEqual([]);
+    // The allocation rows say which grant paid for each charge; no expiry was written.
+    expect(query('SELECT kind, amount, grant_id FROM credit_events ORDER BY id')).toEqual([
+      { kind: 'spend', amount: 200, grant_id: 1 },
+      { kind: 'spend', amount: 300, grant_id: 2 },
+    ]);
     expect(auditDatabase(t.path).misflaggedGrants).toBe(0);
   });
 
@@ -75,6 +79,7 @@ describe('credit grants at their edges', () => {
     t.clock.advance(1_000);
     const { grantId } = t.ledger.addCredits({ amount: 1_000, idempotencyKey: 'b', source: 'purchase' });
     expect(query('SELECT ts, kind, amount, grant_id, usage_id FROM credit_events ORDER BY id')).toEqual([
+      { ts: T0 + 1_000, kind: 'spend', amount: 100, grant_id: 1, usage_id: usageId },
       { ts: T0 + 1_000, kind: 'debt', amount: 60, grant_id: null, usage_id: usageId },
       { ts: T0 + 2_000, kind: 'debt_repaid', amount: 60, grant_id: grantId, usage_id: null },
     ]);

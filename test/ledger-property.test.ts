@@ -1,7 +1,8 @@
 /**
- * Property tests: random sequences of ledger operations (credits, admit, post, void, reset, clock
- * moves, plan and auto-use changes, grant expiry) must keep the accounting invariants, checked against
- * an independent recomputation from the rows and from the status the ledger reported before each step.
+ * Property tests: random sequences of ledger operations (credits, refunds, admit, post, void, reset,
+ * clock moves, plan and auto-use changes, grant expiry) must keep the accounting invariants, checked
+ * against an independent recomputation from the rows, the ledger's own books check (books.ts), and the
+ * status the ledger reported before each step.
  */
 import fc from 'fast-check';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -12,6 +13,7 @@ import { FIVE_HOURS, HOUR, heldIn, micro, request, unitUsage } from './fixtures/
 
 type Op =
   | { kind: 'add'; amount: number; key: number; expiresIn: number | null }
+  | { kind: 'refund'; key: number; amount: number; refundKey: number }
   | { kind: 'admit'; estimate: number; feature: 'assistant' | 'images' }
   | { kind: 'post'; pick: number; actual: number }
   | { kind: 'void'; pick: number }
@@ -22,6 +24,7 @@ type Op =
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('add' as const), amount: fc.integer({ min: 1, max: 3_000 }), key: fc.integer({ min: 0, max: 6 }), expiresIn: fc.option(fc.integer({ min: 1, max: 8 * HOUR })) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('refund' as const), key: fc.integer({ min: 0, max: 6 }), amount: fc.integer({ min: 1, max: 3_000 }), refundKey: fc.integer({ min: 0, max: 3 }) }) },
   { weight: 5, arbitrary: fc.record({ kind: fc.constant('admit' as const), estimate: fc.integer({ min: 0, max: 1_500 }), feature: fc.constantFrom('assistant' as const, 'images' as const) }) },
   { weight: 5, arbitrary: fc.record({ kind: fc.constant('post' as const), pick: fc.nat(), actual: fc.integer({ min: 0, max: 2_000 }) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('void' as const), pick: fc.nat() }) },
@@ -60,7 +63,8 @@ describe.each(stores.kinds)('ledger properties on %s', (kind) => {
         t = await stores.open(kind);
         const ledger = t.book;
         const open: { holdId: number; kind: 'plan' | 'credits'; estimate: number }[] = [];
-        const keys = new Map<number, { grantId: number; amount: number; expiresAt: number | null }>(); // idempotency key → its purchase
+        const keys = new Map<number, { grantId: number; amount: number; expiresAt: number | null; refunded: number }>(); // idempotency key → its purchase
+        const refunds = new Map<number, { key: number; amount: number }>(); // refund key → what it refunded
         for (const op of ops) {
           const before = await ledger.status();
           const balanceBefore = micro(before.credits.balance);
@@ -78,8 +82,33 @@ describe.each(stores.kinds)('ledger properties on %s', (kind) => {
               const result = await ledger.addCredits(purchase);
               expect(result.duplicate).toBe(earlier !== undefined);
               if (earlier) expect(result.grantId).toBe(earlier.grantId);
-              keys.set(op.key, { grantId: result.grantId, amount: op.amount, expiresAt });
+              keys.set(op.key, earlier ?? { grantId: result.grantId, amount: op.amount, expiresAt, refunded: 0 });
               expect(micro((await ledger.status()).credits.balance)).toBe(balanceBefore + (result.duplicate ? 0 : op.amount));
+              break;
+            }
+            case 'refund': {
+              const refund = { grantKey: `k${op.key}`, amount: op.amount, idempotencyKey: `r${op.refundKey}` };
+              const grant = keys.get(op.key);
+              const earlier = refunds.get(op.refundKey);
+              const balanceOf = async (): Promise<number> => micro((await ledger.status()).credits.balance);
+              if (!grant) {
+                await expect(ledger.refundCredits(refund)).rejects.toMatchObject({ code: 'invalid_argument' });
+              } else if (earlier && (earlier.key !== op.key || earlier.amount !== op.amount)) {
+                await expect(ledger.refundCredits(refund)).rejects.toMatchObject({ code: 'idempotency_conflict' });
+              } else if (earlier) {
+                expect(await ledger.refundCredits(refund)).toMatchObject({ duplicate: true });
+              } else if (op.amount > grant.amount - grant.refunded) {
+                // Never more than was bought.
+                await expect(ledger.refundCredits(refund)).rejects.toMatchObject({ code: 'invalid_argument' });
+              } else {
+                expect(await ledger.refundCredits(refund)).toMatchObject({ duplicate: false });
+                grant.refunded += op.amount;
+                refunds.set(op.refundKey, { key: op.key, amount: op.amount });
+                // Taken back in full, even past zero: the balance may go negative.
+                expect(await balanceOf()).toBe(balanceBefore - op.amount);
+                break;
+              }
+              expect(await balanceOf()).toBe(balanceBefore);
               break;
             }
             case 'admit': {
@@ -131,6 +160,7 @@ describe.each(stores.kinds)('ledger properties on %s', (kind) => {
               break;
           }
           const after = await ledger.status();
+          expect(await ledger.checkBooks()).toEqual([]);
           const audit = await t.audit();
           expect(audit.balance).toBe(audit.balanceFromRows);
           expect(audit.balance).toBe(audit.remainingMinusDebt);
@@ -216,6 +246,7 @@ describe.each(stores.kinds)('ledger properties on %s', (kind) => {
           else if (step.op === 'advance') t.clock.advance(step.n * 10_000);
           const [a, b] = await Promise.all(ledgers.map((l) => l.status()));
           expect(b).toEqual(a);
+          expect(await second.checkBooks()).toEqual([]);
           const audit = await t.audit();
           expect(micro(a!.credits.balance)).toBe(audit.balanceFromRows);
           expect(audit.balance).toBe(audit.balanceFromRows);

@@ -7,6 +7,7 @@
 import type { PlanDefinition } from '../../shared/plans';
 import type { GrantRow, Status, UsageGroup, UsageGroupKey, UsageQuery, UsageRow } from '../../shared/protocol';
 import type { AutoReloadSettings } from './autoReload';
+import type { RefundRequest } from './credits';
 import type { AuditRow } from './reports';
 import type { AccountLimits, AddCredits, Admission, AdmitRequest, Charge } from './rules';
 import type { AuthenticatedClient, TokenRole } from './tokens';
@@ -65,6 +66,8 @@ export interface LedgerBook {
   /** Settles, at their estimate, the holds whose gateway is gone; returns how many. */
   recover(): Promise<number>;
   addCredits(req: AddCredits, actor?: string): Promise<{ grantId: number; duplicate: boolean }>;
+  /** Takes back the credits of a refunded purchase; the balance may go negative (credits.ts refundGrant). */
+  refundCredits(req: RefundRequest, actor?: string): Promise<{ refundId: number; duplicate: boolean }>;
   resetWindows(actor?: string): Promise<void>;
   setPlan(name: string, actor?: string): Promise<void>;
   setAutoUseCredits(on: boolean, actor?: string): Promise<void>;
@@ -76,6 +79,8 @@ export interface LedgerBook {
   usageRows(q: UsageQuery): Promise<UsageRow[]>;
   usageGroups(q: UsageQuery & { groupBy: UsageGroupKey }): Promise<UsageGroup[]>;
   audit(limit?: number): Promise<AuditRow[]>;
+  /** What is wrong with the books (books.ts): the totals against what the rows add up to; [] when they balance. */
+  checkBooks(): Promise<string[]>;
   /** A client token spends on `seat` (only a team's ledger has seats besides the default one). */
   issueToken(name: string, role?: TokenRole, seat?: string): Promise<string>;
   /** The team ledger's seats; null for the individual ledger, which has one. */

@@ -15,7 +15,9 @@ import { BUILT_IN_PLANS, planNamed } from '../../shared/plans';
 import type { GrantRow, Status, UsageGroup, UsageGroupKey, UsageQuery, UsageRow } from '../../shared/protocol';
 import type { AutoReloadSettings } from './autoReload';
 import type { AccountOptions } from './book';
+import { booksProblems } from './books';
 import { pendingChargesFile, readKeptSettlements, removeKeptSettlements, settle } from './chargeJournal';
+import type { RefundRequest } from './credits';
 import { dueExpiry, expireDueGrants } from './credits';
 import { openLedgerDatabase } from './databaseFile';
 import { LedgerError } from './errors';
@@ -26,7 +28,7 @@ import type { AuditRow } from './reports';
 import { Reports } from './reports';
 import type { AccountRow } from './rows';
 import type { AccountLimits, AddCredits, Admission, AdmitRequest, Charge, Working } from './rules';
-import { AccountRules, unknownPlan, validAutoReload, validateAdmit, validateGrant } from './rules';
+import { AccountRules, assertTotals, unknownPlan, validAutoReload, validateAdmit, validateGrant, validateRefund } from './rules';
 import { migrate } from './schema';
 import { DEFAULT_BUSY_TIMEOUT_MS } from './connection';
 import { storageFailure, translatingStorageFailures } from './storageFailure';
@@ -223,6 +225,12 @@ export class Ledger {
     return this.write((w) => this.rules.addCredits(this.store, w, req, actor));
   }
 
+  /** Takes a refunded purchase's credits back (credits.ts refundGrant). */
+  refundCredits(req: RefundRequest, actor = 'local'): { refundId: number; duplicate: boolean } {
+    validateRefund(req);
+    return this.write((w) => this.rules.refundCredits(this.store, w, req, actor));
+  }
+
   grants(): GrantRow[] {
     return this.guarded(() => this.reports.grants());
   }
@@ -254,6 +262,11 @@ export class Ledger {
 
   audit(limit = 100): AuditRow[] {
     return this.guarded(() => this.reports.audit(limit));
+  }
+
+  /** What is wrong with the books (books.ts); [] when the totals equal what the rows add up to. */
+  checkBooks(): string[] {
+    return booksProblems(this.read(() => this.reports.books()));
   }
 
   // ---- status and reports -------------------------------------------------------------------------
@@ -354,6 +367,7 @@ export class Ledger {
         expireDueGrants(this.store, w.account, w.certain);
         const value = work(w);
         const a = w.account;
+        assertTotals(a);
         if (!sameValues(settings, settingsOf(a))) this.store.saveAccount(a);
         else if (w.mustSave || a.totalsUsageId - a.storedUsageId >= FOLD_LIMIT || !onlyFolded(before, a, this.rules.planOf(a), w.posted)) {
           this.store.saveTotals(a);

@@ -6,6 +6,8 @@ import type { Database, Statement } from 'better-sqlite3';
 import { microToCredits } from '../../shared/money';
 import type { GrantRow, GrantSource, UsageGroup, UsageGroupKey, UsageQuery, UsageRow } from '../../shared/protocol';
 import type { EstimateReason } from '../../shared/usage';
+import type { BooksFigures, RawBooks } from './books';
+import { booksSql, toBooksFigures } from './books';
 import { LedgerError } from './errors';
 import type { UsageTailRow } from './rows';
 import { TAIL_COLUMNS } from './store';
@@ -81,6 +83,7 @@ export class Reports {
   private readonly sinceStmt: Statement<[number], UsageTailRow>;
   private readonly firstRowFromStmt: Statement<[number], { id: number; ts: number }>;
   private readonly maxIdStmt: Statement<[], number | null>;
+  private readonly booksStmt: Statement<[], RawBooks>;
 
   constructor(db: Database) {
     // Newest `limit` rows of the range, returned oldest first.
@@ -101,6 +104,11 @@ export class Reports {
     this.sinceStmt = db.prepare(`SELECT ${TAIL_COLUMNS} FROM usage WHERE id >= ? ORDER BY id`);
     this.firstRowFromStmt = db.prepare('SELECT id, ts FROM usage WHERE id >= ? ORDER BY id LIMIT 1');
     this.maxIdStmt = db.prepare<[], number | null>('SELECT max(id) FROM usage').pluck();
+    // The stored balance less the usage rows every reader folds into it (fold.ts).
+    this.booksStmt = db.prepare(
+      booksSql(`(SELECT balance FROM account WHERE id = 1)
+        - (SELECT coalesce(sum(credit_cost), 0) FROM usage WHERE id > (SELECT totals_usage_id FROM account WHERE id = 1))`),
+    );
   }
 
   usageRows(q: UsageQuery): UsageRow[] {
@@ -122,6 +130,11 @@ export class Reports {
 
   audit(limit: number): AuditRow[] {
     return this.auditStmt.all(limit).map((a) => toAuditRow({ ...a, detail: JSON.parse(a.detail) as Record<string, unknown> }));
+  }
+
+  /** The books' totals against their rows (books.ts), in one snapshot. */
+  books(): BooksFigures {
+    return toBooksFigures(this.booksStmt.get()!);
   }
 
   /** The newest `count` usage rows, oldest first. */

@@ -64,12 +64,28 @@ export interface CreditCap {
   held: Micro;
 }
 
-/** A grant's purchase terms, to compare a repeated idempotency key against. */
+/** A grant's purchase terms, to compare a repeated idempotency key against, and how much of it was refunded. */
 export interface KeyedGrant {
   id: number;
   source: GrantSource;
   amount: Micro;
   expiresAt: number | null;
+  /** Σ the refunds taken back from it (a purchase refunded in part or whole). */
+  refunded: Micro;
+}
+
+/** A refund as recorded, to compare a repeated idempotency key against. */
+export interface KeyedRefund {
+  id: number;
+  grantId: number;
+  amount: Micro;
+}
+
+export interface NewRefund {
+  ts: number;
+  grantId: number;
+  amount: Micro;
+  idempotencyKey: string;
 }
 
 export interface SpendableGrant {
@@ -143,7 +159,23 @@ export interface ExpiringGrant {
   expiresAt: number;
 }
 
-export type CreditEventKind = 'expire' | 'debt' | 'debt_repaid';
+/**
+ * The credit log's memo rows. `spend` says which grant paid how much of a charge (a usage row) or of a
+ * refund: they add up, with the `debt` row of the part no grant covered, to the charge. `debt_repaid`
+ * is the part of a new grant that repaid debt; `expire` a grant's remainder written off at its expiry
+ * (the one kind that moves the balance by itself: grants, usage credit costs and refunds are the others).
+ */
+export type CreditEventKind = 'spend' | 'expire' | 'debt' | 'debt_repaid';
+
+export interface CreditEvent {
+  ts: number;
+  kind: CreditEventKind;
+  amount: Micro;
+  grantId: number | null;
+  /** The charge it belongs to, or the refund; at most one of the two. */
+  usageId: number | null;
+  refundId: number | null;
+}
 
 /** What the rules do to the rows, inside one transaction. Every call is synchronous. */
 export interface LedgerTx {
@@ -153,6 +185,8 @@ export interface LedgerTx {
   /** Removes a pending hold whose contents the caller already knows; false when it was not pending. */
   deleteHold(id: number): boolean;
   pendingHolds(): HoldRow[];
+  /** Keeps a voided hold in the log: what was held, for whom, and when it was released unspent. */
+  insertVoidedHold(h: HoldRow, voidedAt: number): void;
   insertUsage(u: NewUsage): number;
   openPeriod(name: WindowName, startedAt: number, endsAt: number): number;
   closePeriod(id: number, closedAt: number, reason: 'expired' | 'reset', used: Micro): void;
@@ -162,14 +196,20 @@ export interface LedgerTx {
   spendGrant(id: number, amount: Micro): void;
   /** Takes the rest of a grant: it leaves the spendable grants, stamped with when. */
   exhaustGrant(id: number, at: number): void;
+  /** What is left of a grant (0 once spent, expired or refunded). */
+  grantRemaining(id: number): Micro;
   /** The grant added with this idempotency key, as it was bought (not what is left of it). */
   grantByKey(key: string): KeyedGrant | undefined;
   insertGrant(g: NewGrant): number;
+  /** The refund recorded with this idempotency key. */
+  refundByKey(key: string): KeyedRefund | undefined;
+  /** Records a refund of part or all of a grant and adds it to the grant's `refunded`. */
+  insertRefund(r: NewRefund): number;
   /** Grants with credit left whose expiry is at or before `now`, in spending order. */
   grantsExpiringBy(now: number): ExpiringGrant[];
   /** The earliest expiry among grants with credit left, or null. */
   nextGrantExpiry(): number | null;
   countGrantsWithKeyPrefix(prefix: string): number;
-  insertCreditEvent(ts: number, kind: CreditEventKind, amount: Micro, grantId: number | null, usageId: number | null): void;
+  insertCreditEvent(e: CreditEvent): void;
   insertAudit(ts: number, actor: string, action: string, detail: Record<string, unknown>): void;
 }

@@ -22,7 +22,8 @@ import type { BlockReason, CreditPosition, Decision, Split, WindowUse } from './
 import { applicableWindows, decide, spendableFor, splitPlanCharge, windowLengthMs, windowLimit } from './allowance';
 import type { AutoReloadSettings } from './autoReload';
 import { reloadAmount, reloadKeyPrefix, validateAutoReload } from './autoReload';
-import { addGrant, spendCredits } from './credits';
+import type { RefundRequest } from './credits';
+import { addGrant, refundGrant, spendCredits } from './credits';
 import { LedgerError } from './errors';
 import type { HoldOwner } from './owners';
 import type { AccountRow, CreditCap, HoldRow, LedgerTx, Period, UsageTailRow } from './rows';
@@ -207,7 +208,9 @@ export class AccountRules {
 
   /** Upstream failed before any output: release the hold, charge nothing. */
   void(tx: LedgerTx, w: Working, holdId: number): void {
-    release(w, this.takeHold(tx, holdId));
+    const hold = this.takeHold(tx, holdId);
+    release(w, hold);
+    tx.insertVoidedHold(hold, w.now);
     w.mustSave = true;
   }
 
@@ -250,6 +253,15 @@ export class AccountRules {
     // A repeated key adds nothing, so there is nothing to audit.
     if (!added.duplicate) tx.insertAudit(w.now, actor, 'credits_added', { grantId: added.grantId, amount: req.amount, source: req.source });
     return added;
+  }
+
+  /** `req` has passed validateRefund. Takes a refunded purchase's credits back (credits.ts refundGrant). */
+  refundCredits(tx: LedgerTx, w: Working, req: RefundRequest, actor: string): { refundId: number; duplicate: boolean } {
+    const refunded = refundGrant(tx, w.account, w.now, req);
+    if (!refunded.duplicate) {
+      tx.insertAudit(w.now, actor, 'credits_refunded', { refundId: refunded.refundId, grantKey: req.grantKey, amount: req.amount });
+    }
+    return refunded;
   }
 
   // ---- settings (each change is audited) ----------------------------------------------------------
@@ -418,7 +430,7 @@ export class AccountRules {
     w.account.totalsUsageId = usageId;
     for (const name of charged) w.account.periods[name]!.used += split.planCost;
     if (split.creditCost > 0) {
-      spendCredits(tx, w.account, w.now, split.creditCost, usageId);
+      spendCredits(tx, w.account, w.now, split.creditCost, { usageId, refundId: null });
       spendAgainstCap(w.account, w.now, split.creditCost);
       this.autoReload(tx, w);
     }
@@ -454,6 +466,31 @@ export function validateGrant(req: AddCredits): void {
   if (!GRANT_SOURCES.includes(req.source)) throw new LedgerError('invalid_argument', `unknown grant source: ${String(req.source)}`);
   const expiresAt = req.expiresAt ?? null;
   if (expiresAt !== null && !Number.isSafeInteger(expiresAt)) throw new LedgerError('invalid_argument', 'expiresAt must be unix ms');
+}
+
+/** Checks a refund request before any transaction begins. */
+export function validateRefund(req: RefundRequest): void {
+  if (!Number.isSafeInteger(req.amount) || req.amount <= 0) {
+    throw new LedgerError('invalid_argument', `amount must be a positive integer of micro-credits, got ${req.amount}`);
+  }
+  if (!req.idempotencyKey) throw new LedgerError('invalid_argument', 'idempotencyKey is required');
+  if (!req.grantKey) throw new LedgerError('invalid_argument', "grantKey (the refunded grant's idempotency key) is required");
+}
+
+/**
+ * The running totals' own invariants, checked at the end of every write transaction (cheap: no rows
+ * read). Debt exists only once every grant is spent, so the balance is then exactly minus the debt;
+ * nothing held is negative. books.ts checks the totals against the rows themselves.
+ */
+export function assertTotals(a: AccountRow): void {
+  const broken =
+    a.debt < 0 ? `debt ${a.debt} is negative`
+    : a.creditHeld < 0 || a.planHeld < 0 ? `held totals are negative (credits ${a.creditHeld}, plan ${a.planHeld})`
+    : a.debt > 0 && a.balance !== -a.debt ? `balance ${a.balance} with debt ${a.debt}: debt is owed only when no grant has credit left`
+    : a.balance + a.debt < 0 ? `balance ${a.balance} is below minus the debt ${a.debt}`
+    : null;
+  // A bug, never a reason to commit: the transaction rolls back and the caller sees an internal error.
+  if (broken) throw new LedgerError('internal', `ledger totals broke an invariant: ${broken}`);
 }
 
 /** Checks an admission request before any transaction begins. */

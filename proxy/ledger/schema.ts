@@ -2,10 +2,12 @@
  * The ledger's schema as forward-only migrations, applied at open and tracked in `PRAGMA user_version`.
  * A migration is never edited once shipped: a change is a new entry at the end of the list.
  *
- * Money lives in three kinds of append-only rows: `grants` (credit in), `usage.credit_cost` (credit out)
- * and `credit_events` of kind `expire` (credit written off). `debt`/`debt_repaid` events are memos that
- * say who paid for an overrun; they move no money. The single `account` row holds running totals that
- * must always equal what the rows add up to (the tests recompute and compare).
+ * Money lives in four kinds of append-only rows: `grants` (credit in), `usage.credit_cost` and
+ * `refunds` (credit out) and `credit_events` of kind `expire` (credit written off). The other credit
+ * events are memos that move no money: `spend` says which grant paid for a charge or refund, `debt`
+ * what no grant covered, `debt_repaid` what of a grant repaid debt. The single `account` row and each
+ * grant's `remaining` and `refunded` hold running totals that must always equal what the rows add up
+ * to (books.ts checks them).
  */
 import type { Database } from 'better-sqlite3';
 
@@ -171,6 +173,51 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE account ADD COLUMN clock_domain TEXT;     -- the boot that monotonic reading counts from
   ALTER TABLE account ADD COLUMN five_hour_from INTEGER;
   ALTER TABLE account ADD COLUMN weekly_from INTEGER;
+  `,
+  /* 8: credits as a log. Each charge's allocation rows say which grants paid for it (\`spend\` events,
+     and \`debt\` for the rest); a refunded purchase takes its credits back by a \`refunds\` row, allocated
+     the same way; a voided hold is kept in \`voided_holds\` rather than dropped. The balance history is a
+     query over these rows (reports.ts creditMovements). Rows written before this version have no
+     allocation rows: log_from_* mark where the complete log begins, for books.ts. credit_events is
+     rebuilt because SQLite cannot change a CHECK constraint in place. */ `
+  ALTER TABLE grants ADD COLUMN refunded INTEGER NOT NULL DEFAULT 0;  -- Σ refunds of this grant
+  CREATE TABLE refunds (
+    id              INTEGER PRIMARY KEY,
+    ts              INTEGER NOT NULL,
+    grant_id        INTEGER NOT NULL REFERENCES grants (id),
+    amount          INTEGER NOT NULL CHECK (amount > 0),
+    idempotency_key TEXT NOT NULL UNIQUE
+  );
+  CREATE TABLE credit_events_v8 (
+    id        INTEGER PRIMARY KEY,
+    ts        INTEGER NOT NULL,
+    kind      TEXT NOT NULL CHECK (kind IN ('spend', 'expire', 'debt', 'debt_repaid')),
+    amount    INTEGER NOT NULL CHECK (amount > 0),
+    grant_id  INTEGER,
+    usage_id  INTEGER,
+    refund_id INTEGER,
+    CHECK (usage_id IS NULL OR refund_id IS NULL)
+  );
+  INSERT INTO credit_events_v8 (id, ts, kind, amount, grant_id, usage_id)
+    SELECT id, ts, kind, amount, grant_id, usage_id FROM credit_events;
+  DROP TABLE credit_events;
+  ALTER TABLE credit_events_v8 RENAME TO credit_events;
+  CREATE TABLE voided_holds (
+    id             INTEGER PRIMARY KEY,  -- the hold's id
+    ts             INTEGER NOT NULL,     -- when it was placed
+    voided_at      INTEGER NOT NULL,
+    request_id     TEXT NOT NULL,
+    client         TEXT NOT NULL,
+    model          TEXT NOT NULL,
+    route          TEXT NOT NULL,
+    feature        TEXT NOT NULL,
+    kind           TEXT NOT NULL,
+    estimate       INTEGER NOT NULL
+  );
+  ALTER TABLE account ADD COLUMN log_from_usage_id INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE account ADD COLUMN log_from_grant_id INTEGER NOT NULL DEFAULT 0;
+  UPDATE account SET log_from_usage_id = (SELECT coalesce(max(id), 0) FROM usage),
+                     log_from_grant_id = (SELECT coalesce(max(id), 0) FROM grants);
   `,
 ];
 

@@ -5,6 +5,7 @@
  */
 import type { GrantRow, Status, UsageGroup, UsageGroupKey, UsageQuery, UsageRow } from '../../shared/protocol';
 import type { AutoReloadSettings } from './autoReload';
+import type { RefundRequest } from './credits';
 import type { LedgerBook, Posted } from './book';
 import { GroupCommit } from './groupCommit';
 import type { LedgerOptions } from './ledger';
@@ -61,6 +62,10 @@ export class SqliteBook implements LedgerBook {
     return this.write((ledger) => ledger.addCredits(req, actor));
   }
 
+  refundCredits(req: RefundRequest, actor?: string): Promise<{ refundId: number; duplicate: boolean }> {
+    return this.write((ledger) => ledger.refundCredits(req, actor));
+  }
+
   resetWindows(actor?: string): Promise<void> {
     return this.write((ledger) => ledger.resetWindows(actor));
   }
@@ -99,6 +104,10 @@ export class SqliteBook implements LedgerBook {
 
   usageGroups(q: UsageQuery & { groupBy: UsageGroupKey }): Promise<UsageGroup[]> {
     return answer(() => this.ledger.usageGroups(q));
+  }
+
+  checkBooks(): Promise<string[]> {
+    return answer(() => this.ledger.checkBooks());
   }
 
   audit(limit?: number): Promise<AuditRow[]> {

@@ -8,7 +8,8 @@ import type { Micro } from '../../shared/money';
 import type { WindowName } from '../../shared/plans';
 import type { AutoReloadSettings } from './autoReload';
 import type {
-  AccountRow, CreditEventKind, ExpiringGrant, HoldRow, KeyedGrant, LedgerTx, NewGrant, NewUsage, Period, SpendableGrant, UsageTailRow,
+  AccountRow, CreditEvent, ExpiringGrant, HoldRow, KeyedGrant, KeyedRefund, LedgerTx, NewGrant, NewRefund, NewUsage, Period,
+  SpendableGrant, UsageTailRow,
 } from './rows';
 import { NO_EXPIRY_ORDER } from './schema';
 import type { AuthenticatedClient, TokenRole } from './tokens';
@@ -68,6 +69,11 @@ export class Store implements LedgerTx {
   private readonly insertPeriodStmt: Statement<[string, number, number], { id: number }>;
   private readonly closePeriodStmt: Statement<[number, string, number, number]>;
   private readonly pendingHoldsStmt: Statement<[], HoldRow>;
+  private readonly insertVoidedHoldStmt: Statement<unknown[]>;
+  private readonly grantRemainingStmt: Statement<[number], number>;
+  private readonly refundByKeyStmt: Statement<[string], KeyedRefund>;
+  private readonly insertRefundStmt: Statement<[number, number, number, string], { id: number }>;
+  private readonly addRefundedStmt: Statement<[number, number]>;
   private readonly insertAuditStmt: Statement<[number, string, string, string]>;
   private readonly revokeTokensStmt: Statement<[number, string]>;
   private readonly insertTokenStmt: Statement<[string, string, TokenRole, number]>;
@@ -110,9 +116,13 @@ export class Store implements LedgerTx {
     this.spendGrantStmt = db.prepare('UPDATE grants SET remaining = remaining - ? WHERE id = ?');
     this.exhaustGrantStmt = db.prepare('UPDATE grants SET remaining = 0, spent_at = ? WHERE id = ?');
     this.insertCreditEventStmt = db.prepare(
-      'INSERT INTO credit_events (ts, kind, amount, grant_id, usage_id) VALUES (?, ?, ?, ?, ?)',
+      'INSERT INTO credit_events (ts, kind, amount, grant_id, usage_id, refund_id) VALUES (?, ?, ?, ?, ?, ?)',
     );
-    this.grantByKeyStmt = db.prepare('SELECT id, source, amount, expires_at AS expiresAt FROM grants WHERE idempotency_key = ?');
+    this.grantByKeyStmt = db.prepare('SELECT id, source, amount, expires_at AS expiresAt, refunded FROM grants WHERE idempotency_key = ?');
+    this.grantRemainingStmt = db.prepare<[number], number>('SELECT remaining FROM grants WHERE id = ?').pluck();
+    this.refundByKeyStmt = db.prepare('SELECT id, grant_id AS grantId, amount FROM refunds WHERE idempotency_key = ?');
+    this.insertRefundStmt = db.prepare('INSERT INTO refunds (ts, grant_id, amount, idempotency_key) VALUES (?, ?, ?, ?) RETURNING id');
+    this.addRefundedStmt = db.prepare('UPDATE grants SET refunded = refunded + ? WHERE id = ?');
     this.insertGrantStmt = db.prepare(
       `INSERT INTO grants (ts, source, amount, remaining, expires_at, spend_order, idempotency_key, spent_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
@@ -130,6 +140,10 @@ export class Store implements LedgerTx {
     this.insertPeriodStmt = db.prepare('INSERT INTO window_periods (name, started_at, ends_at) VALUES (?, ?, ?) RETURNING id');
     this.closePeriodStmt = db.prepare('UPDATE window_periods SET closed_at = ?, close_reason = ?, used = ? WHERE id = ?');
     this.pendingHoldsStmt = db.prepare(`SELECT ${HOLD_COLUMNS} FROM holds ORDER BY id`);
+    this.insertVoidedHoldStmt = db.prepare(
+      `INSERT INTO voided_holds (id, ts, voided_at, request_id, client, model, route, feature, kind, estimate)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
     this.insertAuditStmt = db.prepare('INSERT INTO audit (ts, actor, action, detail) VALUES (?, ?, ?, ?)');
     this.revokeTokensStmt = db.prepare('UPDATE tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL');
     this.insertTokenStmt = db.prepare('INSERT INTO tokens (name, hash, role, created_at) VALUES (?, ?, ?, ?)');
@@ -235,6 +249,10 @@ export class Store implements LedgerTx {
     return this.pendingHoldsStmt.all();
   }
 
+  insertVoidedHold(h: HoldRow, voidedAt: number): void {
+    this.insertVoidedHoldStmt.run(h.id, h.ts, voidedAt, h.requestId, h.client, h.model, h.route, h.feature, h.kind, h.estimate);
+  }
+
   insertUsage(u: NewUsage): number {
     const { usage } = u;
     const result = this.insertUsageStmt.run(
@@ -281,9 +299,22 @@ export class Store implements LedgerTx {
     this.exhaustGrantStmt.run(at, id);
   }
 
+  grantRemaining(id: number): Micro {
+    return this.grantRemainingStmt.get(id) ?? 0;
+  }
+
   /** The grant added with this idempotency key, as it was bought (not what is left of it). */
   grantByKey(key: string): KeyedGrant | undefined {
     return this.grantByKeyStmt.get(key);
+  }
+
+  refundByKey(key: string): KeyedRefund | undefined {
+    return this.refundByKeyStmt.get(key);
+  }
+
+  insertRefund(r: NewRefund): number {
+    this.addRefundedStmt.run(r.amount, r.grantId);
+    return this.insertRefundStmt.get(r.ts, r.grantId, r.amount, r.idempotencyKey)!.id;
   }
 
   insertGrant(g: NewGrant): number {
@@ -307,8 +338,8 @@ export class Store implements LedgerTx {
     return this.countKeyRangeStmt.get(prefix, `${prefix}\uffff`)!;
   }
 
-  insertCreditEvent(ts: number, kind: CreditEventKind, amount: Micro, grantId: number | null, usageId: number | null): void {
-    this.insertCreditEventStmt.run(ts, kind, amount, grantId, usageId);
+  insertCreditEvent(e: CreditEvent): void {
+    this.insertCreditEventStmt.run(e.ts, e.kind, e.amount, e.grantId, e.usageId, e.refundId);
   }
 
   // ---- audit trail and client tokens --------------------------------------------------------------

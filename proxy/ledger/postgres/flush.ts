@@ -14,6 +14,10 @@ export function flushSql(changes: Changes, a: AccountRow, seats: ReadonlyMap<str
   const rows = (table: string, docs: object[]): string => `jsonb_populate_recordset(NULL::${table}, ${jsonb(docs)})`;
   if (changes.insertedHolds.length > 0) statements.push(`INSERT INTO holds SELECT * FROM ${rows('holds', changes.insertedHolds.map(holdDoc))}`);
   if (changes.deletedHolds.length > 0) statements.push(`DELETE FROM holds WHERE id IN (${intList(changes.deletedHolds)})`);
+  if (changes.voidedHolds.length > 0) {
+    const docs = changes.voidedHolds.map((h) => ({ ...holdDoc(h), voided_at: h.voidedAt }));
+    statements.push(`INSERT INTO voided_holds SELECT * FROM ${rows('voided_holds', docs)}`);
+  }
   if (changes.insertedPeriods.length > 0) {
     const docs = changes.insertedPeriods.map((p) => ({
       id: p.id, seat: p.seat, name: p.name, started_at: p.startedAt, ends_at: p.endsAt, closed_at: p.closedAt, close_reason: p.closeReason, used: p.used,
@@ -30,7 +34,7 @@ export function flushSql(changes: Changes, a: AccountRow, seats: ReadonlyMap<str
   if (changes.insertedGrants.length > 0) {
     const docs = changes.insertedGrants.map((g) => ({
       id: g.id, ts: g.ts, source: g.source, amount: g.amount, remaining: g.remaining, expires_at: g.expiresAt,
-      spend_order: g.spendOrder, idempotency_key: g.idempotencyKey, spent_at: g.spentAt,
+      spend_order: g.spendOrder, idempotency_key: g.idempotencyKey, spent_at: g.spentAt, refunded: g.refunded,
     }));
     statements.push(`INSERT INTO grants SELECT * FROM ${rows('grants', docs)}`);
   }
@@ -38,12 +42,21 @@ export function flushSql(changes: Changes, a: AccountRow, seats: ReadonlyMap<str
     const docs = changes.spentGrants.map((g) => ({ id: g.id, remaining: g.remaining, spent_at: g.spentAt }));
     statements.push(`UPDATE grants g SET remaining = v.remaining, spent_at = v.spent_at FROM ${rows('grants', docs)} v WHERE g.id = v.id`);
   }
+  if (changes.refundedGrants.length > 0) {
+    statements.push(`UPDATE grants g SET refunded = g.refunded + v.refunded FROM ${rows('grants', changes.refundedGrants)} v WHERE g.id = v.id`);
+  }
+  if (changes.refunds.length > 0) {
+    const docs = changes.refunds.map((r) => ({ id: r.id, ts: r.ts, grant_id: r.grantId, amount: r.amount, idempotency_key: r.idempotencyKey }));
+    statements.push(`INSERT INTO refunds SELECT * FROM ${rows('refunds', docs)}`);
+  }
   // Usage after grants and holds: a charge's row refers to both only by id, but reads best in this order.
   if (changes.usage.length > 0) statements.push(`INSERT INTO usage SELECT * FROM ${rows('usage', changes.usage.map(usageDoc))}`);
   if (changes.creditEvents.length > 0) {
-    const docs = changes.creditEvents.map((e) => ({ ts: e.ts, kind: e.kind, amount: e.amount, grant_id: e.grantId, usage_id: e.usageId }));
-    statements.push(`INSERT INTO credit_events (ts, kind, amount, grant_id, usage_id)
-       SELECT ts, kind, amount, grant_id, usage_id FROM ${rows('credit_events', docs)}`);
+    const docs = changes.creditEvents.map((e) => ({
+      ts: e.ts, kind: e.kind, amount: e.amount, grant_id: e.grantId, usage_id: e.usageId, refund_id: e.refundId,
+    }));
+    statements.push(`INSERT INTO credit_events (ts, kind, amount, grant_id, usage_id, refund_id)
+       SELECT ts, kind, amount, grant_id, usage_id, refund_id FROM ${rows('credit_events', docs)}`);
   }
   if (changes.audit.length > 0) {
     const docs = changes.audit.map((e) => ({ ts: e.ts, actor: e.actor, action: e.action, detail: e.detail }));
@@ -60,6 +73,7 @@ function accountUpdate(a: AccountRow, c: Changes): string {
   return `UPDATE account SET
     auto_reload = ${jsonb(a.autoReload)}, balance = ${int(a.balance)}, debt = ${int(a.debt)}, last_hold_id = ${int(a.lastHoldId)},
     last_usage_id = ${int(c.lastUsageId)}, last_period_id = ${int(c.lastPeriodId)}, last_grant_id = ${int(c.lastGrantId)},
+    last_refund_id = ${int(c.lastRefundId)},
     next_expiry = ${intOrNull(a.nextExpiry)}, last_usage_ts = ${int(a.lastUsageTs)},
     clock_time = ${intOrNull(mark?.time ?? null)}, clock_mono = ${intOrNull(mark?.mono ?? null)},
     clock_domain = ${mark ? text(mark.domain) : 'NULL'}, revision = revision + 1

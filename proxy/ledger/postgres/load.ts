@@ -3,7 +3,7 @@
  * account row locked FOR UPDATE (every writer, in every instance, locks it first: one lock order, so
  * no deadlock, and the rows read next cannot change until commit), then in a second statement (a
  * snapshot taken after the lock was granted) the held sums, the holds the queued operations name,
- * the grants with credit left and the grants of the idempotency keys they name.
+ * the grants with credit left, and the grants and refunds of the idempotency keys they name.
  *
  * Rows arrive as JSON (row_to_json), so bigint columns come back as exact JS numbers, not strings.
  */
@@ -23,10 +23,11 @@ export interface Needs {
   /** Every open hold, and which instances are alive (recovery). */
   allHolds: boolean;
   grantKeys: Set<string>;
+  refundKeys: Set<string>;
 }
 
 export function emptyNeeds(): Needs {
-  return { seats: new Set(), allSeats: false, holdIds: new Set(), allHolds: false, grantKeys: new Set() };
+  return { seats: new Set(), allSeats: false, holdIds: new Set(), allHolds: false, grantKeys: new Set(), refundKeys: new Set() };
 }
 
 /** The pool's row. */
@@ -38,6 +39,7 @@ export interface RawAccount {
   last_usage_id: number;
   last_period_id: number;
   last_grant_id: number;
+  last_refund_id: number;
   next_expiry: number | null;
   last_usage_ts: number;
   clock_time: number | null;
@@ -112,6 +114,14 @@ interface RawKeyedGrant {
   amount: number;
   expires_at: number | null;
   idempotency_key: string;
+  refunded: number;
+}
+
+interface RawKeyedRefund {
+  id: number;
+  grant_id: number;
+  amount: number;
+  idempotency_key: string;
 }
 
 export const HELD_SQL = `(SELECT json_build_object(
@@ -150,7 +160,8 @@ SELECT ${HELD_SQL} AS held,
   (SELECT coalesce(json_agg(h ORDER BY h.id), '[]') FROM holds h WHERE ${holds}) AS holds,
   ${LIVE_GRANTS_SQL} AS live,
   ${seatsSql(needs.seats, needs.holdIds, needs.allSeats || needs.allHolds)} AS seats,
-  (SELECT coalesce(json_agg(k), '[]') FROM (SELECT id, source, amount, expires_at, idempotency_key FROM grants WHERE ${keys}) k) AS keyed,
+  (SELECT coalesce(json_agg(k), '[]') FROM (SELECT id, source, amount, expires_at, idempotency_key, refunded FROM grants WHERE ${keys}) k) AS keyed,
+  ${needs.refundKeys.size === 0 ? "'[]'::json" : `(SELECT coalesce(json_agg(r), '[]') FROM (SELECT id, grant_id, amount, idempotency_key FROM refunds WHERE idempotency_key IN (${textList(needs.refundKeys)})) r)`} AS refunds,
   ${needs.allHolds ? LIVE_INSTANCES_SQL : "'[]'::json"} AS live_instances`;
 }
 
@@ -160,6 +171,7 @@ export interface LoadResult {
   holds: RawHold[];
   live: RawLiveGrant[];
   keyed: RawKeyedGrant[];
+  refunds: RawKeyedRefund[];
   seats: RawSeat[];
   live_instances: string[];
 }
@@ -170,13 +182,18 @@ export function toLoaded(result: LoadResult, needs: Needs): Loaded {
     requestedHolds: needs.holdIds,
     allHolds: needs.allHolds,
     liveGrants: result.live.map(toLiveGrant),
-    keyed: new Map(result.keyed.map((k) => [k.idempotency_key, { id: k.id, source: k.source, amount: k.amount, expiresAt: k.expires_at }])),
+    keyed: new Map(
+      result.keyed.map((k) => [k.idempotency_key, { id: k.id, source: k.source, amount: k.amount, expiresAt: k.expires_at, refunded: k.refunded }]),
+    ),
     requestedKeys: needs.grantKeys,
+    refunds: new Map(result.refunds.map((r) => [r.idempotency_key, { id: r.id, grantId: r.grant_id, amount: r.amount }])),
+    requestedRefundKeys: needs.refundKeys,
     liveInstances: new Set(result.live_instances),
     keyPrefixes: [RELOAD_KEY_ROOT],
     lastUsageId: result.account.last_usage_id,
     lastPeriodId: result.account.last_period_id,
     lastGrantId: result.account.last_grant_id,
+    lastRefundId: result.account.last_refund_id,
   };
 }
 

@@ -19,6 +19,8 @@ import { BUILT_IN_PLANS, planNamed } from '../../../shared/plans';
 import type { GrantRow, Status, UsageGroup, UsageGroupKey, UsageQuery, UsageRow } from '../../../shared/protocol';
 import type { AutoReloadSettings } from '../autoReload';
 import type { AccountOptions, LedgerBook, Posted, SeatAdmin } from '../book';
+import { booksProblems } from '../books';
+import type { RefundRequest } from '../credits';
 import { dueExpiry, expireDueGrants } from '../credits';
 import { LedgerError } from '../errors';
 import type { HoldOwner } from '../owners';
@@ -28,7 +30,7 @@ import type { AuditRow } from '../reports';
 import type { HoldRow, UsageTailRow } from '../rows';
 import { DEFAULT_SEAT, requireSeatName } from '../seats';
 import type { AccountLimits, AddCredits, Admission, AdmitRequest, Charge, Working } from '../rules';
-import { AccountRules, unknownPlan, validAutoReload, validateAdmit, validateGrant } from '../rules';
+import { AccountRules, assertTotals, unknownPlan, validAutoReload, validateAdmit, validateGrant, validateRefund } from '../rules';
 import { copyTotals } from '../fold';
 import type { AuthenticatedClient, TokenRole } from '../tokens';
 import { hashToken, newToken } from '../tokens';
@@ -275,6 +277,18 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
     return this.write((tx, w) => this.rules.addCredits(tx, w, req, actor), (needs) => needs.grantKeys.add(req.idempotencyKey));
   }
 
+  /** Takes a refunded purchase's credits back (credits.ts refundGrant). */
+  refundCredits(req: RefundRequest, actor = 'local'): Promise<{ refundId: number; duplicate: boolean }> {
+    validateRefund(req);
+    return this.write(
+      (tx, w) => this.rules.refundCredits(tx, w, req, actor),
+      (needs) => {
+        needs.grantKeys.add(req.grantKey);
+        needs.refundKeys.add(req.idempotencyKey);
+      },
+    );
+  }
+
   /** Closes the open windows of `seat`, or of every seat; credits and holds are untouched. */
   resetWindows(actor = 'local', seat?: string): Promise<void> {
     return this.write(
@@ -356,6 +370,10 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
 
   audit(limit = 100): Promise<AuditRow[]> {
     return this.read(() => this.reports.audit(limit));
+  }
+
+  async checkBooks(): Promise<string[]> {
+    return booksProblems(await this.read(() => this.reports.books()));
   }
 
   /** Output tokens of the newest non-estimated rows of `model` this instance has seen, newest first. */
@@ -614,7 +632,9 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
         const savedSeats = new Map([...touched].map(([name, seat]) => [name, copySeat(seat)]));
         const posted = w.posted.length;
         try {
-          return { ok: true, value: queued.run(tx, w, scope) };
+          const value = queued.run(tx, w, scope);
+          assertTotals(w.account);
+          return { ok: true, value };
         } catch (error) {
           tx.rollbackTo(mark);
           w.account = saved;

@@ -1,6 +1,8 @@
 /** The read-only queries of the PostgreSQL ledger (the usage views, the grants list, the audit trail). */
 import type pg from 'pg';
 import type { GrantRow, UsageGroup, UsageGroupKey, UsageQuery, UsageRow } from '../../../shared/protocol';
+import type { BooksFigures, RawBooks } from '../books';
+import { booksSql, toBooksFigures } from '../books';
 import { LedgerError } from '../errors';
 import type { AuditRow, RawGrant, RawGroup, RawUsage } from '../reports';
 import { parseBound, toAuditRow, toGrantRow, toUsageGroup, toUsageRow } from '../reports';
@@ -46,6 +48,12 @@ export class PostgresReports {
   async grants(): Promise<GrantRow[]> {
     const { rows } = await this.pool.query<RawGrant>('SELECT id, ts, source, amount, remaining, expires_at, idempotency_key FROM grants ORDER BY id');
     return rows.map(toGrantRow);
+  }
+
+  /** The books' totals against their rows (books.ts), in one snapshot (one statement). */
+  async books(): Promise<BooksFigures> {
+    const { rows } = await this.pool.query<RawBooks>(booksSql('(SELECT balance FROM account WHERE id = 1)'));
+    return toBooksFigures(rows[0]!);
   }
 
   async audit(limit: number): Promise<AuditRow[]> {

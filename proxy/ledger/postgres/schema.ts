@@ -165,6 +165,38 @@ const MIGRATIONS: readonly string[] = [
     detail jsonb NOT NULL
   );
   `,
+  /* 2: credits as a log, as in SQLite schema version 8: allocation rows (\`spend\` events), refunds,
+     voided holds kept. Refund ids come from the account row's counter, like the other rows' ids. */ `
+  ALTER TABLE grants ADD COLUMN refunded bigint NOT NULL DEFAULT 0 CHECK (refunded >= 0 AND refunded <= amount);
+  CREATE TABLE refunds (
+    id              bigint PRIMARY KEY,
+    ts              bigint NOT NULL,
+    grant_id        bigint NOT NULL REFERENCES grants (id),
+    amount          bigint NOT NULL CHECK (amount > 0),
+    idempotency_key text NOT NULL UNIQUE
+  );
+  ALTER TABLE credit_events DROP CONSTRAINT credit_events_kind_check;
+  ALTER TABLE credit_events ADD CONSTRAINT credit_events_kind_check CHECK (kind IN ('spend', 'expire', 'debt', 'debt_repaid'));
+  ALTER TABLE credit_events ADD COLUMN refund_id bigint;
+  ALTER TABLE credit_events ADD CONSTRAINT credit_events_one_outflow CHECK (usage_id IS NULL OR refund_id IS NULL);
+  CREATE TABLE voided_holds (
+    id         bigint PRIMARY KEY,
+    ts         bigint NOT NULL,
+    voided_at  bigint NOT NULL,
+    request_id text NOT NULL,
+    client     text NOT NULL,
+    model      text NOT NULL,
+    route      text NOT NULL,
+    feature    text NOT NULL,
+    kind       text NOT NULL,
+    estimate   bigint NOT NULL,
+    seat       text NOT NULL REFERENCES seats (name)
+  );
+  ALTER TABLE account ADD COLUMN last_refund_id bigint NOT NULL DEFAULT 0;
+  ALTER TABLE account ADD COLUMN log_from_usage_id bigint NOT NULL DEFAULT 0;
+  ALTER TABLE account ADD COLUMN log_from_grant_id bigint NOT NULL DEFAULT 0;
+  UPDATE account SET log_from_usage_id = last_usage_id, log_from_grant_id = last_grant_id;
+  `,
 ];
 
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;

@@ -11,7 +11,7 @@ import type { Micro } from '../../../shared/money';
 import type { WindowName } from '../../../shared/plans';
 import { LedgerError } from '../errors';
 import type {
-  CreditEventKind, ExpiringGrant, HoldRow, KeyedGrant, LedgerTx, NewGrant, NewUsage, SpendableGrant,
+  CreditEvent, ExpiringGrant, HoldRow, KeyedGrant, KeyedRefund, LedgerTx, NewGrant, NewRefund, NewUsage, SpendableGrant,
 } from '../rows';
 import { NO_EXPIRY_ORDER } from '../schema';
 import { DEFAULT_SEAT } from '../seats';
@@ -45,15 +45,10 @@ export interface GrantWrite {
   spendOrder: number;
   idempotencyKey: string;
   spentAt: number | null;
+  refunded: Micro;
 }
 
-export interface CreditEventWrite {
-  ts: number;
-  kind: CreditEventKind;
-  amount: Micro;
-  grantId: number | null;
-  usageId: number | null;
-}
+export type RefundWrite = NewRefund & { id: number };
 
 export interface AuditWrite {
   ts: number;
@@ -75,12 +70,16 @@ export interface Loaded {
   keyed: Map<string, KeyedGrant>;
   /** The keys the operations named: one of them not in `keyed` was never used. */
   requestedKeys: ReadonlySet<string>;
+  /** Refunds by idempotency key: the keys the operations name. */
+  refunds: Map<string, KeyedRefund>;
+  requestedRefundKeys: ReadonlySet<string>;
   keyPrefixes: readonly string[];
   /** The instances with a recent heartbeat (loaded for recovery only). */
   liveInstances: ReadonlySet<string>;
   lastUsageId: number;
   lastPeriodId: number;
   lastGrantId: number;
+  lastRefundId: number;
 }
 
 /** What the transaction changed, in final state, for flush.ts. */
@@ -92,11 +91,16 @@ export interface Changes {
   closedPeriods: PeriodWrite[];
   insertedGrants: GrantWrite[];
   spentGrants: { id: number; remaining: Micro; spentAt: number | null }[];
-  creditEvents: CreditEventWrite[];
+  /** Grants loaded, not inserted here, and how much more of each was refunded. */
+  refundedGrants: { id: number; refunded: Micro }[];
+  refunds: RefundWrite[];
+  voidedHolds: (HoldRow & { voidedAt: number })[];
+  creditEvents: CreditEvent[];
   audit: AuditWrite[];
   lastUsageId: number;
   lastPeriodId: number;
   lastGrantId: number;
+  lastRefundId: number;
 }
 
 export class SnapshotTx implements LedgerTx {
@@ -111,11 +115,16 @@ export class SnapshotTx implements LedgerTx {
   private readonly closed = new Map<number, PeriodWrite>();
   private readonly grants = new Map<number, GrantWrite>();
   private readonly spent = new Map<number, { id: number; remaining: Micro; spentAt: number | null }>();
-  private readonly creditEvents: CreditEventWrite[] = [];
+  private readonly refundedGrants = new Map<number, Micro>();
+  private readonly refunds: RefundWrite[] = [];
+  private readonly refundKeys: Map<string, KeyedRefund>;
+  private readonly voidedHolds: (HoldRow & { voidedAt: number })[] = [];
+  private readonly creditEvents: CreditEvent[] = [];
   private readonly audit: AuditWrite[] = [];
   private lastUsageId: number;
   private lastPeriodId: number;
   private lastGrantId: number;
+  private lastRefundId: number;
   /** How to undo each change, newest last. */
   private readonly undo: (() => void)[] = [];
   /** The seat the operation running now acts for: its holds and periods belong to it. */
@@ -125,9 +134,11 @@ export class SnapshotTx implements LedgerTx {
     this.holds = new Map(loaded.holds);
     this.live = loaded.liveGrants.map((g) => ({ ...g }));
     this.keyed = new Map(loaded.keyed);
+    this.refundKeys = new Map(loaded.refunds);
     this.lastUsageId = loaded.lastUsageId;
     this.lastPeriodId = loaded.lastPeriodId;
     this.lastGrantId = loaded.lastGrantId;
+    this.lastRefundId = loaded.lastRefundId;
   }
 
   /** A read-only view of the grants with credit left: what a status needs to see an expiry that is due. */
@@ -139,11 +150,14 @@ export class SnapshotTx implements LedgerTx {
       liveGrants,
       keyed: new Map(),
       requestedKeys: new Set(),
+      refunds: new Map(),
+      requestedRefundKeys: new Set(),
       keyPrefixes: [],
       liveInstances: new Set(),
       lastUsageId: 0,
       lastPeriodId: 0,
       lastGrantId: 0,
+      lastRefundId: 0,
     });
   }
 
@@ -207,6 +221,11 @@ export class SnapshotTx implements LedgerTx {
   pendingHolds(): HoldRow[] {
     if (!this.loaded.allHolds) throw new LedgerError('internal', 'the open holds were not loaded for this transaction');
     return [...this.holds.values()].sort((a, b) => a.id - b.id);
+  }
+
+  insertVoidedHold(h: HoldRow, voidedAt: number): void {
+    this.voidedHolds.push({ ...h, voidedAt });
+    this.undo.push(() => this.voidedHolds.pop());
   }
 
   // ---- usage and periods --------------------------------------------------------------------------
@@ -274,6 +293,11 @@ export class SnapshotTx implements LedgerTx {
     });
   }
 
+  grantRemaining(id: number): Micro {
+    // Every grant with credit left is loaded: one not among them has none.
+    return this.live.find((g) => g.id === id)?.remaining ?? 0;
+  }
+
   grantByKey(key: string): KeyedGrant | undefined {
     // Same as takeHold: an unloaded key is a bug in the store, never a reason to grant twice.
     if (!this.keyed.has(key) && !this.keyLoaded(key)) throw new LedgerError('internal', `idempotency key "${key}" was not loaded for this transaction`);
@@ -293,9 +317,10 @@ export class SnapshotTx implements LedgerTx {
       spendOrder,
       idempotencyKey: g.idempotencyKey,
       spentAt: g.remaining === 0 ? g.ts : null, // wholly taken by debt: spent on arrival
+      refunded: 0,
     };
     this.grants.set(id, row);
-    this.keyed.set(g.idempotencyKey, { id, source: g.source, amount: g.amount, expiresAt: g.expiresAt });
+    this.keyed.set(g.idempotencyKey, { id, source: g.source, amount: g.amount, expiresAt: g.expiresAt, refunded: 0 });
     let index = -1;
     if (g.remaining > 0) {
       index = this.live.findIndex((live) => live.spendOrder > spendOrder); // after every grant of the same order: ids grow
@@ -334,8 +359,29 @@ export class SnapshotTx implements LedgerTx {
     return count;
   }
 
-  insertCreditEvent(ts: number, kind: CreditEventKind, amount: Micro, grantId: number | null, usageId: number | null): void {
-    this.creditEvents.push({ ts, kind, amount, grantId, usageId });
+  refundByKey(key: string): KeyedRefund | undefined {
+    if (!this.refundKeys.has(key) && !this.loaded.requestedRefundKeys.has(key)) {
+      throw new LedgerError('internal', `refund key "${key}" was not loaded for this transaction`);
+    }
+    return this.refundKeys.get(key);
+  }
+
+  insertRefund(r: NewRefund): number {
+    const id = ++this.lastRefundId;
+    this.refunds.push({ ...r, id });
+    this.refundKeys.set(r.idempotencyKey, { id, grantId: r.grantId, amount: r.amount });
+    const undoRefunded = this.addRefunded(r.grantId, r.amount);
+    this.undo.push(() => {
+      this.refunds.pop();
+      this.refundKeys.delete(r.idempotencyKey);
+      undoRefunded();
+      this.lastRefundId--;
+    });
+    return id;
+  }
+
+  insertCreditEvent(e: CreditEvent): void {
+    this.creditEvents.push(e);
     this.undo.push(() => this.creditEvents.pop());
   }
 
@@ -355,11 +401,29 @@ export class SnapshotTx implements LedgerTx {
       closedPeriods: [...this.closed.values()],
       insertedGrants: [...this.grants.values()],
       spentGrants: [...this.spent.values()].filter((g) => !this.grants.has(g.id)),
+      refundedGrants: [...this.refundedGrants].map(([id, refunded]) => ({ id, refunded })),
+      refunds: this.refunds,
+      voidedHolds: this.voidedHolds,
       creditEvents: this.creditEvents,
       audit: this.audit,
       lastUsageId: this.lastUsageId,
       lastPeriodId: this.lastPeriodId,
       lastGrantId: this.lastGrantId,
+      lastRefundId: this.lastRefundId,
+    };
+  }
+
+  /** Adds to a grant's refunded total (in its insert when it was added here); returns the undo. */
+  private addRefunded(grantId: number, amount: Micro): () => void {
+    const keyed = [...this.keyed.values()].find((k) => k.id === grantId);
+    if (keyed) keyed.refunded += amount;
+    const inserted = this.grants.get(grantId);
+    if (inserted) inserted.refunded += amount;
+    else this.refundedGrants.set(grantId, (this.refundedGrants.get(grantId) ?? 0) + amount);
+    return () => {
+      if (keyed) keyed.refunded -= amount;
+      if (inserted) inserted.refunded -= amount;
+      else this.refundedGrants.set(grantId, this.refundedGrants.get(grantId)! - amount);
     };
   }
 
