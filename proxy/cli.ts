@@ -310,6 +310,21 @@ program
     console.log(`ledger schema up to date: ${printable(where)}`);
   });
 
+program
+  .command('verify')
+  .description("check the books: the balance, the debt and every grant's remainder against what the ledger's rows add up to")
+  .action(async (_options: unknown, command: Command) => {
+    const { location, problems } = await withAccount(command, async (account) => ({
+      location: account.book.location,
+      problems: await account.book.checkBooks(),
+    }));
+    if (globals(command).json) console.log(JSON.stringify({ ok: problems.length === 0, problems }, null, 2));
+    else if (problems.length === 0) console.log(`the books balance: ${printable(location)}`);
+    else console.log([`the books do not balance: ${printable(location)}`, ...problems.map((p) => `  - ${p}`)].join('\n'));
+    // Non-zero, so that a scheduled check can alert on it.
+    if (problems.length > 0) process.exitCode = 1;
+  });
+
 async function main(): Promise<void> {
   try {
     await program.parseAsync(process.argv);

@@ -25,6 +25,23 @@ export const usageQuerySchema = z.object({
   format: z._default(z.enum(['json', 'csv']), 'json'),
 });
 
+const timeZoneSchema = z.string().check(
+  z.refine((zone) => {
+    try {
+      new Intl.DateTimeFormat('en-CA', { timeZone: zone });
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'expected an IANA time zone'),
+);
+
+/** The balance history's range start and the time zone whose days group the spending. */
+export const balanceHistorySchema = z.strictObject({
+  since: z.optional(isoDate),
+  timeZone: z.optional(timeZoneSchema),
+});
+
 export const setPlanSchema = z.strictObject({ plan: z.string().check(z.minLength(1)) });
 
 export const autoReloadSchema = z

@@ -82,7 +82,8 @@ export interface BalanceHistoryParams {
 }
 
 /** What moved the balance: a grant (by its source), a day's credit spending, an expiry write-off. */
-export type BalanceEvent = 'start' | GrantSource | 'spending' | 'expiry' | 'now';
+/** What moved the balance at a point (a refund taken back is `purchase_refunded`; `refund` is a grant's source). */
+export type BalanceEvent = 'start' | GrantSource | 'purchase_refunded' | 'spending' | 'expiry' | 'now';
 
 /** The credit balance right after an event (credits, six decimals), and the event's signed change. */
 export interface BalancePoint {

@@ -4,6 +4,7 @@
  * gateway killed with SIGKILL mid-stream loses nothing and settles its open requests on restart.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -112,6 +113,29 @@ describe('creditgate CLI', () => {
     const grants = JSON.parse(cli(['credits', 'list', '--json'], env).stdout);
     expect(grants).toHaveLength(1);
     expect(grants[0]).toMatchObject({ source: 'purchase', amount: 2.5, idempotencyKey: 'order-7' });
+
+    // The books balance, checked against the rows from another process while the gateway runs.
+    const verified = cli(['verify'], env);
+    expect(verified.status).toBe(0);
+    expect(verified.stdout).toMatch(/^the books balance: /);
+  });
+
+  it('verify names what does not add up, and exits 1', () => {
+    freshAccount({ plan: 'free' });
+    expect(cli(['credits', 'add', '3', '--key', 'k1'], env).status).toBe(0);
+    // A grant's remainder changed behind the ledger's back (a hand edit, a bad restore).
+    const db = new Database(path.join(dataDir, 'creditgate.db'));
+    db.prepare('UPDATE grants SET remaining = remaining - 1000').run();
+    db.close();
+    const verified = cli(['verify', '--json'], env);
+    expect(verified.status).toBe(1);
+    expect(JSON.parse(verified.stdout)).toEqual({
+      ok: false,
+      problems: [
+        "the grants' remainders (2999000 µcr) less the debt (0 µcr) are not the balance (3000000 µcr)",
+        "1 grant(s) whose remainder is not its amount less what the log took from it",
+      ],
+    });
   });
 
   it('shows and enforces, without --config, the rules of the gateway that runs on the data directory', async () => {

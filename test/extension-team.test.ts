@@ -127,8 +127,14 @@ describe('TeamGatewayConnection against a real gateway', () => {
     expect(groups).toMatchObject({ kind: 'groups', groups: [{ key: 'alice', requests: 1 }] });
     expect((await asMember.connection.requests.request(RateCardRequest)).packs.length).toBeGreaterThan(0);
     expect(await asMember.connection.requests.request(StatusRequest)).toMatchObject({ role: 'member' });
-    const history = await asMember.connection.requests.requestWith(BalanceHistoryRequest, {});
-    expect(history).toEqual([expect.objectContaining({ event: 'now', balance: 25 })]);
+    // The pool's history, from the team gateway's credit log.
+    const history = await asMember.connection.requests.requestWith(BalanceHistoryRequest, { timeZone: 'Europe/Berlin' });
+    expect(history.map((p) => [p.event, p.change, p.balance])).toEqual([
+      ['purchase', 25, 25],
+      ['now', 0, 25],
+    ]);
+    const badZone = asMember.connection.requests.requestWith(BalanceHistoryRequest, { timeZone: 'Mars/Olympus_Mons' });
+    await expect(badZone).rejects.toThrow(/IANA time zone/);
     await expect(asMember.connection.requests.request(ListPlansRequest)).rejects.toThrow(/creditgate seat plan/);
   });
 

@@ -189,3 +189,82 @@ describe('auto-reload', () => {
     expect(t.ledger.status().credits.balance).toBe(0.0029);
   });
 });
+
+describe('the credit log', () => {
+  it('takes a refund from its own grant first, then in spending order, and the rest as debt that blocks', () => {
+    t = openTemp({ initialPlan: 'free' });
+    t.ledger.addCredits({ amount: 300, idempotencyKey: 'promo', source: 'promo', expiresAt: T0 + HOUR });
+    t.ledger.addCredits({ amount: 1_000, idempotencyKey: 'order-1', source: 'purchase' });
+    const usageId = charge(600); // 300 from the promo (it expires first), 300 from the purchase
+    const refunded = t.ledger.refundCredits({ grantKey: 'order-1', amount: 1_000, idempotencyKey: 'refund-1' });
+    expect(refunded).toEqual({ refundId: 1, duplicate: false });
+    // Its own 700 left first; the 300 already spent of it become debt: no other grant has credit left.
+    expect(query('SELECT kind, amount, grant_id, usage_id, refund_id FROM credit_events ORDER BY id')).toEqual([
+      { kind: 'spend', amount: 300, grant_id: 1, usage_id: usageId, refund_id: null },
+      { kind: 'spend', amount: 300, grant_id: 2, usage_id: usageId, refund_id: null },
+      { kind: 'spend', amount: 700, grant_id: 2, usage_id: null, refund_id: 1 },
+      { kind: 'debt', amount: 300, grant_id: null, usage_id: null, refund_id: 1 },
+    ]);
+    expect(query('SELECT id, remaining, refunded FROM grants ORDER BY id')).toEqual([
+      { id: 1, remaining: 0, refunded: 0 },
+      { id: 2, remaining: 0, refunded: 1_000 },
+    ]);
+    expect(t.ledger.status().credits.balance).toBe(-0.0003);
+    expect(t.ledger.admit(request(1))).toMatchObject({ admitted: false, reason: 'no_credits' });
+    // The same refund again takes nothing; more than was bought is refused.
+    expect(t.ledger.refundCredits({ grantKey: 'order-1', amount: 1_000, idempotencyKey: 'refund-1' })).toEqual({ refundId: 1, duplicate: true });
+    expect(() => t.ledger.refundCredits({ grantKey: 'order-1', amount: 1, idempotencyKey: 'refund-2' })).toThrow(
+      'grant #2 has 0 credits left to refund, not 0.000001',
+    );
+    expect(() => t.ledger.refundCredits({ grantKey: 'order-1', amount: 5, idempotencyKey: 'refund-1' })).toThrow(
+      expect.objectContaining({ code: 'idempotency_conflict' }),
+    );
+    // The next grant repays the debt first; the books balance throughout.
+    t.ledger.addCredits({ amount: 500, idempotencyKey: 'order-2', source: 'purchase' });
+    expect(t.ledger.status().credits.balance).toBe(0.0002);
+    expect(t.ledger.admit(request(1))).toMatchObject({ admitted: true });
+    expect(t.ledger.checkBooks()).toEqual([]);
+    expect(t.ledger.audit().map((a) => a.action)).toContain('credits_refunded');
+  });
+
+  it('takes a refund from other grants before running into debt, leaving the refunded grant spent', () => {
+    t = openTemp({ initialPlan: 'free' });
+    t.ledger.addCredits({ amount: 1_000, idempotencyKey: 'order-1', source: 'purchase' });
+    charge(800);
+    t.ledger.addCredits({ amount: 2_000, idempotencyKey: 'order-2', source: 'purchase' });
+    t.ledger.refundCredits({ grantKey: 'order-1', amount: 600, idempotencyKey: 'refund-1' });
+    expect(query('SELECT kind, amount, grant_id FROM credit_events WHERE refund_id = 1 ORDER BY id')).toEqual([
+      { kind: 'spend', amount: 200, grant_id: 1 },
+      { kind: 'spend', amount: 400, grant_id: 2 },
+    ]);
+    expect(t.ledger.grants().map((g) => g.remaining)).toEqual([0, 0.0016]);
+    expect(t.ledger.status().credits.balance).toBe(0.0016);
+    expect(t.ledger.checkBooks()).toEqual([]);
+  });
+
+  it('refuses a refund of a grant it does not know', () => {
+    t = openTemp({ initialPlan: 'free' });
+    expect(() => t.ledger.refundCredits({ grantKey: 'nope', amount: 1, idempotencyKey: 'r' })).toThrow('no grant was added with idempotency key "nope"');
+    expect(() => t.ledger.refundCredits({ grantKey: 'nope', amount: 0, idempotencyKey: 'r' })).toThrow(expect.objectContaining({ code: 'invalid_argument' }));
+  });
+
+  it('keeps a voided hold in the log, and the books notice a hold settled twice', () => {
+    t = openTemp();
+    const a = t.ledger.admit({ ...request(250), client: 'codex' });
+    if (!a.admitted) throw new Error('expected an admission');
+    t.clock.advance(1_000);
+    t.ledger.void(a.holdId);
+    expect(query('SELECT id, ts, voided_at, client, kind, estimate FROM voided_holds')).toEqual([
+      { id: a.holdId, ts: T0, voided_at: T0 + 1_000, client: 'codex', kind: 'plan', estimate: 250 },
+    ]);
+    expect(t.ledger.checkBooks()).toEqual([]);
+    const db = new Database(t.path);
+    db.prepare(
+      `INSERT INTO usage (ts, hold_id, request_id, client, feature, model, route, status, input_tokens, cached_input_tokens,
+        cache_write_tokens, output_tokens, reasoning_tokens, cost, plan_cost, credit_cost, estimated) VALUES (?, ?, 'r', 'codex', 'assistant',
+        'gpt-5', '/v1/responses', 200, 0, 0, 0, 0, 0, 0, 0, 0, 0)`,
+    ).run(T0 + 2_000, a.holdId);
+    db.close();
+    expect(t.ledger.checkBooks()).toEqual(['1 hold(s) settled or voided more than once, or still open after being settled']);
+  });
+});

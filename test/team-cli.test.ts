@@ -69,6 +69,8 @@ describe('creditgate --database (PostgreSQL)', () => {
     // The environment variable names the same ledger.
     const viaEnv = cli(['status', '--json'], { ...env, CREDITGATE_DATABASE_URL: url });
     expect((JSON.parse(viaEnv.stdout) as { credits: { balance: number } }).credits.balance).toBe(12.5);
+    const verified = cli([...at, 'verify', '--json'], env);
+    expect([verified.status, JSON.parse(verified.stdout)]).toEqual([0, { ok: true, problems: [] }]);
   });
 
   it('fails with one line naming the server without its password when it cannot be reached', () => {

@@ -61,7 +61,7 @@ export class TeamGatewayConnection {
 
   constructor(private readonly options: TeamConnectionOptions) {
     this.http = new TeamGatewayHttp(options.url, options.token);
-    this.requests = new TeamRequests(this.http, () => this.latest);
+    this.requests = new TeamRequests(this.http);
   }
 
   get url(): string {

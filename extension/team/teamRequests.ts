@@ -6,7 +6,7 @@
 import type { RequestType, RequestType0 } from 'vscode-languageserver-protocol';
 import type { Status, UsageGroup, UsageQuery, UsageRow } from '../../shared/protocol';
 import type { RateCard } from '../../shared/rateCard';
-import type { BalancePoint, RateCardSummary, UsageResult } from '../../shared/rpc';
+import type { BalanceHistoryParams, BalancePoint, RateCardSummary, UsageResult } from '../../shared/rpc';
 import {
   AddCreditsRpc,
   BalanceHistoryRequest,
@@ -35,11 +35,7 @@ const NOT_OVER_HTTP: Record<string, string> = {
 const MAX_EXPORT_ROWS = 500_000;
 
 export class TeamRequests implements GatewayRequests {
-  constructor(
-    private readonly http: TeamGatewayHttp,
-    /** The latest status received, for what the API cannot answer by itself. */
-    private readonly latest: () => Status | null,
-  ) {}
+  constructor(private readonly http: TeamGatewayHttp) {}
 
   request<R>(type: RequestType0<R, void>): Promise<R> {
     return this.call(type.method, undefined) as Promise<R>;
@@ -62,7 +58,7 @@ export class TeamRequests implements GatewayRequests {
         return { version: card.version, creditUsd: card.creditUsd, packs: card.packs } satisfies RateCardSummary;
       }
       case BalanceHistoryRequest.method:
-        return this.balanceNow();
+        return this.balanceHistory(params as BalanceHistoryParams);
       case AddCreditsRpc.method:
         return this.change('/creditgate/v1/credits', params);
       case ResetWindowsRequest.method:
@@ -106,13 +102,12 @@ export class TeamRequests implements GatewayRequests {
     return { kind: 'rows', rows: pages.flat() };
   }
 
-  /**
-   * The team gateway's API has no balance history yet (the pool's history comes with the ledger's
-   * log of grants): the chart shows the pool's balance now, from the latest status.
-   */
-  private balanceNow(): BalancePoint[] {
-    const status = this.latest();
-    return status ? [{ ts: new Date().toISOString(), balance: status.credits.balance, change: 0, event: 'now' }] : [];
+  /** The pool's balance over time, from the team gateway's credit log. */
+  private async balanceHistory(query: BalanceHistoryParams): Promise<BalancePoint[]> {
+    const params = new URLSearchParams();
+    if (query.since !== undefined) params.set('since', query.since);
+    if (query.timeZone !== undefined) params.set('timeZone', query.timeZone);
+    return (await this.http.getJson(`/creditgate/v1/credits/history?${params}`)).body as BalancePoint[];
   }
 }
 

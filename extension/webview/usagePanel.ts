@@ -189,6 +189,7 @@ const EVENT_LABEL: Record<BalancePoint['event'], string> = {
   promo: 'Promotion',
   refund: 'Refund',
   admin: 'Admin grant',
+  purchase_refunded: 'Purchase refunded: credits taken back',
   spending: 'Spent on credits',
   expiry: 'Expired',
   now: 'Now',

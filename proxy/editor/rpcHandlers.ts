@@ -7,8 +7,8 @@ import type { Connection } from 'vscode-languageserver/node';
 import { ResponseError } from 'vscode-languageserver/node';
 import { describeIssues } from '../../shared/rateCard';
 import type { Status, UsageGroup, UsageRow } from '../../shared/protocol';
-import { addCreditsSchema, autoReloadSchema, setPlanSchema, usageQuerySchema } from '../../shared/requests';
-import * as z from '../../shared/zod';
+import { addCreditsSchema, autoReloadSchema, balanceHistorySchema, setPlanSchema, usageQuerySchema } from '../../shared/requests';
+import type * as z from '../../shared/zod';
 import {
   AddCreditsRpc,
   BalanceHistoryRequest,
@@ -27,26 +27,10 @@ import {
   UsageRequest,
 } from '../../shared/rpc';
 import * as operations from '../accountOperations';
-import { balanceHistory, readCreditSpending } from '../balanceHistory';
+import { balanceHistory } from '../balanceHistory';
 import type { UpstreamKeys } from '../gateway/upstream';
 import { LedgerStorageError } from '../ledger/ledger';
 import type { AccountHost } from './accountHost';
-
-const timeZoneSchema = z.string().check(
-  z.refine((zone) => {
-    try {
-      new Intl.DateTimeFormat('en-CA', { timeZone: zone });
-      return true;
-    } catch {
-      return false;
-    }
-  }, 'expected an IANA time zone'),
-);
-
-const balanceHistorySchema = z.strictObject({
-  since: usageQuerySchema.shape.since,
-  timeZone: z.optional(timeZoneSchema),
-});
 
 const CLIENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
@@ -120,11 +104,9 @@ export function registerRpcHandlers(connection: Connection, getHost: () => Accou
   });
   connection.onRequest(BalanceHistoryRequest, async (params) => {
     const { since, timeZone } = parse(balanceHistorySchema, params);
-    const ledger = host().account.ledger;
-    const grants = ledger.grants();
-    const now = Date.now();
-    const spending = await readCreditSpending(ledger, now);
-    return balanceHistory(grants, spending, { now, since: since === undefined ? undefined : Date.parse(since), timeZone });
+    const from = since === undefined ? undefined : Date.parse(since);
+    const log = await host().account.book.creditLog(from);
+    return balanceHistory(log, { since: from, timeZone });
   });
   connection.onRequest(IssueTokenRequest, (params) => {
     const name = typeof params?.name === 'string' ? params.name.trim() : '';

@@ -6,9 +6,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Status } from '../../shared/protocol';
 import { describeIssues } from '../../shared/rateCard';
-import { addCreditsSchema, setPlanSchema, settingsSchema } from '../../shared/requests';
+import { addCreditsSchema, balanceHistorySchema, setPlanSchema, settingsSchema } from '../../shared/requests';
 import type * as z from '../../shared/zod';
 import * as operations from '../accountOperations';
+import { balanceHistory } from '../balanceHistory';
 import type { AuthenticatedClient } from '../ledger/tokens';
 import type { GatewayContext, RequestUrl } from './context';
 import { BodyTooLargeError, readBody } from './requestBody';
@@ -39,6 +40,8 @@ export async function handleOwnApi(
         return streamStatusEvents(ctx.feedFor(client.seat), req, res, (status) => statusFor(client, status));
       case 'GET /creditgate/v1/credits':
         return sendJson(res, 200, await operations.listCredits(ctx.book));
+      case 'GET /creditgate/v1/credits/history':
+        return sendBalanceHistory(ctx, res, url);
       case 'POST /creditgate/v1/credits': {
         const body = await parseBody(req, res, addCreditsSchema);
         if (body) respondChanged(ctx, res, await operations.addCredits(ctx.book, body, actor));
@@ -80,6 +83,14 @@ export async function handleOwnApi(
  */
 function statusFor(client: AuthenticatedClient, status: Status): Status {
   return { ...status, role: client.role === 'admin' ? 'admin' : 'member' };
+}
+
+/** The balance (a team's pool) over time, from the credit log: `?since=ISO&timeZone=Area/City`. */
+async function sendBalanceHistory(ctx: GatewayContext, res: ServerResponse, url: RequestUrl): Promise<void> {
+  const parsed = balanceHistorySchema.safeParse(Object.fromEntries(new URLSearchParams(url.search)));
+  if (!parsed.success) return sendError(res, null, 'invalid_request', describeIssues(parsed.error));
+  const since = parsed.data.since === undefined ? undefined : Date.parse(parsed.data.since);
+  sendJson(res, 200, balanceHistory(await ctx.book.creditLog(since), { since, timeZone: parsed.data.timeZone }));
 }
 
 function changeNeedsAdmin(client: string): string {

@@ -7,6 +7,7 @@
 import type { PlanDefinition } from '../../shared/plans';
 import type { GrantRow, Status, UsageGroup, UsageGroupKey, UsageQuery, UsageRow } from '../../shared/protocol';
 import type { AutoReloadSettings } from './autoReload';
+import type { CreditLog } from './creditLog';
 import type { RefundRequest } from './credits';
 import type { AuditRow } from './reports';
 import type { AccountLimits, AddCredits, Admission, AdmitRequest, Charge } from './rules';
@@ -76,6 +77,8 @@ export interface LedgerBook {
   status(): Promise<Status>;
   limits(): Promise<AccountLimits>;
   grants(): Promise<GrantRow[]>;
+  /** The balance's movements since `since` (ms; default: from the first), from the credit log (creditLog.ts). */
+  creditLog(since?: number): Promise<CreditLog>;
   usageRows(q: UsageQuery): Promise<UsageRow[]>;
   usageGroups(q: UsageQuery & { groupBy: UsageGroupKey }): Promise<UsageGroup[]>;
   audit(limit?: number): Promise<AuditRow[]>;

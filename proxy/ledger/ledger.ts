@@ -15,6 +15,7 @@ import { BUILT_IN_PLANS, planNamed } from '../../shared/plans';
 import type { GrantRow, Status, UsageGroup, UsageGroupKey, UsageQuery, UsageRow } from '../../shared/protocol';
 import type { AutoReloadSettings } from './autoReload';
 import type { AccountOptions } from './book';
+import type { CreditLog } from './creditLog';
 import { booksProblems } from './books';
 import { pendingChargesFile, readKeptSettlements, removeKeptSettlements, settle } from './chargeJournal';
 import type { RefundRequest } from './credits';
@@ -233,6 +234,14 @@ export class Ledger {
 
   grants(): GrantRow[] {
     return this.guarded(() => this.reports.grants());
+  }
+
+  /** The balance's movements since `since` (ms; default: from the first), read from the log (creditLog.ts). */
+  creditLog(since = 0): CreditLog {
+    return this.read(() => {
+      const time = this.time.read(this.syncWithOthers().clockMark);
+      return this.reports.creditLog(since, time.certain);
+    });
   }
 
   // ---- settings (each change is audited) ----------------------------------------------------------

@@ -8,6 +8,8 @@ import type { GrantRow, GrantSource, UsageGroup, UsageGroupKey, UsageQuery, Usag
 import type { EstimateReason } from '../../shared/usage';
 import type { BooksFigures, RawBooks } from './books';
 import { booksSql, toBooksFigures } from './books';
+import type { CreditLog, CreditLogSql, MovementKind } from './creditLog';
+import { movementsSql, openingSql, toMovement } from './creditLog';
 import { LedgerError } from './errors';
 import type { UsageTailRow } from './rows';
 import { TAIL_COLUMNS } from './store';
@@ -69,6 +71,13 @@ const GROUP_EXPRESSIONS: Readonly<Record<UsageGroupKey, string>> = {
   feature: 'feature',
 };
 
+/** The credit log query's parameters; `fromId` is the first usage row at or after `since`. */
+interface LogParams {
+  since: number;
+  now: number;
+  fromId: number;
+}
+
 /** Time ranges become id ranges (usage ts never decreases along id; see schema.ts). */
 const USAGE_RANGE = 'id >= ? AND id < ?';
 const NO_LIMIT = -1;
@@ -84,6 +93,8 @@ export class Reports {
   private readonly firstRowFromStmt: Statement<[number], { id: number; ts: number }>;
   private readonly maxIdStmt: Statement<[], number | null>;
   private readonly booksStmt: Statement<[], RawBooks>;
+  private readonly movementsStmt: Statement<[LogParams], { ts: number; change: number; kind: MovementKind }>;
+  private readonly openingStmt: Statement<[LogParams], number>;
 
   constructor(db: Database) {
     // Newest `limit` rows of the range, returned oldest first.
@@ -104,6 +115,9 @@ export class Reports {
     this.sinceStmt = db.prepare(`SELECT ${TAIL_COLUMNS} FROM usage WHERE id >= ? ORDER BY id`);
     this.firstRowFromStmt = db.prepare('SELECT id, ts FROM usage WHERE id >= ? ORDER BY id LIMIT 1');
     this.maxIdStmt = db.prepare<[], number | null>('SELECT max(id) FROM usage').pluck();
+    const log: CreditLogSql = { since: '@since', now: '@now', usageFrom: 'id >= @fromId', usageBefore: 'id < @fromId' };
+    this.movementsStmt = db.prepare(movementsSql(log));
+    this.openingStmt = db.prepare<[LogParams], number>(openingSql(log)).pluck();
     // The stored balance less the usage rows every reader folds into it (fold.ts).
     this.booksStmt = db.prepare(
       booksSql(`(SELECT balance FROM account WHERE id = 1)
@@ -130,6 +144,12 @@ export class Reports {
 
   audit(limit: number): AuditRow[] {
     return this.auditStmt.all(limit).map((a) => toAuditRow({ ...a, detail: JSON.parse(a.detail) as Record<string, unknown> }));
+  }
+
+  /** The balance's movements since `since` (creditLog.ts); call inside a read transaction for one snapshot. */
+  creditLog(since: number, now: number): CreditLog {
+    const params: LogParams = { since, now, fromId: since <= 0 ? 0 : this.firstIdAtOrAfter(since) };
+    return { asOf: now, opening: this.openingStmt.get(params)!, movements: this.movementsStmt.all(params).map(toMovement) };
   }
 
   /** The books' totals against their rows (books.ts), in one snapshot. */

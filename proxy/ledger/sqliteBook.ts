@@ -5,6 +5,7 @@
  */
 import type { GrantRow, Status, UsageGroup, UsageGroupKey, UsageQuery, UsageRow } from '../../shared/protocol';
 import type { AutoReloadSettings } from './autoReload';
+import type { CreditLog } from './creditLog';
 import type { RefundRequest } from './credits';
 import type { LedgerBook, Posted } from './book';
 import { GroupCommit } from './groupCommit';
@@ -96,6 +97,10 @@ export class SqliteBook implements LedgerBook {
 
   grants(): Promise<GrantRow[]> {
     return answer(() => this.ledger.grants());
+  }
+
+  creditLog(since?: number): Promise<CreditLog> {
+    return answer(() => this.ledger.creditLog(since));
   }
 
   usageRows(q: UsageQuery): Promise<UsageRow[]> {

@@ -10,6 +10,7 @@
 import type { AutoReloadSettings } from '../autoReload';
 import { RELOAD_KEY_ROOT } from '../autoReload';
 import type { AccountRow, CreditCap, HoldRow, KeyedGrant, Period } from '../rows';
+import type { TimeMark } from '../trustedTime';
 import type { Loaded, LiveGrant } from './snapshotTx';
 import { int, intList, textList } from './sqlText';
 
@@ -215,14 +216,18 @@ export function toAccountRow(raw: RawAccount, held: Held): AccountRow {
     nextExpiry: raw.next_expiry,
     lastUsageTs: raw.last_usage_ts,
     periods: { '5h': null, weekly: null },
-    clockMark:
-      raw.clock_time === null || raw.clock_mono === null || raw.clock_domain === null
-        ? null
-        : { time: raw.clock_time, mono: raw.clock_mono, domain: raw.clock_domain },
+    clockMark: clockMarkOf(raw),
     revision: raw.revision,
     storedUsageId: raw.last_usage_id,
     totalsUsageId: raw.last_usage_id,
   };
+}
+
+/** The trusted time the row records (trustedTime.ts), or null before the first. */
+export function clockMarkOf(raw: Pick<RawAccount, 'clock_time' | 'clock_mono' | 'clock_domain'>): TimeMark | null {
+  return raw.clock_time === null || raw.clock_mono === null || raw.clock_domain === null
+    ? null
+    : { time: raw.clock_time, mono: raw.clock_mono, domain: raw.clock_domain };
 }
 
 export function toSeatState(raw: RawSeat, held: Held): SeatState {

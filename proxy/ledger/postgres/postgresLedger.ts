@@ -20,6 +20,7 @@ import type { GrantRow, Status, UsageGroup, UsageGroupKey, UsageQuery, UsageRow 
 import type { AutoReloadSettings } from '../autoReload';
 import type { AccountOptions, LedgerBook, Posted, SeatAdmin } from '../book';
 import { booksProblems } from '../books';
+import type { CreditLog } from '../creditLog';
 import type { RefundRequest } from '../credits';
 import { dueExpiry, expireDueGrants } from '../credits';
 import { LedgerError } from '../errors';
@@ -38,7 +39,7 @@ import { markWorthStoring, systemMonotonicClock, TrustedClock } from '../trusted
 import { newClient, newPool, redactedUrl, unavailable } from './connection';
 import { flushSql } from './flush';
 import type { Held, LoadResult, Needs, RawAccount, RawSeat, SeatState } from './load';
-import { HELD_SQL, INSTANCE_TIMEOUT_SECONDS, LIVE_GRANTS_SQL, bindSeat, copySeat, seatsSql, toSeatState, unbindSeat, emptyNeeds, loadSql, tailAfterSql, toAccountRow, toLiveGrant, toLoaded, TAIL_JSON } from './load';
+import { HELD_SQL, clockMarkOf, INSTANCE_TIMEOUT_SECONDS, LIVE_GRANTS_SQL, bindSeat, copySeat, seatsSql, toSeatState, unbindSeat, emptyNeeds, loadSql, tailAfterSql, toAccountRow, toLiveGrant, toLoaded, TAIL_JSON } from './load';
 import { PostgresReports } from './reports';
 import { migratePostgres } from './schema';
 import { SnapshotTx } from './snapshotTx';
@@ -358,6 +359,14 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
 
   grants(): Promise<GrantRow[]> {
     return this.read(() => this.reports.grants());
+  }
+
+  /** The pool's balance movements since `since` (ms; default: from the first), read from the log (creditLog.ts). */
+  async creditLog(since = 0): Promise<CreditLog> {
+    // Expiries count by the ledger's trusted time, which the account row's clock mark anchors.
+    const { rows } = await this.read((pool) => pool.query<RawAccount>('SELECT clock_time, clock_mono, clock_domain FROM account WHERE id = 1'));
+    const { certain } = this.time.read(clockMarkOf(rows[0]!));
+    return this.read(() => this.reports.creditLog(since, certain));
   }
 
   usageRows(q: UsageQuery): Promise<UsageRow[]> {

@@ -3,6 +3,8 @@ import type pg from 'pg';
 import type { GrantRow, UsageGroup, UsageGroupKey, UsageQuery, UsageRow } from '../../../shared/protocol';
 import type { BooksFigures, RawBooks } from '../books';
 import { booksSql, toBooksFigures } from '../books';
+import type { CreditLog, CreditLogSql, MovementKind } from '../creditLog';
+import { movementsSql, openingSql, toMovement } from '../creditLog';
 import { LedgerError } from '../errors';
 import type { AuditRow, RawGrant, RawGroup, RawUsage } from '../reports';
 import { parseBound, toAuditRow, toGrantRow, toUsageGroup, toUsageRow } from '../reports';
@@ -50,6 +52,16 @@ export class PostgresReports {
     return rows.map(toGrantRow);
   }
 
+  /** The pool's balance movements since `since` (creditLog.ts), in one snapshot (one statement). */
+  async creditLog(since: number, now: number): Promise<CreditLog> {
+    const { rows } = await this.pool.query<{ opening: string | number; movements: { ts: number; change: number; kind: MovementKind }[] }>(
+      `SELECT (${openingSql(LOG_SQL)}) AS opening,
+        (SELECT coalesce(json_agg(m ORDER BY m.ts, m.ord, m.id), '[]') FROM (${movementsSql(LOG_SQL)}) m) AS movements`,
+      [since, now],
+    );
+    return { asOf: now, opening: Number(rows[0]!.opening), movements: rows[0]!.movements.map(toMovement) };
+  }
+
   /** The books' totals against their rows (books.ts), in one snapshot (one statement). */
   async books(): Promise<BooksFigures> {
     const { rows } = await this.pool.query<RawBooks>(booksSql('(SELECT balance FROM account WHERE id = 1)'));
@@ -64,6 +76,8 @@ export class PostgresReports {
     return rows.map(toAuditRow);
   }
 }
+
+const LOG_SQL: CreditLogSql = { since: '$1::bigint', now: '$2::bigint', usageFrom: 'ts >= $1::bigint', usageBefore: 'ts < $1::bigint' };
 
 /** The query's seat, time range and page cursors as a WHERE clause with numbered parameters. */
 function range(q: UsageQuery): { where: string; params: (number | string)[] } {
