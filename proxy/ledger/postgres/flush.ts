@@ -9,6 +9,27 @@ import type { SeatState } from './load';
 import type { Changes } from './snapshotTx';
 import { int, intList, intOrNull, jsonb, text } from './sqlText';
 
+/**
+ * Commit, then wait until the commit is on disk, without holding the account row's lock while the
+ * disk flushes. Every writer locks that row, so a commit that fsyncs under it makes the flush the
+ * ledger's bottleneck: one fsync per transaction, one transaction at a time. Instead the transaction
+ * commits without waiting for its WAL flush (the lock is released as soon as its commit record is
+ * written) and the same query then commits a one-row-less transaction that does wait: WAL is flushed in
+ * order, so when that second commit returns, the first is durable too, and only then does any caller
+ * hear its result. Later transactions may read the first one's rows before they are on disk; if the
+ * server dies before the flush, they are lost with it (their commit records come later in the WAL),
+ * and none of them was acknowledged either. Concurrent waits share one fsync (PostgreSQL's group
+ * commit), which the row lock made impossible.
+ */
+const DURABLE_COMMIT = [
+  'SET LOCAL synchronous_commit = off',
+  'COMMIT',
+  // An xid makes this transaction's commit write a record and wait for the flush up to it.
+  'BEGIN',
+  'SELECT pg_current_xact_id()',
+  'COMMIT',
+];
+
 export function flushSql(changes: Changes, a: AccountRow, seats: ReadonlyMap<string, SeatState>): string {
   const statements: string[] = [];
   const rows = (table: string, docs: object[]): string => `jsonb_populate_recordset(NULL::${table}, ${jsonb(docs)})`;
@@ -64,7 +85,7 @@ export function flushSql(changes: Changes, a: AccountRow, seats: ReadonlyMap<str
   }
   if (seats.size > 0) statements.push(seatsUpdate(seats));
   statements.push(accountUpdate(a, changes));
-  statements.push('COMMIT');
+  statements.push(...DURABLE_COMMIT);
   return statements.join(';\n');
 }
 
