@@ -14,7 +14,7 @@ import { int, intList, intOrNull, jsonb, text } from './sqlText';
  * disk flushes. Every writer locks that row, so a commit that fsyncs under it makes the flush the
  * ledger's bottleneck: one fsync per transaction, one transaction at a time. Instead the transaction
  * commits without waiting for its WAL flush (the lock is released as soon as its commit record is
- * written) and the same query then commits a one-row-less transaction that does wait: WAL is flushed in
+ * written) and the same query then commits a transaction that writes no row and does wait: WAL is flushed in
  * order, so when that second commit returns, the first is durable too, and only then does any caller
  * hear its result. Later transactions may read the first one's rows before they are on disk; if the
  * server dies before the flush, they are lost with it (their commit records come later in the WAL),
@@ -24,9 +24,10 @@ import { int, intList, intOrNull, jsonb, text } from './sqlText';
 const DURABLE_COMMIT = [
   'SET LOCAL synchronous_commit = off',
   'COMMIT',
-  // An xid makes this transaction's commit write a record and wait for the flush up to it.
+  // A transaction that wrote WAL commits synchronously: it waits for the flush up to its own commit
+  // record. A transactional logical message is the smallest WAL write there is, and it locks no row.
   'BEGIN',
-  'SELECT pg_current_xact_id()',
+  "SELECT pg_logical_emit_message(true, 'creditgate', 'durable')",
   'COMMIT',
 ];
 
