@@ -21,7 +21,8 @@ export const CLI_ACTOR = 'cli';
 export const EDITOR_ACTOR = 'vscode';
 export const apiActor = (client: string): string => `api:${client}`;
 
-function micro(credits: number, what: string): number {
+/** Credits from JSON as micro-credits, or the caller's mistake. */
+export function micro(credits: number, what: string): number {
   const value = creditsToMicro(credits);
   if (value === null) throw new OperationError(`${what} must have at most 6 decimals`);
   return value;

@@ -42,6 +42,18 @@ export const balanceHistorySchema = z.strictObject({
   timeZone: z.optional(timeZoneSchema),
 });
 
+/** A team's seats (docs/product.md §8); names are checked by the ledger (proxy/ledger/seats.ts). */
+export const addSeatSchema = z.strictObject({ name: z.string().check(z.minLength(1)), plan: z.optional(z.string().check(z.minLength(1))) });
+
+/** A seat's overflow policy: continue on the pool once its windows are used up, and a weekly cap in credits (null: none). */
+export const seatOverflowSchema = z.strictObject({
+  continueOnPool: z.optional(z.boolean()),
+  weeklyCap: z.optional(z.nullable(z.number().check(z.gte(0), z.lte(1e9)))),
+});
+
+/** Whose windows a reset closes: one seat's, or (without a body) every seat's. */
+export const resetWindowsSchema = z.strictObject({ seat: z.optional(z.string().check(z.minLength(1))) });
+
 export const setPlanSchema = z.strictObject({ plan: z.string().check(z.minLength(1)) });
 
 export const autoReloadSchema = z

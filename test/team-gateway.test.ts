@@ -153,6 +153,52 @@ describe('a team gateway on PostgreSQL', () => {
     expect(cli(['seat', 'add', 'no way!'], env).status).toBe(2);
   }, 60_000);
 
+  it('runs the seats over the HTTP API for admins only, with errors in the API shape', async () => {
+    const [a, b] = await instances(2);
+    const admin = token('--name', 'ops', '--admin');
+    const member = token('--name', 'someone');
+    const call = async (base: string, bearer: string, method: string, route: string, body?: unknown): Promise<{ status: number; json: unknown }> => {
+      const headers: Record<string, string> = { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' };
+      const res = await rawRequest(`${base}/creditgate/v1${route}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      return { status: res.status, json: JSON.parse(res.body.toString()) };
+    };
+    expect(cli(['credits', 'add', '10', '--key', 'pool'], env).status).toBe(0);
+
+    const added = await call(a!.url, admin, 'POST', '/seats', { name: 'carol', plan: 'plus' });
+    expect(added).toMatchObject({ status: 200, json: { seat: 'carol', token: expect.stringMatching(/^cg_/) } });
+    const carol = (added.json as { token: string }).token;
+    expect((await chatStream(b!.url, carol)).status).toBe(200);
+    expect(((await call(b!.url, admin, 'GET', '/seats')).json as { seat: string }[]).map((s) => s.seat)).toEqual(['carol', 'default']);
+
+    expect(await call(b!.url, admin, 'POST', '/seats/carol/plan', { plan: 'pro' })).toMatchObject({ status: 200, json: { seat: 'carol', plan: 'pro' } });
+    // Off the pool once the windows are used up; then a cap of 2 credits a week instead.
+    expect((await call(a!.url, admin, 'POST', '/seats/carol/overflow', { continueOnPool: false })).status).toBe(200);
+    expect((await call(a!.url, admin, 'POST', '/seats/carol/overflow', { continueOnPool: true, weeklyCap: 2 })).status).toBe(200);
+    const audit = await sql<{ action: string; detail: { to: unknown } }>("SELECT action, detail FROM audit WHERE action IN ('auto_use_credits_set', 'seat_cap_set') ORDER BY id");
+    expect(audit.map((row) => [row.action, row.detail.to])).toEqual([
+      ['auto_use_credits_set', false],
+      ['auto_use_credits_set', true],
+      ['seat_cap_set', 2_000_000],
+    ]);
+    expect((await call(a!.url, admin, 'POST', '/windows/reset', { seat: 'carol' })).status).toBe(200);
+    expect((await statusOf(a!.url, carol)) as unknown).toMatchObject({ seat: 'carol', windows: [{ used: 0 }, { used: 0 }] });
+
+    // A member may not even list them; every change needs an admin.
+    for (const [method, route, body] of [['GET', '/seats'], ['POST', '/seats', { name: 'mallory' }], ['DELETE', '/seats/carol']] as const) {
+      expect(await call(a!.url, member, method, route, body)).toMatchObject({ status: 403, json: { error: { message: expect.stringContaining('admin token') } } });
+    }
+    // Bad names, unknown seats and plans, odd paths.
+    expect(await call(a!.url, admin, 'POST', '/seats', { name: '__proto__' })).toMatchObject({ status: 400, json: { error: { message: expect.stringContaining('cannot name a seat') } } });
+    expect(await call(a!.url, admin, 'POST', '/seats/nobody/plan', { plan: 'pro' })).toMatchObject({ status: 404, json: { error: { message: expect.stringContaining('no seat "nobody"') } } });
+    expect(await call(a!.url, admin, 'POST', '/seats/carol/plan', { plan: 'constructor' })).toMatchObject({ status: 400, json: { error: { message: expect.stringContaining('unknown plan') } } });
+    expect((await call(a!.url, admin, 'POST', '/seats/carol/overflow', { weeklyCap: 0.0000001 })).status).toBe(400);
+    expect((await call(a!.url, admin, 'POST', '/seats/%E0%A4%A/plan', { plan: 'pro' })).status).toBe(400);
+    expect((await call(a!.url, admin, 'GET', '/seats/carol/plan/extra')).status).toBe(404);
+
+    expect(await call(b!.url, admin, 'DELETE', '/seats/carol')).toMatchObject({ status: 200, json: { removed: 'carol' } });
+    await eventually(async () => expect((await chatStream(a!.url, carol)).status).toBe(401), 2_000);
+  }, 60_000);
+
   it('bounds a burst of 60 streams spread over three instances by the pool, and the books balance', async () => {
     const [a, b, c] = await instances(3);
     expect(cli(['plan', 'set', 'free'], env).status).toBe(0); // no allowance: everything runs on the pool

@@ -7,17 +7,15 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Status } from '../../shared/protocol';
 import { describeIssues } from '../../shared/rateCard';
 import { addCreditsSchema, balanceHistorySchema, setPlanSchema, settingsSchema } from '../../shared/requests';
-import type * as z from '../../shared/zod';
 import * as operations from '../accountOperations';
 import { balanceHistory } from '../balanceHistory';
 import type { AuthenticatedClient } from '../ledger/tokens';
 import type { GatewayContext, RequestUrl } from './context';
-import { BodyTooLargeError, readBody } from './requestBody';
 import { sendError, sendJson } from './respond';
 import { streamStatusEvents } from './statusEvents';
+import { parseBody, respondChanged } from './ownApiBodies';
+import { handleSeatsApi, resetWindows } from './seatsApi';
 import { sendUsage } from './usageApi';
-
-const OWN_BODY_LIMIT = 64 * 1024;
 
 export async function handleOwnApi(
   ctx: GatewayContext,
@@ -31,6 +29,7 @@ export async function handleOwnApi(
   // so an endpoint added later is an admin's by default.
   if (req.method !== 'GET' && client.role !== 'admin') return sendError(res, null, 'permission', changeNeedsAdmin(client.name));
   const actor = operations.apiActor(client.name);
+  if (route.includes(' /creditgate/v1/seats')) return handleSeatsApi(ctx, req, res, url, client, actor);
   try {
     switch (route) {
       case 'GET /creditgate/v1/status':
@@ -48,7 +47,7 @@ export async function handleOwnApi(
         return;
       }
       case 'POST /creditgate/v1/windows/reset':
-        return respondChanged(ctx, res, await operations.resetWindows(ctx.book, actor));
+        return resetWindows(ctx, req, res, actor);
       case 'POST /creditgate/v1/plan': {
         const body = await parseBody(req, res, setPlanSchema);
         if (body) respondChanged(ctx, res, await operations.setPlan(ctx.book, body.plan, actor));
@@ -100,30 +99,4 @@ function changeNeedsAdmin(client: string): string {
   );
 }
 
-function respondChanged(ctx: GatewayContext, res: ServerResponse, status: unknown): void {
-  ctx.feed.changed();
-  sendJson(res, 200, status);
-}
 
-async function parseBody<T extends z.ZodMiniType>(req: IncomingMessage, res: ServerResponse, schema: T): Promise<z.infer<T> | null> {
-  let raw: Buffer;
-  try {
-    raw = await readBody(req, OWN_BODY_LIMIT);
-  } catch (error) {
-    if (error instanceof BodyTooLargeError) sendError(res, null, 'too_large', error.message);
-    return null;
-  }
-  let json: unknown;
-  try {
-    json = raw.length === 0 ? {} : JSON.parse(raw.toString('utf8'));
-  } catch {
-    sendError(res, null, 'invalid_request', 'Request body is not valid JSON.');
-    return null;
-  }
-  const parsed = schema.safeParse(json);
-  if (!parsed.success) {
-    sendError(res, null, 'invalid_request', describeIssues(parsed.error));
-    return null;
-  }
-  return parsed.data;
-}
