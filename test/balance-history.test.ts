@@ -4,11 +4,11 @@
  * every moment, whatever grants, expiries, debt, refunds and spending came before.
  */
 import fc from 'fast-check';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { balanceHistory } from '../proxy/balanceHistory';
 import type { CreditLog, CreditMovement } from '../proxy/ledger/creditLog';
 import type { BookUnderTest } from './fixtures/ledger-stores';
-import { ledgerStores } from './fixtures/ledger-stores';
+import { ledgerStoresForTests } from './fixtures/ledger-stores';
 import { HOUR, T0, micro, request, unitUsage } from './fixtures/ledger-setup';
 
 const DAY = 24 * HOUR;
@@ -90,13 +90,8 @@ describe('balanceHistory', () => {
   });
 });
 
-const stores = ledgerStores();
+const stores = ledgerStoresForTests();
 let t: BookUnderTest | undefined;
-afterEach(async () => {
-  await t?.cleanup();
-  t = undefined;
-});
-afterAll(() => stores.close());
 
 describe.each(stores.kinds)('the credit log on %s', (kind) => {
   it('shows a debt repaid by the next grant and only the rest of that grant expiring, as the ledger booked them', async () => {
@@ -140,7 +135,6 @@ describe.each(stores.kinds)('the credit log on %s', (kind) => {
   it('tells, from any moment on, the balance the ledger reported then and reports now', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 25 }), fc.nat(), async (steps, pick) => {
-        await t?.cleanup();
         t = await stores.open(kind, { initialPlan: 'free', initialAutoUseCredits: true });
         const { book, clock } = t;
         const grants: { key: string; amount: number; refunded: number }[] = [];

@@ -6,25 +6,22 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { BookUnderTest } from './fixtures/ledger-stores';
-import { ledgerStores } from './fixtures/ledger-stores';
+import { ledgerStoresForTests } from './fixtures/ledger-stores';
 import { micro } from './fixtures/ledger-setup';
 import { releaseTogether, waitForLine } from './helpers/workers';
 
 const WORKER = join(__dirname, 'fixtures', 'ledger-worker.ts');
 /** Thousands of transactions from four processes on a shared two-core machine. */
 const TIMEOUT_MS = 180_000;
-const stores = ledgerStores();
+const stores = ledgerStoresForTests();
 const children: ChildProcess[] = [];
 let t: BookUnderTest | undefined;
 
-afterEach(async () => {
+afterEach(() => {
   for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
-  await t?.cleanup();
-  t = undefined;
 });
-afterAll(() => stores.close());
 
 function startWorker(...args: string[]): ChildProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', WORKER, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });

@@ -5,10 +5,10 @@
  * status the ledger reported before each step.
  */
 import fc from 'fast-check';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Status } from '../shared/protocol';
 import type { BookUnderTest } from './fixtures/ledger-stores';
-import { ledgerStores } from './fixtures/ledger-stores';
+import { ledgerStoresForTests } from './fixtures/ledger-stores';
 import { FIVE_HOURS, HOUR, heldIn, micro, request, unitUsage } from './fixtures/ledger-setup';
 
 type Op =
@@ -47,19 +47,13 @@ function expectedState(status: Status, feature: string): 'plan' | 'credits' | 'b
 /** Every step is a few round trips to a server on PostgreSQL: thousands of steps take minutes on a busy machine. */
 const PROPERTY_TIMEOUT_MS = 600_000;
 
-const stores = ledgerStores();
+const stores = ledgerStoresForTests();
 let t: BookUnderTest | undefined;
-afterEach(async () => {
-  await t?.cleanup();
-  t = undefined;
-});
-afterAll(() => stores.close());
 
 describe.each(stores.kinds)('ledger properties on %s', (kind) => {
   it('keeps balance = Σ rows, held = Σ open holds, and admits only when the rules allow', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 40 }), async (ops) => {
-        await t?.cleanup();
         t = await stores.open(kind);
         const ledger = t.book;
         const open: { holdId: number; kind: 'plan' | 'credits'; estimate: number }[] = [];
@@ -188,7 +182,6 @@ describe.each(stores.kinds)('ledger properties on %s', (kind) => {
     );
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 1, max: 2_000 }), burst, fc.boolean(), async (budget, requests, onPlan) => {
-        await t?.cleanup();
         // On the plan: auto-use off so overruns stay on the window. On credits: a plan without allowance.
         t = await stores.open(kind, { initialPlan: onPlan ? 'tiny' : 'free', initialAutoUseCredits: !onPlan });
         if (onPlan) {
@@ -228,7 +221,6 @@ describe.each(stores.kinds)('ledger properties on %s', (kind) => {
     });
     await fc.assert(
       fc.asyncProperty(fc.array(stepArb, { minLength: 1, maxLength: 40 }), async (steps) => {
-        await t?.cleanup();
         t = await stores.open(kind);
         // A second connection on the same ledger and clock, as a CLI or a second gateway would open it.
         const second = await t.alongside();
