@@ -11,6 +11,10 @@
  *   --rounds N (default 3), --quick (1 round, short phases: a smoke test, not a measurement)
  *   --phases c1,large,…           run only these phases (default: all)
  *   --mixed-seconds S (default 60) each target's time under load in the mixed phase, at most
+ *   --store postgres              the gateway as a team instance (`serve --database URL`) on a
+ *                                 throwaway PostgreSQL server the bench starts and stops (benchLedger.ts),
+ *                                 against issue 10's targets; --fsync off runs that server without
+ *                                 fsync (default on, as in production). Default: --store sqlite
  *
  * Phases (phases.ts): c1 (non-streaming Chat Completions, 1 connection), c32 (the same, 32
  * connections), stream (streaming Chat Completions, 32 concurrent, the upstream spacing its 20 deltas
@@ -35,16 +39,19 @@ import { TAIL_BYTES } from './loadClient';
 import { mixedLoads, runMixedPhase, type PeaksByLoad } from './mixedPhase';
 import { runPhase, RunTotals, warmUp, type RunContext, type Target } from './phaseRunner';
 import { DEFAULT_MIXED_SECONDS, LARGE_BYTES, MIXED_ROUNDS, phaseDefs, STREAM_BEHAVIOR, WORKLOADS, type PhaseDef, type Workload } from './phases';
-import { cleanUp, cleanUpNow, onUnexpectedExit, registerTempDir, removeStaleTempDirs, startChild, stopChild, WATCHDOG_SOURCE, type Child } from './processes';
+import { openBenchLedger, parseStore, type BenchLedger } from './benchLedger';
+import { cleanUp, cleanUpNow, onUnexpectedExit, registerCloser, registerTempDir, removeStaleTempDirs, startChild, stopChild, WATCHDOG_SOURCE, type Child } from './processes';
 import { rssMiB } from './procStats';
 import {
   checkTargets,
   formatChecks,
+  formatDatabaseCpu,
   formatPeaksByLoad,
   formatRatios,
   formatTable,
   machineInfo,
   PHASES,
+  STORE_LIMITS,
   TARGETS,
   type BenchReport,
   type PhaseMetrics,
@@ -64,6 +71,8 @@ const { values: args } = parseArgs({
     quick: { type: 'boolean', default: false },
     phases: { type: 'string', default: PHASES.join(',') },
     'mixed-seconds': { type: 'string' },
+    store: { type: 'string', default: 'sqlite' },
+    fsync: { type: 'string', default: 'on' },
   },
   strict: true,
 });
@@ -102,13 +111,15 @@ interface Gateway {
   profileDir: string | null;
 }
 
-async function startGateway(tmp: string, upstreamUrl: string, env: NodeJS.ProcessEnv, profile: boolean): Promise<Gateway> {
+async function startGateway(tmp: string, upstreamUrl: string, ledger: BenchLedger, env: NodeJS.ProcessEnv, profile: boolean): Promise<Gateway> {
   const cli = path.join(__dirname, 'cli.js');
   if (!existsSync(cli)) throw new Error(`${cli} is missing: run the bench through \`npm run bench\` (it builds first)`);
   const dataDir = path.join(tmp, 'data');
   const configFile = path.join(tmp, 'config.json');
   writeFileSync(configFile, JSON.stringify({ plan: 'pro', upstreams: { openai: { baseUrl: `${upstreamUrl}/v1` }, anthropic: { baseUrl: upstreamUrl } } }));
-  const location = ['--data-dir', dataDir, '--config', configFile];
+  const location = ['--data-dir', dataDir, '--config', configFile, ...ledger.args];
+  // A team database is set up as its operator would: the schema first, then the token and the pool.
+  if (ledger.store === 'postgres') runCli(cli, ['migrate', ...location], env);
   const tokenLines = runCli(cli, ['token', '--name', 'bench', ...location], env).trim().split('\n');
   const token = tokenLines[tokenLines.length - 1]!.trim();
   runCli(cli, ['credits', 'add', '1000000', ...location], env);
@@ -206,6 +217,8 @@ async function main(): Promise<number> {
   const mixedSeconds = Number(args['mixed-seconds'] ?? (args.quick ? DEFAULT_MIXED_SECONDS / 8 : DEFAULT_MIXED_SECONDS));
   if (!(mixedSeconds > 0)) throw new Error('--mixed-seconds must be a positive number');
   const chosen = chosenPhases(args.phases);
+  const store = parseStore(args.store);
+  if (args.fsync !== 'on' && args.fsync !== 'off') throw new Error('--fsync takes on or off');
   const started = Date.now();
   const machine = machineInfo();
   const env = childEnv();
@@ -217,18 +230,22 @@ async function main(): Promise<number> {
     void cleanUp().finally(() => process.exit(1));
   });
 
+  if (store === 'postgres') progress(`starting a throwaway PostgreSQL server (fsync ${args.fsync})`);
+  const ledger = await openBenchLedger(store, args.fsync === 'on');
+  registerCloser(() => ledger.close());
+
   const self = process.argv[1]!;
-  progress('starting the fake upstream, the raw forwarder and the gateway');
+  progress(`starting the fake upstream, the raw forwarder and the gateway (ledger on ${store})`);
   const upstream = await startChild('upstream', [self, '--role', 'upstream'], /listening on (http:\/\/127\.0\.0\.1:\d+)/, env);
   const upstreamUrl = upstream.match[1]!;
   const [raw, gateway] = await Promise.all([
     startChild('raw', [self, '--role', 'raw', '--target', upstreamUrl], /listening on (http:\/\/127\.0\.0\.1:\d+)/, env),
-    startGateway(tmp, upstreamUrl, env, args['cpu-prof']),
+    startGateway(tmp, upstreamUrl, ledger, env, args['cpu-prof']),
   ]);
   const targets: Target[] = [
     { name: 'direct', baseUrl: upstreamUrl, pid: upstream.child.pid },
     { name: 'raw', baseUrl: raw.match[1]!, pid: raw.child.pid },
-    { name: 'gateway', baseUrl: gateway.url, pid: gateway.child.pid },
+    { name: 'gateway', baseUrl: gateway.url, pid: gateway.child.pid, ...(ledger.serverCpuMs ? { serverCpuMs: ledger.serverCpuMs } : {}) },
   ];
   progress(`pids: upstream ${upstream.child.pid}, raw ${raw.child.pid}, gateway ${gateway.child.pid}`);
   // Before any traffic: what each process costs just by being up (modules, tables, heap).
@@ -290,6 +307,7 @@ async function main(): Promise<number> {
 
   const phases: Partial<Record<PhaseName, PhaseMetrics>> = {};
   const counts: Partial<Record<PhaseName, Record<TargetName, { ok: number; errors: number }>>> = {};
+  const databaseCpu: Partial<Record<PhaseName, number | null>> = {};
   for (const phase of PHASES) {
     const acc = accumulated[phase];
     if (!acc) continue;
@@ -297,14 +315,17 @@ async function main(): Promise<number> {
     phases[phase] = Object.fromEntries(TARGETS.map((t) => [t, acc[t].metrics(withTtfb)])) as PhaseMetrics;
     counts[phase] = Object.fromEntries(TARGETS.map((t) => [t, { ok: acc[t].ok, errors: acc[t].errors }])) as Record<TargetName, { ok: number; errors: number }>;
     for (const t of TARGETS) if (acc[t].errors > 0) problems.push(`${phase} ${t}: ${acc[t].describeErrors()}`);
+    if (ledger.serverCpuMs) databaseCpu[phase] = acc.gateway.serverCpuMsPerReq();
   }
 
   await stopGatewayAndProfile(gateway);
   await cleanUp();
 
-  const report: BenchReport = { machine, phases };
+  const report: BenchReport = { machine, phases, store: { name: store, fsync: ledger.durable }, ...(ledger.serverCpuMs ? { databaseCpuMsPerReq: databaseCpu } : {}) };
   out('');
+  const where = store === 'postgres' ? `PostgreSQL on loopback (serve --database, fsync ${args.fsync})` : 'SQLite (its data directory)';
   out(`Creditgate gateway benchmark — ${machine.cpus} × ${machine.model}, Node ${machine.node}; ${rounds} interleaved round(s) per phase${args.quick ? ' (--quick: smoke test only)' : ''}${args['cpu-prof'] ? ' (gateway under --cpu-prof)' : ''}`);
+  out(`The gateway's ledger: ${where}.`);
   out(
     `c1/c32: POST ${WORKLOADS.chat.path} model gpt-5, ${WORKLOADS.chat.body.length} B body; stream/responses: 32 concurrent Chat / Responses (Codex) streams, x-fake-behavior ${STREAM_BEHAVIOR}; ` +
       `large: ${LARGE_BYTES / 1024 / 1024} MiB answers, usage last; mixed: ${mixedLoads(defs).map((d) => d.name).join(', ')} ${MIXED_ROUNDS}× over, raw and gateway only, ${mixedSeconds} s each at most.`,
@@ -319,7 +340,12 @@ async function main(): Promise<number> {
     out(formatPeaksByLoad(peaksByLoad));
     out('');
   }
-  out(formatChecks(checkTargets(phases)));
+  if (ledger.serverCpuMs) {
+    out(formatDatabaseCpu(phases, databaseCpu));
+    out("(the targets compare the gateway's own process, as for SQLite, whose ledger work is inside it; this is the server's share besides)");
+    out('');
+  }
+  out(formatChecks(checkTargets(phases, STORE_LIMITS[store])));
   out(`gateway requests metered: ${metered} of ${totals.gatewayOk} answered (usage rows estimated/not 200: ${estimated}); total time ${((Date.now() - started) / 1000).toFixed(1)} s`);
   if (problems.length > 0) {
     out('\nINVALID RUN — these numbers are of a broken path:');

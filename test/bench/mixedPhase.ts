@@ -33,9 +33,9 @@ export async function runMixedPhase(targets: readonly Target[], allDefs: readonl
       for (const target of rotated(measured, round + index)) {
         // One window per load, over both processes, so together they cover the whole phase.
         const window = new PeakRss(measured.map((t) => t.pid));
-        const { result, cpuMs } = await measure(target, load, ctx);
+        const { result, cpuMs, serverCpuMs } = await measure(target, load, ctx);
         const peaks = window.stop();
-        acc[target.name].add(result, cpuMs);
+        acc[target.name].add(result, cpuMs, serverCpuMs);
         const byTarget = (peaksByLoad[def.name] ??= {});
         for (const t of measured) {
           const peak = peaks.get(t.pid);

@@ -15,6 +15,8 @@ export interface Target {
   baseUrl: string;
   /** The server process charged for this target's CPU and RSS. */
   pid: number;
+  /** CPU ms used so far by a database server working for this target (the gateway on PostgreSQL); reported beside the target's own. */
+  serverCpuMs?: () => number;
 }
 
 export interface Load {
@@ -55,12 +57,14 @@ export function loadSpec(target: Target, load: Load, token: string): LoadSpec {
 }
 
 /** Runs one load against one target: its result and the CPU time the target's process spent on it. */
-export async function measure(target: Target, load: Load, ctx: RunContext): Promise<{ result: LoadResult; cpuMs: number }> {
+export async function measure(target: Target, load: Load, ctx: RunContext): Promise<{ result: LoadResult; cpuMs: number; serverCpuMs: number | null }> {
   const before = cpuMs(target.pid);
+  const serverBefore = target.serverCpuMs?.() ?? null;
   const result = await runLoad(loadSpec(target, load, ctx.token));
   const used = cpuMs(target.pid) - before;
+  const serverUsed = serverBefore === null ? null : target.serverCpuMs!() - serverBefore;
   ctx.totals.count(target, result);
-  return { result, cpuMs: used };
+  return { result, cpuMs: used, serverCpuMs: serverUsed };
 }
 
 export async function warmUp(targets: readonly Target[], label: string, load: Load, ctx: RunContext): Promise<void> {
@@ -87,8 +91,8 @@ export async function runPhase(targets: readonly Target[], phase: PhaseDef, roun
   try {
     for (let round = 0; round < rounds; round++) {
       for (const target of rotated(targets, round)) {
-        const { result, cpuMs: used } = await measure(target, load(phase.round), ctx);
-        acc[target.name].add(result, used);
+        const { result, cpuMs: used, serverCpuMs } = await measure(target, load(phase.round), ctx);
+        acc[target.name].add(result, used, serverCpuMs);
         ctx.progress(`${phase.name} round ${round + 1}/${rounds} ${target.name}: ${result.latenciesMs.length} ok, ${result.errors} errors in ${(result.elapsedMs / 1000).toFixed(2)} s`);
       }
     }

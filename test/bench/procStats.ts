@@ -4,7 +4,7 @@
  * RSS = VmRSS of /proc/<pid>/status, peak RSS over a phase = VmHWM after a reset (see PeakRss).
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 
 let clockTicks: number | null = null;
 
@@ -21,14 +21,41 @@ export function clkTck(): number {
   return clockTicks;
 }
 
+/** The fields of /proc/<pid>/stat after the command name; fields[0] is field 3 (state). */
+function statFields(pid: number | string): string[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The command name is in parentheses and may itself contain spaces.
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+const ticksToMs = (ticks: number): number => (ticks * 1000) / clkTck();
+
 /** CPU time (user + system) the process has used so far, in milliseconds. */
 export function cpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command name, which is in parentheses and may itself contain spaces.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // Field 3 (state) is fields[0]; utime is field 14, stime field 15.
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return (ticks * 1000) / clkTck();
+  const fields = statFields(pid);
+  // utime is field 14, stime field 15.
+  return ticksToMs(Number(fields[11]) + Number(fields[12]));
+}
+
+/**
+ * CPU time of a process and its children so far, in milliseconds: its own, its reaped children's
+ * (cutime + cstime, fields 16 and 17) and each live child's. A PostgreSQL server is such a tree: one
+ * backend process per connection under the postmaster.
+ */
+export function treeCpuMs(pid: number): number {
+  const fields = statFields(pid);
+  let ticks = Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const child = statFields(entry);
+      // ppid is field 4.
+      if (Number(child[1]) === pid) ticks += Number(child[11]) + Number(child[12]);
+    } catch {
+      // gone meanwhile (its time is in the parent's cutime once reaped)
+    }
+  }
+  return ticksToMs(ticks);
 }
 
 /** Resident set size in MiB, or null when the process is gone. */

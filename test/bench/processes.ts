@@ -19,6 +19,8 @@ export interface Child {
 
 const children = new Set<Child>();
 const tempDirs = new Set<string>();
+/** Synchronous stops of what is not a child of ours (a PostgreSQL server runs under its postmaster), run once. */
+const closers: (() => void)[] = [];
 /** Children asked to stop: their exit is expected. */
 const stopRequested = new WeakSet<Child>();
 let unexpectedExit: ((child: Child, code: number | null, signal: NodeJS.Signals | null) => void) | null = null;
@@ -27,6 +29,21 @@ let stopping = false;
 /** Called when a child ends while the benchmark still needs it. */
 export function onUnexpectedExit(handler: (child: Child, code: number | null, signal: NodeJS.Signals | null) => void): void {
   unexpectedExit = handler;
+}
+
+/** Registers something to stop after the children (and before the directories go), whatever way the benchmark ends. */
+export function registerCloser(close: () => void): void {
+  closers.push(close);
+}
+
+function runClosers(): void {
+  for (const close of closers.splice(0).reverse()) {
+    try {
+      close();
+    } catch (error) {
+      process.stderr.write(`[bench] cleanup: ${error instanceof Error ? error.message : String(error)}\n`);
+    }
+  }
 }
 
 /** Registers a temporary directory for removal, marking it with this process's pid. */
@@ -110,6 +127,7 @@ export async function stopChild(child: Child, graceMs = 5_000): Promise<void> {
 export async function cleanUp(): Promise<void> {
   stopping = true;
   await Promise.all([...children].map((child) => stopChild(child)));
+  runClosers();
   for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
   tempDirs.clear();
 }
@@ -118,6 +136,7 @@ export async function cleanUp(): Promise<void> {
 export function cleanUpNow(): void {
   stopping = true;
   for (const child of children) child.process.kill('SIGKILL');
+  runClosers();
   for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
 }
 

@@ -26,6 +26,8 @@ export interface PostgresServer {
   startServer(): void;
   /** Stops the server and removes its directory. */
   close(): void;
+  /** The postmaster's pid while the server runs (its backends are its children), else null. */
+  serverPid(): number | null;
 }
 
 const SUPERUSER = 'creditgate';
@@ -105,6 +107,12 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
       if (running) return;
       start();
       running = true;
+    },
+    serverPid() {
+      if (!running) return null;
+      // postmaster.pid's first line is the postmaster's pid (PostgreSQL's own lock file).
+      const pid = Number(fs.readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+      return Number.isInteger(pid) && pid > 0 ? pid : null;
     },
     close() {
       try {

@@ -4,7 +4,7 @@
  * as a coding assistant would send them (a token from the `creditgate` CLI, then
  * POST /v1/chat/completions with `x-fake-usage` choosing what the upstream reports).
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Status } from '../../shared/protocol';
@@ -69,52 +69,6 @@ export async function startGatewayFixture(root: string, port: number, cli: strin
 
 /** A gateway's URL and the token a request goes with. */
 export type GatewayEndpoint = Pick<GatewayFixture, 'url' | 'token'>;
-
-/** A `creditgate serve` process standing in for a team's gateway, on its own data directory. */
-export interface TeamGatewayFixture {
-  url: string;
-  /** The member token the editor attaches with. */
-  memberToken: string;
-  /** Another client of the team (a teammate's agent): its spending moves the editor's status. */
-  agent: GatewayEndpoint;
-  stop(): Promise<void>;
-}
-
-/**
- * Starts `creditgate serve` (SQLite) on a fresh data directory in front of the fake upstream, with a
- * member token for the editor, another client's token, and credits in the pool.
- */
-export async function startTeamGateway(root: string, cli: string, upstreamUrl: string, poolCredits: number): Promise<TeamGatewayFixture> {
-  const dataDir = path.join(root, 'team-gateway-data');
-  const env = { ...process.env, CREDITGATE_CONFIG: '', CREDITGATE_PORT: '', CREDITGATE_OPENAI_BASE_URL: `${upstreamUrl}/v1`, CREDITGATE_ANTHROPIC_BASE_URL: upstreamUrl };
-  const run = (...args: string[]): string => execFileSync(process.execPath, [cli, ...args, '--data-dir', dataDir], { encoding: 'utf8', env });
-  const lastLine = (output: string): string => output.trim().split('\n').pop()!.trim();
-  const memberToken = lastLine(run('token', '--name', 'editor-member'));
-  const agentToken = lastLine(run('token', '--name', 'teammate-agent'));
-  run('credits', 'add', String(poolCredits), '--key', 'team-pool-seed');
-  const child = spawn(process.execPath, [cli, 'serve', '--port', '0', '--data-dir', dataDir], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const url = await new Promise<string>((resolve, reject) => {
-    let stdout = '';
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      const match = /listening on (\S+)/.exec(stdout);
-      if (match) resolve(match[1]!);
-    });
-    void exited.then(() => reject(new Error(`the team gateway exited: ${stderr}`)));
-  });
-  return {
-    url,
-    memberToken,
-    agent: { url, token: agentToken },
-    async stop() {
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
 
 /** One chat completion through the gateway; the fake upstream reports `inputTokens` as used. */
 export async function chat(fixture: GatewayEndpoint, inputTokens: number): Promise<ChatResult> {

@@ -14,13 +14,15 @@
  *      window's gateway (the /healthz instance id is the lock file's, same lock owner), and both move
  *      together on a request;
  *   f./g. the Usage panel, and its view restored after a window reload;
- *   h. `creditgate.server` set to a team gateway (a `creditgate serve` process started here): the
- *      window asks for the member token (a password box; the token goes to SecretStorage, never to
- *      settings), shows that gateway's status, moves when another client spends through it, and
- *      offers a member no command that changes the account.
+ *   h. `creditgate.server` set to a team gateway: the first of two `creditgate serve --database URL`
+ *      instances on a throwaway PostgreSQL server started here (teamGateway.ts). The window asks for
+ *      the member token of a seat (a password box; the token goes to SecretStorage, never to
+ *      settings), shows the seat's windows and `pool N cr`, its tooltip names the seat and the pool;
+ *      it moves when a teammate's agent on the seat spends through the other instance, and when an
+ *      admin adds credits to the pool there; it offers a member no command that changes the account.
  * Everything started here (code-server with its extension hosts and gateways, Chromium, the fake
- * upstream) is stopped at the end, on failure, on SIGINT/SIGTERM and on the watchdog's timeout, and
- * the test fails if any process of its own is left behind.
+ * upstream, the team instances and their PostgreSQL server) is stopped at the end, on failure, on
+ * SIGINT/SIGTERM and on the watchdog's timeout, and the test fails if any process of its own is left behind.
  * Run: `npm run test:editor` (`-- --no-package` reuses creditgate.vsix and dist/; `-- --keep` keeps
  * the temp folder with code-server's log).
  */
@@ -40,10 +42,10 @@ import {
   lockOwnerPid,
   processesMentioning,
   startGatewayFixture,
-  startTeamGateway,
   type GatewayEndpoint,
   type GatewayFixture,
 } from './gatewayTraffic';
+import { startTeamGateway, TEAM_SEAT, TEAM_SEAT_PLAN } from './teamGateway';
 
 const REPO = path.resolve(__dirname, '../..');
 const ARTIFACTS = path.join(REPO, 'test-artifacts', 'editor');
@@ -72,6 +74,8 @@ function check(condition: boolean, message: string): asserts condition {
 
 /** Cleanups run once, newest first, whatever ends the run. */
 const cleanups: { name: string; run: () => Promise<void> | void }[] = [];
+/** The team gateway's PostgreSQL server, once started: it must be gone after the cleanup too. */
+let teamPostgresPid: number | null = null;
 let cleaning: Promise<void> | null = null;
 function cleanupAll(): Promise<void> {
   cleaning ??= (async () => {
@@ -117,6 +121,15 @@ async function step(name: string, pages: () => Page[], body: () => Promise<void>
 }
 
 const normalize = (text: string): string => text.replace(/\s+/g, ' ').trim();
+
+/** Whether a process exists and is not a zombie (/proc/<pid>/status). */
+function isRunning(pid: number): boolean {
+  try {
+    return /^State:\s+[^Z]/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
 
 async function itemText(item: Locator): Promise<string> {
   return normalize(await item.innerText());
@@ -164,6 +177,8 @@ async function itemBackground(page: Page): Promise<{ className: string; backgrou
 }
 
 async function tooltip(page: Page): Promise<string> {
+  // From elsewhere: a pointer already resting on the item (after a click on it) shows no hover.
+  await page.mouse.move(10, 10);
   await page.locator(STATUS_ITEM).hover();
   const hover = page.locator('.monaco-hover', { hasText: 'Creditgate' });
   await hover.waitFor({ timeout: 10_000 });
@@ -396,10 +411,28 @@ async function scenario(context: BrowserContext, url: string, workspace: string,
     await waitForText(page, text, 30_000);
   });
 
-  // h. Attached to a team gateway by `creditgate.server` and a member token.
-  const team = await startTeamGateway(root, CLI, fixture.upstream.url, 12_400);
-  cleanups.push({ name: 'team gateway', run: () => team.stop() });
+  // h. Attached to a team gateway on PostgreSQL by `creditgate.server` and a seat's member token.
+  const team = await startTeamGateway(root, CLI, fixture.upstream.url, 12_400, (name, run) => cleanups.push({ name, run }));
+  teamPostgresPid = team.postgresPid;
+  log(`team gateway on PostgreSQL: the editor attaches to ${team.url}, the others act through ${team.otherUrl}`);
   const member: GatewayEndpoint = { url: team.url, token: team.memberToken };
+  const memberOnOther: GatewayEndpoint = { url: team.otherUrl, token: team.memberToken };
+  /**
+   * Waits for the status bar to show `expected` after a change through the other instance, then checks
+   * both instances read it too. The figure is known in advance rather than read back at once: a
+   * non-streaming answer keeps its Content-Length, so the client holds the whole body a moment before
+   * the gateway has committed its charge and ended the response.
+   */
+  const waitForTeamChange = async (expected: string, since: number, what: string): Promise<void> => {
+    await waitForText(page, expected);
+    const latency = Date.now() - since;
+    log(`team status bar "${expected}" ${latency} ms after ${what} through the other instance`);
+    check(latency <= PUSH_BUDGET_MS, `the status bar took ${latency} ms to move (budget ${PUSH_BUDGET_MS} ms)`);
+    for (const endpoint of [member, memberOnOther]) {
+      const read = (await expectedText(endpoint)).text;
+      check(read === expected, `${endpoint.url} reads "${read}" while the status bar shows "${expected}"`);
+    }
+  };
   const tokenBox = page.locator('.quick-input-widget', { hasText: 'member token' });
   await step('team-server-setting', () => [page], async () => {
     // As a user does: the Settings editor, searched for the setting, the URL typed in.
@@ -423,25 +456,24 @@ async function scenario(context: BrowserContext, url: string, workspace: string,
     await tokenBox.waitFor({ state: 'hidden', timeout: 5_000 });
     const { text, status } = await expectedText(member);
     check(status.role === 'member', `the team gateway's status for the member token has role ${status.role}`);
-    check(/^100% left \(5h\) · (pool )?12,400 cr$/.test(text), `unexpected team status text ${text}`);
+    check(status.seat === TEAM_SEAT && status.plan === TEAM_SEAT_PLAN, `the member token reads seat ${status.seat} on plan ${status.plan}`);
+    check(text === '100% left (5h) · pool 12,400 cr', `unexpected team status text ${text}`);
     await waitForText(page, text, 15_000);
     check(!userSettingsText(root).includes(team.memberToken), 'the member token was written to the settings');
   });
   await step('team-tooltip', () => [page], async () => {
-    const text = await tooltip(page);
+    const text = normalize(await tooltip(page));
     check(text.includes(team.url), `the tooltip does not name the team gateway ${team.url}: ${text}`);
-    check(text.includes('12,400 cr'), `the tooltip lacks the pool's credits: ${text}`);
+    check(text.includes(`Seat ${TEAM_SEAT} (member)`), `the tooltip does not name the seat: ${text}`);
+    check(text.includes('Team pool: 12,400 cr'), `the tooltip lacks the pool's credits: ${text}`);
     await page.mouse.move(10, 10);
   });
   await step('team-moves-on-spend', () => [page], async () => {
-    // 2M gpt-4o-mini input tokens: 7.5 of the plus plan's 50 cr in the 5h window.
+    // Through the other instance, on the same seat: 2M gpt-4o-mini input tokens are 7.5 of the plus plan's 50 cr in the 5h window.
     const result = await chat(team.agent, 2_000_000);
-    check(result.status === 200 && result.state === 'plan', `a teammate's request: ${result.status} ${result.state} ${result.body.slice(0, 200)}`);
-    const { text } = await expectedText(member);
-    check(/^85% left \(5h\) · (pool )?12,400 cr$/.test(text), `the team gateway's status did not move as expected: ${text}`);
-    const latency = await waitForText(page, text);
-    log(`team status bar "${text}" ${latency} ms after a teammate's request`);
-    check(latency <= PUSH_BUDGET_MS, `the status bar took ${latency} ms to move (budget ${PUSH_BUDGET_MS} ms)`);
+    const answered = Date.now();
+    check(result.status === 200 && result.state === 'plan', `a teammate's request through the other instance: ${result.status} ${result.state} ${result.body.slice(0, 200)}`);
+    await waitForTeamChange('85% left (5h) · pool 12,400 cr', answered, "a teammate's request");
     // The Usage panel now shows the team gateway's account (its gauges, its pool), from its HTTP API.
     await item.click();
     const panel = page.frameLocator('iframe.webview').frameLocator('iframe#active-frame');
@@ -449,7 +481,25 @@ async function scenario(context: BrowserContext, url: string, workspace: string,
     await panel.locator('.gauge', { hasText: '7.5 of 50 cr used' }).waitFor({ timeout: 10_000 });
     check(!(await panel.locator('#error').isVisible()), `the panel shows an error: ${await panel.locator('#error').innerText().catch(() => '')}`);
   });
+  await step('team-moves-on-grant', () => [page], async () => {
+    // Close the panel the step before opened, so the screenshot shows the status bar's new figure.
+    await openCommandPalette(page, 'View: Close All Editors');
+    await page.keyboard.press('Enter');
+    const granted = await fetch(`${team.admin.url}/creditgate/v1/credits`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${team.admin.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ amount: 100, idempotencyKey: 'editor-test-grant' }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    const answered = Date.now();
+    check(granted.status === 200, `an admin's grant through the other instance: ${granted.status} ${await granted.text()}`);
+    await waitForTeamChange('85% left (5h) · pool 12,500 cr', answered, "an admin's grant");
+    // Left open for the screenshot: the tooltip says the new figure is the pool's.
+    const shown = normalize(await tooltip(page));
+    check(shown.includes('Team pool: 12,500 cr'), `the tooltip lacks the pool's new balance: ${shown}`);
+  });
   await step('team-member-commands', () => [page], async () => {
+    await page.mouse.move(10, 10);
     await openCommandPalette(page, 'Creditgate: Set Team Gateway Token…');
     await page.locator('.quick-input-widget .quick-input-box input').fill('>Creditgate: ');
     const rows = page.locator('.quick-input-widget .monaco-list-row');
@@ -525,6 +575,10 @@ async function main(): Promise<void> {
           // gone meanwhile
         }
       }
+    }
+    if (teamPostgresPid !== null && isRunning(teamPostgresPid)) {
+      failed = true;
+      console.error(`the team gateway's PostgreSQL server (pid ${teamPostgresPid}) still runs after the cleanup`);
     }
     if (fixture && (await health(fixture)) !== null) {
       failed = true;
