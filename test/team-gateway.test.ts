@@ -7,6 +7,8 @@
  * and serving resumes by itself.
  */
 import fs from 'node:fs';
+import http from 'node:http';
+import { Client } from 'pg';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -239,6 +241,50 @@ describe('a team gateway on PostgreSQL', () => {
     expect(rows).toHaveLength(10);
     expect(rows.every((row) => row.estimated && row.reason === 'gateway_restart')).toBe(true);
   }, 120_000);
+
+  it('lets a non-streaming answer complete only once its charge is committed', async () => {
+    const [instance] = await instances(1);
+    expect(cli(['credits', 'add', '100', '--key', 'pool'], env).status).toBe(0);
+    const member = token('--name', 'alice');
+    let done = false;
+    const complete = new Promise<void>((resolve, reject) => {
+      const req = http.request(`${instance!.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${member}`, 'content-type': 'application/json', 'x-fake-usage': USAGE, 'x-fake-behavior': 'delay=1000' },
+      });
+      req.on('response', (res) => {
+        const length = Number(res.headers['content-length']);
+        let received = 0;
+        res.on('data', (chunk: Buffer) => {
+          received += chunk.length;
+          if (received === length) {
+            done = true;
+            resolve();
+          }
+        });
+      });
+      req.on('error', reject);
+      req.end(JSON.stringify({ model: 'gpt-5', messages: [{ role: 'user', content: 'hi' }] }));
+    });
+    // Once the request is admitted, another session holds the pool's row: its charge must wait for it.
+    await eventually(async () => expect(await sql<{ n: string }>('SELECT count(*) AS n FROM holds')).toEqual([{ n: '1' }]), 5_000);
+    const locker = new Client({ connectionString: url });
+    await locker.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query('SELECT 1 FROM account WHERE id = 1 FOR UPDATE');
+      // The upstream has answered when the charge's transaction queues behind the lock.
+      const waiting = "SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()";
+      await eventually(async () => expect((await locker.query<{ n: string }>(waiting)).rows).toEqual([{ n: '1' }]), 10_000);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(done).toBe(false);
+      await locker.query('COMMIT');
+      await complete;
+      expect(await sql<{ n: string }>('SELECT count(*) AS n FROM usage')).toEqual([{ n: '1' }]);
+    } finally {
+      await locker.end();
+    }
+  }, 60_000);
 
   it('answers 503 and forwards nothing while the database is away, then serves again by itself', async () => {
     const [instance] = await instances(1);

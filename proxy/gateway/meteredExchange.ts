@@ -371,10 +371,15 @@ export class MeteredExchange implements OpenExchange {
     const reader = new BodyUsageReader(encoding);
     this.bodyReader = reader;
     if (!this.clientGone) this.res.writeHead(status, headers);
+    // Each chunk is written when the next arrives, and the last only once the charge is committed: a
+    // client reading a Content-Length body is done at its last byte, and must then find the charge in
+    // the ledger (a status read at once, on any instance). One chunk in memory, whatever the size.
+    let held: Buffer | null = null;
     proxyRes.on('data', (chunk: Buffer) => {
       this.silence.heard();
       reader.push(chunk);
-      this.write(chunk, proxyRes);
+      if (held) this.write(held, proxyRes);
+      held = chunk;
       this.drainedBytes += chunk.length;
       if (this.clientGone && this.drainedBytes > DISCONNECT_DRAIN_BYTES) this.abandonAfterDisconnect();
     });
@@ -385,7 +390,7 @@ export class MeteredExchange implements OpenExchange {
         // No usage in the body (TTS answers with audio bytes): what the request alone made known.
         const usage = (body === null ? null : this.dialect.usageFromBody(body)) ?? this.request.knownUsage ?? null;
         const settled = usage ? this.post(usage, null) : this.post(this.estimatedUsage(null, ''), this.clientGone ? 'client_disconnect' : 'no_usage');
-        this.endAfter(settled, null);
+        this.endAfter(settled, held);
       });
     });
     proxyRes.on('aborted', () => this.onUpstreamCut());
