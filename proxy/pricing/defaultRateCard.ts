@@ -9,7 +9,14 @@ import type { RateCard } from '../../shared/rateCard';
 import { rateCardSchema } from '../../shared/rateCard';
 import shipped from '../../shared/default-rate-card.json';
 
-/** A fresh, validated copy each call, so no caller can mutate another's card. */
+let validated: RateCard | null = null;
+
+/**
+ * A fresh copy each call, so no caller can mutate another's card. The card is validated once: a start
+ * reads it twice (the database setting, then the account's rules), and the schema's parse took 12 ms
+ * of the gateway's start each time where a copy takes a fraction of one.
+ */
 export function defaultRateCard(): RateCard {
-  return rateCardSchema.parse(shipped);
+  validated ??= rateCardSchema.parse(shipped);
+  return structuredClone(validated);
 }
