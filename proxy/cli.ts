@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=8 --heap-growing-percent=50 --single-threaded-gc
+#!/usr/bin/env -S node --max-semi-space-size=4 --heap-growing-percent=50 --single-threaded-gc
 /**
  * The `creditgate` command line (docs/product.md §3, contract). The shebang carries shared/gatewayRuntime.ts's
  * GATEWAY_NODE_FLAGS (a test keeps the two in step). Every command works whether or not a gateway is
