@@ -54,6 +54,26 @@ describe('SilenceTimer', () => {
     expect(fired).toEqual([100]);
   });
 
+  it('fires at the limit when armed for less at a time, and a shorter limit needs no new timer', () => {
+    vi.useFakeTimers();
+    const fired: number[] = [];
+    const timer = new SilenceTimer((ms) => fired.push(ms), 100);
+    timer.watch(250);
+    vi.advanceTimersByTime(249);
+    expect(fired).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(fired).toEqual([250]);
+
+    timer.watch(300);
+    vi.advanceTimersByTime(50);
+    timer.watch(100);
+    expect(vi.getTimerCount()).toBe(1);
+    vi.advanceTimersByTime(99);
+    expect(fired).toEqual([250]);
+    vi.advanceTimersByTime(1);
+    expect(fired).toEqual([250, 100]);
+  });
+
   it('does not count a pause it was told of, counts again from the resume, and stops for good', () => {
     vi.useFakeTimers();
     const fired: number[] = [];

@@ -214,7 +214,7 @@ export class MeteredExchange implements OpenExchange {
   /** Set when the upstream let the request wait past its limit before answering: the limit, for the 504. */
   private timedOutAfterMs: number | null = null;
   /** Watches the upstream: first for the start of its answer, then for silence in the middle of it. */
-  private readonly silence = new SilenceTimer((ms) => this.onUpstreamSilent(ms));
+  private readonly silence: SilenceTimer;
   private meter: StreamMeter | null = null;
   private proxyReq: ClientRequest | null = null;
   private proxyRes: IncomingMessage | null = null;
@@ -234,7 +234,10 @@ export class MeteredExchange implements OpenExchange {
     private readonly dialect: Dialect,
     private readonly request: DialectRequest,
     private readonly options: ExchangeOptions,
-  ) {}
+  ) {
+    const { firstByteMs, answerMs, interByteMs } = ctx.upstreamTimeouts;
+    this.silence = new SilenceTimer((ms) => this.onUpstreamSilent(ms), Math.min(request.stream ? firstByteMs : answerMs, interByteMs));
+  }
 
   forward(payload: Buffer, target: RequestTarget): void {
     const { ctx, req, res, dialect } = this;
