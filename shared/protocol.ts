@@ -4,6 +4,7 @@
  * extension's channel to the gateway process. Credits are numbers rounded to six decimals.
  */
 import type { WindowName } from './plans';
+import type { GrantReceipt } from './payments';
 import type { EstimateReason } from './usage';
 
 export type AccountState = 'plan' | 'credits' | 'blocked';
@@ -128,6 +129,8 @@ export interface GrantRow {
   remaining: number;
   expiresAt: string | null;
   idempotencyKey: string | null;
+  /** A team gateway's Stripe purchase that paid for this grant: price, session and receipt (shared/payments.ts). */
+  payment?: GrantReceipt;
 }
 
 export interface AddCreditsRequest {

@@ -37,8 +37,11 @@ export async function handleOwnApi(
         return sendJson(res, 200, statusFor(client, await ctx.feedFor(client.seat).current()));
       case 'GET /creditgate/v1/events':
         return streamStatusEvents(ctx.feedFor(client.seat), req, res, (status) => statusFor(client, status));
-      case 'GET /creditgate/v1/credits':
-        return sendJson(res, 200, await operations.listCredits(ctx.book));
+      case 'GET /creditgate/v1/credits': {
+        // On a team gateway a grant Stripe paid for carries its receipt (price, session, link).
+        const grants = await operations.listCredits(ctx.book);
+        return sendJson(res, 200, ctx.payments ? await ctx.payments.withReceipts(grants) : grants);
+      }
       case 'GET /creditgate/v1/credits/history':
         return sendBalanceHistory(ctx, res, url);
       case 'POST /creditgate/v1/credits': {

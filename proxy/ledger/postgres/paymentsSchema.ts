@@ -24,6 +24,7 @@ export const PAYMENTS_MIGRATION = `
     payment_intent text,
     receipt_url    text,
     grant_key      text UNIQUE,            -- grants.idempotency_key once fulfilled
+    grant_id       bigint,
     paid_at        bigint,
     refunded_price   bigint NOT NULL DEFAULT 0 CHECK (refunded_price >= 0),
     refunded_credits bigint NOT NULL DEFAULT 0 CHECK (refunded_credits >= 0),
