@@ -295,6 +295,79 @@ describe('the webhook', () => {
   }, 60_000);
 });
 
+describe('refunds', () => {
+  /** The `charge.refunded` event of a purchase's charge, `refunded` cents refunded so far. */
+  function refundEvent(purchase: PurchaseView, refunded: number): object {
+    const session = stripe.sessions.find((s) => s.id === purchase.sessionId)!;
+    const charge = { id: `ch_${purchase.id.slice(0, 8)}`, object: 'charge', amount: session.amount_total, amount_refunded: refunded, currency: 'usd', metadata: session.metadata, payment_intent: session.payment_intent, receipt_url: null, refunded: refunded === session.amount_total };
+    return stripe.event('charge.refunded', charge);
+  }
+
+  it('take the refunded share back (repeats take nothing more); a full refund can drive the pool negative, blocking the seat until it is positive again', async () => {
+    const config = configWithPayments({ buyers: 'members' });
+    const [a] = await instances(1, { CREDITGATE_CONFIG: config });
+    const admin = token('--name', 'ops', '--admin');
+    const member = cli(['seat', 'add', 'alice', '--plan', 'free'], { ...env, CREDITGATE_CONFIG: config }).stdout.trim().split('\n').at(-1)!;
+    const purchase = await buy(a!.url, admin, '100');
+
+    // Refunded before its payment event arrived: not applied, for Stripe to deliver again.
+    const early = refundEvent(purchase, 100);
+    expect((await deliver(a!.url, early)).status).toBe(409);
+    expect((await deliver(a!.url, paidEvent(purchase))).status).toBe(200);
+    expect(await poolBalance()).toBe(100);
+
+    // The seat spends some of the pool.
+    const chat = (): Promise<RawResponse> =>
+      rawRequest(`${a!.url}/v1/chat/completions`, {
+        headers: { authorization: `Bearer ${member}`, 'content-type': 'application/json', 'x-fake-usage': JSON.stringify({ input_tokens: 1_000_000, output_tokens: 0 }) },
+        body: JSON.stringify({ model: 'gpt-5', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] }),
+      });
+    expect((await chat()).status).toBe(200);
+    await eventually(async () => expect(await poolBalance()).toBeLessThan(100));
+    const afterSpend = await poolBalance();
+
+    // 1.00 of 4.00 USD refunded (Stripe retried the early delivery): a quarter of the credits back.
+    expect(json<{ result: string }>(await deliver(a!.url, early)).result).toBe('refunded');
+    expect(await poolBalance()).toBeCloseTo(afterSpend - 25, 6);
+    expect((await deliver(a!.url, early)).status).toBe(200); // again: nothing more
+    expect(await poolBalance()).toBeCloseTo(afterSpend - 25, 6);
+
+    // The rest refunded: all 100 credits are gone, more than the pool holds.
+    expect((await deliver(a!.url, refundEvent(purchase, 400))).status).toBe(200);
+    expect(await poolBalance()).toBeCloseTo(afterSpend - 100, 6);
+    expect(await poolBalance()).toBeLessThan(0);
+    expect((await chat()).status).toBe(429);
+    const view = json<PurchaseView>(await call(a!.url, admin, 'GET', `/creditgate/v1/purchases/${purchase.id}`));
+    expect(view).toMatchObject({ refundedCredits: 100, refundedPrice: 4 });
+    const [refunds] = await sql<{ n: string; total: string }>('SELECT count(*) AS n, sum(amount) AS total FROM refunds');
+    expect(refunds).toEqual({ n: '2', total: String(100 * 1e6) });
+
+    // A new purchase repays the debt first; the seat is admitted once the pool is positive.
+    const more = await buy(a!.url, admin, '500');
+    expect((await deliver(a!.url, paidEvent(more))).status).toBe(200);
+    expect(await poolBalance()).toBeCloseTo(afterSpend + 400, 6);
+    expect((await chat()).status).toBe(200);
+  }, 60_000);
+
+  it('two refunds of one charge handled at once by two instances take back exactly the refunded share, however they interleave', async () => {
+    const [a, b] = await instances(2);
+    const admin = token('--name', 'ops', '--admin');
+    const purchase = await buy(a!.url, admin, '1000'); // 40.00 USD
+    expect((await deliver(a!.url, paidEvent(purchase))).status).toBe(200);
+    // Stripe's deliveries of the 10.00, 25.00 and 40.00 refunds, each twice, all at once; those not applied are delivered again.
+    let pending = [1_000, 2_500, 4_000, 1_000, 2_500, 4_000].map((cents) => refundEvent(purchase, cents));
+    for (let round = 0; pending.length > 0 && round < 20; round++) {
+      const answers = await Promise.all(pending.map((event, i) => deliver([a!, b!][i % 2]!.url, event)));
+      expect(answers.filter((res) => res.status !== 200 && res.status !== 409).map((res) => res.body.toString())).toEqual([]);
+      pending = pending.filter((_, i) => answers[i]!.status !== 200);
+    }
+    expect(pending).toHaveLength(0);
+    expect(await poolBalance()).toBe(0);
+    const [refunds] = await sql<{ total: string }>('SELECT sum(amount) AS total FROM refunds');
+    expect(Number(refunds!.total) / 1e6).toBe(1000);
+  }, 60_000);
+});
+
 describe('a blocked seat buys credits', () => {
   it('sees the new pool pushed within 1 s of the webhook, on another instance too, and its next request is admitted', async () => {
     const config = configWithPayments({ buyers: 'members' });

@@ -15,6 +15,7 @@ import { startPurchaseSchema } from '../../shared/payments';
 import { describeIssues } from '../../shared/rateCard';
 import type { AuthenticatedClient } from '../ledger/tokens';
 import { PurchaseRefused, StripeFailure } from '../payments/checkout';
+import { isRefundRace, PaymentNotYetKnown } from '../payments/fulfilment';
 import type { Payments } from '../payments/service';
 import { WEBHOOK_BODY_LIMIT, WebhookRefused } from '../payments/webhook';
 import type { GatewayContext, RequestUrl } from './context';
@@ -54,13 +55,17 @@ export async function handleTokenlessPaymentRoute(ctx: GatewayContext, req: Inco
   try {
     const outcome = await payments.receive(raw, req.headers['stripe-signature']);
     // The pool changed: this instance's editors hear it now, the others' through the ledger's NOTIFY.
-    if (outcome.result === 'credited' && !outcome.duplicate) ctx.feed.changed();
+    if ((outcome.result === 'credited' || outcome.result === 'refunded') && !outcome.duplicate) ctx.feed.changed();
     if (outcome.result === 'ignored') ctx.log.info(`Stripe webhook ignored: ${outcome.reason}`);
     sendJson(res, 200, { received: true, result: outcome.result });
   } catch (error) {
     if (error instanceof WebhookRefused) {
       ctx.log.warn(`Stripe webhook refused: ${error.message}`);
       return sendError(res, null, 'invalid_request', `Webhook refused: ${error.message}`);
+    }
+    if (error instanceof PaymentNotYetKnown || isRefundRace(error)) {
+      ctx.log.info(`Stripe webhook deferred: ${(error as Error).message}`);
+      return sendError(res, null, 'conflict', `Not applied yet: ${(error as Error).message}. Deliver it again later.`);
     }
     throw error; // the ledger's failure: a 5xx, and Stripe delivers it again later
   }

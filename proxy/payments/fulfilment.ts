@@ -7,11 +7,14 @@
  *   ledger's own transaction (PostgresLedger.addCredits' alongside SQL). A second event of the same
  *   session finds the grant and adds nothing.
  * - Failed or expired: the purchase says so (the buyer's editor is waiting on it); no credit moves.
+ * - A refund (`charge.refunded`) takes the refunded share of the credits back from the pool, which
+ *   may go negative (the seats spending from it are then blocked until it is positive again).
  * - A charge's receipt link is kept with its purchase.
  */
 import type { Micro } from '../../shared/money';
 import { grantKeyOfSession } from '../../shared/payments';
 import type { Logger } from '../gateway/context';
+import { LedgerError } from '../ledger/errors';
 import type { PostgresLedger } from '../ledger/postgres/postgresLedger';
 import { int, text, textOrNull } from '../ledger/postgres/sqlText';
 import type { PurchaseRow, Purchases } from './purchases';
@@ -20,8 +23,21 @@ import { idOf, purchaseIdOf, type CheckoutSession, type Charge, type PaymentEven
 /** The ledger's audit actor for what Stripe's events do. */
 export const STRIPE_ACTOR = 'stripe';
 
+/** The SQLSTATE a refund raises when another refund of its purchase committed first (see refund). */
+const REFUND_RACE = 'CG001';
+
+/**
+ * An event Creditgate cannot apply yet (a refund before its purchase's payment arrived, or a refund
+ * that raced another): answered non-2xx, so Stripe delivers it again later.
+ */
+export class PaymentNotYetKnown extends Error {}
+
+export function isRefundRace(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === REFUND_RACE;
+}
+
 export type Outcome =
-  | { result: 'credited'; purchaseId: string; credits: Micro; duplicate: boolean }
+  | { result: 'credited' | 'refunded'; purchaseId: string; credits: Micro; duplicate: boolean }
   | { result: 'recorded'; purchaseId: string | null }
   | { result: 'ignored'; reason: string };
 
@@ -107,9 +123,53 @@ export class Fulfilment {
     });
   }
 
-  private refund(eventId: string, charge: Charge, purchase: PurchaseRow): Promise<Outcome> {
-    // Until the ledger's refund operation lands: a 5xx, so Stripe delivers the refund again later.
-    return Promise.reject(new Error(`refund of charge ${charge.id} (purchase ${purchase.id}, event ${eventId}) cannot be booked yet`));
+  /**
+   * `charge.refunded` carries the charge's refunded total so far: the credits taken back are that
+   * share of the purchase's credits (all of them once fully refunded), less what earlier refunds
+   * took. The ledger's refund is keyed by the charge and that total, so a repeated delivery takes
+   * nothing more; two refunds of one purchase handled at once cannot both count from the same
+   * starting point: the purchase row's update checks it, and the loser's whole transaction (its
+   * refund with it) rolls back, for Stripe to deliver again.
+   */
+  private async refund(eventId: string, charge: Charge, purchase: PurchaseRow): Promise<Outcome> {
+    if (purchase.state !== 'paid' || purchase.grant_key === null) {
+      throw new PaymentNotYetKnown(`charge ${charge.id} was refunded before purchase ${purchase.id} was credited; Stripe will deliver the refund again`);
+    }
+    const refundedPrice = Math.min(charge.amount_refunded, purchase.price);
+    const target = refundedPrice >= purchase.price ? purchase.credits : Number((BigInt(purchase.credits) * BigInt(refundedPrice)) / BigInt(purchase.price));
+    const taken = target - purchase.refunded_credits;
+    if (taken <= 0) return this.record({ id: eventId, type: 'charge.refunded' }, purchase.id, null);
+    const now = this.clock();
+    const grantKey = purchase.grant_key;
+    const { duplicate } = await this.refundOnce(purchase, () => this.ledger.refundCredits(
+      { grantKey, amount: taken, idempotencyKey: `stripe-refund:${charge.id}:${refundedPrice}` },
+      STRIPE_ACTOR,
+      () => `DO $$ BEGIN
+          UPDATE purchases SET refunded_price = ${int(refundedPrice)}, refunded_credits = ${int(target)}
+            WHERE id = ${text(purchase.id)} AND refunded_credits = ${int(purchase.refunded_credits)};
+          IF NOT FOUND THEN RAISE EXCEPTION 'another refund of purchase % was booked meanwhile', ${text(purchase.id)} USING ERRCODE = '${REFUND_RACE}'; END IF;
+        END $$;
+        ${eventRowSql(eventId, 'charge.refunded', purchase.id, now)}`,
+    ));
+    if (!duplicate) this.log.info(`purchase ${purchase.id}: ${taken / 1e6} credits taken back from the pool (Stripe charge ${charge.id} refunded)`);
+    return { result: 'refunded', purchaseId: purchase.id, credits: taken, duplicate };
+  }
+
+  /**
+   * The ledger refuses a refund counted from a stale start (more than the grant has left, or the same
+   * refund key with another amount) when another refund of the purchase committed after it was read:
+   * that is the race above, deferred like it, and not an error.
+   */
+  private async refundOnce<T>(read: PurchaseRow, book: () => Promise<T>): Promise<T> {
+    try {
+      return await book();
+    } catch (error) {
+      const refused = error instanceof LedgerError && (error.code === 'invalid_argument' || error.code === 'idempotency_conflict');
+      if (refused && (await this.purchases.get(read.id))?.refunded_credits !== read.refunded_credits) {
+        throw new PaymentNotYetKnown(`another refund of purchase ${read.id} was booked meanwhile`);
+      }
+      throw error;
+    }
   }
 
   private async record(event: { id: string; type: string }, purchaseId: string | null, change: { sql: string; params: unknown[] } | null): Promise<Outcome> {
