@@ -5,6 +5,7 @@
  * them, signed with `stripe.webhooks.generateTestHeaderString`. Every assertion reads the pool
  * through the gateway or the database: a credit that lands twice, or not at all, fails.
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,7 +14,8 @@ import type { PaymentOptions, PurchaseView } from '../shared/payments';
 import type { GrantRow } from '../shared/protocol';
 import { rawRequest, startFakeUpstream, type FakeUpstream, type RawResponse } from './fake-upstream';
 import { publicSession, startFakeStripe, type FakeStripe } from './fake-stripe/server';
-import { cli, killServeProcesses, serve, type ServeProcess } from './helpers/cliProcess';
+import { TEST_CLI } from './helpers/buildCli';
+import { cli, killServeProcesses, serve, type CliResult, type ServeProcess } from './helpers/cliProcess';
 import type { PostgresServer } from './helpers/postgres';
 import { queryDatabase, startPostgres } from './helpers/postgres';
 import { eventually, sseEvents } from './helpers/testGateway';
@@ -66,6 +68,21 @@ function configWithPayments(payments: object): string {
   const file = path.join(dataDir, 'config.json');
   fs.writeFileSync(file, JSON.stringify({ rateCard: { ...card, payments } }));
   return file;
+}
+
+/**
+ * The CLI, without blocking this process: `credits buy` talks to the fake Stripe served from here,
+ * which a synchronous spawn would keep from answering.
+ */
+function cliAsync(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [TEST_CLI, ...args], { env: { ...process.env, ...env, ...extraEnv } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
 }
 
 const token = (...args: string[]): string => cli(['token', ...args], env).stdout.trim().split('\n').at(-1)!;
@@ -403,6 +420,38 @@ describe('a blocked seat buys credits', () => {
     const next = await chat();
     expect(next.status).toBe(200);
     expect(next.headers['x-creditgate-state']).toBe('credits');
+  }, 60_000);
+});
+
+describe('the CLI', () => {
+  it('`credits buy PACK` prints the Checkout URL; `credits list` shows the purchase with its price, session and receipt', async () => {
+    const [a] = await instances(1);
+    const bought = await cliAsync(['credits', 'buy', '500']);
+    expect(bought.status, bought.stderr).toBe(0);
+    const checkoutUrl = bought.stdout.trim().split('\n').at(-1)!;
+    expect(checkoutUrl).toMatch(/^https:\/\/checkout\.stripe\.com\/c\/pay\/cs_test_/);
+    const session = stripe.sessions.find((s) => s.url === checkoutUrl)!;
+    expect(session.metadata).toMatchObject({ buyer: 'cli', credits: '500' });
+    const [purchase] = await sql<{ id: string }>('SELECT id FROM purchases WHERE session_id = $1', [session.id]);
+    const view = { id: purchase!.id, sessionId: session.id } as PurchaseView;
+    expect((await deliver(a!.url, paidEvent(view))).status).toBe(200);
+    const charge = { id: 'ch_cli', object: 'charge', amount: 2_000, amount_refunded: 0, currency: 'usd', metadata: session.metadata, payment_intent: session.payment_intent, receipt_url: 'https://pay.stripe.com/receipts/cli' };
+    expect((await deliver(a!.url, stripe.event('charge.updated', charge))).status).toBe(200);
+
+    const listed = cli(['credits', 'list'], env);
+    expect(listed.stdout).toContain(`paid 20.00 USD, Stripe session ${session.id}, receipt https://pay.stripe.com/receipts/cli`);
+    const grants = JSON.parse(cli(['credits', 'list', '--json'], env).stdout) as GrantRow[];
+    expect(grants[0]!.payment).toMatchObject({ price: 20, sessionId: session.id, receiptUrl: 'https://pay.stripe.com/receipts/cli' });
+
+    const unknownPack = await cliAsync(['credits', 'buy', '3']);
+    expect(unknownPack.status).toBe(2);
+    expect(unknownPack.stderr).toMatch(/no pack "3"/);
+    const noKeys = await cliAsync(['credits', 'buy', '500'], { STRIPE_SECRET_KEY: '', STRIPE_WEBHOOK_SECRET: '' });
+    expect(noKeys.status).toBe(2);
+    expect(noKeys.stderr).toMatch(/does not sell credits/);
+    const individual = await cliAsync(['credits', 'buy', '500'], { CREDITGATE_DATABASE_URL: '' });
+    expect(individual.status).toBe(2);
+    expect(individual.stderr).toMatch(/team ledger/);
   }, 60_000);
 });
 

@@ -14,10 +14,9 @@ import type { TLSSocket } from 'node:tls';
 import { startPurchaseSchema } from '../../shared/payments';
 import { describeIssues } from '../../shared/rateCard';
 import type { AuthenticatedClient } from '../ledger/tokens';
-import { PurchaseRefused, StripeFailure } from '../payments/checkout';
-import { isRefundRace, PaymentNotYetKnown } from '../payments/fulfilment';
+// Only the errors module and types: a gateway on the SQLite file loads neither pg nor stripe (errors.ts).
+import { isRefundRace, PaymentNotYetKnown, PurchaseRefused, StripeFailure, WEBHOOK_BODY_LIMIT, WebhookRefused } from '../payments/errors';
 import type { Payments } from '../payments/service';
-import { WEBHOOK_BODY_LIMIT, WebhookRefused } from '../payments/webhook';
 import type { GatewayContext, RequestUrl } from './context';
 import { BodyTooLargeError, declaredTooLarge, readBody } from './requestBody';
 import { sendError, sendJson } from './respond';

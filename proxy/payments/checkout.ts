@@ -11,24 +11,13 @@ import { formatCredits, parseCredits } from '../../shared/money';
 import type { PurchaseView, SalePack } from '../../shared/payments';
 import type { RateCard } from '../../shared/rateCard';
 import { viewOf, type Purchases } from './purchases';
+import { PurchaseRefused, StripeFailure } from './errors';
 import type { StripeSetup } from './stripeSetup';
 
 /** How long a Checkout Session stays payable (Stripe's least is 30 minutes; the editor waits this long at most). */
 export const CHECKOUT_MINUTES = 60;
 const CURRENCY = 'usd';
 
-/** A refusal meant for the buyer: 400 for a wrong pack, 403 for a buyer the policy refuses, 409 for the monthly limit. */
-export class PurchaseRefused extends Error {
-  constructor(
-    readonly kind: 'invalid_request' | 'permission' | 'conflict',
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-/** Stripe refused or could not be reached: the message says so, and what was recorded. */
-export class StripeFailure extends Error {}
 
 export function salePacks(card: RateCard): SalePack[] {
   return card.packs.map((pack) => ({

@@ -15,6 +15,7 @@ import type { Micro } from '../../shared/money';
 import { grantKeyOfSession } from '../../shared/payments';
 import type { Logger } from '../gateway/context';
 import { LedgerError } from '../ledger/errors';
+import { PaymentNotYetKnown, REFUND_RACE } from './errors';
 import type { PostgresLedger } from '../ledger/postgres/postgresLedger';
 import { int, text, textOrNull } from '../ledger/postgres/sqlText';
 import type { PurchaseRow, Purchases } from './purchases';
@@ -22,19 +23,6 @@ import { idOf, purchaseIdOf, type CheckoutSession, type Charge, type PaymentEven
 
 /** The ledger's audit actor for what Stripe's events do. */
 export const STRIPE_ACTOR = 'stripe';
-
-/** The SQLSTATE a refund raises when another refund of its purchase committed first (see refund). */
-const REFUND_RACE = 'CG001';
-
-/**
- * An event Creditgate cannot apply yet (a refund before its purchase's payment arrived, or a refund
- * that raced another): answered non-2xx, so Stripe delivers it again later.
- */
-export class PaymentNotYetKnown extends Error {}
-
-export function isRefundRace(error: unknown): boolean {
-  return (error as { code?: unknown } | null)?.code === REFUND_RACE;
-}
 
 export type Outcome =
   | { result: 'credited' | 'refunded'; purchaseId: string; credits: Micro; duplicate: boolean }

@@ -4,6 +4,8 @@
  * The official `stripe` package talks to Stripe; CREDITGATE_STRIPE_API_URL points it elsewhere
  * (its host/port/protocol options), which is how the tests use a local fake of Stripe's API.
  */
+import http from 'node:http';
+import https from 'node:https';
 import Stripe from 'stripe';
 
 export interface StripeSetup {
@@ -22,8 +24,11 @@ export function stripeFromEnv(env: NodeJS.ProcessEnv): StripeSetup | StripeAbsen
   if (secretKey === '' && webhookSecret === '') return { kind: 'absent' };
   if (secretKey === '') return { kind: 'incomplete', missing: 'STRIPE_SECRET_KEY' };
   if (webhookSecret === '') return { kind: 'incomplete', missing: 'STRIPE_WEBHOOK_SECRET' };
+  const endpoint = apiEndpoint(env.CREDITGATE_STRIPE_API_URL);
   const stripe = new Stripe(secretKey, {
-    ...apiEndpoint(env.CREDITGATE_STRIPE_API_URL),
+    ...endpoint,
+    // No idle connection kept: a purchase is rare, and a kept socket would hold `creditgate credits buy` open.
+    httpAgent: endpoint.protocol === 'http' ? new http.Agent({ keepAlive: false }) : new https.Agent({ keepAlive: false }),
     // A lost answer is retried with the same idempotency key, so Stripe makes one session of it.
     maxNetworkRetries: 2,
     timeout: 20_000,

@@ -6,12 +6,9 @@
  * database.
  */
 import type Stripe from 'stripe';
+import { WebhookRefused } from './errors';
 import { parsePaymentEvent, type PaymentEvent } from './stripeEvents';
 
-/** The largest event body accepted; Stripe's events are a few kilobytes. */
-export const WEBHOOK_BODY_LIMIT = 256 * 1024;
-
-export class WebhookRefused extends Error {}
 
 /** The verified event, or WebhookRefused (answered 400: Stripe shows the delivery as failed). */
 export function verifiedEvent(stripe: Stripe, webhookSecret: string, rawBody: Buffer, signature: string | string[] | undefined): PaymentEvent {
