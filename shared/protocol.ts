@@ -66,6 +66,8 @@ export interface Status {
   unpricedModels?: string[];
   /** Only in the HTTP API's answers (status and events): the role of the token that asked. */
   role?: TokenRoleName;
+  /** Only from a team gateway: whether that token may buy pool credits with Stripe (shared/payments.ts). */
+  mayBuyCredits?: boolean;
 }
 
 export interface UsageRow {

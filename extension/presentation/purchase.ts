@@ -42,6 +42,10 @@ export function parseCreditAmount(text: string): number {
   return Number(formatExactCredits(micro));
 }
 
+/** Said in individual mode, where Add Credits moves no money (issue 11: only a team gateway sells credits). */
+export const LOCAL_TOP_UP_NOTE =
+  'No money moves: this is a budget top-up for your own upstream API key. The vendor bills your key as usual; these credits only set how much Creditgate lets your clients spend.';
+
 export function confirmationMessage(credits: number, usd: number | null): string {
   const price = usd === null ? '' : ` for ${formatUsd(usd)}`;
   return `Add ${formatCredits(credits)} credits${price} to the Creditgate account?`;
