@@ -11,7 +11,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { canBuyCredits, type AccountConnection } from '../extension/accountConnection';
+import { paymentSummary } from '../extension/presentation/purchase';
 import { statusText } from '../extension/presentation/statusBarModel';
+import { ListCreditsRequest } from '../shared/rpc';
 import { buyTeamCredits, type PurchaseUi } from '../extension/team/teamPurchase';
 import { TeamGatewayConnection } from '../extension/team/teamConnection';
 import type { SalePack } from '../shared/payments';
@@ -157,6 +159,14 @@ describe('Add Credits attached to a team gateway', () => {
     expect(statusText(connection.status!)).toBe('On credits · pool 100 cr');
     const next = await chat(instance.url, member);
     expect(next.status).toBe(200);
+
+    // The usage panel's purchases: the grant with its price, session and (once Stripe sends the charge) receipt link.
+    const session = stripe.sessions.find((s) => s.url === ui.opened[0])!;
+    const charge = { id: 'ch_ui', object: 'charge', amount: 400, amount_refunded: 0, currency: 'usd', metadata: session.metadata, payment_intent: session.payment_intent, receipt_url: 'https://pay.stripe.com/receipts/ui' };
+    const { body, signature } = stripe.delivery(stripe.event('charge.succeeded', charge));
+    await rawRequest(`${instance.url}/creditgate/v1/stripe/webhook`, { headers: { 'content-type': 'application/json', 'stripe-signature': signature }, body });
+    const grants = await connection.requests.request(ListCreditsRequest);
+    expect(grants.map(paymentSummary)).toEqual([{ text: `4.00 USD · Stripe ${session.id}`, receiptUrl: 'https://pay.stripe.com/receipts/ui' }]);
   }, 60_000);
 
   it('a gateway without Stripe keys: Add Credits explains it does not sell credits and whom to ask; nothing opens', async () => {
