@@ -309,6 +309,7 @@ describe('the webhook', () => {
     expect(await poolBalance()).toBe(1000);
     expect(await grantCount()).toBe(1);
     expect(await sql('SELECT id FROM payment_events')).toHaveLength(1);
+    expect(cli(['verify'], env).status).toBe(0);
   }, 60_000);
 });
 
@@ -364,6 +365,8 @@ describe('refunds', () => {
     expect((await deliver(a!.url, paidEvent(more))).status).toBe(200);
     expect(await poolBalance()).toBeCloseTo(afterSpend + 400, 6);
     expect((await chat()).status).toBe(200);
+    // The ledger's own check: every total matches its rows after the grants, the spending and the refunds.
+    expect(cli(['verify'], { ...env, CREDITGATE_CONFIG: config }).status).toBe(0);
   }, 60_000);
 
   it('two refunds of one charge handled at once by two instances take back exactly the refunded share, however they interleave', async () => {
@@ -382,6 +385,7 @@ describe('refunds', () => {
     expect(await poolBalance()).toBe(0);
     const [refunds] = await sql<{ total: string }>('SELECT sum(amount) AS total FROM refunds');
     expect(Number(refunds!.total) / 1e6).toBe(1000);
+    expect(cli(['verify'], env).status).toBe(0);
   }, 60_000);
 });
 
