@@ -174,6 +174,11 @@ describe('starting a purchase', () => {
     expect(over.status).toBe(409);
     expect(over.body.toString()).toMatch(/monthly limit of 30\.00 USD.*ops@example\.com/);
     expect((await buy(a!.url, member, '100')).credits).toBe(100); // 20 + 4 ≤ 30
+    // A member lists its own seat's purchases; an admin every one.
+    const admin = cli(['token', '--name', 'ops', '--admin'], { ...env, CREDITGATE_CONFIG: config }).stdout.trim().split('\n').at(-1)!;
+    expect(json<PurchaseView[]>(await call(a!.url, member, 'GET', '/creditgate/v1/purchases')).map((p) => p.seat)).toEqual(['alice', 'alice']);
+    expect(json<PurchaseView[]>(await call(a!.url, admin, 'GET', '/creditgate/v1/purchases'))).toHaveLength(2);
+    expect((await call(a!.url, member, 'GET', `/creditgate/v1/purchases/${first.id}`)).status).toBe(200);
   }, 60_000);
 
   it('says the gateway does not sell credits, and whom to ask, without Stripe keys', async () => {

@@ -48,6 +48,9 @@ export interface NewPurchase {
 /** An arbitrary constant: serialises the monthly-limit check and the insert across instances. */
 const PURCHASE_LOCK = 0x63_67_70_79; // "cgpy"
 
+/** A purchase still `creating` after this long was left by a crash between the row and Stripe's answer. */
+const STALE_CREATING_MS = 2 * 60 * 60 * 1000;
+
 /** Thrown when a new purchase would take the month past the rate card's limit. */
 export class MonthlyLimitError extends Error {}
 
@@ -77,8 +80,10 @@ export class Purchases {
         await client.query('SELECT pg_advisory_xact_lock($1)', [PURCHASE_LOCK]);
         const { rows } = await client.query<{ spent: number }>(
           `SELECT coalesce(sum(price), 0)::bigint AS spent FROM purchases
-           WHERE created_at >= $1 AND (state = 'paid' OR (state IN ('creating', 'open') AND (expires_at IS NULL OR expires_at > $2)))`,
-          [monthStart(now), now],
+           WHERE created_at >= $1 AND (state = 'paid' OR (state = 'open' AND (expires_at IS NULL OR expires_at > $2))
+             -- one being created now; one a crash left half made stops counting after the Checkout's lifetime
+             OR (state = 'creating' AND created_at > $3))`,
+          [monthStart(now), now, now - STALE_CREATING_MS],
         );
         const spent = rows[0]?.spent ?? 0;
         if (spent + purchase.price > monthlyLimit) {
@@ -130,11 +135,11 @@ export class Purchases {
     return rows[0] ?? null;
   }
 
-  /** Newest first; a member sees its own seat's. */
-  async list(limit: number, seat?: string): Promise<PurchaseRow[]> {
+  /** Newest first: all of them, or those of one seat (null: bought without a seat, by an admin or the CLI). */
+  async list(limit: number, only: { seat: string | null } | null): Promise<PurchaseRow[]> {
     const { rows } = await this.pool.query<PurchaseRow>(
-      `SELECT * FROM purchases WHERE $2::text IS NULL OR seat = $2 ORDER BY created_at DESC, id LIMIT $1`,
-      [limit, seat ?? null],
+      `SELECT * FROM purchases WHERE NOT $2 OR seat IS NOT DISTINCT FROM $3 ORDER BY created_at DESC, id LIMIT $1`,
+      [limit, only !== null, only?.seat ?? null],
     );
     return rows;
   }

@@ -93,7 +93,7 @@ export class Payments {
   }
 
   async list(client: PaymentsClient, limit = 100): Promise<PurchaseView[]> {
-    const rows = await this.purchases.list(limit, client.role === 'admin' ? undefined : (client.seat ?? ''));
+    const rows = await this.purchases.list(limit, client.role === 'admin' ? null : { seat: client.seat ?? null });
     return rows.map(viewOf);
   }
 
