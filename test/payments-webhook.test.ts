@@ -294,6 +294,10 @@ describe('the webhook', () => {
     expect(view.state).toBe('failed');
     expect(view.failure).toMatch(/did not go through.*No credits were added/);
     expect(await poolBalance()).toBe(0);
+    // A Checkout left unpaid expires: the purchase says so, and it stops counting as open.
+    const abandoned = await buy(a!.url, admin, '100');
+    expect((await deliver(a!.url, stripe.event('checkout.session.expired', sessionObject(abandoned, { status: 'expired', payment_status: 'unpaid' })))).status).toBe(200);
+    expect(json<PurchaseView>(await call(a!.url, admin, 'GET', `/creditgate/v1/purchases/${abandoned.id}`))).toMatchObject({ state: 'expired', checkoutUrl: null });
     const unknown = await deliver(a!.url, stripe.event('customer.created', { id: 'cus_1', object: 'customer' }));
     expect(unknown.status).toBe(200);
     expect(json<{ result: string }>(unknown).result).toBe('ignored');
