@@ -85,7 +85,7 @@ async function withPayments<T>(command: Command, account: BookAccount, run: (pay
 /** `credits buy`: Stripe's refusals and the rate card's, as the command's own errors. */
 async function buyPack(payments: Payments, pack: string, port: number): Promise<PurchaseView> {
   try {
-    return await payments.start({ name: operations.CLI_ACTOR, role: 'admin' }, pack, `http://127.0.0.1:${port}/creditgate/v1/checkout/done`);
+    return await payments.start({ name: operations.CLI_ACTOR, role: 'admin' }, { pack }, `http://127.0.0.1:${port}/creditgate/v1/checkout/done`);
   } catch (error) {
     if (error instanceof PurchaseRefused || error instanceof StripeFailure) throw new operations.OperationError(error.message);
     throw error;

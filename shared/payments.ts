@@ -23,6 +23,8 @@ export interface PurchaseView {
   sessionId: string | null;
   /** Where to pay, while the session is open. */
   checkoutUrl: string | null;
+  /** The same, under the contract's name (`{"id","sessionId","url"}`). */
+  url: string | null;
   expiresAt: string | null;
   paidAt: string | null;
   /** Stripe's receipt for the charge, when it gave one. */
@@ -53,7 +55,15 @@ export interface PaymentOptions {
   packs: SalePack[];
 }
 
-export const startPurchaseSchema = z.strictObject({ pack: z.string().check(z.minLength(1), z.maxLength(100)) });
+/**
+ * POST /creditgate/v1/purchases (docs/product.md §8, contract): a pack by its credits or label
+ * (`{"pack":"500"}`, `{"pack":500}`), or a number of credits (`{"credits":N}`: a pack's, else that many
+ * at the rate card's price per credit).
+ */
+export const startPurchaseSchema = z.union([
+  z.strictObject({ pack: z.union([z.string().check(z.minLength(1), z.maxLength(100)), z.number().check(z.positive())]) }),
+  z.strictObject({ credits: z.number().check(z.positive(), z.lte(1e9)) }),
+]);
 export type StartPurchaseBody = z.infer<typeof startPurchaseSchema>;
 
 /** A purchase's grant in `credits list` and GET /creditgate/v1/credits: the receipt behind a grant. */

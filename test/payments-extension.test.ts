@@ -92,7 +92,7 @@ function deliver(base: string, checkoutUrl: string, type: string, paid = true): 
   const session = stripe.sessions.find((s) => s.url === checkoutUrl)!;
   const event = stripe.event(type, publicSession(session, { status: 'complete', payment_status: paid ? 'paid' : 'unpaid' }));
   const { body, signature } = stripe.delivery(event);
-  return rawRequest(`${base}/creditgate/v1/stripe/webhook`, { headers: { 'content-type': 'application/json', 'stripe-signature': signature }, body });
+  return rawRequest(`${base}/creditgate/v1/payments/stripe/webhook`, { headers: { 'content-type': 'application/json', 'stripe-signature': signature }, body });
 }
 
 interface ScriptedUi extends PurchaseUi {
@@ -164,7 +164,7 @@ describe('Add Credits attached to a team gateway', () => {
     const session = stripe.sessions.find((s) => s.url === ui.opened[0])!;
     const charge = { id: 'ch_ui', object: 'charge', amount: 400, amount_refunded: 0, currency: 'usd', metadata: session.metadata, payment_intent: session.payment_intent, receipt_url: 'https://pay.stripe.com/receipts/ui' };
     const { body, signature } = stripe.delivery(stripe.event('charge.succeeded', charge));
-    await rawRequest(`${instance.url}/creditgate/v1/stripe/webhook`, { headers: { 'content-type': 'application/json', 'stripe-signature': signature }, body });
+    await rawRequest(`${instance.url}/creditgate/v1/payments/stripe/webhook`, { headers: { 'content-type': 'application/json', 'stripe-signature': signature }, body });
     const grants = await connection.requests.request(ListCreditsRequest);
     expect(grants.map(paymentSummary)).toEqual([{ text: `4.00 USD · Stripe ${session.id}`, receiptUrl: 'https://pay.stripe.com/receipts/ui' }]);
   }, 60_000);

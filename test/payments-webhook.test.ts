@@ -106,7 +106,7 @@ async function buy(base: string, bearer: string, pack = '500'): Promise<Purchase
 
 function deliver(base: string, event: object, options: { timestamp?: number; secret?: string } = {}): Promise<RawResponse> {
   const { body, signature } = stripe.delivery(event, options);
-  return rawRequest(`${base}/creditgate/v1/stripe/webhook`, { headers: { 'content-type': 'application/json', 'stripe-signature': signature }, body });
+  return rawRequest(`${base}/creditgate/v1/payments/stripe/webhook`, { headers: { 'content-type': 'application/json', 'stripe-signature': signature }, body });
 }
 
 /** The fake's session of a purchase, as a `checkout.session.*` event carries it. */
@@ -140,6 +140,17 @@ describe('starting a purchase', () => {
     expect(session.amount_total).toBe(2_000);
     expect(session.metadata).toMatchObject({ creditgate_purchase: purchase.id, credits: '500', seat: '', org: path.basename(new URL(url).pathname) });
     expect(session.success_url).toContain(`${a!.url}/creditgate/v1/checkout/done?purchase=${purchase.id}`);
+    // The contract's other body forms: the pack by number, or a number of credits (a pack's, or at the card's price).
+    const byNumber = json<PurchaseView>(await call(a!.url, admin, 'POST', '/creditgate/v1/purchases', { pack: 100 }));
+    expect(byNumber).toMatchObject({ credits: 100, price: 4, id: expect.any(String), sessionId: expect.stringMatching(/^cs_test_/), url: expect.stringMatching(/^https:/) });
+    const byCredits = json<PurchaseView>(await call(a!.url, admin, 'POST', '/creditgate/v1/purchases', { credits: 1000 }));
+    expect(byCredits).toMatchObject({ credits: 1000, price: 40, pack: '1000' });
+    const custom = json<PurchaseView>(await call(a!.url, admin, 'POST', '/creditgate/v1/purchases', { credits: 250 }));
+    expect(custom).toMatchObject({ credits: 250, price: 10, pack: '250' });
+    expect(stripe.sessions.find((s) => s.id === custom.sessionId)!.amount_total).toBe(1_000);
+    const tooSmall = await call(a!.url, admin, 'POST', '/creditgate/v1/purchases', { credits: 5 });
+    expect(tooSmall.status).toBe(400);
+    expect(json<{ error: { message: string } }>(tooSmall).error.message).toMatch(/at least 0\.50 USD/);
     // Nothing is credited by starting a purchase.
     expect(await poolBalance()).toBe(0);
     // The return page needs no token and says nothing of the account.
@@ -249,11 +260,11 @@ describe('the webhook', () => {
     const stale = await deliver(a!.url, event, { timestamp: Math.floor(Date.now() / 1000) - 10 * 60 });
     expect(stale.status).toBe(400);
     expect(stale.body.toString()).toMatch(/tolerance/i);
-    const unsigned = await rawRequest(`${a!.url}/creditgate/v1/stripe/webhook`, { headers: { 'content-type': 'application/json' }, body: JSON.stringify(event) });
+    const unsigned = await rawRequest(`${a!.url}/creditgate/v1/payments/stripe/webhook`, { headers: { 'content-type': 'application/json' }, body: JSON.stringify(event) });
     expect(unsigned.status).toBe(400);
     // A signed body that was changed on the way.
     const { body, signature } = stripe.delivery(event);
-    const tampered = await rawRequest(`${a!.url}/creditgate/v1/stripe/webhook`, {
+    const tampered = await rawRequest(`${a!.url}/creditgate/v1/payments/stripe/webhook`, {
       headers: { 'content-type': 'application/json', 'stripe-signature': signature },
       body: body.replace('"amount_total":2000', '"amount_total":2001'),
     });
@@ -262,7 +273,10 @@ describe('the webhook', () => {
     expect((await deliver(a!.url, huge)).status).toBe(413);
     expect(await poolBalance()).toBe(0);
     expect(await sql('SELECT id FROM payment_events')).toHaveLength(0);
-    // The genuine delivery still works afterwards.
+    // The genuine delivery still works afterwards (also at the path this gateway first used).
+    const { body: aliasBody, signature: aliasSignature } = stripe.delivery(event);
+    const alias = await rawRequest(`${a!.url}/creditgate/v1/stripe/webhook`, { headers: { 'content-type': 'application/json', 'stripe-signature': aliasSignature }, body: aliasBody });
+    expect(alias.status).toBe(200);
     expect((await deliver(a!.url, event)).status).toBe(200);
     expect(await poolBalance()).toBe(500);
   }, 60_000);

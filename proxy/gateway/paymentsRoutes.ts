@@ -1,6 +1,6 @@
 /**
  * The team gateway's payment routes (issue 11):
- * - `POST /creditgate/v1/stripe/webhook`: Stripe's deliveries; no gateway token, the Stripe signature
+ * - `POST /creditgate/v1/payments/stripe/webhook`: Stripe's deliveries; no gateway token, the Stripe signature
  *   authenticates (payments/webhook.ts). 2xx once handled (or ignored), 400 for a bad signature or
  *   body, 413 over the size limit, 5xx when the ledger could not write it (Stripe then retries).
  * - `GET /creditgate/v1/checkout/done`: the page Stripe sends the buyer back to; it says nothing of
@@ -21,13 +21,15 @@ import type { GatewayContext, RequestUrl } from './context';
 import { BodyTooLargeError, declaredTooLarge, readBody } from './requestBody';
 import { sendError, sendJson } from './respond';
 
-export const WEBHOOK_PATH = '/creditgate/v1/stripe/webhook';
+/** Where Stripe delivers (docs/product.md §8, contract); the first path this branch used stays an alias. */
+export const WEBHOOK_PATH = '/creditgate/v1/payments/stripe/webhook';
+const WEBHOOK_ALIAS = '/creditgate/v1/stripe/webhook';
 export const CHECKOUT_RETURN_PATH = '/creditgate/v1/checkout/done';
 const PURCHASES_PATH = '/creditgate/v1/purchases';
 
 /** Whether the path is a payment route that answers without a gateway token. */
 export function isTokenlessPaymentRoute(pathname: string): boolean {
-  return pathname === WEBHOOK_PATH || pathname === CHECKOUT_RETURN_PATH;
+  return pathname === WEBHOOK_PATH || pathname === WEBHOOK_ALIAS || pathname === CHECKOUT_RETURN_PATH;
 }
 
 export function isPurchaseRoute(pathname: string): boolean {
@@ -36,7 +38,7 @@ export function isPurchaseRoute(pathname: string): boolean {
 
 export async function handleTokenlessPaymentRoute(ctx: GatewayContext, req: IncomingMessage, res: ServerResponse, url: RequestUrl): Promise<void> {
   if (url.pathname === CHECKOUT_RETURN_PATH && req.method === 'GET') return sendReturnPage(res, url);
-  if (url.pathname !== WEBHOOK_PATH || req.method !== 'POST') return sendError(res, null, 'not_found', `No such route: ${req.method} ${url.pathname}`);
+  if ((url.pathname !== WEBHOOK_PATH && url.pathname !== WEBHOOK_ALIAS) || req.method !== 'POST') return sendError(res, null, 'not_found', `No such route: ${req.method} ${url.pathname}`);
   const payments = ctx.payments;
   if (!payments) return sendError(res, null, 'not_found', 'This gateway takes no payments: Stripe webhooks go to a team gateway (creditgate serve --database URL).');
   if (declaredTooLarge(req, WEBHOOK_BODY_LIMIT)) {
@@ -117,7 +119,7 @@ async function startPurchase(
   }
   const body = startPurchaseSchema.safeParse(json);
   if (!body.success) return sendError(res, null, 'invalid_request', describeIssues(body.error));
-  const purchase = await payments.start(who, body.data.pack, returnUrlOf(req));
+  const purchase = await payments.start(who, body.data, returnUrlOf(req));
   ctx.log.info(`purchase ${purchase.id} started by ${who.name}: pack ${purchase.pack}, Stripe session ${purchase.sessionId}`);
   sendJson(res, 200, purchase);
 }

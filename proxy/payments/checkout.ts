@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import type Stripe from 'stripe';
 import { formatCredits, parseCredits } from '../../shared/money';
-import type { PurchaseView, SalePack } from '../../shared/payments';
+import type { PurchaseView, SalePack, StartPurchaseBody } from '../../shared/payments';
 import type { RateCard } from '../../shared/rateCard';
 import { viewOf, type Purchases } from './purchases';
 import { PurchaseRefused, StripeFailure } from './errors';
@@ -27,6 +27,33 @@ export function salePacks(card: RateCard): SalePack[] {
     price: Math.round(pack.usd * 100) / 100,
     currency: CURRENCY,
   }));
+}
+
+/** Stripe's least charge in USD: a smaller custom amount would be refused by Checkout. */
+const LEAST_CHARGE = 0.5;
+
+/**
+ * What a buyer asked for: a pack by its credits ("500", 500) or its label ("500 credits"), case
+ * aside; or a number of credits, which is a pack's when one has that many, else a custom amount at
+ * the rate card's price per credit.
+ */
+export function chosenPack(card: RateCard, choice: StartPurchaseBody): SalePack {
+  if ('pack' in choice) return findPack(card, typeof choice.pack === 'number' ? creditsId(choice.pack) : choice.pack);
+  const id = creditsId(choice.credits);
+  const listed = salePacks(card).find((pack) => pack.id === id);
+  if (listed) return listed;
+  const micro = parseCredits(String(choice.credits));
+  if (micro === null) throw new PurchaseRefused('invalid_request', 'credits: at most 6 decimals');
+  const price = Math.round(choice.credits * card.creditUsd * 100) / 100;
+  if (price < LEAST_CHARGE) {
+    throw new PurchaseRefused('invalid_request', `${id} credits cost ${price.toFixed(2)} USD; Stripe charges at least ${LEAST_CHARGE.toFixed(2)} USD`);
+  }
+  return { id, label: `${id} credits`, credits: choice.credits, price, currency: CURRENCY };
+}
+
+function creditsId(credits: number): string {
+  const micro = parseCredits(String(credits));
+  return micro === null ? String(credits) : formatCredits(micro);
 }
 
 /** The pack a buyer names: by its credits ("500") or its label ("500 credits"), case aside. */

@@ -207,6 +207,7 @@ export function viewOf(row: PurchaseRow): PurchaseView {
     state: row.state,
     sessionId: row.session_id,
     checkoutUrl: row.state === 'open' ? row.checkout_url : null,
+    url: row.state === 'open' ? row.checkout_url : null,
     expiresAt: iso(row.expires_at),
     paidAt: iso(row.paid_at),
     receiptUrl: row.receipt_url,

@@ -3,12 +3,12 @@
  * rate card's packs and policy, the purchases table and the fulfilment of Stripe's events. A gateway
  * without Stripe keys still answers what it can: that it does not sell credits, and whom to ask.
  */
-import type { PaymentOptions, PurchaseView } from '../../shared/payments';
+import type { PaymentOptions, PurchaseView, StartPurchaseBody } from '../../shared/payments';
 import type { GrantRow } from '../../shared/protocol';
 import type { PaymentsPolicy, RateCard } from '../../shared/rateCard';
 import type { Logger } from '../gateway/context';
 import type { PostgresLedger } from '../ledger/postgres/postgresLedger';
-import { findPack, salePacks, startCheckout, type Buyer } from './checkout';
+import { chosenPack, salePacks, startCheckout, type Buyer } from './checkout';
 import { PurchaseRefused } from './errors';
 import { Fulfilment, type Outcome } from './fulfilment';
 import { MonthlyLimitError, Purchases, viewOf } from './purchases';
@@ -71,10 +71,10 @@ export class Payments {
   }
 
   /** Creates a Checkout Session for `packName`; the buyer pays at its `checkoutUrl`. */
-  async start(client: PaymentsClient, packName: string, returnUrl: string): Promise<PurchaseView> {
+  async start(client: PaymentsClient, choice: StartPurchaseBody, returnUrl: string): Promise<PurchaseView> {
     const reason = this.refusal(client);
     if (reason !== null) throw new PurchaseRefused(this.enabled ? 'permission' : 'conflict', reason);
-    const pack = findPack(this.config.rateCard, packName);
+    const pack = chosenPack(this.config.rateCard, choice);
     const buyer: Buyer = { name: client.name, seat: client.seat ?? null };
     const limit = this.policy.monthlyLimitUsd === undefined ? null : Math.round(this.policy.monthlyLimitUsd * 100);
     try {
