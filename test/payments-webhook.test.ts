@@ -203,6 +203,11 @@ describe('starting a purchase', () => {
     expect(refused.status).toBe(409);
     expect(refused.body.toString()).toMatch(/does not sell credits/);
     expect(await sql('SELECT id FROM purchases')).toHaveLength(0);
+    // A delivery it cannot verify is not acknowledged: Stripe delivers it again once the keys are set.
+    const { body, signature } = stripe.delivery(stripe.event('checkout.session.completed', { id: 'cs_x', object: 'checkout.session' }));
+    const webhook = await rawRequest(`${a!.url}/creditgate/v1/payments/stripe/webhook`, { headers: { 'content-type': 'application/json', 'stripe-signature': signature }, body });
+    expect(webhook.status).toBe(409);
+    expect(await poolBalance()).toBe(0);
   }, 60_000);
 
   it('a Stripe API error: a clear message, no session, no credit, the purchase recorded as failed to open', async () => {

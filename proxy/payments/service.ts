@@ -9,7 +9,7 @@ import type { PaymentsPolicy, RateCard } from '../../shared/rateCard';
 import type { Logger } from '../gateway/context';
 import type { PostgresLedger } from '../ledger/postgres/postgresLedger';
 import { chosenPack, salePacks, startCheckout, type Buyer } from './checkout';
-import { PurchaseRefused } from './errors';
+import { PaymentNotYetKnown, PurchaseRefused } from './errors';
 import { Fulfilment, type Outcome } from './fulfilment';
 import { MonthlyLimitError, Purchases, viewOf } from './purchases';
 import { stripeFromEnv, type StripeSetup } from './stripeSetup';
@@ -103,7 +103,8 @@ export class Payments {
 
   /** Verifies and applies one webhook delivery; throws WebhookRefused for a bad signature or body. */
   async receive(rawBody: Buffer, signature: string | string[] | undefined): Promise<Outcome> {
-    if (!this.setup) return { result: 'ignored', reason: 'this gateway has no Stripe keys (STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET)' };
+    // Not verifiable here: not 2xx, so that Stripe delivers it again once the keys are set.
+    if (!this.setup) throw new PaymentNotYetKnown('this gateway has no Stripe keys (STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET) to verify the event with');
     return this.fulfilment.apply(verifiedEvent(this.setup.stripe, this.setup.webhookSecret, rawBody, signature));
   }
 

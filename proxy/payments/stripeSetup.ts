@@ -29,9 +29,10 @@ export function stripeFromEnv(env: NodeJS.ProcessEnv): StripeSetup | StripeAbsen
     ...endpoint,
     // No idle connection kept: a purchase is rare, and a kept socket would hold `creditgate credits buy` open.
     httpAgent: endpoint.protocol === 'http' ? new http.Agent({ keepAlive: false }) : new https.Agent({ keepAlive: false }),
-    // A lost answer is retried with the same idempotency key, so Stripe makes one session of it.
-    maxNetworkRetries: 2,
-    timeout: 20_000,
+    // A lost answer is retried with the same idempotency key, so Stripe makes one session of it; both
+    // tries fit in the editor's 15 s wait for the gateway's answer (extension/team/teamHttp.ts).
+    maxNetworkRetries: 1,
+    timeout: 6_000,
     telemetry: false,
   });
   return {
