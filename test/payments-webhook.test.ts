@@ -487,6 +487,27 @@ describe('the CLI', () => {
   }, 60_000);
 });
 
+describe('the database away', () => {
+  it('a webhook is answered 503 while the database is down (Stripe delivers it again), and the redelivery credits once', async () => {
+    const [a] = await instances(1);
+    const admin = token('--name', 'ops', '--admin');
+    const purchase = await buy(a!.url, admin, '500');
+    const event = paidEvent(purchase);
+    server.stopServer();
+    try {
+      const refused = await deliver(a!.url, event);
+      expect(refused.status).toBe(503);
+      expect((await call(a!.url, admin, 'POST', '/creditgate/v1/purchases', { pack: '100' })).status).toBe(503);
+    } finally {
+      server.startServer();
+    }
+    await eventually(async () => expect((await deliver(a!.url, event)).status).toBe(200), 20_000);
+    expect((await deliver(a!.url, event)).status).toBe(200);
+    expect(await poolBalance()).toBe(500);
+    expect(await grantCount()).toBe(1);
+  }, 60_000);
+});
+
 describe('secrets', () => {
   it('never writes the Stripe keys to the logs or the database', async () => {
     const [a] = await instances(1);

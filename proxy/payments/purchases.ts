@@ -9,7 +9,7 @@ import type { Micro } from '../../shared/money';
 import { microToCredits } from '../../shared/money';
 import type { GrantReceipt, PurchaseState, PurchaseView } from '../../shared/payments';
 import type { GrantRow } from '../../shared/protocol';
-import { newPool } from '../ledger/postgres/connection';
+import { newPool, unavailable } from '../ledger/postgres/connection';
 
 export interface PurchaseRow {
   id: string;
@@ -55,13 +55,16 @@ const STALE_CREATING_MS = 2 * 60 * 60 * 1000;
 export class MonthlyLimitError extends Error {}
 
 export class Purchases {
-  private constructor(private readonly pool: pg.Pool) {}
+  private constructor(
+    private readonly pool: pg.Pool,
+    private readonly url: string,
+  ) {}
 
   static open(url: string): Purchases {
     const pool = newPool(url, 2);
     // An idle connection the server drops must not crash the process: the next query reconnects.
     pool.on('error', () => undefined);
-    return new Purchases(pool);
+    return new Purchases(pool, url);
   }
 
   close(): Promise<void> {
@@ -73,7 +76,7 @@ export class Purchases {
    * past `monthlyLimit` (minor units): paid purchases and Checkouts still open count.
    */
   async create(purchase: NewPurchase, now: number, monthlyLimit: number | null): Promise<void> {
-    const client = await this.pool.connect();
+    const client = await this.connect();
     try {
       await client.query('BEGIN');
       if (monthlyLimit !== null) {
@@ -101,7 +104,7 @@ export class Purchases {
       await client.query('COMMIT');
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
+      throw error instanceof MonthlyLimitError ? error : unavailable(error, this.url);
     } finally {
       client.release();
     }
@@ -109,7 +112,7 @@ export class Purchases {
 
   async opened(id: string, session: { id: string; url: string | null; expiresAt: number | null }): Promise<void> {
     // A webhook may have beaten this answer (paid already): only a row still being created opens.
-    await this.pool.query(
+    await this.query(
       `UPDATE purchases SET session_id = coalesce(session_id, $2), checkout_url = $3, expires_at = $4,
          state = CASE WHEN state = 'creating' THEN 'open' ELSE state END WHERE id = $1`,
       [id, session.id, session.url, session.expiresAt],
@@ -118,17 +121,17 @@ export class Purchases {
 
   /** Stripe refused the session: the row says why, and no money or credit moved. */
   async failedToOpen(id: string, reason: string): Promise<void> {
-    await this.pool.query(`UPDATE purchases SET state = 'error', failure = $2 WHERE id = $1 AND state = 'creating'`, [id, reason]);
+    await this.query(`UPDATE purchases SET state = 'error', failure = $2 WHERE id = $1 AND state = 'creating'`, [id, reason]);
   }
 
   async get(id: string): Promise<PurchaseRow | null> {
-    const { rows } = await this.pool.query<PurchaseRow>('SELECT * FROM purchases WHERE id = $1', [id]);
+    const { rows } = await this.query<PurchaseRow>('SELECT * FROM purchases WHERE id = $1', [id]);
     return rows[0] ?? null;
   }
 
   /** The purchase a charge event is about: by the purchase id in its metadata, else by its PaymentIntent. */
   async ofCharge(purchaseId: string | null, paymentIntent: string | null): Promise<PurchaseRow | null> {
-    const { rows } = await this.pool.query<PurchaseRow>(
+    const { rows } = await this.query<PurchaseRow>(
       'SELECT * FROM purchases WHERE id = $1 OR (payment_intent IS NOT NULL AND payment_intent = $2) ORDER BY id = $1 DESC LIMIT 1',
       [purchaseId ?? '', paymentIntent ?? ''],
     );
@@ -137,22 +140,16 @@ export class Purchases {
 
   /** Newest first: all of them, or those of one seat (null: bought without a seat, by an admin or the CLI). */
   async list(limit: number, only: { seat: string | null } | null): Promise<PurchaseRow[]> {
-    const { rows } = await this.pool.query<PurchaseRow>(
+    const { rows } = await this.query<PurchaseRow>(
       `SELECT * FROM purchases WHERE NOT $2 OR seat IS NOT DISTINCT FROM $3 ORDER BY created_at DESC, id LIMIT $1`,
       [limit, only !== null, only?.seat ?? null],
     );
     return rows;
   }
 
-  /** Whether an event id was handled already. */
-  async seen(eventId: string): Promise<boolean> {
-    const { rows } = await this.pool.query('SELECT 1 FROM payment_events WHERE id = $1', [eventId]);
-    return rows.length > 0;
-  }
-
   /** Records an event that changes no credit (a failure, an expiry, a receipt) with the row change it brings, in one statement. */
   async record(event: { id: string; type: string; purchaseId: string | null }, now: number, change: { sql: string; params: unknown[] } | null): Promise<void> {
-    const client = await this.pool.connect();
+    const client = await this.connect();
     try {
       await client.query('BEGIN');
       const { rowCount } = await client.query(
@@ -163,9 +160,26 @@ export class Purchases {
       await client.query('COMMIT');
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
+      throw unavailable(error, this.url);
     } finally {
       client.release();
+    }
+  }
+
+  /** A statement on the pool; a server out of reach is the ledger's `unavailable` (a 503 that says so). */
+  private async query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, params: unknown[]): Promise<pg.QueryResult<R>> {
+    try {
+      return await this.pool.query<R>(text, params);
+    } catch (error) {
+      throw unavailable(error, this.url);
+    }
+  }
+
+  private async connect(): Promise<pg.PoolClient> {
+    try {
+      return await this.pool.connect();
+    } catch (error) {
+      throw unavailable(error, this.url);
     }
   }
 
@@ -173,7 +187,7 @@ export class Purchases {
   async withReceipts(grants: GrantRow[]): Promise<GrantRow[]> {
     const keys = grants.map((grant) => grant.idempotencyKey).filter((key): key is string => key?.startsWith('stripe:') === true);
     if (keys.length === 0) return grants;
-    const { rows } = await this.pool.query<PurchaseRow>('SELECT * FROM purchases WHERE grant_key = ANY($1)', [keys]);
+    const { rows } = await this.query<PurchaseRow>('SELECT * FROM purchases WHERE grant_key = ANY($1)', [keys]);
     const byKey = new Map(rows.map((row) => [row.grant_key!, row]));
     return grants.map((grant) => {
       const row = grant.idempotencyKey === null ? undefined : byKey.get(grant.idempotencyKey);
