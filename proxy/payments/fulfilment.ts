@@ -11,7 +11,7 @@
  *   may go negative (the seats spending from it are then blocked until it is positive again).
  * - A charge's receipt link is kept with its purchase.
  */
-import type { Micro } from '../../shared/money';
+import { formatCredits, type Micro } from '../../shared/money';
 import { grantKeyOfSession } from '../../shared/payments';
 import type { Logger } from '../gateway/context';
 import { LedgerError } from '../ledger/errors';
@@ -95,7 +95,7 @@ export class Fulfilment {
          WHERE id = ${text(purchase.id)};
          ${eventRowSql(eventId, type, purchase.id, now)}`,
     );
-    if (!duplicate) this.log.info(`purchase ${purchase.id}: ${purchase.credits / 1e6} credits added to the pool (Stripe session ${session.id})`);
+    if (!duplicate) this.log.info(`purchase ${purchase.id}: ${formatCredits(purchase.credits)} credits added to the pool (Stripe session ${session.id})`);
     return { result: 'credited', purchaseId: purchase.id, credits: purchase.credits, duplicate };
   }
 
@@ -139,7 +139,7 @@ export class Fulfilment {
         END $$;
         ${eventRowSql(eventId, 'charge.refunded', purchase.id, now)}`,
     ));
-    if (!duplicate) this.log.info(`purchase ${purchase.id}: ${taken / 1e6} credits taken back from the pool (Stripe charge ${charge.id} refunded)`);
+    if (!duplicate) this.log.info(`purchase ${purchase.id}: ${formatCredits(taken)} credits taken back from the pool (Stripe charge ${charge.id} refunded)`);
     return { result: 'refunded', purchaseId: purchase.id, credits: taken, duplicate };
   }
 
