@@ -33,6 +33,11 @@ export interface AccountConnection extends GatewayRequests, vscode.Disposable {
   changeWith<P>(type: RequestType<P, Status, void>, params: P): Promise<Status>;
 }
 
+/** Whether Add Credits is for this user: locally (a budget top-up), and on a team gateway for whoever it lets buy. */
+export function canBuyCredits(connection: AccountConnection): boolean {
+  return canChangeAccount(connection) || connection.status?.mayBuyCredits === true;
+}
+
 /** Whether the commands that change the account are for this user: always locally, for admins on a team gateway. */
 export function canChangeAccount(connection: AccountConnection): boolean {
   return connection.server === null || connection.status?.role === 'admin';

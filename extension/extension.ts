@@ -10,7 +10,7 @@ import type { GatewayInfo } from '../shared/rpc';
 import { IssueTokenRequest, SetAutoReloadRequest, SetAutoUseCreditsRequest, SetPlanRequest } from '../shared/rpc';
 import { registerCommands } from './commands';
 import { USAGE_PANEL_TYPE, UsageView } from './commands/showUsage';
-import { canChangeAccount, type AccountConnection } from './accountConnection';
+import { canBuyCredits, canChangeAccount, type AccountConnection } from './accountConnection';
 import { ActiveAccount } from './activeAccount';
 import { GatewayClient } from './gatewayClient';
 import { Notifications } from './notifications';
@@ -60,6 +60,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Credit
     // package.json's `when` clauses: a team member sees no command that changes the account.
     void vscode.commands.executeCommand('setContext', 'creditgate.team', account.server !== null);
     void vscode.commands.executeCommand('setContext', 'creditgate.canChangeAccount', canChangeAccount(account));
+    void vscode.commands.executeCommand('setContext', 'creditgate.canBuyCredits', canBuyCredits(account));
   };
 
   context.subscriptions.push(

@@ -41,7 +41,7 @@ export class StatusBar implements vscode.Disposable {
     this.item.text = `$(${statusIcon(status)}) ${statusText(status)}`;
     this.item.backgroundColor = BACKGROUNDS[statusBackground(status)];
     // A member of a team cannot add credits: the panel says whose pool it is instead.
-    this.item.command = status.state === 'blocked' && status.role !== 'member' ? 'creditgate.addCredits' : 'creditgate.showUsage';
+    this.item.command = status.state === 'blocked' && (status.role !== 'member' || status.mayBuyCredits === true) ? 'creditgate.addCredits' : 'creditgate.showUsage';
     this.item.tooltip = this.tooltip(status);
     this.item.accessibilityInformation = { label: `Creditgate: ${statusText(status)}` };
   }

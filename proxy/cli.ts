@@ -18,7 +18,11 @@ import { formatSeats, formatStatus, formatGrants, formatUsage } from './cliForma
 import { DEFAULT_SEAT } from './ledger/seats';
 import type { Logger } from './gateway/context';
 import type { TokenRole } from './ledger/tokens';
-import { databaseOf, openBook, serveGateway, serveTeamGateway, type BookAccount, type RuntimeLocation } from './runtime';
+import { databaseOf, openBook, openPayments, serveGateway, serveTeamGateway, type BookAccount, type RuntimeLocation } from './runtime';
+import type { PurchaseView } from '../shared/payments';
+import type { PostgresLedger } from './ledger/postgres/postgresLedger';
+import { PurchaseRefused, StripeFailure } from './payments/errors';
+import type { Payments } from './payments/service';
 import { parseDatabaseUrl } from './config/values';
 import { stopOnSignals } from './stopSignals';
 import { printable, printableLines, printableRows } from './terminalText';
@@ -59,6 +63,32 @@ async function withAccount<T>(command: Command, run: (account: BookAccount) => P
     return await run(account);
   } finally {
     await account.book.close();
+  }
+}
+
+/** The team ledger's payments (proxy/payments) for one command, acting as the owner (`cli`). */
+async function withPayments<T>(command: Command, account: BookAccount, run: (payments: Payments) => Promise<T>): Promise<T> {
+  const payments = await openPayments({
+    ledger: account.book as PostgresLedger,
+    databaseUrl: databaseOf(globals(command))!,
+    rateCard: account.config.rateCard,
+    env: process.env,
+    log: { ...log, info: () => undefined },
+  });
+  try {
+    return await run(payments);
+  } finally {
+    await payments.close();
+  }
+}
+
+/** `credits buy`: Stripe's refusals and the rate card's, as the command's own errors. */
+async function buyPack(payments: Payments, pack: string, port: number): Promise<PurchaseView> {
+  try {
+    return await payments.start({ name: operations.CLI_ACTOR, role: 'admin' }, { pack }, `http://127.0.0.1:${port}/creditgate/v1/checkout/done`);
+  } catch (error) {
+    if (error instanceof PurchaseRefused || error instanceof StripeFailure) throw new operations.OperationError(error.message);
+    throw error;
   }
 }
 
@@ -172,10 +202,28 @@ credits
   });
 credits
   .command('list')
-  .description('list credit grants with what is left of each')
+  .description('list credit grants with what is left of each (on a team ledger, with the Stripe purchase that paid for each)')
   .action(async (_options: unknown, command: Command) => {
-    const grants: GrantRow[] = await withAccount(command, (account) => operations.listCredits(account.book));
+    const grants: GrantRow[] = await withAccount(command, async (account) => {
+      const listed = await operations.listCredits(account.book);
+      return account.book.store === 'postgres' ? withPayments(command, account, (payments) => payments.withReceipts(listed)) : listed;
+    });
     console.log(globals(command).json ? JSON.stringify(grants, null, 2) : formatGrants(grants));
+  });
+credits
+  .command('buy')
+  .description("start a Stripe Checkout for one of the rate card's packs and print its URL (a team ledger, with STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET set)")
+  .argument('<pack>', "the pack's credits (e.g. 500) or its label")
+  .action(async (pack: string, _options: unknown, command: Command) => {
+    const purchase = await withAccount(command, (account) => {
+      if (account.book.store !== 'postgres') throw new operations.OperationError('buying credits is for a team ledger: give --database postgres://… (in individual mode, `credits add` tops up your own budget)');
+      return withPayments(command, account, (payments) => buyPack(payments, pack, account.config.port));
+    });
+    if (globals(command).json) console.log(JSON.stringify(purchase, null, 2));
+    else {
+      console.log(`Purchase ${purchase.id}: ${purchase.credits} credits for ${purchase.price.toFixed(2)} ${purchase.currency.toUpperCase()}. Pay within the hour at:`);
+      console.log(purchase.checkoutUrl);
+    }
   });
 
 program

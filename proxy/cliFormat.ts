@@ -3,6 +3,7 @@
  * name that came from a client or a config goes through printable(): it may carry terminal escapes.
  */
 import { formatDuration } from '../shared/format';
+import type { GrantReceipt } from '../shared/payments';
 import type { GrantRow, Status, UsageGroup, UsageGroupKey, UsageRow } from '../shared/protocol';
 import { printable } from './terminalText';
 
@@ -32,9 +33,16 @@ export function formatGrants(grants: readonly GrantRow[]): string {
     .map(
       (g) =>
         `#${g.id} ${g.ts} ${printable(g.source).padEnd(8)} ${credits(g.amount).padStart(10)} cr, ${credits(g.remaining)} left` +
-        `${g.expiresAt ? `, expires ${g.expiresAt}` : ''}${g.idempotencyKey ? ` [${printable(g.idempotencyKey)}]` : ''}`,
+        `${g.expiresAt ? `, expires ${g.expiresAt}` : ''}${g.idempotencyKey ? ` [${printable(g.idempotencyKey)}]` : ''}` +
+        (g.payment ? `\n    paid ${receiptLine(g.payment)}` : ''),
     )
     .join('\n');
+}
+
+/** A Stripe purchase behind a grant: its price, session and receipt (shared/payments.ts). */
+function receiptLine(p: GrantReceipt): string {
+  const refunded = p.refundedCredits > 0 ? `, ${credits(p.refundedCredits)} cr refunded` : '';
+  return `${p.price.toFixed(2)} ${printable(p.currency.toUpperCase())}, Stripe session ${printable(p.sessionId ?? '?')}${refunded}${p.receiptUrl ? `, receipt ${printable(p.receiptUrl)}` : ''}`;
 }
 
 export function formatUsage(rows: readonly (UsageRow | UsageGroup)[], groupBy: UsageGroupKey | undefined): string {

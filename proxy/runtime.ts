@@ -19,6 +19,7 @@ import { Ledger } from './ledger/ledger';
 import type { PostgresLedger } from './ledger/postgres/postgresLedger';
 import { SqliteBook } from './ledger/sqliteBook';
 import { admissionEstimator } from './pricing/admissionEstimator';
+import type { Payments, PaymentsOptions } from './payments/service';
 
 export interface RuntimeLocation {
   dataDir?: string;
@@ -64,6 +65,14 @@ function accountConfig(
 async function openPostgresLedger(options: Parameters<typeof PostgresLedger.open>[0]): Promise<PostgresLedger> {
   const { PostgresLedger: Store } = await import('./ledger/postgres/postgresLedger');
   return Store.open(options);
+}
+
+/** A team gateway's payments, loaded with the PostgreSQL store (the `stripe` package is only for team mode). */
+export async function openPayments(options: PaymentsOptions): Promise<Payments> {
+  const { Payments: Service } = await import('./payments/service');
+  const payments = Service.open(options);
+  options.log.info(payments.enabled ? 'payments: Stripe Checkout sells the rate card\'s packs' : 'payments: off (no STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET); Add Credits says so');
+  return payments;
 }
 
 /**
@@ -271,9 +280,11 @@ export async function serveTeamGateway(
     initialPlan: config.plan,
     initialAutoUseCredits: config.autoUseCredits,
   });
+  let payments: Payments | null = null;
   try {
     const recovered = await ledger.recover();
     if (recovered > 0) log.warn(`settled ${recovered} request(s) left open by stopped instances at their estimate`);
+    payments = await openPayments({ ledger, databaseUrl: location.database, rateCard: config.rateCard, env, log });
     await ledger.follow();
     ledger.supervise((count) => log.warn(`settled ${count} request(s) of an instance that stopped at their estimate`));
     const gateway = await Gateway.start(
@@ -289,6 +300,7 @@ export async function serveTeamGateway(
         address,
         log,
         instanceId: randomUUID(),
+        payments,
       },
       location.port ?? config.port,
     );
@@ -299,10 +311,12 @@ export async function serveTeamGateway(
       gateway,
       async stop(options?: StopOptions) {
         await gateway.close(options);
+        await payments?.close();
         await ledger.close();
       },
     };
   } catch (error) {
+    await payments?.close();
     await ledger.close();
     throw error;
   }

@@ -4,6 +4,7 @@
  * extension's channel to the gateway process. Credits are numbers rounded to six decimals.
  */
 import type { WindowName } from './plans';
+import type { GrantReceipt } from './payments';
 import type { EstimateReason } from './usage';
 
 export type AccountState = 'plan' | 'credits' | 'blocked';
@@ -65,6 +66,8 @@ export interface Status {
   unpricedModels?: string[];
   /** Only in the HTTP API's answers (status and events): the role of the token that asked. */
   role?: TokenRoleName;
+  /** Only from a team gateway: whether that token may buy pool credits with Stripe (shared/payments.ts). */
+  mayBuyCredits?: boolean;
 }
 
 export interface UsageRow {
@@ -128,6 +131,8 @@ export interface GrantRow {
   remaining: number;
   expiresAt: string | null;
   idempotencyKey: string | null;
+  /** A team gateway's Stripe purchase that paid for this grant: price, session and receipt (shared/payments.ts). */
+  payment?: GrantReceipt;
 }
 
 export interface AddCreditsRequest {

@@ -56,6 +56,22 @@ export const packSchema = z.strictObject({
   label: z.optional(z.string()),
 });
 
+/**
+ * Selling credits for real money on a team gateway (proxy/payments): what Stripe Checkout charges is
+ * a pack's `usd`, who may start a purchase, and how much a month may be bought in all. The Stripe keys
+ * are not here: they come from the gateway's environment only (never a file).
+ */
+export const paymentsSchema = z.strictObject({
+  /** Who may buy for the pool: admin tokens only, or every member too. */
+  buyers: z._default(z.enum(['admins', 'members']), 'admins'),
+  /** At most this many USD of purchases per calendar month (UTC), open Checkouts included; absent: no limit. */
+  monthlyLimitUsd: z.optional(z.number().check(z.positive())),
+  /** Who to ask when this gateway does not sell credits, or a purchase is refused (shown in the editor). */
+  contact: z.optional(z.string().check(z.minLength(1), z.maxLength(200))),
+  /** The org's name in Stripe's metadata (default: the database's name). */
+  org: z.optional(z.string().check(z.minLength(1), z.maxLength(100))),
+});
+
 export const rateCardSchema = z.strictObject({
   version: z.string().check(z.minLength(1)),
   /** The price catalogue a generated card was made from (the shipped card's is; a hand-made one need not say). */
@@ -65,6 +81,8 @@ export const rateCardSchema = z.strictObject({
   /** The price of a model the card does not list: one rate, one per vendor, or null to refuse it. */
   default: z._default(z.nullable(z.union([modelRateSchema, vendorDefaultsSchema])), null),
   packs: z._default(z.array(packSchema), []),
+  /** Absent: admins buy, no monthly limit (the gateway still needs its Stripe keys to sell). */
+  payments: z.optional(paymentsSchema),
 });
 
 export type ModelRate = z.infer<typeof modelRateSchema>;
@@ -72,6 +90,7 @@ export type LongContextRate = z.infer<typeof longContextSchema>;
 export type VendorDefaults = z.infer<typeof vendorDefaultsSchema>;
 export type RateCard = z.infer<typeof rateCardSchema>;
 export type CreditPack = z.infer<typeof packSchema>;
+export type PaymentsPolicy = z.infer<typeof paymentsSchema>;
 
 const isGlob = (pattern: string): boolean => /[*?]/.test(pattern);
 

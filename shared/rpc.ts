@@ -7,6 +7,7 @@
  * code is one of RpcErrorCode and whose message is meant for the user.
  */
 import { NotificationType, RequestType, RequestType0 } from 'vscode-languageserver-protocol';
+import type { PaymentOptions, PurchaseView, StartPurchaseBody } from './payments';
 import type { CreditPack } from './rateCard';
 import type { AddCreditsRequest, GrantRow, GrantSource, Status, UsageGroup, UsageQuery, UsageRow } from './protocol';
 import type { PlanDefinition } from './plans';
@@ -123,3 +124,11 @@ export const StatusChangedNotification = new NotificationType<Status>('creditgat
 /** The upstream refused the gateway's key for it (HTTP 401): the editor offers to set a new one. */
 export const UpstreamKeyRejectedNotification = new NotificationType<{ upstream: UpstreamName }>('creditgate/upstreamKeyRejected');
 export const InfoChangedNotification = new NotificationType<GatewayInfo>('creditgate/infoChanged');
+
+/**
+ * Buying pool credits (extension/team/teamPurchase.ts): answered by a team gateway's HTTP API
+ * (extension/team/teamRequests.ts); a local gateway sells nothing (its Add Credits is a budget top-up).
+ */
+export const PaymentOptionsRequest = new RequestType0<PaymentOptions, void>('creditgate/paymentOptions');
+export const StartPurchaseRequest = new RequestType<StartPurchaseBody, PurchaseView, void>('creditgate/startPurchase');
+export const PurchaseRequest = new RequestType<{ id: string }, PurchaseView, void>('creditgate/purchase');

@@ -1,5 +1,6 @@
 /** The Add Credits flow's words: pack labels and validation of a custom amount. Pure. */
 import { formatCredits as formatExactCredits, parseCredits } from '../../shared/money';
+import type { GrantRow } from '../../shared/protocol';
 import type { CreditPack } from '../../shared/rateCard';
 import { formatCredits, formatUsd } from '../../shared/format';
 
@@ -41,6 +42,24 @@ export function parseCreditAmount(text: string): number {
   if (micro === null || micro <= 0) throw new Error(`not a valid amount: ${text}`);
   return Number(formatExactCredits(micro));
 }
+
+/**
+ * The usage panel's payment cell of a grant a Stripe purchase paid for: its price, the Checkout
+ * Session and refunds, and the receipt link when Stripe gave one; null for other grants.
+ */
+export function paymentSummary(grant: GrantRow): { text: string; receiptUrl: string | null } | null {
+  const payment = grant.payment;
+  if (!payment) return null;
+  const refunded = payment.refundedCredits > 0 ? ` · ${formatCredits(payment.refundedCredits)} cr refunded` : '';
+  const session = payment.sessionId ? ` · Stripe ${payment.sessionId}` : '';
+  // Only Stripe's https links become links in the panel.
+  const receiptUrl = payment.receiptUrl !== null && /^https:\/\//.test(payment.receiptUrl) ? payment.receiptUrl : null;
+  return { text: `${payment.price.toFixed(2)} ${payment.currency.toUpperCase()}${session}${refunded}`, receiptUrl };
+}
+
+/** Said in individual mode, where Add Credits moves no money (issue 11: only a team gateway sells credits). */
+export const LOCAL_TOP_UP_NOTE =
+  'No money moves: this is a budget top-up for your own upstream API key. The vendor bills your key as usual; these credits only set how much Creditgate lets your clients spend.';
 
 export function confirmationMessage(credits: number, usd: number | null): string {
   const price = usd === null ? '' : ` for ${formatUsd(usd)}`;

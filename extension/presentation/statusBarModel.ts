@@ -45,12 +45,13 @@ export function balanceText(status: Status): string {
 
 /**
  * The item's text without icons: `62% left (5h) · 1,240 cr`, `On credits · 1,240 cr`, `Add credits`;
- * on a team gateway `62% left (5h) · pool 12,400 cr`, and `Blocked` for a member, who cannot add any.
+ * on a team gateway `62% left (5h) · pool 12,400 cr`, and `Blocked` for a member, who cannot add any
+ * (unless the gateway lets members buy credits).
  */
 export function statusText(status: Status): string {
   switch (status.state) {
     case 'blocked':
-      return status.role === 'member' ? `Blocked · ${balanceText(status)}` : 'Add credits';
+      return status.role === 'member' && status.mayBuyCredits !== true ? `Blocked · ${balanceText(status)}` : 'Add credits';
     case 'credits':
       return `On credits · ${balanceText(status)}`;
     case 'plan': {

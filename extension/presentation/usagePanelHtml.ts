@@ -116,7 +116,7 @@ export function usagePanelHtml(page: PanelPage): string {
 <section class="card" aria-labelledby="grants-title">
   <h2 id="grants-title">Purchases and grants</h2>
   <table>
-    <thead><tr><th scope="col">When</th><th scope="col">Source</th><th scope="col" class="n">Amount</th><th scope="col" class="n">Remaining</th><th scope="col">Expires</th></tr></thead>
+    <thead><tr><th scope="col">When</th><th scope="col">Source</th><th scope="col" class="n">Amount</th><th scope="col" class="n">Remaining</th><th scope="col">Expires</th><th scope="col">Payment</th></tr></thead>
     <tbody id="grants"></tbody>
   </table>
   <p class="empty" id="grants-empty" hidden>No purchases yet.</p>

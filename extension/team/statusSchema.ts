@@ -31,6 +31,7 @@ const statusSchema = z.looseObject({
   unpricedModels: z.optional(z.array(z.string())),
   seat: z.optional(z.string()),
   role: z.optional(z.enum(['member', 'admin'])),
+  mayBuyCredits: z.optional(z.boolean()),
 });
 
 export class InvalidStatusError extends Error {}

@@ -10,6 +10,9 @@ import type { BalanceHistoryParams, BalancePoint, RateCardSummary, UsageResult }
 import {
   AddCreditsRpc,
   BalanceHistoryRequest,
+  PaymentOptionsRequest,
+  PurchaseRequest,
+  StartPurchaseRequest,
   ListCreditsRequest,
   RateCardRequest,
   ResetWindowsRequest,
@@ -59,6 +62,12 @@ export class TeamRequests implements GatewayRequests {
       }
       case BalanceHistoryRequest.method:
         return this.balanceHistory(params as BalanceHistoryParams);
+      case PaymentOptionsRequest.method:
+        return (await this.http.getJson('/creditgate/v1/purchases/options')).body;
+      case StartPurchaseRequest.method:
+        return this.http.postJson('/creditgate/v1/purchases', params);
+      case PurchaseRequest.method:
+        return (await this.http.getJson(`/creditgate/v1/purchases/${encodeURIComponent((params as { id: string }).id)}`)).body;
       case AddCreditsRpc.method:
         return this.change('/creditgate/v1/credits', params);
       case ResetWindowsRequest.method:

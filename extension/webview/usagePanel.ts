@@ -12,6 +12,7 @@ import { formatCr, formatCredits } from '../../shared/format';
 import type { Gauge } from '../presentation/usageGauges';
 import { creditFigures, gauges, statusLine } from '../presentation/usageGauges';
 import { OTHER_SERIES } from '../presentation/usageChart';
+import { paymentSummary } from '../presentation/purchase';
 import type { FromWebview, PanelData, PanelView, SavedPanelState, ToWebview } from './messages';
 import { DEFAULT_VIEW, isRangeDays, isSplitKey } from './messages';
 import { levelColour, readTheme } from './theme';
@@ -252,6 +253,19 @@ function cell(text: string, className?: string): HTMLTableCellElement {
   return td;
 }
 
+/** A Stripe purchase's price, session and receipt link (a team gateway's grants); empty for the others. */
+function paymentCell(grant: GrantRow): HTMLTableCellElement {
+  const summary = paymentSummary(grant);
+  const td = cell(summary?.text ?? '');
+  if (summary?.receiptUrl) {
+    const link = document.createElement('a');
+    link.href = summary.receiptUrl;
+    link.textContent = 'Receipt';
+    td.append(' · ', link);
+  }
+  return td;
+}
+
 function renderGrants(grants: GrantRow[]): void {
   const now = Date.now();
   const rows = grants.map((grant) => {
@@ -264,6 +278,7 @@ function renderGrants(grants: GrantRow[]): void {
       cell(formatCr(grant.amount), 'n'),
       cell(formatCr(grant.remaining), expired ? 'n expired' : 'n'),
       cell(expiresAt === null ? 'Never' : `${expired ? 'Expired ' : ''}${dateTime.format(expiresAt)}`),
+      paymentCell(grant),
     );
     return tr;
   });

@@ -4,6 +4,7 @@ import type { Micro } from '../../shared/money';
 import type { RateCard } from '../../shared/rateCard';
 import type { AdmissionEstimate } from '../pricing/admissionEstimator';
 import type { LedgerBook } from '../ledger/book';
+import type { Payments } from '../payments/service';
 import type { GatewayLedger, SettlementPort } from './gatewayLedger';
 import type { OpenExchanges } from './openExchanges';
 import type { StatusFeed } from './statusFeed';
@@ -42,6 +43,8 @@ export interface GatewayContext {
   /** Charges and voids: each resolves once durable, and is kept until it lands when the database is locked or away. */
   settlements: SettlementPort;
   feed: StatusFeed;
+  /** A team gateway's Stripe purchases (proxy/payments); null on the individual ledger. */
+  payments: Payments | null;
   /** The status feed of a seat (a team's ledger), the gateway's own feed for the default seat. */
   feedFor(seat: string | undefined): StatusFeed;
   proxy: Server;

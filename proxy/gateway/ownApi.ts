@@ -34,11 +34,14 @@ export async function handleOwnApi(
     switch (route) {
       case 'GET /creditgate/v1/status':
         // A member's status is their seat's (docs/product.md §8): its windows, and the pool as credits.
-        return sendJson(res, 200, statusFor(client, await ctx.feedFor(client.seat).current()));
+        return sendJson(res, 200, statusFor(ctx, client, await ctx.feedFor(client.seat).current()));
       case 'GET /creditgate/v1/events':
-        return streamStatusEvents(ctx.feedFor(client.seat), req, res, (status) => statusFor(client, status));
-      case 'GET /creditgate/v1/credits':
-        return sendJson(res, 200, await operations.listCredits(ctx.book));
+        return streamStatusEvents(ctx.feedFor(client.seat), req, res, (status) => statusFor(ctx, client, status));
+      case 'GET /creditgate/v1/credits': {
+        // On a team gateway a grant Stripe paid for carries its receipt (price, session, link).
+        const grants = await operations.listCredits(ctx.book);
+        return sendJson(res, 200, ctx.payments ? await ctx.payments.withReceipts(grants) : grants);
+      }
       case 'GET /creditgate/v1/credits/history':
         return sendBalanceHistory(ctx, res, url);
       case 'POST /creditgate/v1/credits': {
@@ -80,8 +83,11 @@ export async function handleOwnApi(
  * The status as the token sees it: with its role, so that an editor attached to a team gateway shows
  * the admin commands to admins only, without trying a change to find out.
  */
-function statusFor(client: AuthenticatedClient, status: Status): Status {
-  return { ...status, role: client.role === 'admin' ? 'admin' : 'member' };
+function statusFor(ctx: GatewayContext, client: AuthenticatedClient, status: Status): Status {
+  const role = client.role === 'admin' ? 'admin' : 'member';
+  // A team gateway also says whether this token may buy credits, so the editor offers Add Credits to the right members.
+  if (!ctx.payments) return { ...status, role };
+  return { ...status, role, mayBuyCredits: ctx.payments.options({ name: client.name, role: client.role, seat: client.seat }).mayBuy };
 }
 
 /** The balance (a team's pool) over time, from the credit log: `?since=ISO&timeZone=Area/City`. */

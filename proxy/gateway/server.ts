@@ -24,6 +24,8 @@ import { InFlight } from './inFlight';
 import { exchanges, forwardUnmetered, handleMeteredRequest } from './meteredExchange';
 import { OpenExchanges } from './openExchanges';
 import { handleOwnApi } from './ownApi';
+import type { Payments } from '../payments/service';
+import { handlePurchaseRoute, handleTokenlessPaymentRoute, isPurchaseRoute, isTokenlessPaymentRoute } from './paymentsRoutes';
 import { normaliseRequestPath } from './requestPath';
 import { sendError, sendJson } from './respond';
 import { acceptedHostNames, gatewayUrl, LOOPBACK_ADDRESS, type ListenAddress } from './listenAddress';
@@ -53,6 +55,8 @@ export interface GatewayOptions {
    * can read the data directory learns whose gateway holds a port, and nobody else learns anything.
    */
   instanceId: string;
+  /** A team gateway's Stripe purchases and webhook (proxy/payments); absent on the individual ledger. */
+  payments?: Payments | null;
   clock?: () => number;
 }
 
@@ -106,6 +110,7 @@ export class Gateway {
       book: ledger.book,
       settlements: ledger.settlements,
       feed: this.feed,
+      payments: options.payments ?? null,
       proxy,
       upstreams: new Upstreams(options.endpoints),
       keys: options.keys,
@@ -234,6 +239,8 @@ export class Gateway {
     if (url.pathname === '/healthz' || ((req.method === 'HEAD' || req.method === 'GET') && url.pathname === '/')) {
       return sendJson(res, 200, { ok: true, app: 'creditgate', instance: this.options.instanceId });
     }
+    // Stripe has no gateway token: its signature authenticates the webhook (paymentsRoutes.ts).
+    if (isTokenlessPaymentRoute(url.pathname)) return handleTokenlessPaymentRoute(this.ctx, req, res, url);
     const route = routeFor(req.method ?? 'GET', url.pathname);
     const isOwnApi = url.pathname.startsWith('/creditgate/v1/');
     if (!route && !isOwnApi) return sendError(res, null, 'not_found', `No such route: ${req.method} ${url.pathname}`);
@@ -243,6 +250,7 @@ export class Gateway {
     if (client === null) {
       return sendError(res, route?.api ?? null, 'authentication', 'Missing or invalid Creditgate token. Create one with `creditgate token --name <client>`.');
     }
+    if (route === null && isPurchaseRoute(url.pathname)) return handlePurchaseRoute(this.ctx, req, res, url, client);
     if (route === null) return handleOwnApi(this.ctx, req, res, url, client); // only the own API has no route
     const requestTarget = { client: client.name, seat: client.seat, pathname: url.pathname, pathAndQuery: url.pathname + url.search };
     if (route.kind === 'refused') return sendError(res, route.api, 'not_metered', route.message);

@@ -71,9 +71,17 @@ interface SeatScope {
   names(): string[];
 }
 
+/**
+ * SQL of another module (built with sqlText.ts literals) committed in the same transaction as a
+ * write, given the write's result: a Stripe payment's event and purchase rows land with the grant or
+ * refund they pay for, or not at all (proxy/payments/fulfilment.ts).
+ */
+export type Alongside<T> = (result: T) => string | null;
+
 interface QueuedWrite {
   run: (tx: SnapshotTx, w: Working, seats: SeatScope) => unknown;
   declare: ((needs: Needs) => void) | undefined;
+  alongside: Alongside<unknown> | undefined;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
 }
@@ -273,13 +281,13 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
 
   // ---- credits and settings -----------------------------------------------------------------------
 
-  addCredits(req: AddCredits, actor = 'local'): Promise<{ grantId: number; duplicate: boolean }> {
+  addCredits(req: AddCredits, actor = 'local', alongside?: Alongside<{ grantId: number; duplicate: boolean }>): Promise<{ grantId: number; duplicate: boolean }> {
     validateGrant(req);
-    return this.write((tx, w) => this.rules.addCredits(tx, w, req, actor), (needs) => needs.grantKeys.add(req.idempotencyKey));
+    return this.write((tx, w) => this.rules.addCredits(tx, w, req, actor), (needs) => needs.grantKeys.add(req.idempotencyKey), alongside);
   }
 
   /** Takes a refunded purchase's credits back (credits.ts refundGrant). */
-  refundCredits(req: RefundRequest, actor = 'local'): Promise<{ refundId: number; duplicate: boolean }> {
+  refundCredits(req: RefundRequest, actor = 'local', alongside?: Alongside<{ refundId: number; duplicate: boolean }>): Promise<{ refundId: number; duplicate: boolean }> {
     validateRefund(req);
     return this.write(
       (tx, w) => this.rules.refundCredits(tx, w, req, actor),
@@ -287,6 +295,7 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
         needs.grantKeys.add(req.grantKey);
         needs.refundKeys.add(req.idempotencyKey);
       },
+      alongside,
     );
   }
 
@@ -555,10 +564,10 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
   // ---- transactions -------------------------------------------------------------------------------
 
   /** Queues `run` for the next transaction; `declare` names the rows it needs loaded besides the account. */
-  private write<T>(run: (tx: SnapshotTx, w: Working, seats: SeatScope) => T, declare?: (needs: Needs) => void): Promise<T> {
+  private write<T>(run: (tx: SnapshotTx, w: Working, seats: SeatScope) => T, declare?: (needs: Needs) => void, alongside?: Alongside<T>): Promise<T> {
     if (this.closed && this.active === 0) return Promise.reject(new LedgerError('invalid_argument', 'the ledger is closed'));
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ run, declare, resolve: resolve as (value: unknown) => void, reject });
+      this.queue.push({ run, declare, alongside: alongside as Alongside<unknown> | undefined, resolve: resolve as (value: unknown) => void, reject });
       // The turn's other writes join this one: the transaction starts once the turn's callbacks are done.
       if (!this.scheduled) {
         this.scheduled = true;
@@ -635,6 +644,7 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
           return value;
         },
       };
+      const alongsideSql: string[] = [];
       const outcomes = batch.map((queued) => {
         const mark = tx.mark();
         const saved = copyTotals(w.account);
@@ -643,6 +653,8 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
         try {
           const value = queued.run(tx, w, scope);
           assertTotals(w.account);
+          const also = queued.alongside?.(value);
+          if (also) alongsideSql.push(also);
           return { ok: true, value };
         } catch (error) {
           tx.rollbackTo(mark);
@@ -652,7 +664,7 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
           return { ok: false, value: error };
         }
       });
-      await client.query(flushSql(tx.changes(), w.account, touched));
+      await client.query([...alongsideSql, flushSql(tx.changes(), w.account, touched)].join(';\n'));
       this.idleWriters.push(client);
       return outcomes;
     } catch (error) {

@@ -11,6 +11,7 @@
  * one statement (store.ts).
  */
 import type { ClientBase } from 'pg';
+import { PAYMENTS_MIGRATION } from './paymentsSchema';
 
 /** An arbitrary constant: the advisory lock that serialises migrations of one database. */
 const MIGRATION_LOCK = 0x63_67_6c_64; // "cgld"
@@ -197,6 +198,7 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE account ADD COLUMN log_from_grant_id bigint NOT NULL DEFAULT 0;
   UPDATE account SET log_from_usage_id = last_usage_id, log_from_grant_id = last_grant_id;
   `,
+  /* 3: Stripe Checkout purchases and their webhook events */ PAYMENTS_MIGRATION,
 ];
 
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;
