@@ -23,6 +23,7 @@ const TEST_FILES = [
   'test/pricing-estimator-edges.test.ts',
   'test/spend-bound.test.ts',
   'test/allowance.test.ts',
+  'test/ledger-rules.test.ts',
   'test/ledger.test.ts',
   'test/ledger-credits.test.ts',
   'test/ledger-validation.test.ts',

@@ -1,0 +1,187 @@
+/**
+ * The ledger's rules (proxy/ledger/rules.ts) driven directly over an in-memory LedgerTx (the
+ * PostgreSQL store's SnapshotTx, which needs no server): a team seat's weekly cap on the pool, the
+ * totals' invariants every write asserts, and refund requests refused before any transaction.
+ */
+import { describe, expect, it } from 'vitest';
+import type { Micro } from '../shared/money';
+import { LedgerError } from '../proxy/ledger/errors';
+import { RecentUsage } from '../proxy/ledger/recentUsage';
+import type { AccountRow } from '../proxy/ledger/rows';
+import type { Working } from '../proxy/ledger/rules';
+import { AccountRules, assertTotals, validateRefund } from '../proxy/ledger/rules';
+import { NO_EXPIRY_ORDER } from '../proxy/ledger/schema';
+import type { LiveGrant } from '../proxy/ledger/postgres/snapshotTx';
+import { SnapshotTx } from '../proxy/ledger/postgres/snapshotTx';
+import { RATE_CARD, T0, TEST_PLANS, request, unitUsage } from './fixtures/ledger-setup';
+
+const WEEK = 7 * 24 * 60 * 60 * 1_000;
+
+function account(extra: Partial<AccountRow> = {}): AccountRow {
+  return {
+    plan: 'free', // no allowance: every request runs on the pool
+    autoUseCredits: true,
+    autoReload: null,
+    balance: 100_000,
+    debt: 0,
+    creditHeld: 0,
+    planHeld: 0,
+    lastHoldId: 0,
+    nextExpiry: null,
+    lastUsageTs: 0,
+    periods: { '5h': null, weekly: null },
+    clockMark: null,
+    revision: 0,
+    storedUsageId: 0,
+    totalsUsageId: 0,
+    ...extra,
+  };
+}
+
+/** An in-memory transaction over the grants with credit left, with the idempotency keys it may look up. */
+function memoryTx(liveGrants: LiveGrant[], keys: { grants?: string[]; refunds?: string[] } = {}): SnapshotTx {
+  return new SnapshotTx({
+    holds: new Map(),
+    requestedHolds: new Set(),
+    allHolds: false,
+    liveGrants,
+    keyed: new Map(),
+    requestedKeys: new Set(keys.grants),
+    refunds: new Map(),
+    requestedRefundKeys: new Set(keys.refunds),
+    keyPrefixes: [],
+    liveInstances: new Set(),
+    lastUsageId: 0,
+    lastPeriodId: 0,
+    lastGrantId: 0,
+    lastRefundId: 0,
+  });
+}
+
+/** Rules over a pool of `balance` in one grant, for a seat capped at `cap` a week. */
+function seatWithCap(cap: Micro, balance: Micro = 100_000) {
+  const rules = new AccountRules({ plans: TEST_PLANS, rateCard: RATE_CARD, owner: { pid: 1, instance: 'test' }, recent: new RecentUsage() });
+  const tx = memoryTx([{ id: 1, remaining: balance, expiresAt: null, spendOrder: NO_EXPIRY_ORDER }]);
+  const w: Working = { now: T0, measured: T0, certain: T0, account: account({ balance, creditCap: { cap, used: 0, weekStart: null, held: 0 } }), mustSave: false, posted: [] };
+  const at = (now: number): Working => Object.assign(w, { now, measured: now, certain: now });
+  return { rules, tx, w, at };
+}
+
+describe("a seat's weekly cap on the pool", () => {
+  it('admits up to the cap, counts holds and charges against it, and blocks with seat_cap until the cap week ends', () => {
+    const { rules, tx, w, at } = seatWithCap(3_000);
+    const first = rules.admit(tx, w, request(1_000));
+    expect(first).toMatchObject({ admitted: true, state: 'credits', spendable: 3_000 });
+    expect(w.account.creditCap).toMatchObject({ held: 1_000, used: 0 });
+    if (!first.admitted) throw new Error('expected an admission');
+    // The spendable amount is what the cap leaves, not what the pool holds.
+    expect(rules.admit(tx, w, request(500))).toMatchObject({ admitted: true, spendable: 2_000 });
+    rules.post(tx, at(T0 + 1_000), first.holdId, { usage: unitUsage(2_500) });
+    expect(w.account.creditCap).toMatchObject({ cap: 3_000, used: 2_500, weekStart: T0 + 1_000, held: 500 });
+    // 2,500 spent and 500 held: the cap is reached although the pool has plenty.
+    expect(rules.admit(tx, w, request(1))).toMatchObject({ admitted: false, reason: 'seat_cap' });
+    expect(w.account.balance).toBe(97_500);
+    // Still the same cap week a millisecond before it ends; a new one after.
+    expect(rules.admit(tx, at(T0 + 1_000 + WEEK - 1), request(1))).toMatchObject({ admitted: false, reason: 'seat_cap' });
+    expect(rules.admit(tx, at(T0 + 1_000 + WEEK), request(1))).toMatchObject({ admitted: true, spendable: 2_500 });
+  });
+
+  it('starts a new cap week at the first pool spend after the last one ended', () => {
+    const { rules, tx, w, at } = seatWithCap(10_000);
+    const charge = (now: number, cost: Micro): void => {
+      const admission = rules.admit(tx, at(now), request(1));
+      if (!admission.admitted) throw new Error('expected an admission');
+      rules.post(tx, w, admission.holdId, { usage: unitUsage(cost) });
+    };
+    charge(T0, 4_000);
+    charge(T0 + WEEK - 1, 1_000);
+    expect(w.account.creditCap).toMatchObject({ used: 5_000, weekStart: T0 });
+    charge(T0 + WEEK, 300);
+    expect(w.account.creditCap).toMatchObject({ used: 300, weekStart: T0 + WEEK, held: 0 });
+  });
+
+  it('gives back what a voided hold held of the cap', () => {
+    const { rules, tx, w } = seatWithCap(3_000);
+    const admission = rules.admit(tx, w, request(2_000));
+    if (!admission.admitted) throw new Error('expected an admission');
+    expect(w.account.creditCap?.held).toBe(2_000);
+    rules.void(tx, w, admission.holdId);
+    expect(w.account.creditCap).toMatchObject({ held: 0, used: 0 });
+    expect(w.account.creditHeld).toBe(0);
+    expect(rules.admit(tx, w, request(1))).toMatchObject({ admitted: true, spendable: 3_000 });
+  });
+
+  it('changes the cap without forgetting what was spent and held this week, and lifts it with null', () => {
+    const { rules, tx, w } = seatWithCap(3_000);
+    w.account.creditCap = { cap: 3_000, used: 1_200, weekStart: T0, held: 300 };
+    rules.setCreditCap(tx, w, 5_000, 'admin');
+    expect(w.account.creditCap).toEqual({ cap: 5_000, used: 1_200, weekStart: T0, held: 300 });
+    rules.setCreditCap(tx, w, null, 'admin');
+    expect(w.account.creditCap).toBeNull();
+    // A seat that had none starts from nothing.
+    rules.setCreditCap(tx, w, 700, 'admin');
+    expect(w.account.creditCap).toEqual({ cap: 700, used: 0, weekStart: null, held: 0 });
+    expect(tx.changes().audit.map((a) => [a.action, a.detail])).toEqual([
+      ['seat_cap_set', { from: 3_000, to: 5_000 }],
+      ['seat_cap_set', { from: 5_000, to: null }],
+      ['seat_cap_set', { from: null, to: 700 }],
+    ]);
+  });
+
+  it('leaves the pool as it is when the cap leaves more than the pool has', () => {
+    const { rules, tx, w } = seatWithCap(1_000_000, 5_000);
+    expect(rules.admit(tx, w, request(1))).toMatchObject({ admitted: true, spendable: 5_000 });
+  });
+});
+
+describe('the totals every write asserts', () => {
+  it('accepts totals that keep the invariants, debt included', () => {
+    expect(() => assertTotals(account())).not.toThrow();
+    expect(() => assertTotals(account({ balance: -300, debt: 300 }))).not.toThrow();
+    expect(() => assertTotals(account({ balance: 0, creditHeld: 5, planHeld: 7 }))).not.toThrow();
+  });
+
+  it.each([
+    [{ debt: -1 }, 'debt -1 is negative'],
+    [{ creditHeld: -1 }, 'held totals are negative (credits -1, plan 0)'],
+    [{ planHeld: -2 }, 'held totals are negative (credits 0, plan -2)'],
+    [{ balance: 100, debt: 50 }, 'balance 100 with debt 50: debt is owed only when no grant has credit left'],
+    [{ balance: -1, debt: 0 }, 'balance -1 is below minus the debt 0'],
+  ] as const)('refuses %o', (totals, message) => {
+    let error: unknown;
+    try {
+      assertTotals(account(totals));
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(LedgerError);
+    expect(error).toMatchObject({ code: 'internal', message: `ledger totals broke an invariant: ${message}` });
+  });
+});
+
+describe('a refund request', () => {
+  it.each([
+    [{ amount: 0 }, 'amount must be a positive integer of micro-credits, got 0'],
+    [{ amount: -5 }, 'amount must be a positive integer of micro-credits, got -5'],
+    [{ amount: 1.5 }, 'amount must be a positive integer of micro-credits, got 1.5'],
+    [{ idempotencyKey: '' }, 'idempotencyKey is required'],
+    [{ grantKey: '' }, "grantKey (the refunded grant's idempotency key) is required"],
+  ] as const)('is refused before any transaction: %o', (change, message) => {
+    const req = { grantKey: 'order-1', amount: 100, idempotencyKey: 'refund-1', ...change };
+    expect(() => validateRefund(req)).toThrow(new LedgerError('invalid_argument', message));
+  });
+
+  it('is audited once: a repeated delivery writes nothing more', () => {
+    const rules = new AccountRules({ plans: TEST_PLANS, rateCard: RATE_CARD, owner: { pid: 1, instance: 'test' }, recent: new RecentUsage() });
+    const tx = memoryTx([], { grants: ['order-1'], refunds: ['refund-1'] });
+    const w: Working = { now: T0, measured: T0, certain: T0, account: account({ balance: 0 }), mustSave: false, posted: [] };
+    rules.addCredits(tx, w, { amount: 1_000, idempotencyKey: 'order-1', source: 'purchase' }, 'admin');
+    expect(rules.refundCredits(tx, w, { grantKey: 'order-1', amount: 400, idempotencyKey: 'refund-1' }, 'stripe')).toEqual({ refundId: 1, duplicate: false });
+    expect(rules.refundCredits(tx, w, { grantKey: 'order-1', amount: 400, idempotencyKey: 'refund-1' }, 'stripe')).toEqual({ refundId: 1, duplicate: true });
+    expect(tx.changes().audit.map((a) => [a.actor, a.action, a.detail])).toEqual([
+      ['admin', 'credits_added', { grantId: 1, amount: 1_000, source: 'purchase' }],
+      ['stripe', 'credits_refunded', { refundId: 1, grantKey: 'order-1', amount: 400 }],
+    ]);
+    expect(w.account.balance).toBe(600);
+  });
+});
