@@ -217,7 +217,10 @@ describe('the credit log', () => {
       'grant #2 has 0 credits left to refund, not 0.000001',
     );
     expect(() => t.ledger.refundCredits({ grantKey: 'order-1', amount: 5, idempotencyKey: 'refund-1' })).toThrow(
-      expect.objectContaining({ code: 'idempotency_conflict' }),
+      new LedgerError(
+        'idempotency_conflict',
+        'idempotency key "refund-1" was already used for another refund (#1: 0.001 credits of grant #2); use a new key for a new refund',
+      ),
     );
     // The next grant repays the debt first; the books balance throughout.
     t.ledger.addCredits({ amount: 500, idempotencyKey: 'order-2', source: 'purchase' });

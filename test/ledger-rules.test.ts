@@ -134,6 +134,33 @@ describe("a seat's weekly cap on the pool", () => {
   });
 });
 
+describe('a seat whose settings were never set', () => {
+  it('may go on spending the pool, and its status says so', () => {
+    const rules = new AccountRules({ plans: TEST_PLANS, rateCard: RATE_CARD, owner: { pid: 1, instance: 'test' }, recent: new RecentUsage() });
+    const tx = memoryTx([{ id: 1, remaining: 5_000, expiresAt: null, spendOrder: NO_EXPIRY_ORDER }]);
+    // A team seat added without an overflow policy: continue_on_pool is NULL.
+    const w: Working = { now: T0, measured: T0, certain: T0, account: account({ balance: 5_000, autoUseCredits: null }), mustSave: false, posted: [] };
+    expect(rules.statusOf(w).autoUseCredits).toBe(true);
+    expect(rules.admit(tx, w, request(100))).toMatchObject({ admitted: true, state: 'credits' });
+  });
+});
+
+describe('a windows reset', () => {
+  it('closes a period that ends at that very moment as expired, one still running as reset', () => {
+    const rules = new AccountRules({ plans: TEST_PLANS, rateCard: RATE_CARD, owner: { pid: 1, instance: 'test' }, recent: new RecentUsage() });
+    const tx = memoryTx([]);
+    const periods = { '5h': { id: 1, endsAt: T0, used: 10, measuredFrom: null }, weekly: { id: 2, endsAt: T0 + 1, used: 10, measuredFrom: null } };
+    const w: Working = { now: T0, measured: T0, certain: T0, account: account({ plan: 'tiny', periods }), mustSave: false, posted: [] };
+    rules.resetWindows(tx, w, 'admin');
+    expect(tx.changes().closedPeriods.map((p) => [p.id, p.closeReason, p.closedAt])).toEqual([
+      [1, 'expired', T0],
+      [2, 'reset', T0],
+    ]);
+    expect(w.account.periods).toEqual({ '5h': null, weekly: null });
+    expect(tx.changes().audit.at(-1)).toMatchObject({ action: 'windows_reset', detail: { closed: ['weekly'] } });
+  });
+});
+
 describe('the totals every write asserts', () => {
   it('accepts totals that keep the invariants, debt included', () => {
     expect(() => assertTotals(account())).not.toThrow();

@@ -235,11 +235,6 @@ export class AccountRules {
     return settled;
   }
 
-  /** A hold this ledger placed and the store forgot (a rolled-back admit): not ours to settle any more. */
-  forgetHolds(): void {
-    this.ownHolds.clear();
-  }
-
   // ---- credits ------------------------------------------------------------------------------------
 
   /** `req` has passed validateGrant. */
