@@ -11,6 +11,7 @@ import type { AccountRow } from '../proxy/ledger/rows';
 import type { Working } from '../proxy/ledger/rules';
 import { AccountRules, assertTotals, validateRefund } from '../proxy/ledger/rules';
 import { NO_EXPIRY_ORDER } from '../proxy/ledger/schema';
+import { WALL_CLOCK_TOLERANCE_MS } from '../proxy/ledger/trustedTime';
 import type { LiveGrant } from '../proxy/ledger/postgres/snapshotTx';
 import { SnapshotTx } from '../proxy/ledger/postgres/snapshotTx';
 import { RATE_CARD, T0, TEST_PLANS, request, unitUsage } from './fixtures/ledger-setup';
@@ -132,6 +133,18 @@ describe("a seat's weekly cap on the pool", () => {
     const { rules, tx, w } = seatWithCap(1_000_000, 5_000);
     expect(rules.admit(tx, w, request(1))).toMatchObject({ admitted: true, spendable: 5_000 });
   });
+
+  it("compares the cap with what the pool has left after other seats' open requests", () => {
+    const { rules, tx, w } = seatWithCap(2_000, 5_000);
+    w.account.creditHeld = 4_000; // other seats' requests in flight hold 4,000 of the pool's 5,000
+    expect(rules.admit(tx, w, request(1))).toMatchObject({ admitted: true, spendable: 1_000 });
+  });
+
+  it('names the empty pool, not the cap, when both are used up', () => {
+    const { rules, tx, w } = seatWithCap(1_000, 0);
+    w.account.creditCap = { cap: 1_000, used: 1_000, weekStart: T0, held: 0 };
+    expect(rules.admit(tx, w, request(1))).toMatchObject({ admitted: false, reason: 'no_credits' });
+  });
 });
 
 describe('a seat whose settings were never set', () => {
@@ -142,6 +155,26 @@ describe('a seat whose settings were never set', () => {
     const w: Working = { now: T0, measured: T0, certain: T0, account: account({ balance: 5_000, autoUseCredits: null }), mustSave: false, posted: [] };
     expect(rules.statusOf(w).autoUseCredits).toBe(true);
     expect(rules.admit(tx, w, request(100))).toMatchObject({ admitted: true, state: 'credits' });
+  });
+});
+
+describe("a window's end", () => {
+  const FIVE_HOURS = 5 * 60 * 60 * 1_000;
+  const resetsAt = (measuredFrom: number): string | null => {
+    const rules = new AccountRules({ plans: TEST_PLANS, rateCard: RATE_CARD, owner: { pid: 1, instance: 'test' }, recent: new RecentUsage() });
+    const periods = { '5h': { id: 1, endsAt: T0 + FIVE_HOURS, used: 10, measuredFrom }, weekly: null };
+    const w: Working = { now: T0, measured: T0, certain: T0, account: account({ plan: 'tiny', periods }), mustSave: false, posted: [] };
+    return rules.statusOf(w).windows.find((window) => window.name === '5h')!.resetsAt;
+  };
+
+  it('stays where the clock put it while the measured time agrees within the tolerance', () => {
+    expect(resetsAt(T0 - 1)).toBe(new Date(T0 + FIVE_HOURS).toISOString());
+    expect(resetsAt(T0 - WALL_CLOCK_TOLERANCE_MS)).toBe(new Date(T0 + FIVE_HOURS).toISOString());
+  });
+
+  it('comes sooner when the wall clock was ahead as the period opened', () => {
+    const measuredEnd = T0 + FIVE_HOURS - WALL_CLOCK_TOLERANCE_MS - 1;
+    expect(resetsAt(T0 - WALL_CLOCK_TOLERANCE_MS - 1)).toBe(new Date(measuredEnd).toISOString());
   });
 });
 
