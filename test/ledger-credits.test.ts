@@ -245,6 +245,19 @@ describe('the credit log', () => {
     expect(t.ledger.checkBooks()).toEqual([]);
   });
 
+  it('takes a refund from the refunded purchase even when another grant is spent first', () => {
+    t = openTemp({ initialPlan: 'free' });
+    t.ledger.addCredits({ amount: 500, idempotencyKey: 'promo', source: 'promo', expiresAt: T0 + HOUR });
+    t.ledger.addCredits({ amount: 1_000, idempotencyKey: 'order-1', source: 'purchase' });
+    t.ledger.refundCredits({ grantKey: 'order-1', amount: 300, idempotencyKey: 'refund-1' });
+    // The promo is first in spending order, but the credits that money bought are the purchase's.
+    expect(t.ledger.grants().map((g) => [g.idempotencyKey, g.remaining])).toEqual([
+      ['promo', 0.0005],
+      ['order-1', 0.0007],
+    ]);
+    expect(t.ledger.checkBooks()).toEqual([]);
+  });
+
   it('refuses a refund of a grant it does not know', () => {
     t = openTemp({ initialPlan: 'free' });
     expect(() => t.ledger.refundCredits({ grantKey: 'nope', amount: 1, idempotencyKey: 'r' })).toThrow('no grant was added with idempotency key "nope"');
