@@ -158,6 +158,21 @@ describe('a seat whose settings were never set', () => {
   });
 });
 
+describe('a hold placed on credits', () => {
+  it('is charged to credits even when a window has opened again by the time it settles', () => {
+    const rules = new AccountRules({ plans: TEST_PLANS, rateCard: RATE_CARD, owner: { pid: 1, instance: 'test' }, recent: new RecentUsage() });
+    const tx = memoryTx([{ id: 1, remaining: 50_000, expiresAt: null, spendOrder: NO_EXPIRY_ORDER }]);
+    // The tiny plan's 5-hour window (1,000) is used up: the request is admitted on credits.
+    const periods = { '5h': { id: 1, endsAt: T0 + 1_000, used: 1_000, measuredFrom: null }, weekly: null };
+    const w: Working = { now: T0, measured: T0, certain: T0, account: account({ plan: 'tiny', balance: 50_000, periods }), mustSave: false, posted: [] };
+    const admission = rules.admit(tx, w, request(100));
+    expect(admission).toMatchObject({ admitted: true, state: 'credits' });
+    if (!admission.admitted) throw new Error('expected an admission');
+    Object.assign(w, { now: T0 + 2_000, measured: T0 + 2_000, certain: T0 + 2_000 }); // the window has ended
+    expect(rules.post(tx, w, admission.holdId, { usage: unitUsage(300) })).toMatchObject({ cost: 300, planCost: 0, creditCost: 300 });
+  });
+});
+
 describe("a window's end", () => {
   const FIVE_HOURS = 5 * 60 * 60 * 1_000;
   const resetsAt = (measuredFrom: number): string | null => {
@@ -236,12 +251,15 @@ describe('a refund request', () => {
     const tx = memoryTx([], { grants: ['order-1'], refunds: ['refund-1'] });
     const w: Working = { now: T0, measured: T0, certain: T0, account: account({ balance: 0 }), mustSave: false, posted: [] };
     rules.addCredits(tx, w, { amount: 1_000, idempotencyKey: 'order-1', source: 'purchase' }, 'admin');
+    const audited = (): unknown[] => tx.changes().audit.map((a) => [a.actor, a.action, a.detail]);
     expect(rules.refundCredits(tx, w, { grantKey: 'order-1', amount: 400, idempotencyKey: 'refund-1' }, 'stripe')).toEqual({ refundId: 1, duplicate: false });
-    expect(rules.refundCredits(tx, w, { grantKey: 'order-1', amount: 400, idempotencyKey: 'refund-1' }, 'stripe')).toEqual({ refundId: 1, duplicate: true });
-    expect(tx.changes().audit.map((a) => [a.actor, a.action, a.detail])).toEqual([
+    const once = [
       ['admin', 'credits_added', { grantId: 1, amount: 1_000, source: 'purchase' }],
       ['stripe', 'credits_refunded', { refundId: 1, grantKey: 'order-1', amount: 400 }],
-    ]);
+    ];
+    expect(audited()).toEqual(once);
+    expect(rules.refundCredits(tx, w, { grantKey: 'order-1', amount: 400, idempotencyKey: 'refund-1' }, 'stripe')).toEqual({ refundId: 1, duplicate: true });
+    expect(audited()).toEqual(once);
     expect(w.account.balance).toBe(600);
   });
 });
