@@ -12,7 +12,6 @@ import type { Working } from '../proxy/ledger/rules';
 import { AccountRules, assertTotals, validateRefund } from '../proxy/ledger/rules';
 import { NO_EXPIRY_ORDER } from '../proxy/ledger/schema';
 import { WALL_CLOCK_TOLERANCE_MS } from '../proxy/ledger/trustedTime';
-import type { LiveGrant } from '../proxy/ledger/postgres/snapshotTx';
 import { SnapshotTx } from '../proxy/ledger/postgres/snapshotTx';
 import { RATE_CARD, T0, TEST_PLANS, request, unitUsage } from './fixtures/ledger-setup';
 
@@ -39,30 +38,10 @@ function account(extra: Partial<AccountRow> = {}): AccountRow {
   };
 }
 
-/** An in-memory transaction over the grants with credit left, with the idempotency keys it may look up. */
-function memoryTx(liveGrants: LiveGrant[], keys: { grants?: string[]; refunds?: string[] } = {}): SnapshotTx {
-  return new SnapshotTx({
-    holds: new Map(),
-    requestedHolds: new Set(),
-    allHolds: false,
-    liveGrants,
-    keyed: new Map(),
-    requestedKeys: new Set(keys.grants),
-    refunds: new Map(),
-    requestedRefundKeys: new Set(keys.refunds),
-    keyPrefixes: [],
-    liveInstances: new Set(),
-    lastUsageId: 0,
-    lastPeriodId: 0,
-    lastGrantId: 0,
-    lastRefundId: 0,
-  });
-}
-
 /** Rules over a pool of `balance` in one grant, for a seat capped at `cap` a week. */
 function seatWithCap(cap: Micro, balance: Micro = 100_000) {
   const rules = new AccountRules({ plans: TEST_PLANS, rateCard: RATE_CARD, owner: { pid: 1, instance: 'test' }, recent: new RecentUsage() });
-  const tx = memoryTx([{ id: 1, remaining: balance, expiresAt: null, spendOrder: NO_EXPIRY_ORDER }]);
+  const tx = SnapshotTx.ofLiveGrants([{ id: 1, remaining: balance, expiresAt: null, spendOrder: NO_EXPIRY_ORDER }]);
   const w: Working = { now: T0, measured: T0, certain: T0, account: account({ balance, creditCap: { cap, used: 0, weekStart: null, held: 0 } }), mustSave: false, posted: [] };
   const at = (now: number): Working => Object.assign(w, { now, measured: now, certain: now });
   return { rules, tx, w, at };
@@ -150,7 +129,7 @@ describe("a seat's weekly cap on the pool", () => {
 describe('a seat whose settings were never set', () => {
   it('may go on spending the pool, and its status says so', () => {
     const rules = new AccountRules({ plans: TEST_PLANS, rateCard: RATE_CARD, owner: { pid: 1, instance: 'test' }, recent: new RecentUsage() });
-    const tx = memoryTx([{ id: 1, remaining: 5_000, expiresAt: null, spendOrder: NO_EXPIRY_ORDER }]);
+    const tx = SnapshotTx.ofLiveGrants([{ id: 1, remaining: 5_000, expiresAt: null, spendOrder: NO_EXPIRY_ORDER }]);
     // A team seat added without an overflow policy: continue_on_pool is NULL.
     const w: Working = { now: T0, measured: T0, certain: T0, account: account({ balance: 5_000, autoUseCredits: null }), mustSave: false, posted: [] };
     expect(rules.statusOf(w).autoUseCredits).toBe(true);
@@ -161,7 +140,7 @@ describe('a seat whose settings were never set', () => {
 describe('a hold placed on credits', () => {
   it('is charged to credits even when a window has opened again by the time it settles', () => {
     const rules = new AccountRules({ plans: TEST_PLANS, rateCard: RATE_CARD, owner: { pid: 1, instance: 'test' }, recent: new RecentUsage() });
-    const tx = memoryTx([{ id: 1, remaining: 50_000, expiresAt: null, spendOrder: NO_EXPIRY_ORDER }]);
+    const tx = SnapshotTx.ofLiveGrants([{ id: 1, remaining: 50_000, expiresAt: null, spendOrder: NO_EXPIRY_ORDER }]);
     // The tiny plan's 5-hour window (1,000) is used up: the request is admitted on credits.
     const periods = { '5h': { id: 1, endsAt: T0 + 1_000, used: 1_000, measuredFrom: null }, weekly: null };
     const w: Working = { now: T0, measured: T0, certain: T0, account: account({ plan: 'tiny', balance: 50_000, periods }), mustSave: false, posted: [] };
@@ -196,7 +175,7 @@ describe("a window's end", () => {
 describe('a windows reset', () => {
   it('closes a period that ends at that very moment as expired, one still running as reset', () => {
     const rules = new AccountRules({ plans: TEST_PLANS, rateCard: RATE_CARD, owner: { pid: 1, instance: 'test' }, recent: new RecentUsage() });
-    const tx = memoryTx([]);
+    const tx = SnapshotTx.ofLiveGrants([]);
     const periods = { '5h': { id: 1, endsAt: T0, used: 10, measuredFrom: null }, weekly: { id: 2, endsAt: T0 + 1, used: 10, measuredFrom: null } };
     const w: Working = { now: T0, measured: T0, certain: T0, account: account({ plan: 'tiny', periods }), mustSave: false, posted: [] };
     rules.resetWindows(tx, w, 'admin');
@@ -248,7 +227,7 @@ describe('a refund request', () => {
 
   it('is audited once: a repeated delivery writes nothing more', () => {
     const rules = new AccountRules({ plans: TEST_PLANS, rateCard: RATE_CARD, owner: { pid: 1, instance: 'test' }, recent: new RecentUsage() });
-    const tx = memoryTx([], { grants: ['order-1'], refunds: ['refund-1'] });
+    const tx = SnapshotTx.ofLiveGrants([], { grants: ['order-1'], refunds: ['refund-1'] });
     const w: Working = { now: T0, measured: T0, certain: T0, account: account({ balance: 0 }), mustSave: false, posted: [] };
     rules.addCredits(tx, w, { amount: 1_000, idempotencyKey: 'order-1', source: 'purchase' }, 'admin');
     const audited = (): unknown[] => tx.changes().audit.map((a) => [a.actor, a.action, a.detail]);

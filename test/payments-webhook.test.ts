@@ -18,7 +18,7 @@ import { TEST_CLI } from './helpers/buildCli';
 import { cli, killServeProcesses, serve, type CliResult, type ServeProcess } from './helpers/cliProcess';
 import type { PostgresServer } from './helpers/postgres';
 import { queryDatabase, startPostgres } from './helpers/postgres';
-import { eventually, sseEvents } from './helpers/testGateway';
+import { eventually, followBalances } from './helpers/testGateway';
 
 let server: PostgresServer;
 let upstream: FakeUpstream;
@@ -429,18 +429,7 @@ describe('a blocked seat buys credits', () => {
       });
     expect((await chat()).status).toBe(429);
 
-    const balances: number[] = [];
-    const controller = new AbortController();
-    void (async () => {
-      const response = await fetch(`${b!.url}/creditgate/v1/events`, { headers: { authorization: `Bearer ${member}` }, signal: controller.signal });
-      const reader = response.body!.getReader();
-      const decoder = new TextDecoder();
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) return;
-        for (const e of sseEvents(decoder.decode(value))) balances.push((e.data as { credits: { balance: number } }).credits.balance);
-      }
-    })().catch(() => undefined);
+    const { balances, stop } = followBalances(b!.url, member);
     await eventually(() => expect(balances.length).toBeGreaterThan(0), 5_000);
 
     const purchase = await buy(a!.url, member, '100');
@@ -448,7 +437,7 @@ describe('a blocked seat buys credits', () => {
     expect((await deliver(a!.url, paidEvent(purchase))).status).toBe(200);
     await eventually(() => expect(balances.at(-1)).toBe(100), 1_000);
     expect(Date.now() - started).toBeLessThan(1_000);
-    controller.abort();
+    stop();
     const next = await chat();
     expect(next.status).toBe(200);
     expect(next.headers['x-creditgate-state']).toBe('credits');

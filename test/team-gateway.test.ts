@@ -16,7 +16,7 @@ import { rawRequest, startFakeUpstream, type FakeUpstream, type RawResponse } fr
 import { cli, serve, type ServeProcess, killServeProcesses } from './helpers/cliProcess';
 import type { PostgresServer } from './helpers/postgres';
 import { queryDatabase, startPostgres } from './helpers/postgres';
-import { eventually, sseEvents } from './helpers/testGateway';
+import { eventually, followBalances as follow } from './helpers/testGateway';
 
 let server: PostgresServer;
 let upstream: FakeUpstream;
@@ -74,23 +74,6 @@ async function statusOf(base: string, bearer: string): Promise<{ credits: { bala
   const res = await rawRequest(`${base}/creditgate/v1/status`, { method: 'GET', headers: { authorization: `Bearer ${bearer}` } });
   expect(res.status).toBe(200);
   return JSON.parse(res.body.toString()) as { credits: { balance: number; held: number } };
-}
-
-/** Follows an instance's /events stream; `balances` fills with each status pushed. */
-function follow(base: string, bearer: string): { balances: number[]; stop: () => void } {
-  const balances: number[] = [];
-  const controller = new AbortController();
-  void (async () => {
-    const response = await fetch(`${base}/creditgate/v1/events`, { headers: { authorization: `Bearer ${bearer}` }, signal: controller.signal });
-    const reader = response.body!.getReader();
-    const decoder = new TextDecoder();
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return;
-      for (const event of sseEvents(decoder.decode(value))) balances.push((event.data as { credits: { balance: number } }).credits.balance);
-    }
-  })().catch(() => undefined);
-  return { balances, stop: () => controller.abort() };
 }
 
 describe('a team gateway on PostgreSQL', () => {

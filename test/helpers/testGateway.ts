@@ -167,3 +167,20 @@ export async function eventually(check: () => void | Promise<void>, timeoutMs = 
     }
   }
 }
+
+/** Follows an instance's /events stream; `balances` fills with each status pushed. */
+export function followBalances(base: string, bearer: string): { balances: number[]; stop: () => void } {
+  const balances: number[] = [];
+  const controller = new AbortController();
+  void (async () => {
+    const response = await fetch(`${base}/creditgate/v1/events`, { headers: { authorization: `Bearer ${bearer}` }, signal: controller.signal });
+    const reader = response.body!.getReader();
+    const decoder = new TextDecoder();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      for (const event of sseEvents(decoder.decode(value))) balances.push((event.data as { credits: { balance: number } }).credits.balance);
+    }
+  })().catch(() => undefined);
+  return { balances, stop: () => controller.abort() };
+}

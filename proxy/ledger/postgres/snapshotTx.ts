@@ -141,17 +141,21 @@ export class SnapshotTx implements LedgerTx {
     this.lastRefundId = loaded.lastRefundId;
   }
 
-  /** A read-only view of the grants with credit left: what a status needs to see an expiry that is due. */
-  static ofLiveGrants(liveGrants: LiveGrant[]): SnapshotTx {
+  /**
+   * A transaction over the grants with credit left and nothing else loaded: what a status needs to see
+   * an expiry that is due, and what the rules' unit tests run on. `keys` are the idempotency keys it may
+   * look up (none of them used yet).
+   */
+  static ofLiveGrants(liveGrants: LiveGrant[], keys: { grants?: string[]; refunds?: string[] } = {}): SnapshotTx {
     return new SnapshotTx({
       holds: new Map(),
       requestedHolds: new Set(),
       allHolds: false,
       liveGrants,
       keyed: new Map(),
-      requestedKeys: new Set(),
+      requestedKeys: new Set(keys.grants),
       refunds: new Map(),
-      requestedRefundKeys: new Set(),
+      requestedRefundKeys: new Set(keys.refunds),
       keyPrefixes: [],
       liveInstances: new Set(),
       lastUsageId: 0,
