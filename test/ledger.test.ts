@@ -144,6 +144,20 @@ describe('ledger: admission', () => {
     }
   });
 
+  it('reads back closed windows as closed after a reset and a reopen, and opens new ones on the next request', () => {
+    t = openTemp(); // tiny plan: 1,000 micro-credits in 5 hours
+    t.ledger.post(admitted(100).holdId, { usage: unitUsage(400) });
+    t.ledger.resetWindows();
+    t.reopen();
+    expect(t.ledger.status().windows.map((w) => [w.name, w.used, w.resetsAt])).toEqual([
+      ['5h', 0, null],
+      ['weekly', 0, null],
+    ]);
+    // The whole allowance again: 1,000 on the plan, the next micro-credit on credits (none: blocked).
+    t.ledger.post(admitted(100).holdId, { usage: unitUsage(1_000) });
+    expect(t.ledger.status().windows[0]).toMatchObject({ used: 0.001, resetsAt: new Date(t.clock.now + 5 * 60 * 60 * 1_000).toISOString() });
+  });
+
   it('never issues a hold id twice, even once the newest hold is settled and the file reopened', () => {
     t = openTemp({ initialPlan: 'free' });
     t.ledger.addCredits({ amount: 1_000, idempotencyKey: 'k', source: 'purchase' });
