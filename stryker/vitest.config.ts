@@ -36,6 +36,8 @@ const TEST_FILES = [
   'test/red-team/overspend.test.ts',
   'test/balance-history.test.ts',
   'test/ledger-fold.test.ts',
+  // The pending-charges journal's replay (ledger.ts replayKeptSettlements) is reached only here.
+  'test/ledger-locked-writes.test.ts',
   'test/ledger-time.test.ts',
   'test/group-commit.test.ts',
   'test/ledger-property.test.ts',
