@@ -19,7 +19,7 @@ import { TeamGatewayConnection } from '../extension/team/teamConnection';
 import type { SalePack } from '../shared/payments';
 import { rawRequest, startFakeUpstream, type FakeUpstream, type RawResponse } from './fake-upstream';
 import { publicSession, startFakeStripe, type FakeStripe } from './fake-stripe/server';
-import { cli, killServeProcesses, serve, type ServeProcess } from './helpers/cliProcess';
+import { cli, killServeProcesses, serve, teamEnv, type ServeProcess } from './helpers/cliProcess';
 import type { PostgresServer } from './helpers/postgres';
 import { queryDatabase, startPostgres } from './helpers/postgres';
 import { eventually } from './helpers/testGateway';
@@ -46,17 +46,7 @@ beforeEach(async () => {
   const card = JSON.parse(fs.readFileSync(path.resolve(__dirname, '../shared/default-rate-card.json'), 'utf8')) as object;
   const config = path.join(dataDir, 'config.json');
   fs.writeFileSync(config, JSON.stringify({ rateCard: { ...card, payments: { buyers: 'members', contact: 'Dana on #platform' } } }));
-  env = {
-    CREDITGATE_DATA_DIR: dataDir,
-    CREDITGATE_CONFIG: config,
-    CREDITGATE_DATABASE_URL: url,
-    CREDITGATE_OPENAI_BASE_URL: `${upstream.url}/v1`,
-    CREDITGATE_ANTHROPIC_BASE_URL: upstream.url,
-    OPENAI_API_KEY: 'sk-upstream-from-env',
-    STRIPE_SECRET_KEY: stripe.secretKey,
-    STRIPE_WEBHOOK_SECRET: stripe.webhookSecret,
-    CREDITGATE_STRIPE_API_URL: stripe.url,
-  };
+  env = teamEnv(url, upstream.url, { ...stripe.env, CREDITGATE_DATA_DIR: dataDir, CREDITGATE_CONFIG: config });
 });
 
 afterEach(async () => {

@@ -7,7 +7,6 @@
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { PaymentOptions, PurchaseView } from '../shared/payments';
@@ -15,7 +14,7 @@ import type { GrantRow } from '../shared/protocol';
 import { rawRequest, startFakeUpstream, type FakeUpstream, type RawResponse } from './fake-upstream';
 import { publicSession, startFakeStripe, type FakeStripe } from './fake-stripe/server';
 import { TEST_CLI } from './helpers/buildCli';
-import { cli, killServeProcesses, serve, type CliResult, type ServeProcess } from './helpers/cliProcess';
+import { cli, killServeProcesses, serve, teamEnv, type CliResult, type ServeProcess } from './helpers/cliProcess';
 import type { PostgresServer } from './helpers/postgres';
 import { queryDatabase, startPostgres } from './helpers/postgres';
 import { eventually, followBalances } from './helpers/testGateway';
@@ -38,18 +37,8 @@ afterAll(async () => {
 
 beforeEach(async () => {
   url = await server.createDatabase();
-  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'creditgate-pay-'));
-  env = {
-    CREDITGATE_DATA_DIR: dataDir,
-    CREDITGATE_CONFIG: '',
-    CREDITGATE_DATABASE_URL: url,
-    CREDITGATE_OPENAI_BASE_URL: `${upstream.url}/v1`,
-    CREDITGATE_ANTHROPIC_BASE_URL: upstream.url,
-    OPENAI_API_KEY: 'sk-upstream-from-env',
-    STRIPE_SECRET_KEY: stripe.secretKey,
-    STRIPE_WEBHOOK_SECRET: stripe.webhookSecret,
-    CREDITGATE_STRIPE_API_URL: stripe.url,
-  };
+  env = teamEnv(url, upstream.url, stripe.env);
+  dataDir = env.CREDITGATE_DATA_DIR!;
 });
 
 afterEach(async () => {

@@ -6,14 +6,11 @@
  * their estimate by a live one; while the database is away requests get 503 and nothing is forwarded,
  * and serving resumes by itself.
  */
-import fs from 'node:fs';
 import http from 'node:http';
 import { Client } from 'pg';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { rawRequest, startFakeUpstream, type FakeUpstream, type RawResponse } from './fake-upstream';
-import { cli, serve, type ServeProcess, killServeProcesses } from './helpers/cliProcess';
+import { cli, serve, teamEnv, type ServeProcess, killServeProcesses } from './helpers/cliProcess';
 import type { PostgresServer } from './helpers/postgres';
 import { queryDatabase, startPostgres } from './helpers/postgres';
 import { eventually, followBalances as follow } from './helpers/testGateway';
@@ -35,15 +32,7 @@ afterAll(async () => {
 
 beforeEach(async () => {
   url = await server.createDatabase();
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'creditgate-team-'));
-  env = {
-    CREDITGATE_DATA_DIR: dataDir,
-    CREDITGATE_CONFIG: '',
-    CREDITGATE_DATABASE_URL: url,
-    CREDITGATE_OPENAI_BASE_URL: `${upstream.url}/v1`,
-    CREDITGATE_ANTHROPIC_BASE_URL: upstream.url,
-    OPENAI_API_KEY: 'sk-upstream-from-env',
-  };
+  env = teamEnv(url, upstream.url);
   upstream.setBehavior(null);
 });
 

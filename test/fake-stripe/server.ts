@@ -35,6 +35,8 @@ export interface FakeStripe {
   url: string;
   secretKey: string;
   webhookSecret: string;
+  /** What a gateway's environment needs to sell credits through this fake. */
+  env: NodeJS.ProcessEnv;
   sessions: FakeSession[];
   /** Create calls received, counting those answered from the idempotency cache. */
   createCalls: number;
@@ -130,6 +132,7 @@ export async function startFakeStripe(): Promise<FakeStripe> {
     url,
     secretKey,
     webhookSecret,
+    env: { STRIPE_SECRET_KEY: secretKey, STRIPE_WEBHOOK_SECRET: webhookSecret, CREDITGATE_STRIPE_API_URL: url },
     sessions,
     createCalls: 0,
     failNext: (error) => void failures.push(error),

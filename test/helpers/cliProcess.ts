@@ -90,3 +90,19 @@ export async function killServeProcesses(processes: ServeProcess[]): Promise<voi
     await server.exited;
   }
 }
+
+/**
+ * The environment of CLI commands and `serve` instances on a team ledger in the tests: the PostgreSQL
+ * database, the fake upstream, a fresh data directory, and the upstream key as an operator would give it.
+ */
+export function teamEnv(database: string, upstreamUrl: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return {
+    CREDITGATE_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'creditgate-team-')),
+    CREDITGATE_CONFIG: '',
+    CREDITGATE_DATABASE_URL: database,
+    CREDITGATE_OPENAI_BASE_URL: `${upstreamUrl}/v1`,
+    CREDITGATE_ANTHROPIC_BASE_URL: upstreamUrl,
+    OPENAI_API_KEY: 'sk-upstream-from-env',
+    ...extra,
+  };
+}
