@@ -35,15 +35,8 @@ export interface PurchaseRow {
   failure: string | null;
 }
 
-export interface NewPurchase {
-  id: string;
-  buyer: string;
-  seat: string | null;
-  pack: string;
-  credits: Micro;
-  price: number;
-  currency: string;
-}
+/** What a purchase is created with; the rest of its row comes from Stripe's answers and events. */
+export type NewPurchase = Pick<PurchaseRow, 'id' | 'buyer' | 'seat' | 'pack' | 'credits' | 'price' | 'currency'>;
 
 /** An arbitrary constant: serialises the monthly-limit check and the insert across instances. */
 const PURCHASE_LOCK = 0x63_67_70_79; // "cgpy"
