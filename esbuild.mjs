@@ -34,6 +34,12 @@ await build({
   format: 'cjs',
   sourcemap: true,
   minify: process.argv.includes('--minify'),
+  // Without comments the bundle is ASCII, which V8 keeps as a one-byte string: a single comment with a
+  // character past Latin-1 (a dependency's "—") made the 1.8 MB source a 3.6 MB two-byte string in every
+  // gateway's heap. Names stay as written, and the source maps lead back to the sources.
+  minifyWhitespace: true,
+  // Dependencies' license comments go to a file beside each bundle (dist/*.LEGAL.txt) instead.
+  legalComments: 'linked',
   external: ['better-sqlite3', 'vscode', 'pg-native'],
   define: { CREDITGATE_TOKENIZER_BUNDLE: JSON.stringify('o200k.js') },
   logLevel: 'warning',

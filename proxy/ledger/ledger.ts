@@ -24,7 +24,7 @@ import { openLedgerDatabase } from './databaseFile';
 import { LedgerError } from './errors';
 import type { HoldOwner } from './owners';
 import { isOwnerAlive, registerInstance, unregisterInstance } from './owners';
-import { BURN_WINDOW_MS, RecentUsage } from './recentUsage';
+import { burnWindowStart, RecentUsage } from './recentUsage';
 import type { AuditRow } from './reports';
 import { Reports } from './reports';
 import type { AccountRow } from './rows';
@@ -339,7 +339,7 @@ export class Ledger {
 
   /** Rebuilds the in-memory tail (last charge, burn rate, output samples) from the database. */
   private seedTail(): void {
-    this.recent.seed(this.reports.newestUsage(TAIL_SEED_ROWS), this.reports.usageSince(this.clock() - BURN_WINDOW_MS));
+    this.recent.seed(this.reports.newestUsage(TAIL_SEED_ROWS), this.reports.planBurnSince(burnWindowStart(this.clock())));
   }
 
   /**

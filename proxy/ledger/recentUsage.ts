@@ -1,6 +1,6 @@
 /**
  * An in-memory view of the newest usage rows, so the hot path never scans: the last charge, the burn
- * rate (plan credits posted in the last hour, a sliding window), and each model's recent output sizes
+ * rate (plan credits posted in the last hour, a sliding window of one-second buckets), and each model's recent output sizes
  * for the estimator. It is fed with the rows added since it last looked, by any process (usage ids
  * only grow), and re-seeded from the database if it may have seen a row that was rolled back.
  */
@@ -15,11 +15,27 @@ export const UNPRICED_MODELS_CAP = 20;
 
 const NONE: readonly string[] = [];
 
+/**
+ * Where a fresh instance starts reading rows for the burn window at `now`: the first millisecond of the
+ * oldest second still in it (see planBurnLastHour), so a seeded window sums what a live one does.
+ */
+export function burnWindowStart(now: number): number {
+  return Math.floor((now - BURN_WINDOW_MS + 1) / 1000) * 1000;
+}
+
+/** Plan micro-credits posted in one second (unix seconds) of the burn window. */
+export interface BurnSecond {
+  second: number;
+  planCost: Micro;
+}
+
 export class RecentUsage {
   private lastSeenId = 0;
   private last: UsageTailRow | null = null;
-  // The last hour's plan costs as parallel arrays with a moving head: no object per row kept.
-  private burnTs: number[] = [];
+  // The last hour's plan costs summed per second of their timestamp, as parallel arrays with a moving
+  // head: at most BURN_WINDOW_MS / 1000 buckets whatever the request rate (one number per row grew
+  // to 100+ MB over an hour at a few thousand requests a second).
+  private burnSecond: number[] = [];
   private burnCost: Micro[] = [];
   private burnHead = 0;
   private burnSum: Micro = 0;
@@ -28,12 +44,12 @@ export class RecentUsage {
 
   /**
    * Starts afresh from `newest` (the latest rows, oldest first: last charge and output samples) and
-   * `lastHour` (every row of the last hour, oldest first: the burn rate).
+   * `lastHour` (the last hour's plan costs per second, oldest first: the burn rate).
    */
-  seed(newest: readonly UsageTailRow[], lastHour: readonly UsageTailRow[]): void {
+  seed(newest: readonly UsageTailRow[], lastHour: readonly BurnSecond[]): void {
     this.last = newest.at(-1) ?? null;
     this.lastSeenId = this.last?.id ?? 0;
-    this.burnTs = [];
+    this.burnSecond = [];
     this.burnCost = [];
     this.burnHead = 0;
     this.burnSum = 0;
@@ -43,7 +59,11 @@ export class RecentUsage {
       this.addOutput(row);
       this.addUnpriced(row);
     }
-    for (const row of lastHour) this.addBurn(row);
+    for (const { second, planCost } of lastHour) {
+      this.burnSecond.push(second);
+      this.burnCost.push(planCost);
+      this.burnSum += planCost;
+    }
   }
 
   /** Folds in rows newer than `lastId`, oldest first. */
@@ -66,15 +86,18 @@ export class RecentUsage {
     return this.last;
   }
 
-  /** Plan micro-credits posted in the hour before `now`. */
+  /**
+   * Plan micro-credits posted in the hour before `now`. A second's bucket leaves the window once its
+   * last millisecond has: a row counts for up to a second longer than the hour, never shorter.
+   */
   planBurnLastHour(now: number): Micro {
     const cutoff = now - BURN_WINDOW_MS;
-    while (this.burnHead < this.burnTs.length && this.burnTs[this.burnHead]! <= cutoff) {
+    while (this.burnHead < this.burnSecond.length && this.burnSecond[this.burnHead]! * 1000 + 999 <= cutoff) {
       this.burnSum -= this.burnCost[this.burnHead]!;
       this.burnHead++;
     }
-    if (this.burnHead > 4_096 && this.burnHead * 2 > this.burnTs.length) {
-      this.burnTs = this.burnTs.slice(this.burnHead);
+    if (this.burnHead > 1_024 && this.burnHead * 2 > this.burnSecond.length) {
+      this.burnSecond = this.burnSecond.slice(this.burnHead);
       this.burnCost = this.burnCost.slice(this.burnHead);
       this.burnHead = 0;
     }
@@ -103,9 +126,17 @@ export class RecentUsage {
 
   private addBurn(row: UsageTailRow): void {
     if (row.planCost === 0) return;
-    this.burnTs.push(row.ts);
-    this.burnCost.push(row.planCost);
     this.burnSum += row.planCost;
+    const second = Math.floor(row.ts / 1000);
+    const last = this.burnSecond.length - 1;
+    // Rows arrive in id order, which another process's clock may not follow exactly: an older row
+    // joins the newest bucket and so stays in the window a little longer.
+    if (last >= this.burnHead && this.burnSecond[last]! >= second) {
+      this.burnCost[last] = this.burnCost[last]! + row.planCost;
+      return;
+    }
+    this.burnSecond.push(second);
+    this.burnCost.push(row.planCost);
   }
 
   private addOutput(row: UsageTailRow): void {

@@ -12,6 +12,7 @@ import type { CreditLog, CreditLogSql, MovementKind } from './creditLog';
 import { movementsSql, openingSql, toMovement } from './creditLog';
 import { LedgerError } from './errors';
 import type { UsageTailRow } from './rows';
+import type { BurnSecond } from './recentUsage';
 import { TAIL_COLUMNS } from './store';
 
 export interface AuditRow {
@@ -89,7 +90,7 @@ export class Reports {
   private readonly grantsStmt: Statement<[], RawGrant>;
   private readonly auditStmt: Statement<[number], { id: number; ts: number; actor: string; action: string; detail: string }>;
   private readonly newestStmt: Statement<[number], UsageTailRow>;
-  private readonly sinceStmt: Statement<[number], UsageTailRow>;
+  private readonly burnStmt: Statement<[number], BurnSecond>;
   private readonly firstRowFromStmt: Statement<[number], { id: number; ts: number }>;
   private readonly maxIdStmt: Statement<[], number | null>;
   private readonly booksStmt: Statement<[], RawBooks>;
@@ -112,7 +113,7 @@ export class Reports {
     this.grantsStmt = db.prepare('SELECT * FROM grants ORDER BY id');
     this.auditStmt = db.prepare('SELECT * FROM (SELECT * FROM audit ORDER BY id DESC LIMIT ?) ORDER BY id');
     this.newestStmt = db.prepare(`SELECT * FROM (SELECT ${TAIL_COLUMNS} FROM usage ORDER BY id DESC LIMIT ?) ORDER BY id`);
-    this.sinceStmt = db.prepare(`SELECT ${TAIL_COLUMNS} FROM usage WHERE id >= ? ORDER BY id`);
+    this.burnStmt = db.prepare(`SELECT ts / 1000 AS second, sum(plan_cost) AS planCost FROM usage WHERE id >= ? AND plan_cost <> 0 GROUP BY 1 ORDER BY 1`);
     this.firstRowFromStmt = db.prepare('SELECT id, ts FROM usage WHERE id >= ? ORDER BY id LIMIT 1');
     this.maxIdStmt = db.prepare<[], number | null>('SELECT max(id) FROM usage').pluck();
     const log: CreditLogSql = { since: '@since', now: '@now', usageFrom: 'id >= @fromId', usageBefore: 'id < @fromId' };
@@ -162,9 +163,9 @@ export class Reports {
     return this.newestStmt.all(count);
   }
 
-  /** Rows stamped at or after `ts`, oldest first. */
-  usageSince(ts: number): UsageTailRow[] {
-    return this.sinceStmt.all(this.firstIdAtOrAfter(ts));
+  /** Plan costs of the rows stamped at or after `ts`, summed per second, oldest first (RecentUsage's burn window). */
+  planBurnSince(ts: number): BurnSecond[] {
+    return this.burnStmt.all(this.firstIdAtOrAfter(ts));
   }
 
   /**

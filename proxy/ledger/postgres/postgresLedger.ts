@@ -26,7 +26,7 @@ import { dueExpiry, expireDueGrants } from '../credits';
 import { LedgerError } from '../errors';
 import type { HoldOwner } from '../owners';
 import { registerInstance, unregisterInstance } from '../owners';
-import { BURN_WINDOW_MS, RecentUsage } from '../recentUsage';
+import { burnWindowStart, RecentUsage, type BurnSecond } from '../recentUsage';
 import type { AuditRow } from '../reports';
 import type { HoldRow, UsageTailRow } from '../rows';
 import { DEFAULT_SEAT, requireSeatName } from '../seats';
@@ -736,13 +736,13 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
 
   /** Rebuilds the in-memory tail (last charge, burn rate, output samples) from the database. */
   private async seedTail(): Promise<void> {
-    const since = this.clock() - BURN_WINDOW_MS;
+    const since = burnWindowStart(this.clock());
     const { rows } = await this.read((pool) =>
-      pool.query<{ newest: UsageTailRow[]; hour: UsageTailRow[] }>(
+      pool.query<{ newest: UsageTailRow[]; hour: BurnSecond[] }>(
         `SELECT (SELECT coalesce(json_agg(r.t ORDER BY (r.t->>'id')::bigint), '[]') FROM
                   (SELECT ${TAIL_JSON} AS t FROM usage ORDER BY id DESC LIMIT $1) r) AS newest,
-                (SELECT coalesce(json_agg(r.t ORDER BY (r.t->>'id')::bigint), '[]') FROM
-                  (SELECT ${TAIL_JSON} AS t FROM usage WHERE ts >= $2) r) AS hour`,
+                (SELECT coalesce(json_agg(json_build_object('second', b.second, 'planCost', b.cost) ORDER BY b.second), '[]') FROM
+                  (SELECT ts / 1000 AS second, sum(plan_cost) AS cost FROM usage WHERE ts >= $2 AND plan_cost <> 0 GROUP BY 1) b) AS hour`,
         [TAIL_SEED_ROWS, since],
       ),
     );
