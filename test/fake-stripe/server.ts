@@ -156,3 +156,23 @@ export function publicSession(session: FakeSession, changes: Partial<FakeSession
   const { request: _request, idempotencyKey: _key, ...shown } = { ...session, ...changes };
   return shown;
 }
+
+const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/**
+ * The page a browser shows at a session's Checkout URL, for a test that opens one in a real browser
+ * (the real-editor test answers checkout.stripe.com with it: there is no internet here, and a page
+ * saying which session it is makes the screenshot checkable). Paying is the test's own move: it plays
+ * Stripe's webhook, as the real page would make Stripe do.
+ */
+export function checkoutPage(session: FakeSession): string {
+  const product = (session.request.line_items as Record<string, { price_data: { product_data: { name: string } } }> | undefined)?.['0']?.price_data.product_data.name ?? '';
+  const amount = `${(session.amount_total / 100).toFixed(2)} ${session.currency.toUpperCase()}`;
+  return `<!doctype html><html><head><meta charset="utf-8"><title>Fake Stripe Checkout</title></head>
+<body style="font-family: sans-serif; margin: 3em">
+<h1>Fake Stripe Checkout</h1>
+<p id="product">${escapeHtml(product)}</p>
+<p id="amount" style="font-size: 2em">${escapeHtml(amount)}</p>
+<p>Session <code id="session">${escapeHtml(session.id)}</code> · seat ${escapeHtml(session.metadata.seat ?? '')} · ${escapeHtml(session.metadata.credits ?? '')} credits</p>
+</body></html>`;
+}

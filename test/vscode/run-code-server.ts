@@ -20,8 +20,16 @@
  *      settings), shows the seat's windows and `pool N cr`, its tooltip names the seat and the pool;
  *      it moves when a teammate's agent on the seat spends through the other instance, and when an
  *      admin adds credits to the pool there; it offers a member no command that changes the account.
+ *   i. Issue 11's end to end, on a second team (its own database and two instances) that sells credits
+ *      to members through the fake Stripe (test/fake-stripe): the setting switched to it, the seat's
+ *      token entered; the seat (free plan, empty pool) is blocked and its request gets a 429; **Add
+ *      Credits…** from the palette, a pack picked; the gateway's Checkout Session opens in the browser
+ *      (through code-server's "open the external website?" dialog) at the session's URL while "Waiting
+ *      for the payment…" shows; the test plays Stripe's signed `checkout.session.completed` webhook
+ *      to the other instance; the status bar shows the new pool within 1 s (logged); the next request
+ *      through the member token is admitted on the pool.
  * Everything started here (code-server with its extension hosts and gateways, Chromium, the fake
- * upstream, the team instances and their PostgreSQL server) is stopped at the end, on failure, on
+ * upstream, the fake Stripe, the team instances and their PostgreSQL server) is stopped at the end, on failure, on
  * SIGINT/SIGTERM and on the watchdog's timeout, and the test fails if any process of its own is left behind.
  * Run: `npm run test:editor` (`-- --no-package` reuses creditgate.vsix and dist/; `-- --keep` keeps
  * the temp folder with code-server's log).
@@ -45,7 +53,8 @@ import {
   type GatewayEndpoint,
   type GatewayFixture,
 } from './gatewayTraffic';
-import { startTeamGateway, TEAM_SEAT, TEAM_SEAT_PLAN } from './teamGateway';
+import { startTeamGateway, startTeamPostgres, type RegisterCleanup } from './teamGateway';
+import { checkoutPage, publicSession, startFakeStripe, type FakeSession } from '../fake-stripe/server';
 
 const REPO = path.resolve(__dirname, '../..');
 const ARTIFACTS = path.join(REPO, 'test-artifacts', 'editor');
@@ -63,6 +72,13 @@ const WATCHDOG_MS = 15 * 60_000;
 const PUSH_BUDGET_MS = 2_000;
 /** How long "no second notification" is watched for after the blocked requests (≫ the push budget). */
 const QUIET_MS = 1_500;
+/** Issue 11: once Stripe's webhook lands, the status bar shows the new pool within 1 s. */
+const PAYMENT_BUDGET_MS = 1_000;
+/** The seat the editor's member token spends on in the first team, and its plan (50 cr in the 5h window). */
+const TEAM_SEAT = 'editor';
+const TEAM_SEAT_PLAN = 'plus';
+/** The seat that buys credits in the second team: on the free plan (no allowance), so an empty pool blocks it. */
+const BUYER_SEAT = 'buyer';
 
 const started = Date.now();
 const log = (line: string): void => console.log(`[editor-test +${((Date.now() - started) / 1000).toFixed(1)}s] ${line}`);
@@ -412,8 +428,10 @@ async function scenario(context: BrowserContext, url: string, workspace: string,
   });
 
   // h. Attached to a team gateway on PostgreSQL by `creditgate.server` and a seat's member token.
-  const team = await startTeamGateway(root, CLI, fixture.upstream.url, 12_400, (name, run) => cleanups.push({ name, run }));
-  teamPostgresPid = team.postgresPid;
+  const register: RegisterCleanup = (name, run) => cleanups.push({ name, run });
+  const postgres = await startTeamPostgres(register);
+  teamPostgresPid = postgres.postgresPid;
+  const team = await startTeamGateway(postgres.server, root, CLI, fixture.upstream.url, { name: 'creditgate_editor', seat: TEAM_SEAT, plan: TEAM_SEAT_PLAN, poolCredits: 12_400 }, register);
   log(`team gateway on PostgreSQL: the editor attaches to ${team.url}, the others act through ${team.otherUrl}`);
   const member: GatewayEndpoint = { url: team.url, token: team.memberToken };
   const memberOnOther: GatewayEndpoint = { url: team.otherUrl, token: team.memberToken };
@@ -423,26 +441,32 @@ async function scenario(context: BrowserContext, url: string, workspace: string,
    * non-streaming answer keeps its Content-Length, so the client holds the whole body a moment before
    * the gateway has committed its charge and ended the response.
    */
-  const waitForTeamChange = async (expected: string, since: number, what: string): Promise<void> => {
+  const waitForTeamChange = async (expected: string, since: number, what: string, endpoints = [member, memberOnOther], budget = PUSH_BUDGET_MS): Promise<number> => {
     await waitForText(page, expected);
     const latency = Date.now() - since;
     log(`team status bar "${expected}" ${latency} ms after ${what} through the other instance`);
-    check(latency <= PUSH_BUDGET_MS, `the status bar took ${latency} ms to move (budget ${PUSH_BUDGET_MS} ms)`);
-    for (const endpoint of [member, memberOnOther]) {
+    check(latency <= budget, `the status bar took ${latency} ms to move (budget ${budget} ms)`);
+    for (const endpoint of endpoints) {
       const read = (await expectedText(endpoint)).text;
       check(read === expected, `${endpoint.url} reads "${read}" while the status bar shows "${expected}"`);
     }
+    return latency;
   };
   const tokenBox = page.locator('.quick-input-widget', { hasText: 'member token' });
-  await step('team-server-setting', () => [page], async () => {
-    // As a user does: the Settings editor, searched for the setting, the URL typed in.
+  /** As a user does: the Settings editor, searched for the setting, the URL typed in. */
+  const setServer = async (server: string): Promise<void> => {
     await openCommandPalette(page, 'Preferences: Open Settings (UI)');
     await page.keyboard.press('Enter');
     await page.locator('.settings-editor').waitFor({ timeout: 10_000 });
+    // The search box has the focus, and may keep an earlier search: replace it.
+    await page.keyboard.press('ControlOrMeta+A');
     await page.keyboard.type('creditgate.server');
     const field = page.locator('.settings-editor .setting-item-contents', { hasText: 'team gateway' }).locator('input');
     await field.waitFor({ timeout: 10_000 });
-    await field.fill(team.url);
+    await field.fill(server);
+  };
+  await step('team-server-setting', () => [page], async () => {
+    await setServer(team.url);
   });
   await step('team-token-prompt', () => [page], async () => {
     await tokenBox.waitFor({ timeout: 20_000 });
@@ -511,6 +535,126 @@ async function scenario(context: BrowserContext, url: string, workspace: string,
     check(titles.some((title) => title.includes('Set Team Gateway Token')), `"Set Team Gateway Token…" is not offered: ${titles.join(' | ')}`);
   });
   await page.keyboard.press('Escape');
+
+  // i. Buying credits for the pool with real money (issue 11), on a second team that sells to its
+  // members through the fake Stripe (the real `stripe` package in its instances, pointed at it). Its
+  // seat is on the free plan and its pool is empty: blocked from the start. The first team sells
+  // nothing, so the step above could check that a member is offered no Add Credits there.
+  const stripe = await startFakeStripe();
+  cleanups.push({ name: 'fake Stripe', run: () => stripe.close() });
+  const shop = await startTeamGateway(
+    postgres.server,
+    root,
+    CLI,
+    fixture.upstream.url,
+    { name: 'creditgate_editor_shop', seat: BUYER_SEAT, plan: 'free', poolCredits: 0, payments: { env: stripe.env, policy: { buyers: 'members' } } },
+    register,
+  );
+  log(`selling team gateway: the editor attaches to ${shop.url}, Stripe's webhook goes to ${shop.otherUrl}; fake Stripe on ${stripe.url}`);
+  const buyer: GatewayEndpoint = { url: shop.url, token: shop.memberToken };
+  const buyerOnOther: GatewayEndpoint = { url: shop.otherUrl, token: shop.memberToken };
+  // No internet here: the browser gets the fake's Checkout page for the sessions it created (and nothing else from that host).
+  await context.route('https://checkout.stripe.com/**', (route) => {
+    const session = stripe.sessions.find((s) => s.url === route.request().url());
+    return route.fulfill(session ? { contentType: 'text/html', body: checkoutPage(session) } : { status: 404, body: 'no such Checkout session' });
+  });
+  await step('shop-blocked-seat', () => [page], async () => {
+    await setServer(shop.url);
+    // A server without a stored token: the window asks for this one's.
+    await tokenBox.waitFor({ timeout: 20_000 });
+    await tokenBox.locator('.quick-input-box input').fill(shop.memberToken);
+    await page.keyboard.press('Enter');
+    await tokenBox.waitFor({ state: 'hidden', timeout: 5_000 });
+    await openCommandPalette(page, 'View: Close All Editors');
+    await page.keyboard.press('Enter');
+    // The trip is announced to the member too (waited for whole, so the screenshot shows it).
+    await shownToast('requests are blocked').waitFor({ timeout: PUSH_BUDGET_MS + 15_000 });
+    const { text, status } = await expectedText(buyer);
+    check(status.seat === BUYER_SEAT && status.role === 'member', `the buyer's token reads seat ${status.seat}, role ${status.role}`);
+    check(status.state === 'blocked' && status.credits.balance === 0 && status.mayBuyCredits === true, `the buyer's seat: ${status.state}, pool ${status.credits.balance}, may buy ${status.mayBuyCredits}`);
+    check(text === 'Add credits', `unexpected status text for the blocked buyer: ${text}`);
+    await waitForText(page, text, 15_000);
+    check((await itemBackground(page)).className.includes('error-kind'), 'the blocked seat is not on the error background');
+    const refused = await chat(buyer, 10);
+    check(refused.status === 429 && refused.state === 'blocked', `the blocked seat's request: ${refused.status} ${refused.state} ${refused.body.slice(0, 200)}`);
+  });
+  await step('shop-add-credits-command-palette', () => [page], async () => {
+    await openCommandPalette(page, 'Creditgate: Add Credits…');
+  });
+  const shopPack = page.locator('.quick-input-widget .monaco-list-row', { hasText: '100 credits' }).first();
+  await step('shop-pick-pack', () => [page], async () => {
+    await page.keyboard.press('Enter');
+    await shopPack.waitFor({ timeout: 10_000 });
+    const title = await page.locator('.quick-input-widget .quick-input-title').innerText();
+    check(title.includes('Buy Credits for the Team Pool'), `the pack picker is not the team purchase's: ${title}`);
+    check((await shopPack.innerText()).includes('4.00 USD · paid with Stripe'), `pack row lacks its price: ${await shopPack.innerText()}`);
+    check(stripe.sessions.length === 0, 'a Checkout session was created before a pack was picked');
+  });
+  // The Checkout page opens through vscode.env.openExternal: code-server may first ask whether to
+  // open the external website (link protection), then the browser opens a new tab.
+  const tabOpened = context.waitForEvent('page', { timeout: 30_000 });
+  // Awaited in a later step: handled here so a failure before then does not end the process unhandled.
+  tabOpened.catch(() => undefined);
+  const linkDialog = page.locator('.monaco-dialog-box', { hasText: 'open the external website' });
+  let session: FakeSession | null = null;
+  await step('shop-open-checkout', () => [page], async () => {
+    await shopPack.click();
+    const dialogShown = linkDialog.waitFor({ timeout: 30_000 }).then(() => 'dialog' as const);
+    dialogShown.catch(() => undefined); // the loser of the race may fail later
+    const first = await Promise.race([dialogShown, tabOpened.then(() => 'tab' as const)]);
+    check(stripe.sessions.length === 1, `${stripe.sessions.length} Checkout sessions created for one pick`);
+    session = stripe.sessions[0]!;
+    check(session.metadata.seat === BUYER_SEAT && session.metadata.credits === '100' && session.amount_total === 400, `the session: seat ${session.metadata.seat}, ${session.metadata.credits} credits, ${session.amount_total} cents`);
+    log(`the gateway created ${session.id}; the editor ${first === 'dialog' ? 'asks before opening it' : 'opened it at once'}`);
+    if (first === 'dialog') {
+      const asked = normalize(await linkDialog.innerText());
+      check(asked.includes(session.url), `the dialog does not name the session's URL ${session.url}: ${asked}`);
+    }
+  });
+  let checkout: Page | null = null;
+  await step('shop-checkout-opened', () => (checkout ? [page, checkout] : [page]), async () => {
+    if (await linkDialog.isVisible()) await linkDialog.getByRole('button', { name: 'Open', exact: true }).click();
+    checkout = await tabOpened;
+    await checkout.waitForLoadState();
+    check(checkout.url() === session!.url, `the browser opened ${checkout.url()}, not the session's URL ${session!.url}`);
+    await checkout.locator('#session', { hasText: session!.id }).waitFor({ timeout: 10_000 });
+    const waiting = page.locator(SHOWN_TOASTS, { hasText: 'Waiting for the payment…' });
+    await waiting.waitFor({ timeout: 10_000 });
+    check((await waiting.locator('.monaco-button', { hasText: 'Cancel' }).count()) === 1, 'the wait for the payment cannot be cancelled');
+  });
+  await step('shop-paid-status-bar', () => [page], async () => {
+    // The user has paid and comes back to the editor (Chromium may throttle a background tab's timers, and so the polling of it).
+    await checkout!.close();
+    await page.bringToFront();
+    const paid = stripe.event('checkout.session.completed', publicSession(session!, { status: 'complete', payment_status: 'paid' }));
+    const { body, signature } = stripe.delivery(paid);
+    const sent = Date.now();
+    const delivered = await fetch(`${shop.otherUrl}/creditgate/v1/payments/stripe/webhook`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'stripe-signature': signature },
+      body,
+      signal: AbortSignal.timeout(10_000),
+    });
+    log(`the webhook was answered ${delivered.status} in ${Date.now() - sent} ms`);
+    check(delivered.status === 200, `Stripe's webhook through the other instance: ${delivered.status} ${await delivered.text()}`);
+    // Measured from the delivery's start: the grant's commit is inside the budget too.
+    await waitForTeamChange('On credits · pool 100 cr', sent, "Stripe's webhook", [buyer, buyerOnOther], PAYMENT_BUDGET_MS);
+    check(!(await itemBackground(page)).className.includes('error-kind'), 'still on the error background after the payment');
+    // The wait (it asks for the purchase every second) ends and says so.
+    await shownToast('payment received, 100 credits added to the team pool').waitFor({ timeout: 5_000 });
+    await page.locator(TOASTS, { hasText: 'Waiting for the payment…' }).waitFor({ state: 'detached', timeout: 5_000 });
+  });
+  await step('shop-next-request-admitted', () => [page], async () => {
+    const admitted = await chat(buyer, 20_000);
+    check(admitted.status === 200 && admitted.state === 'credits', `the next request was not admitted on the pool: ${admitted.status} ${admitted.state} ${admitted.body.slice(0, 200)}`);
+    // The charge commits as the response ends, a moment after the client has the body: wait for it.
+    let text = 'On credits · pool 100 cr';
+    const deadline = Date.now() + 5_000;
+    while (text === 'On credits · pool 100 cr' && Date.now() < deadline) text = (await expectedText(buyer)).text;
+    check(text !== 'On credits · pool 100 cr', 'the admitted request was not charged to the pool');
+    await waitForText(page, text);
+    log(`after the admitted request the status bar shows "${text}"`);
+  });
 }
 
 async function main(): Promise<void> {

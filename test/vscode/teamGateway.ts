@@ -2,32 +2,30 @@
  * The team gateway the editor test attaches to (docs/product.md §8, README "Team mode"): a throwaway
  * PostgreSQL server (test/helpers/postgres.ts), set up with the CLI as an operator would (`migrate`,
  * `seat add`, `token --seat`, `token --admin`, `credits add`), and two `creditgate serve --database URL`
- * instances on it. The editor attaches to the first; a teammate's agent on the same seat and an admin
- * act through the second, so whatever the editor shows has crossed from one instance to the other.
+ * instances on it. The editor attaches to the first; a teammate's agent on the same seat, an admin and
+ * Stripe's webhook act through the second, so whatever the editor shows has crossed from one instance
+ * to the other. A team may sell credits: its instances then reach the fake Stripe (test/fake-stripe).
  */
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startPostgres } from '../helpers/postgres';
+import type { PaymentsPolicy } from '../../shared/rateCard';
+import { startPostgres, type PostgresServer } from '../helpers/postgres';
 import type { GatewayEndpoint } from './gatewayTraffic';
 
-/** The seat the editor's member token spends on, and its plan (50 cr in the 5h window). */
-export const TEAM_SEAT = 'editor';
-export const TEAM_SEAT_PLAN = 'plus';
+const DEFAULT_RATE_CARD = path.resolve(__dirname, '../../shared/default-rate-card.json');
 
 export interface TeamGatewayFixture {
   /** The instance the editor attaches to. */
   url: string;
   /** The other instance, on the same database. */
   otherUrl: string;
-  /** The editor's member token, on TEAM_SEAT. */
+  /** The editor's member token, on the team's seat. */
   memberToken: string;
   /** A teammate's agent on the same seat, through the other instance: its spending moves the seat's windows. */
   agent: GatewayEndpoint;
   /** An admin token, through the other instance: its grants move the pool. */
   admin: GatewayEndpoint;
-  /** The PostgreSQL server's postmaster, to check it is gone after the cleanup. */
-  postgresPid: number;
 }
 
 /** How the test's cleanups are registered: each part is stopped even if a later one fails to start. */
@@ -56,34 +54,65 @@ async function serveInstance(name: string, cli: string, args: string[], env: Nod
   });
 }
 
-/**
- * A team of one seat on PostgreSQL: the pool holds `poolCredits`, the seat is on the plus plan, and
- * two instances serve it in front of the fake upstream. Everything started is registered with
- * `register` as soon as it runs (newest stopped first: the instances before the server).
- */
-export async function startTeamGateway(root: string, cli: string, upstreamUrl: string, poolCredits: number, register: RegisterCleanup): Promise<TeamGatewayFixture> {
+/** The throwaway PostgreSQL server the teams' databases live on; registered for the cleanup as it starts. */
+export async function startTeamPostgres(register: RegisterCleanup): Promise<{ server: PostgresServer; postgresPid: number }> {
   const server = await startPostgres();
   register('PostgreSQL', () => server.close());
   const postgresPid = server.serverPid();
   if (postgresPid === null) throw new Error('the PostgreSQL server names no postmaster pid');
-  const database = await server.createDatabase('creditgate_editor');
+  return { server, postgresPid };
+}
+
+export interface TeamOptions {
+  /** The database's name on the server, also naming the team's data directory and instances. */
+  name: string;
+  seat: string;
+  plan: string;
+  /** Credits added to the pool before the instances start (none when 0). */
+  poolCredits: number;
+  /** Selling credits: the fake Stripe's environment for the instances, and the rate card's payments policy. */
+  payments?: { env: NodeJS.ProcessEnv; policy: PaymentsPolicy };
+}
+
+/**
+ * A team of one seat on its own database of `server`, served by two instances in front of the fake
+ * upstream. Everything started is registered with `register` as soon as it runs (newest stopped
+ * first: the instances before the server).
+ */
+export async function startTeamGateway(server: PostgresServer, root: string, cli: string, upstreamUrl: string, options: TeamOptions, register: RegisterCleanup): Promise<TeamGatewayFixture> {
+  const database = await server.createDatabase(options.name);
   // The data directory holds nothing of the ledger here; it is given so the leftover check (processes naming `root`) sees the instances.
-  const dataDir = path.join(root, 'team-gateway-data');
+  const dataDir = path.join(root, `${options.name}-data`);
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const location = ['--database', database, '--data-dir', dataDir];
-  const env = { ...process.env, CREDITGATE_CONFIG: '', CREDITGATE_PORT: '', CREDITGATE_DATABASE_URL: '', CREDITGATE_OPENAI_BASE_URL: `${upstreamUrl}/v1`, CREDITGATE_ANTHROPIC_BASE_URL: upstreamUrl };
+  if (options.payments) {
+    // The payments policy lives in the rate card: the shipped card (its packs) with the policy added.
+    const card = JSON.parse(fs.readFileSync(DEFAULT_RATE_CARD, 'utf8')) as object;
+    const config = path.join(dataDir, 'config.json');
+    fs.writeFileSync(config, JSON.stringify({ rateCard: { ...card, payments: options.payments.policy } }));
+    location.push('--config', config);
+  }
+  const env = {
+    ...process.env,
+    CREDITGATE_CONFIG: '',
+    CREDITGATE_PORT: '',
+    CREDITGATE_DATABASE_URL: '',
+    CREDITGATE_OPENAI_BASE_URL: `${upstreamUrl}/v1`,
+    CREDITGATE_ANTHROPIC_BASE_URL: upstreamUrl,
+    ...options.payments?.env,
+  };
   const run = (...args: string[]): string => execFileSync(process.execPath, [cli, ...args, ...location], { encoding: 'utf8', env });
 
   run('migrate');
-  run('seat', 'add', TEAM_SEAT, '--plan', TEAM_SEAT_PLAN);
-  const memberToken = lastLine(run('token', '--name', 'editor-member', '--seat', TEAM_SEAT));
-  const agentToken = lastLine(run('token', '--name', 'teammate-agent', '--seat', TEAM_SEAT));
+  run('seat', 'add', options.seat, '--plan', options.plan);
+  const memberToken = lastLine(run('token', '--name', `${options.seat}-member`, '--seat', options.seat));
+  const agentToken = lastLine(run('token', '--name', 'teammate-agent', '--seat', options.seat));
   const adminToken = lastLine(run('token', '--name', 'team-admin', '--admin'));
-  run('credits', 'add', String(poolCredits), '--key', 'team-pool-seed');
+  if (options.poolCredits > 0) run('credits', 'add', String(options.poolCredits), '--key', 'team-pool-seed');
 
   const [url, otherUrl] = await Promise.all([
-    serveInstance('team instance 1', cli, location, env, register),
-    serveInstance('team instance 2', cli, location, env, register),
+    serveInstance(`${options.name} instance 1`, cli, location, env, register),
+    serveInstance(`${options.name} instance 2`, cli, location, env, register),
   ]);
   return {
     url: url,
@@ -91,6 +120,5 @@ export async function startTeamGateway(root: string, cli: string, upstreamUrl: s
     memberToken,
     agent: { url: otherUrl, token: agentToken },
     admin: { url: otherUrl, token: adminToken },
-    postgresPid,
   };
 }
