@@ -6,7 +6,7 @@
 import * as vscode from 'vscode';
 import type { Status } from '../shared/protocol';
 import type { AlertAction, FiredKeys } from './presentation/alerts';
-import { AlertPlanner, alertMessage } from './presentation/alerts';
+import { actionsFor, AlertPlanner, alertMessage } from './presentation/alerts';
 import { UnpricedModelNotices, unpricedModelMessage } from './presentation/unpricedModels';
 
 const FIRED_KEY = 'creditgate.firedAlerts';
@@ -39,7 +39,7 @@ export class Notifications {
     const alerts = this.planner.observe(status, now);
     if (alerts.length > 0) {
       void this.state.update(FIRED_KEY, this.planner.firedKeys());
-      for (const alert of alerts) void this.show(alertMessage(alert, now, { locale: vscode.env.language }), status.role === 'member');
+      for (const alert of alerts) void this.show(alertMessage(alert, now, { locale: vscode.env.language }), status);
     }
     const unpriced = this.unpriced.observe(status);
     if (unpriced.length > 0) {
@@ -54,11 +54,10 @@ export class Notifications {
     if (choice) await vscode.commands.executeCommand('workbench.action.openSettings', 'creditgate.rateCardFile');
   }
 
-  /** A team member gets no button for what only an admin may do (credits, auto-use). */
-  private async show(message: ReturnType<typeof alertMessage>, member: boolean): Promise<void> {
+  private async show(message: ReturnType<typeof alertMessage>, status: Status): Promise<void> {
     const show =
       message.severity === 'error' ? vscode.window.showErrorMessage : message.severity === 'warning' ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
-    const actions = member ? message.actions.filter((action) => action === 'View usage') : message.actions;
+    const actions = actionsFor(message.actions, status);
     const choice = await show(message.text, ...actions);
     if (choice) await vscode.commands.executeCommand(COMMAND_FOR[choice]);
   }

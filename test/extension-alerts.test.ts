@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AlertPlanner, alertMessage, normalizeThresholds } from '../extension/presentation/alerts';
+import { actionsFor, AlertPlanner, alertMessage, normalizeThresholds } from '../extension/presentation/alerts';
 import { RestartPolicy } from '../extension/presentation/restartPolicy';
 import { confirmationMessage, packChoices, parseCreditAmount, validateCreditAmount } from '../extension/presentation/purchase';
 import { clientSnippets, validateClientName } from '../extension/presentation/clientSnippets';
@@ -71,7 +71,7 @@ describe('switch to credits and blocked', () => {
   it('announces blocked once per trip, not per status', () => {
     const planner = new AlertPlanner();
     const blocked = status({ state: 'blocked', credits: { balance: 0, held: 0, available: 0 } }, { '5h': { used: 50 } });
-    expect(planner.observe(blocked, NOW)).toEqual([{ kind: 'blocked', plan: 'plus', unblocksAt: '2026-11-03T14:30:00.000Z', creditsWaiting: false }]);
+    expect(planner.observe(blocked, NOW)).toEqual([{ kind: 'blocked', plan: 'plus', unblocksAt: '2026-11-03T14:30:00.000Z', creditsWaiting: false, team: false }]);
     expect(planner.observe(blocked, NOW + 1_000)).toEqual([]);
     expect(planner.observe({ ...blocked, state: 'credits', credits: { balance: 100, held: 0, available: 100 } }, NOW + 2_000)).toMatchObject([{ kind: 'onCredits' }]);
     expect(planner.observe(blocked, NOW + 3_000)).toMatchObject([{ kind: 'blocked' }]);
@@ -80,17 +80,27 @@ describe('switch to credits and blocked', () => {
   it('waits for the later reset when both windows are exhausted, and knows when credits wait on auto-use', () => {
     const planner = new AlertPlanner();
     const blocked = status({ state: 'blocked', autoUseCredits: false }, { '5h': { used: 50 }, weekly: { used: 250 } });
-    expect(planner.observe(blocked, NOW)).toEqual([{ kind: 'blocked', plan: 'plus', unblocksAt: '2026-11-08T09:00:00.000Z', creditsWaiting: true }]);
+    expect(planner.observe(blocked, NOW)).toEqual([{ kind: 'blocked', plan: 'plus', unblocksAt: '2026-11-08T09:00:00.000Z', creditsWaiting: true, team: false }]);
   });
 
   it('words the alerts with buttons', () => {
-    const blocked = alertMessage({ kind: 'blocked', plan: 'plus', unblocksAt: '2026-11-03T14:30:00.000Z', creditsWaiting: false }, NOW, { timeZone: 'UTC' });
+    const blocked = alertMessage({ kind: 'blocked', plan: 'plus', unblocksAt: '2026-11-03T14:30:00.000Z', creditsWaiting: false, team: false }, NOW, { timeZone: 'UTC' });
     expect(blocked).toEqual({
       severity: 'error',
       text: 'Creditgate: requests are blocked — the plan allowance is used up and there are no credits left. The allowance comes back at 14:30 (in 2 h 30 min).',
       actions: ['Add credits', 'View usage'],
     });
-    expect(alertMessage({ kind: 'blocked', plan: 'plus', unblocksAt: null, creditsWaiting: true }, NOW).actions).toEqual(['Turn on auto-use', 'Add credits', 'View usage']);
+    expect(alertMessage({ kind: 'blocked', plan: 'plus', unblocksAt: null, creditsWaiting: true, team: false }, NOW).actions).toEqual(['Turn on auto-use', 'Add credits', 'View usage']);
+    // A team seat's block names the pool; a member gets Add credits only where members may buy.
+    const teamBlocked = status({ state: 'blocked', seat: 'ana' }, { '5h': { used: 50 } });
+    const [teamAlert] = new AlertPlanner().observe(teamBlocked, NOW);
+    const teamMessage = alertMessage(teamAlert!, NOW, { timeZone: 'UTC' });
+    expect(teamMessage.text).toContain("the seat's plan allowance is used up and the team's credit pool is empty");
+    expect(actionsFor(teamMessage.actions, { role: 'member' })).toEqual(['View usage']);
+    expect(actionsFor(teamMessage.actions, { role: 'member', mayBuyCredits: false })).toEqual(['View usage']);
+    expect(actionsFor(teamMessage.actions, { role: 'member', mayBuyCredits: true })).toEqual(['Add credits', 'View usage']);
+    expect(actionsFor(['Turn on auto-use', 'Add credits', 'View usage'], { role: 'admin' })).toEqual(['Turn on auto-use', 'Add credits', 'View usage']);
+    expect(actionsFor(['Turn on auto-use', 'Add credits', 'View usage'], {})).toEqual(['Turn on auto-use', 'Add credits', 'View usage']);
     const threshold = alertMessage({ kind: 'threshold', window: 'weekly', threshold: 90, usedPercent: 91.2, resetsAt: '2026-11-08T09:00:00.000Z' }, NOW, { timeZone: 'UTC' });
     expect(threshold.text).toBe('Creditgate: 91% of the weekly allowance is used. It resets at Sun 09:00 (in 4 d 21 h).');
   });

@@ -17,7 +17,7 @@ export const DEFAULT_THRESHOLDS: readonly number[] = [75, 90, 95];
 export type Alert =
   | { kind: 'threshold'; window: WindowName; threshold: number; usedPercent: number; resetsAt: string }
   | { kind: 'onCredits'; window: WindowName; resetsAt: string; balance: number }
-  | { kind: 'blocked'; plan: string; unblocksAt: string | null; creditsWaiting: boolean };
+  | { kind: 'blocked'; plan: string; unblocksAt: string | null; creditsWaiting: boolean; team: boolean };
 
 /** Fired keys mapped to when they can be forgotten (the window's reset, epoch ms). */
 export type FiredKeys = Record<string, number>;
@@ -77,7 +77,7 @@ export class AlertPlanner {
     // Every exhausted window must reset before the allowance is usable again: the latest one counts.
     const resets = exhausted.map((w) => w.resetsAt).filter((r): r is string => r !== null);
     const unblocksAt = resets.length === exhausted.length && resets.length > 0 ? resets.reduce((a, b) => (Date.parse(a) >= Date.parse(b) ? a : b)) : null;
-    return { kind: 'blocked', plan: status.plan, unblocksAt, creditsWaiting: !status.autoUseCredits && status.credits.available > 0 };
+    return { kind: 'blocked', plan: status.plan, unblocksAt, creditsWaiting: !status.autoUseCredits && status.credits.available > 0, team: status.seat !== undefined };
   }
 
   private creditsAlert(status: Status): Extract<Alert, { kind: 'onCredits' }> | null {
@@ -141,7 +141,9 @@ export function alertMessage(alert: Alert, now: number, time: TimeFormatOptions 
     case 'blocked': {
       const why = alert.creditsWaiting
         ? 'the plan allowance is used up and auto-use of credits is off'
-        : 'the plan allowance is used up and there are no credits left';
+        : alert.team
+          ? "the seat's plan allowance is used up and the team's credit pool is empty"
+          : 'the plan allowance is used up and there are no credits left';
       const until = alert.unblocksAt === null ? '' : ` The allowance comes back at ${at(alert.unblocksAt)}.`;
       return {
         severity: 'error',
@@ -150,4 +152,13 @@ export function alertMessage(alert: Alert, now: number, time: TimeFormatOptions 
       };
     }
   }
+}
+
+/**
+ * The buttons a token may use: a team member changes nothing (no auto-use switch) and buys credits
+ * only where the team gateway lets members buy (Status.mayBuyCredits).
+ */
+export function actionsFor(actions: readonly AlertAction[], status: Pick<Status, 'role' | 'mayBuyCredits'>): AlertAction[] {
+  if (status.role !== 'member') return [...actions];
+  return actions.filter((action) => action === 'View usage' || (action === 'Add credits' && status.mayBuyCredits === true));
 }

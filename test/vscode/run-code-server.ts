@@ -567,8 +567,13 @@ async function scenario(context: BrowserContext, url: string, workspace: string,
     await tokenBox.waitFor({ state: 'hidden', timeout: 5_000 });
     await openCommandPalette(page, 'View: Close All Editors');
     await page.keyboard.press('Enter');
-    // The trip is announced to the member too (waited for whole, so the screenshot shows it).
-    await shownToast('requests are blocked').waitFor({ timeout: PUSH_BUDGET_MS + 15_000 });
+    // The trip is announced to the member too (waited for whole, so the screenshot shows it): it names
+    // the team's pool, and offers Add credits since this gateway lets members buy.
+    const blockedSeat = shownToast("the team's credit pool is empty");
+    await blockedSeat.waitFor({ timeout: PUSH_BUDGET_MS + 15_000 });
+    for (const button of ['Add credits', 'View usage']) {
+      check((await blockedSeat.locator('.monaco-button', { hasText: button }).count()) === 1, `the member's blocked notification lacks its "${button}" button`);
+    }
     const { text, status } = await expectedText(buyer);
     check(status.seat === BUYER_SEAT && status.role === 'member', `the buyer's token reads seat ${status.seat}, role ${status.role}`);
     check(status.state === 'blocked' && status.credits.balance === 0 && status.mayBuyCredits === true, `the buyer's seat: ${status.state}, pool ${status.credits.balance}, may buy ${status.mayBuyCredits}`);
