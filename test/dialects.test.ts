@@ -201,6 +201,29 @@ describe('Responses dialect', () => {
     expect(called).toBe(false);
   });
 
+  it('holds the terminal event and all after it when beforeTerminal answers hold, and releases them behind the late bytes, at any split', async () => {
+    const bytes = await fixture('/v1/responses', request, { 'x-fake-usage': FAKE_USAGE });
+    const injected = Buffer.from('event: codex.rate_limits\ndata: {"type":"codex.rate_limits"}\n\n');
+    const text = bytes.toString('utf8');
+    const at = text.indexOf('event: response.completed');
+    fc.assert(
+      fc.property(cutsArb, fc.boolean(), (cuts, withEvent) => {
+        let calls = 0;
+        const { meter, out } = meterStream(responsesDialect, splitAt(bytes, cuts), { beforeTerminal: () => (calls++, 'hold') });
+        // Up to the terminal event the stream passed; the rest waited, even through end().
+        expect(out.toString('utf8')).toBe(text.slice(0, at));
+        expect(calls).toBe(1);
+        expect(meter.usage()).toEqual(EXPECTED_OPENAI);
+        const released = meter.release(withEvent ? injected : null).toString('utf8');
+        expect(released).toBe((withEvent ? injected.toString() : '') + text.slice(at));
+        // Released once: the stream passes as before from then on.
+        expect(meter.release(injected).toString('utf8')).toBe(injected.toString());
+        expect(meter.push(Buffer.from(': ping\n\n')).toString('utf8')).toBe(': ping\n\n');
+      }),
+      { numRuns: 100 },
+    );
+  });
+
   it('validates the fields it reads, answering in the OpenAI error shape', () => {
     const cases: [unknown, string][] = [
       [[], ''],

@@ -13,7 +13,7 @@ import { rawRequest, startFakeUpstream, type FakeUpstream, type RawResponse } fr
 import { cli, serve, teamEnv, type ServeProcess, killServeProcesses } from './helpers/cliProcess';
 import type { PostgresServer } from './helpers/postgres';
 import { queryDatabase, startPostgres } from './helpers/postgres';
-import { eventually, followBalances as follow } from './helpers/testGateway';
+import { eventually, followBalances as follow, sseEvents } from './helpers/testGateway';
 
 let server: PostgresServer;
 let upstream: FakeUpstream;
@@ -125,6 +125,28 @@ describe('a team gateway on PostgreSQL', () => {
     }, 2_000);
     expect(Date.now() - removedAt).toBeLessThan(1_500);
     expect(cli(['seat', 'add', 'no way!'], env).status).toBe(2);
+  }, 60_000);
+
+  it("sends Codex the seat's settled codex.rate_limits event before response.completed, the charge committed on the shared ledger first", async () => {
+    const [a, b] = await instances(2);
+    const alice = cli(['seat', 'add', 'alice', '--plan', 'plus'], env).stdout.trim().split('\n').at(-1)!;
+    const res = await rawRequest(`${a!.url}/v1/responses`, {
+      headers: { authorization: `Bearer ${alice}`, 'content-type': 'application/json', originator: 'codex_exec', 'x-fake-usage': USAGE },
+      body: JSON.stringify({ model: 'gpt-5-codex', stream: true, input: [{ role: 'user', content: [{ type: 'input_text', text: 'hi' }] }] }),
+    });
+    expect(res.status).toBe(200);
+    const events = sseEvents(res.body.toString());
+    const types = events.map((e) => (e.data as { type?: string }).type);
+    const at = types.indexOf('codex.rate_limits');
+    expect(at).toBeGreaterThan(0);
+    expect(types[at + 1]).toBe('response.completed');
+    expect(types.filter((t) => t === 'codex.rate_limits')).toHaveLength(1);
+    const event = events[at]!.data as { plan_type: string; rate_limits: { primary: { used_percent: number } } };
+    expect(event.plan_type).toBe('plus');
+    // Settled: it counts this very request, as any instance now reads the seat.
+    const seat = (await statusOf(b!.url, alice)) as unknown as { windows: { usedPercent: number }[] };
+    expect(seat.windows[0]!.usedPercent).toBeGreaterThan(0);
+    expect(event.rate_limits.primary.used_percent).toBeCloseTo(seat.windows[0]!.usedPercent, 1);
   }, 60_000);
 
   it('runs the seats over the HTTP API for admins only, with errors in the API shape', async () => {

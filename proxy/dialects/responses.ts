@@ -77,6 +77,7 @@ class ResponsesObserver extends DialectObserver {
     const firstTerminal = !this.terminal;
     this.terminal = true;
     const inserted = firstTerminal && this.beforeTerminal ? this.beforeTerminal(this.lastUsage) : null;
+    if (inserted === 'hold') return 'hold';
     return inserted && inserted.length > 0 ? { insertBefore: inserted } : 'keep';
   }
 }

@@ -12,8 +12,11 @@ const EMPTY: Buffer = Buffer.alloc(0);
 const CR = 0x0d;
 const LF = 0x0a;
 
-/** What to do with an event when the meter rewrites: keep it, drop it, or put bytes before it. */
-export type EventRewrite = 'keep' | 'drop' | { insertBefore: Buffer };
+/**
+ * What to do with an event when the meter rewrites: keep it, drop it, put bytes before it, or hold it
+ * and everything after it back until `release` (what goes before it is not known yet).
+ */
+export type EventRewrite = 'keep' | 'drop' | { insertBefore: Buffer } | 'hold';
 
 /** A dialect's reading of its event stream. */
 export interface SseObserver {
@@ -67,6 +70,10 @@ export class SseStreamMeter implements StreamMeter {
    * CRLF, so it goes wherever that block went (kept, or dropped with it).
    */
   private crEndedBlock: 'kept' | 'dropped' | null = null;
+  /** From a held event on: the bytes the client gets only on `release`; null while nothing is held. */
+  private withheld: Buffer[] | null = null;
+  /** Where in `chunk` the held part begins (the event that asked for the hold), or -1. */
+  private holdFrom = -1;
 
   constructor(
     private readonly observer: SseObserver,
@@ -75,6 +82,12 @@ export class SseStreamMeter implements StreamMeter {
   ) {}
 
   push(chunk: Buffer): Buffer {
+    if (this.withheld) {
+      // Everything after a held event waits with it; the observer still reads it.
+      this.framer.push(chunk);
+      this.withheld.push(chunk);
+      return EMPTY;
+    }
     if (!this.rewrites) {
       this.framer.push(chunk);
       return chunk;
@@ -96,6 +109,10 @@ export class SseStreamMeter implements StreamMeter {
   }
 
   end(): Buffer {
+    if (this.withheld) {
+      this.framer.end();
+      return EMPTY;
+    }
     if (!this.rewrites) {
       this.framer.end();
       return EMPTY;
@@ -106,6 +123,13 @@ export class SseStreamMeter implements StreamMeter {
     const rest = this.held;
     this.held = [];
     return rest.length === 0 ? out : Buffer.concat([out, ...rest]);
+  }
+
+  release(insertBefore: Buffer | null): Buffer {
+    const withheld = this.withheld ?? [];
+    this.withheld = null;
+    const parts = insertBefore && insertBefore.length > 0 ? [insertBefore, ...withheld] : withheld;
+    return parts.length === 0 ? EMPTY : parts.length === 1 ? parts[0]! : Buffer.concat(parts);
   }
 
   usage(): MeteredUsage | null {
@@ -122,8 +146,16 @@ export class SseStreamMeter implements StreamMeter {
 
   private onBlock(event: SseEvent | null, end: number): void {
     const rewrite = event === null ? 'keep' : this.observer.onEvent(event);
-    if (!this.rewrites) return;
+    if (!this.rewrites || this.holdFrom >= 0) return;
 
+    if (rewrite === 'hold') {
+      // This event's bytes from earlier chunks, then the rest of this chunk (finishChunk), wait.
+      this.flushKept(this.eventStart);
+      this.withheld = this.held;
+      this.held = [];
+      this.holdFrom = this.eventStart;
+      return;
+    }
     if (rewrite === 'drop') {
       this.flushKept(this.eventStart);
       this.keptFrom = end;
@@ -151,6 +183,11 @@ export class SseStreamMeter implements StreamMeter {
 
   private finishChunk(): Buffer {
     const { chunk } = this;
+    if (this.holdFrom >= 0) {
+      if (this.holdFrom < chunk.length) this.withheld!.push(chunk.subarray(this.holdFrom));
+      this.holdFrom = -1;
+      this.eventStart = this.keptFrom = chunk.length;
+    }
     if (this.held.length === 0 && this.eventStart === chunk.length && this.keptFrom === 0 && this.out.length === 0) {
       return chunk; // whole events only, all kept: the chunk itself, no copy
     }

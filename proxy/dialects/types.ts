@@ -98,6 +98,11 @@ export interface StreamMeter {
   /** True once the stream cannot be metered any more (an event past the size limit): end it as cut. */
   broken(): boolean;
   /**
+   * After `beforeTerminal` answered 'hold': the held terminal event and everything since, with
+   * `insertBefore` in front; from then on the stream passes as before.
+   */
+  release(insertBefore: Buffer | null): Buffer;
+  /**
    * From now on (call before the first push) return complete events only, holding an unfinished one
    * back, so that the gateway can end the stream between two events.
    */
@@ -110,9 +115,10 @@ export interface StreamMeterOptions {
   /**
    * Responses only: called synchronously when a terminal event (response.completed / incomplete /
    * failed) has arrived, with its usage; the returned bytes (a full SSE event) are written to the
-   * client just before that terminal event. Used to settle and inject `codex.rate_limits`.
+   * client just before that terminal event. Used to settle and inject `codex.rate_limits`. 'hold'
+   * when those bytes are not known yet: the terminal event and what follows wait for `release`.
    */
-  beforeTerminal?: (usage: MeteredUsage | null) => Buffer | null;
+  beforeTerminal?: (usage: MeteredUsage | null) => Buffer | null | 'hold';
 }
 
 /** What every /v1 route knows of its API, metered or not: the upstream serving it and its error shape. */

@@ -9,7 +9,7 @@
 import type { KeptSettlement } from './chargeJournal';
 import { ChargeJournal, settle } from './chargeJournal';
 import type { GroupCommit } from './groupCommit';
-import type { Charge, Ledger, PostResult } from './ledger';
+import type { AccountLimits, Charge, Ledger, PostResult } from './ledger';
 import { isLockedOut } from './storageFailure';
 
 export interface SettlementEvents {
@@ -22,10 +22,15 @@ export interface SettlementEvents {
 }
 
 export interface ImmediatePost {
-  /** The post's result, or null when the database was locked (the charge is kept and lands later). */
+  /** The post's result, or null when it is not known at once (a locked database; a shared ledger). */
   result: PostResult | null;
   /** Resolves once the charge is durable. */
   durable: Promise<void>;
+  /**
+   * The account's limits right after the charge, once it is durable; null when the charge was kept to
+   * land later (the database locked or away), so nobody knows them yet.
+   */
+  limits: Promise<AccountLimits | null>;
 }
 
 const DURABLE = Promise.resolve();
@@ -58,7 +63,8 @@ export class Settlements {
    * charge is kept like any other and the result is null.
    */
   postNow(holdId: number, charge: Charge): ImmediatePost {
-    return this.now({ kind: 'post', holdId, charge }, () => this.ledger.post(holdId, charge));
+    const { result, durable } = this.now({ kind: 'post', holdId, charge }, () => this.ledger.post(holdId, charge));
+    return { result, durable, limits: result ? Promise.resolve(result.limits) : durable.then(() => null) };
   }
 
   /** Voids the hold at once, before the caller answers its client; while the database is locked, kept like a charge. */

@@ -7,7 +7,7 @@
  * request is billed once either way, at its metered cost or at its estimate.
  */
 import type { ImmediatePost, SettlementEvents } from '../settlements';
-import type { Charge } from '../rules';
+import type { AccountLimits, Charge } from '../rules';
 import { LedgerError } from '../errors';
 import type { PostgresLedger } from './postgresLedger';
 
@@ -35,9 +35,13 @@ export class PostgresSettlements {
     return this.keep(holdId, () => this.ledger.void(holdId));
   }
 
-  /** The settled limits are not known at once on a shared ledger: the caller does without them. */
+  /** A shared ledger answers over the network: the settled limits come with the commit, not at once. */
   postNow(holdId: number, charge: Charge): ImmediatePost {
-    return { result: null, durable: this.post(holdId, charge) };
+    let limits: AccountLimits | null = null;
+    const durable = this.keep(holdId, async () => {
+      limits = (await this.ledger.post(holdId, charge)).limits;
+    });
+    return { result: null, durable, limits: durable.then(() => limits) };
   }
 
   voidNow(holdId: number): Promise<void> {
