@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import zlib from 'node:zlib';
 import { rawRequest } from './fake-upstream';
-import { eventually, sseEvents, startTestGateway, UPSTREAM_ANTHROPIC_KEY, UPSTREAM_OPENAI_KEY, type TestGateway } from './helpers/testGateway';
+import { codexRateLimitsEvent, eventually, sseEvents, startTestGateway, UPSTREAM_ANTHROPIC_KEY, UPSTREAM_OPENAI_KEY, type TestGateway } from './helpers/testGateway';
 import { costOf } from '../proxy/pricing/cost';
 import { defaultRateCard } from '../proxy/pricing/defaultRateCard';
 import type { VendorDefaults } from '../shared/rateCard';
@@ -109,13 +109,7 @@ describe('metering through the gateway', () => {
     expect(res.headers['x-codex-credits-has-credits']).toBeDefined();
     // The fake upstream sent its own x-codex-* headers (used 99%); the gateway's replace them.
     expect(res.headers['x-codex-primary-used-percent']).not.toBe('99');
-    const events = sseEvents(res.body.toString());
-    const types = events.map((e) => (e.data as { type?: string }).type);
-    const at = types.indexOf('codex.rate_limits');
-    expect(at).toBeGreaterThan(0);
-    expect(types[at + 1]).toBe('response.completed');
-    expect(types.filter((t) => t === 'codex.rate_limits')).toHaveLength(1);
-    const event = events[at]!.data as { plan_type: string; rate_limits: { primary: { used_percent: number; window_minutes: number } } };
+    const event = codexRateLimitsEvent(res.body.toString());
     expect(event.plan_type).toBe('pro');
     // Settled: the event's used percent includes this very request.
     const status = gw.ledger.status();

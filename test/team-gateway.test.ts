@@ -13,7 +13,7 @@ import { rawRequest, startFakeUpstream, type FakeUpstream, type RawResponse } fr
 import { cli, serve, teamEnv, type ServeProcess, killServeProcesses } from './helpers/cliProcess';
 import type { PostgresServer } from './helpers/postgres';
 import { queryDatabase, startPostgres } from './helpers/postgres';
-import { eventually, followBalances as follow, sseEvents } from './helpers/testGateway';
+import { codexRateLimitsEvent, eventually, followBalances as follow } from './helpers/testGateway';
 
 let server: PostgresServer;
 let upstream: FakeUpstream;
@@ -135,13 +135,7 @@ describe('a team gateway on PostgreSQL', () => {
       body: JSON.stringify({ model: 'gpt-5-codex', stream: true, input: [{ role: 'user', content: [{ type: 'input_text', text: 'hi' }] }] }),
     });
     expect(res.status).toBe(200);
-    const events = sseEvents(res.body.toString());
-    const types = events.map((e) => (e.data as { type?: string }).type);
-    const at = types.indexOf('codex.rate_limits');
-    expect(at).toBeGreaterThan(0);
-    expect(types[at + 1]).toBe('response.completed');
-    expect(types.filter((t) => t === 'codex.rate_limits')).toHaveLength(1);
-    const event = events[at]!.data as { plan_type: string; rate_limits: { primary: { used_percent: number } } };
+    const event = codexRateLimitsEvent(res.body.toString());
     expect(event.plan_type).toBe('plus');
     // Settled: it counts this very request, as any instance now reads the seat.
     const seat = (await statusOf(b!.url, alice)) as unknown as { windows: { usedPercent: number }[] };

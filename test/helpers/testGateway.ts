@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { expect } from 'vitest';
 import type { PlanDefinition } from '../../shared/plans';
 import { resolvePlans } from '../../shared/plans';
 import type { RateCard } from '../../shared/rateCard';
@@ -152,6 +153,17 @@ export function sseEvents(body: string): { event: string | null; data: unknown }
         return { event, data: text };
       }
     });
+}
+
+/** The one codex.rate_limits event of a Codex Responses stream, checked to come right before response.completed. */
+export function codexRateLimitsEvent(body: string): { plan_type: string; rate_limits: { primary: { used_percent: number; window_minutes: number } } } {
+  const events = sseEvents(body);
+  const types = events.map((e) => (e.data as { type?: string }).type);
+  const at = types.indexOf('codex.rate_limits');
+  expect(at).toBeGreaterThan(0);
+  expect(types[at + 1]).toBe('response.completed');
+  expect(types.filter((t) => t === 'codex.rate_limits')).toHaveLength(1);
+  return events[at]!.data as ReturnType<typeof codexRateLimitsEvent>;
 }
 
 /** Polls until the check passes (for effects that land right after a response ends). */
