@@ -1,9 +1,8 @@
 /**
- * What a PostgreSQL write transaction reads before the rules run, in one round trip: BEGIN, the
- * account row locked FOR UPDATE (every writer, in every instance, locks it first: one lock order, so
- * no deadlock, and the rows read next cannot change until commit), then in a second statement (a
- * snapshot taken after the lock was granted) the held sums, the holds the queued operations name,
- * the grants with credit left, and the grants and refunds of the idempotency keys they name.
+ * What a PostgreSQL write transaction reads before the rules run, in one round trip: BEGIN, then
+ * creditgate_load (loadFunctions.ts: the account row locked FOR UPDATE, then the held sums, the holds
+ * the queued operations name, the grants with credit left, and the grants and refunds of the
+ * idempotency keys they name), and how those rows become the rules' working state.
  *
  * Rows arrive as JSON (row_to_json), so bigint columns come back as exact JS numbers, not strings.
  */
@@ -12,7 +11,7 @@ import { RELOAD_KEY_ROOT } from '../autoReload';
 import type { AccountRow, CreditCap, HoldRow, KeyedGrant, Period } from '../rows';
 import type { TimeMark } from '../trustedTime';
 import type { Loaded, LiveGrant } from './snapshotTx';
-import { int, intList, textList } from './sqlText';
+import { bool, int, intArray, text, textArray } from './sqlText';
 
 /** What the queued operations of one transaction need loaded besides the account. */
 export interface Needs {
@@ -125,19 +124,8 @@ interface RawKeyedRefund {
   idempotency_key: string;
 }
 
-export const HELD_SQL = `(SELECT json_build_object(
-    'plan', (SELECT coalesce(json_object_agg(seat, held), '{}') FROM
-      (SELECT seat, sum(estimate) AS held FROM holds WHERE kind = 'plan' GROUP BY seat) by_seat),
-    'creditsBySeat', (SELECT coalesce(json_object_agg(seat, held), '{}') FROM
-      (SELECT seat, sum(estimate) AS held FROM holds WHERE kind = 'credits' GROUP BY seat) by_seat),
-    'credits', coalesce(sum(estimate) FILTER (WHERE kind = 'credits'), 0),
-    'maxId', coalesce(max(id), 0)) FROM holds)`;
-
-/** The seats named, and the seats of the holds named (every seat for recovery or a reset of all). */
-export function seatsSql(names: Iterable<string>, holdIds: Iterable<number>, all: boolean): string {
-  const which = all ? 'TRUE' : `name IN (${textList(names)}) OR name IN (SELECT seat FROM holds WHERE id IN (${intList(holdIds)}))`;
-  return `(SELECT coalesce(json_agg(s), '[]') FROM seats s WHERE ${which})`;
-}
+/** Σ open holds (creditgate_held, loadFunctions.ts), as JSON of the shape Held. */
+export const HELD_SQL = 'creditgate_held()';
 
 /**
  * An instance is alive while its heartbeat (every HEARTBEAT_MS) is younger than this: a few missed
@@ -145,25 +133,31 @@ export function seatsSql(names: Iterable<string>, holdIds: Iterable<number>, all
  */
 export const INSTANCE_TIMEOUT_SECONDS = 20;
 
-export const LIVE_INSTANCES_SQL = `(SELECT coalesce(json_agg(id), '[]') FROM instances
-    WHERE heartbeat_at > now() - interval '${INSTANCE_TIMEOUT_SECONDS} seconds')`;
+/** The grants with credit left, in spending order (creditgate_live_grants). */
+export const LIVE_GRANTS_SQL = 'creditgate_live_grants()';
 
-export const LIVE_GRANTS_SQL = `(SELECT coalesce(json_agg(g ORDER BY g.spend_order, g.id), '[]')
-    FROM (SELECT id, remaining, expires_at, spend_order FROM grants WHERE spent_at IS NULL) g)`;
+/** The seats named, and the seats of the holds named (every seat for recovery or a reset of all). */
+export function seatsSql(names: Iterable<string>, holdIds: Iterable<number>, all: boolean): string {
+  return `creditgate_seats(${textArray(names)}, ${intArray(holdIds)}, ${bool(all)})`;
+}
 
-/** The first round trip of a write transaction: its three results are BEGIN's, the account's and the rest's. */
+/**
+ * The first round trip of a write transaction: BEGIN, then creditgate_load (loadFunctions.ts), which
+ * locks the pool's row and reads what the queued operations need. Its second result's one row is the
+ * LoadResult, or null when the pool's row is missing.
+ */
 export function loadSql(needs: Needs): string {
-  const holds = needs.allHolds ? 'TRUE' : `h.id IN (${intList(needs.holdIds)})`;
-  const keys = `idempotency_key IN (${textList(needs.grantKeys)}) OR starts_with(idempotency_key, '${RELOAD_KEY_ROOT}')`;
-  return `BEGIN;
-SELECT row_to_json(a) AS account FROM account a WHERE id = 1 FOR UPDATE;
-SELECT ${HELD_SQL} AS held,
-  (SELECT coalesce(json_agg(h ORDER BY h.id), '[]') FROM holds h WHERE ${holds}) AS holds,
-  ${LIVE_GRANTS_SQL} AS live,
-  ${seatsSql(needs.seats, needs.holdIds, needs.allSeats || needs.allHolds)} AS seats,
-  (SELECT coalesce(json_agg(k), '[]') FROM (SELECT id, source, amount, expires_at, idempotency_key, refunded FROM grants WHERE ${keys}) k) AS keyed,
-  ${needs.refundKeys.size === 0 ? "'[]'::json" : `(SELECT coalesce(json_agg(r), '[]') FROM (SELECT id, grant_id, amount, idempotency_key FROM refunds WHERE idempotency_key IN (${textList(needs.refundKeys)})) r)`} AS refunds,
-  ${needs.allHolds ? LIVE_INSTANCES_SQL : "'[]'::json"} AS live_instances`;
+  const args = [
+    intArray(needs.holdIds),
+    bool(needs.allHolds),
+    textArray(needs.seats),
+    bool(needs.allSeats),
+    textArray(needs.grantKeys),
+    text(RELOAD_KEY_ROOT),
+    textArray(needs.refundKeys),
+    `now() - interval '${INSTANCE_TIMEOUT_SECONDS} seconds'`,
+  ];
+  return `BEGIN;\nSELECT creditgate_load(${args.join(', ')}) AS loaded`;
 }
 
 export interface LoadResult {

@@ -618,12 +618,11 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
     const client = await this.takeWriter();
     let began = false;
     try {
-      const results = (await client.query(loadSql(needs))) as unknown as pg.QueryResult[];
+      const results = (await client.query(loadSql(needs))) as unknown as pg.QueryResult<{ loaded: LoadResult | null }>[];
       began = true;
-      const account = (results[1]!.rows[0] as { account: RawAccount } | undefined)?.account;
-      if (!account) throw new LedgerError('internal', 'the ledger account row is missing');
-      const rest = results[2]!.rows[0] as Omit<LoadResult, 'account'>;
-      const loaded: LoadResult = { account, ...rest };
+      const loaded = results[1]!.rows[0]?.loaded;
+      if (!loaded) throw new LedgerError('internal', 'the ledger account row is missing');
+      const { account } = loaded;
       const tx = new SnapshotTx(toLoaded(loaded, needs));
       const w = this.working(toAccountRow(account, loaded.held));
       expireDueGrants(tx, w.account, w.certain);

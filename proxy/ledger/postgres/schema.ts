@@ -11,6 +11,7 @@
  * one statement (store.ts).
  */
 import type { ClientBase } from 'pg';
+import { LOAD_FUNCTIONS_MIGRATION } from './loadFunctions';
 import { PAYMENTS_MIGRATION } from './paymentsSchema';
 
 /** An arbitrary constant: the advisory lock that serialises migrations of one database. */
@@ -199,6 +200,7 @@ const MIGRATIONS: readonly string[] = [
   UPDATE account SET log_from_usage_id = last_usage_id, log_from_grant_id = last_grant_id;
   `,
   /* 3: Stripe Checkout purchases and their webhook events */ PAYMENTS_MIGRATION,
+  /* 4: a write transaction's read as functions, planned once per connection */ LOAD_FUNCTIONS_MIGRATION,
 ];
 
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;

@@ -36,7 +36,11 @@ export function intList(values: Iterable<number>): string {
   return list.length === 0 ? 'NULL' : list.join(', ');
 }
 
-export function textList(values: Iterable<string>): string {
-  const list = [...values].map(text);
-  return list.length === 0 ? 'NULL' : list.join(', ');
+/** An array argument (creditgate_load's): `ARRAY[1, 2]::bigint[]`, or an empty one. */
+export function intArray(values: Iterable<number>): string {
+  return `ARRAY[${[...values].map(int).join(', ')}]::bigint[]`;
+}
+
+export function textArray(values: Iterable<string>): string {
+  return `ARRAY[${[...values].map(text).join(', ')}]::text[]`;
 }
