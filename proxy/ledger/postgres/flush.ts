@@ -1,13 +1,13 @@
 /**
  * The second round trip of a write transaction: everything the rules changed (snapshotTx.ts Changes)
- * and the account row, then COMMIT, in one query. Rows go in as JSON documents expanded by
- * jsonb_populate_recordset, one statement per table, whatever the number of operations the
- * transaction grouped.
+ * and the account row, then COMMIT, in one query. The rows go in as one JSON document to
+ * creditgate_flush (loadFunctions.ts), which writes them with one statement per kind of change,
+ * whatever the number of operations the transaction grouped, planned once per connection.
  */
 import type { AccountRow, HoldRow, NewUsage } from '../rows';
 import type { SeatState } from './load';
 import type { Changes } from './snapshotTx';
-import { int, intList, intOrNull, jsonb, text } from './sqlText';
+import { jsonb, safeInteger as whole } from './sqlText';
 
 /**
  * Commit, then wait until the commit is on disk, without holding the account row's lock while the
@@ -32,79 +32,47 @@ const DURABLE_COMMIT = [
 ];
 
 export function flushSql(changes: Changes, a: AccountRow, seats: ReadonlyMap<string, SeatState>): string {
-  const statements: string[] = [];
-  const rows = (table: string, docs: object[]): string => `jsonb_populate_recordset(NULL::${table}, ${jsonb(docs)})`;
-  if (changes.insertedHolds.length > 0) statements.push(`INSERT INTO holds SELECT * FROM ${rows('holds', changes.insertedHolds.map(holdDoc))}`);
-  if (changes.deletedHolds.length > 0) statements.push(`DELETE FROM holds WHERE id IN (${intList(changes.deletedHolds)})`);
-  if (changes.voidedHolds.length > 0) {
-    const docs = changes.voidedHolds.map((h) => ({ ...holdDoc(h), voided_at: h.voidedAt }));
-    statements.push(`INSERT INTO voided_holds SELECT * FROM ${rows('voided_holds', docs)}`);
-  }
-  if (changes.insertedPeriods.length > 0) {
-    const docs = changes.insertedPeriods.map((p) => ({
-      id: p.id, seat: p.seat, name: p.name, started_at: p.startedAt, ends_at: p.endsAt, closed_at: p.closedAt, close_reason: p.closeReason, used: p.used,
-    }));
-    statements.push(`INSERT INTO window_periods SELECT * FROM ${rows('window_periods', docs)}`);
-  }
-  if (changes.closedPeriods.length > 0) {
-    const docs = changes.closedPeriods.map((p) => ({ id: p.id, closed_at: p.closedAt, close_reason: p.closeReason, used: p.used }));
-    statements.push(
-      `UPDATE window_periods p SET closed_at = v.closed_at, close_reason = v.close_reason, used = v.used
-       FROM ${rows('window_periods', docs)} v WHERE p.id = v.id`,
-    );
-  }
-  if (changes.insertedGrants.length > 0) {
-    const docs = changes.insertedGrants.map((g) => ({
-      id: g.id, ts: g.ts, source: g.source, amount: g.amount, remaining: g.remaining, expires_at: g.expiresAt,
-      spend_order: g.spendOrder, idempotency_key: g.idempotencyKey, spent_at: g.spentAt, refunded: g.refunded,
-    }));
-    statements.push(`INSERT INTO grants SELECT * FROM ${rows('grants', docs)}`);
-  }
-  if (changes.spentGrants.length > 0) {
-    const docs = changes.spentGrants.map((g) => ({ id: g.id, remaining: g.remaining, spent_at: g.spentAt }));
-    statements.push(`UPDATE grants g SET remaining = v.remaining, spent_at = v.spent_at FROM ${rows('grants', docs)} v WHERE g.id = v.id`);
-  }
-  if (changes.refundedGrants.length > 0) {
-    statements.push(`UPDATE grants g SET refunded = g.refunded + v.refunded FROM ${rows('grants', changes.refundedGrants)} v WHERE g.id = v.id`);
-  }
-  if (changes.refunds.length > 0) {
-    const docs = changes.refunds.map((r) => ({ id: r.id, ts: r.ts, grant_id: r.grantId, amount: r.amount, idempotency_key: r.idempotencyKey }));
-    statements.push(`INSERT INTO refunds SELECT * FROM ${rows('refunds', docs)}`);
-  }
-  // Usage after grants and holds: a charge's row refers to both only by id, but reads best in this order.
-  if (changes.usage.length > 0) statements.push(`INSERT INTO usage SELECT * FROM ${rows('usage', changes.usage.map(usageDoc))}`);
-  if (changes.creditEvents.length > 0) {
-    const docs = changes.creditEvents.map((e) => ({
-      ts: e.ts, kind: e.kind, amount: e.amount, grant_id: e.grantId, usage_id: e.usageId, refund_id: e.refundId,
-    }));
-    statements.push(`INSERT INTO credit_events (ts, kind, amount, grant_id, usage_id, refund_id)
-       SELECT ts, kind, amount, grant_id, usage_id, refund_id FROM ${rows('credit_events', docs)}`);
-  }
-  if (changes.audit.length > 0) {
-    const docs = changes.audit.map((e) => ({ ts: e.ts, actor: e.actor, action: e.action, detail: e.detail }));
-    statements.push(`INSERT INTO audit (ts, actor, action, detail) SELECT ts, actor, action, detail FROM ${rows('audit', docs)}`);
-  }
-  if (seats.size > 0) statements.push(seatsUpdate(seats));
-  statements.push(accountUpdate(a, changes));
-  statements.push(...DURABLE_COMMIT);
-  return statements.join(';\n');
+  // Only the kinds of change the transaction made: creditgate_flush skips the absent keys.
+  const doc: Record<string, unknown> = {};
+  const put = (key: string, docs: unknown[]): void => {
+    if (docs.length > 0) doc[key] = docs;
+  };
+  put('insertedHolds', changes.insertedHolds.map(holdDoc));
+  put('deletedHolds', changes.deletedHolds.map(whole));
+  put('voidedHolds', changes.voidedHolds.map((h) => ({ ...holdDoc(h), voided_at: h.voidedAt })));
+  put('insertedPeriods', changes.insertedPeriods.map((p) => ({
+    id: p.id, seat: p.seat, name: p.name, started_at: p.startedAt, ends_at: p.endsAt, closed_at: p.closedAt, close_reason: p.closeReason, used: p.used,
+  })));
+  put('closedPeriods', changes.closedPeriods.map((p) => ({ id: p.id, closed_at: p.closedAt, close_reason: p.closeReason, used: p.used })));
+  put('insertedGrants', changes.insertedGrants.map((g) => ({
+    id: g.id, ts: g.ts, source: g.source, amount: g.amount, remaining: g.remaining, expires_at: g.expiresAt,
+    spend_order: g.spendOrder, idempotency_key: g.idempotencyKey, spent_at: g.spentAt, refunded: g.refunded,
+  })));
+  put('spentGrants', changes.spentGrants.map((g) => ({ id: g.id, remaining: g.remaining, spent_at: g.spentAt })));
+  put('refundedGrants', changes.refundedGrants);
+  put('refunds', changes.refunds.map((r) => ({ id: r.id, ts: r.ts, grant_id: r.grantId, amount: r.amount, idempotency_key: r.idempotencyKey })));
+  put('usage', changes.usage.map(usageDoc));
+  put('creditEvents', changes.creditEvents.map((e) => ({ ts: e.ts, kind: e.kind, amount: e.amount, grant_id: e.grantId, usage_id: e.usageId, refund_id: e.refundId })));
+  put('audit', changes.audit.map((e) => ({ ts: e.ts, actor: e.actor, action: e.action, detail: e.detail })));
+  put('seats', seatDocs(seats));
+  doc.account = accountDoc(a, changes);
+  return [`SELECT creditgate_flush(${jsonb(doc)})`, ...DURABLE_COMMIT].join(';\n');
 }
 
-function accountUpdate(a: AccountRow, c: Changes): string {
+/** The account row's new totals (its revision is bumped by creditgate_flush). */
+function accountDoc(a: AccountRow, c: Changes): object {
   const mark = a.clockMark;
-  return `UPDATE account SET
-    auto_reload = ${jsonb(a.autoReload)}, balance = ${int(a.balance)}, debt = ${int(a.debt)}, last_hold_id = ${int(a.lastHoldId)},
-    last_usage_id = ${int(c.lastUsageId)}, last_period_id = ${int(c.lastPeriodId)}, last_grant_id = ${int(c.lastGrantId)},
-    last_refund_id = ${int(c.lastRefundId)},
-    next_expiry = ${intOrNull(a.nextExpiry)}, last_usage_ts = ${int(a.lastUsageTs)},
-    clock_time = ${intOrNull(mark?.time ?? null)}, clock_mono = ${intOrNull(mark?.mono ?? null)},
-    clock_domain = ${mark ? text(mark.domain) : 'NULL'}, revision = revision + 1
-    WHERE id = 1`;
+  return {
+    auto_reload: a.autoReload, balance: whole(a.balance), debt: whole(a.debt), last_hold_id: whole(a.lastHoldId),
+    last_usage_id: whole(c.lastUsageId), last_period_id: whole(c.lastPeriodId), last_grant_id: whole(c.lastGrantId),
+    last_refund_id: whole(c.lastRefundId), next_expiry: a.nextExpiry, last_usage_ts: whole(a.lastUsageTs),
+    clock_time: mark?.time ?? null, clock_mono: mark?.mono ?? null, clock_domain: mark?.domain ?? null,
+  };
 }
 
 /** The plans, settings and windows of the seats the transaction acted for. */
-function seatsUpdate(seats: ReadonlyMap<string, SeatState>): string {
-  const docs = [...seats].map(([name, seat]) => {
+function seatDocs(seats: ReadonlyMap<string, SeatState>): object[] {
+  return [...seats].map(([name, seat]) => {
     const five = seat.periods['5h'];
     const week = seat.periods.weekly;
     return {
@@ -124,11 +92,6 @@ function seatsUpdate(seats: ReadonlyMap<string, SeatState>): string {
       cap_week_start: seat.creditCap?.weekStart ?? null,
     };
   });
-  return `UPDATE seats s SET plan = v.plan, continue_on_pool = v.continue_on_pool,
-      five_hour_period = v.five_hour_period, five_hour_ends = v.five_hour_ends, five_hour_used = v.five_hour_used, five_hour_from = v.five_hour_from,
-      weekly_period = v.weekly_period, weekly_ends = v.weekly_ends, weekly_used = v.weekly_used, weekly_from = v.weekly_from,
-      weekly_cap = v.weekly_cap, cap_used = v.cap_used, cap_week_start = v.cap_week_start
-    FROM jsonb_populate_recordset(NULL::seats, ${jsonb(docs)}) v WHERE s.name = v.name`;
 }
 
 function holdDoc(h: HoldRow): object {

@@ -1,18 +1,19 @@
 /**
  * Values written into SQL text. A write transaction is two round trips (load, then flush and commit),
  * each several statements in one simple-protocol query, which takes no bound parameters: every value
- * goes in as a literal. Integers are checked to be integers, everything else is quoted by node-postgres'
+ * (the arguments of creditgate_load and creditgate_flush among them) goes in as a literal. Integers are checked to be integers, everything else is quoted by node-postgres'
  * escapeLiteral (and JSON documents are passed as one quoted string cast to jsonb).
  */
 import { escapeLiteral } from 'pg';
 
 export function int(value: number): string {
-  if (!Number.isSafeInteger(value)) throw new Error(`not an integer: ${value}`);
-  return String(value);
+  return String(safeInteger(value));
 }
 
-export function intOrNull(value: number | null): string {
-  return value === null ? 'NULL' : int(value);
+/** The value, checked to be an integer (for a JSON document's bigint fields). */
+export function safeInteger(value: number): number {
+  if (!Number.isSafeInteger(value)) throw new Error(`not an integer: ${value}`);
+  return value;
 }
 
 export function text(value: string): string {
@@ -29,11 +30,6 @@ export function bool(value: boolean | null): string {
 
 export function jsonb(value: unknown): string {
   return value === null ? 'NULL' : `${text(JSON.stringify(value))}::jsonb`;
-}
-
-export function intList(values: Iterable<number>): string {
-  const list = [...values].map(int);
-  return list.length === 0 ? 'NULL' : list.join(', ');
 }
 
 /** An array argument (creditgate_load's): `ARRAY[1, 2]::bigint[]`, or an empty one. */
