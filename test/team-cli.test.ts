@@ -54,6 +54,20 @@ describe('creditgate --database (PostgreSQL)', () => {
     expect(await sql<{ version: number }>('SELECT version FROM creditgate_schema')).toEqual([{ version: PG_SCHEMA_VERSION }]);
   });
 
+  it('brings a ledger written at schema version 3 (before its read and write were functions) up to date, its rows intact', async () => {
+    const at = ['--database', url];
+    expect(cli([...at, 'credits', 'add', '7', '--key', 'before'], env).status).toBe(0);
+    // What a version-3 database is: the same tables, without schema 4's functions.
+    await sql(`DROP FUNCTION creditgate_load, creditgate_flush, creditgate_seats, creditgate_live_grants, creditgate_held;
+               UPDATE creditgate_schema SET version = 3`);
+    // Every command (and `serve`) migrates the ledger it opens before using it.
+    expect(cli([...at, 'credits', 'add', '3', '--key', 'after'], env).status).toBe(0);
+    expect(await sql<{ version: number }>('SELECT version FROM creditgate_schema')).toEqual([{ version: PG_SCHEMA_VERSION }]);
+    const status = JSON.parse(cli([...at, 'status', '--json'], env).stdout) as { credits: { balance: number } };
+    expect(status.credits.balance).toBe(10);
+    expect(JSON.parse(cli([...at, 'verify', '--json'], env).stdout)).toEqual({ ok: true, problems: [] });
+  });
+
   it('keeps the account on the server: credits, plan, windows and tokens from any command', () => {
     const at = ['--database', url];
     expect(cli([...at, 'credits', 'add', '12.5', '--key', 'first'], env).status).toBe(0);
