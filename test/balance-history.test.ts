@@ -138,7 +138,7 @@ describe.each(stores.kinds)('the credit log on %s', (kind) => {
         t = await stores.open(kind, { initialPlan: 'free', initialAutoUseCredits: true });
         const { book, clock } = t;
         const grants: { key: string; amount: number; refunded: number }[] = [];
-        /** The balance the ledger reported at each moment, as [time, balance in µcr]. */
+        /** The balance just before each moment a step ends at, as [time, balance in µcr]. */
         const seen: [number, number][] = [];
         for (const s of steps) {
           if (s.kind === 'wait') clock.advance(s.ms);
@@ -157,8 +157,12 @@ describe.each(stores.kinds)('the credit log on %s', (kind) => {
             // Blocked (no usable credits): no charge happens.
             if (admission.admitted) await book.post(admission.holdId, { usage: unitUsage(s.cost) });
           }
+          // The balance after this step's rows, read before the clock moves on: a grant expiring at the
+          // next moment (the range's start) is still in it, as in the log's opening balance (the balance
+          // just before `since`).
+          const after = micro((await book.status()).credits.balance);
           clock.advance(1);
-          seen.push([clock.now, micro((await book.status()).credits.balance)]);
+          seen.push([clock.now, after]);
         }
         const history = balanceHistory(await book.creditLog());
         const balance = (await book.status()).credits.balance;
