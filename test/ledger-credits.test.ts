@@ -119,6 +119,28 @@ describe('credit grants at their edges', () => {
     expect(auditDatabase(t.path)).toMatchObject({ balance: 0, balanceFromRows: 0, misflaggedGrants: 0 });
   });
 
+  it('stores the next expiry when one is written off or refunded, so a new process writes off the next grant in time', () => {
+    t = openTemp({ initialPlan: 'free' });
+    const storedExpiry = (): unknown => (query('SELECT next_expiry FROM account')[0] as { next_expiry: number | null }).next_expiry;
+    t.ledger.addCredits({ amount: 100, idempotencyKey: 'first', source: 'promo', expiresAt: T0 + HOUR });
+    t.ledger.addCredits({ amount: 200, idempotencyKey: 'refunded', source: 'purchase', expiresAt: T0 + 2 * HOUR });
+    t.ledger.addCredits({ amount: 400, idempotencyKey: 'third', source: 'promo', expiresAt: T0 + 3 * HOUR });
+    t.clock.now = T0 + HOUR;
+    t.ledger.setAutoUseCredits(true); // books the first write-off
+    expect(storedExpiry()).toBe(T0 + 2 * HOUR);
+    t.ledger.refundCredits({ grantKey: 'refunded', amount: 200, idempotencyKey: 'r' });
+    expect(storedExpiry()).toBe(T0 + 3 * HOUR);
+    // Each step from here in a new process (a CLI run), which knows the expiry only from the stored row.
+    t.clock.now = T0 + 3 * HOUR;
+    expect(t.reopen().status().credits.balance).toBe(0);
+    t.reopen().setAutoUseCredits(true);
+    expect(query("SELECT amount, grant_id FROM credit_events WHERE kind = 'expire' ORDER BY id")).toEqual([
+      { amount: 100, grant_id: 1 },
+      { amount: 400, grant_id: 3 },
+    ]);
+    expect(storedExpiry()).toBeNull();
+  });
+
   it('stores the earliest expiry of a grant with credit left, and none for grants that never expire or arrive spent', () => {
     t = openTemp({ initialPlan: 'free' });
     const storedExpiry = (): unknown => (query('SELECT next_expiry FROM account')[0] as { next_expiry: number | null }).next_expiry;

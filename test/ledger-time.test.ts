@@ -182,6 +182,22 @@ describe('a wall clock 3 days ahead', () => {
     expect(t.ledger.status().windows[0]!.resetsAt).toBe(new Date(T0 + 2 * FIVE_HOURS).toISOString());
   });
 
+  it('keeps a weekly window it opened for its real length too, in another process and after a reopen', () => {
+    const t = temp('tiny', false);
+    t.clock.jump(3 * DAY);
+    const a = t.ledger.admit(request(1));
+    if (!a.admitted) throw new Error('blocked');
+    t.ledger.post(a.holdId, { usage: unitUsage(1_000) }); // opens both windows, 3 days ahead
+    const weekly = (ledger: Ledger): string | null => ledger.status().windows[1]!.resetsAt;
+    expect(weekly(t.ledger)).toBe(new Date(T0 + 3 * DAY + WEEK).toISOString());
+    t.clock.advance(HOUR);
+    t.clock.jump(-3 * DAY);
+    // Only the stored row tells these the window's measured start.
+    const realEnd = new Date(T0 + WEEK).toISOString();
+    expect(weekly(otherProcess(t))).toBe(realEnd);
+    expect(weekly(t.reopen())).toBe(realEnd);
+  });
+
   it('is believed once it has stayed ahead for an hour (as after a suspend or a reboot the monotonic clock did not see)', () => {
     const t = temp();
     t.ledger.addCredits({ amount: 40 * CREDIT, idempotencyKey: 'promo', source: 'promo', expiresAt: T0 + 2 * DAY });
