@@ -9,7 +9,8 @@ import { rmSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Ledger, LedgerStorageError } from '../proxy/ledger/ledger';
 import type { TempLedger } from './fixtures/ledger-setup';
-import { HOUR, RATE_CARD, openTemp, request, tempDir, unitUsage } from './fixtures/ledger-setup';
+import { DEFAULT_BUSY_TIMEOUT_MS } from '../proxy/ledger/connection';
+import { HOUR, RATE_CARD, T0, openTemp, request, tempDir, unitUsage } from './fixtures/ledger-setup';
 
 let t: TempLedger;
 afterEach(() => t?.cleanup());
@@ -57,6 +58,15 @@ describe('opening', () => {
     }
   });
 
+  it('says which file it is on and how long a write waits for a lock: the one given, else the default', () => {
+    t = openTemp();
+    expect(t.ledger.databasePath).toBe(t.path);
+    expect(t.ledger.busyTimeoutMs).toBe(DEFAULT_BUSY_TIMEOUT_MS);
+    expect(t.reopen({ busyTimeoutMs: 250 }).busyTimeoutMs).toBe(250);
+    t.ledger.setBusyTimeout(40);
+    expect(t.ledger.busyTimeoutMs).toBe(40);
+  });
+
   it('keeps every setting, and stores no auto-reload as NULL, across a reopen', () => {
     t = openTemp();
     const settings = { threshold: 1_000, target: 5_000, maxPerMonth: 2 };
@@ -92,6 +102,25 @@ describe('another connection’s write lock', () => {
     expect(error).toBeInstanceOf(LedgerStorageError);
     expect(error).toMatchObject({ problem: 'busy' });
     expect(t.ledger.admit(request(1)).admitted).toBe(true);
+  });
+
+  it('makes a write wait for the time it was opened with, or set to later, not the default', () => {
+    /** How long a write waited before giving up as busy, in ms. */
+    const waited = (): number =>
+      whileLocked(t.path, () => {
+        const started = performance.now();
+        expect(() => t.ledger.admit(request(1))).toThrow(expect.objectContaining({ problem: 'busy' }));
+        return performance.now() - started;
+      });
+    t = openTemp();
+    t.ledger.setBusyTimeout(150);
+    const set = waited();
+    expect(set).toBeGreaterThanOrEqual(100);
+    expect(set).toBeLessThan(DEFAULT_BUSY_TIMEOUT_MS / 2);
+    t.reopen({ busyTimeoutMs: 150 });
+    const opened = waited();
+    expect(opened).toBeGreaterThanOrEqual(100);
+    expect(opened).toBeLessThan(DEFAULT_BUSY_TIMEOUT_MS / 2);
   });
 
   it('does not stop reads: status, limits and reports answer while it is held', () => {
@@ -135,6 +164,24 @@ describe('a failed transaction', () => {
     expect(t.ledger.status()).toEqual(before);
     expect(t.ledger.grants()).toHaveLength(1);
     expect(t.ledger.post(a.holdId, { usage: unitUsage(1) }).cost).toBe(1);
+  });
+});
+
+describe('a failed write', () => {
+  it('forgets the expiry it booked before failing, so the next write books it again', () => {
+    t = openTemp({ initialPlan: 'free' });
+    t.ledger.addCredits({ amount: 100, idempotencyKey: 'soon', source: 'promo', expiresAt: T0 + HOUR });
+    t.ledger.addCredits({ amount: 1_000, idempotencyKey: 'forever', source: 'purchase' });
+    t.clock.now = T0 + HOUR;
+    // The write books the due expiry in memory first, then fails on the unknown grant: all rolled back.
+    expect(() => t.ledger.refundCredits({ grantKey: 'nope', amount: 1, idempotencyKey: 'r' })).toThrow(expect.objectContaining({ code: 'invalid_argument' }));
+    expect(t.ledger.status().credits.balance).toBe(0.001);
+    t.ledger.setAutoUseCredits(true);
+    expect(t.ledger.grants().map((g) => [g.idempotencyKey, g.remaining])).toEqual([
+      ['soon', 0],
+      ['forever', 0.001],
+    ]);
+    expect(t.ledger.checkBooks()).toEqual([]);
   });
 });
 
