@@ -45,6 +45,25 @@ describe('the audit trail', () => {
     ]);
   });
 
+  it('records a change that names nobody as the local user’s', () => {
+    t = openTemp();
+    const before = trail().length;
+    t.ledger.addCredits({ amount: 100, idempotencyKey: 'k', source: 'purchase' });
+    t.ledger.refundCredits({ grantKey: 'k', amount: 40, idempotencyKey: 'r' });
+    t.ledger.resetWindows();
+    t.ledger.setPlan('pro');
+    t.ledger.setAutoUseCredits(false);
+    t.ledger.setAutoReload({ threshold: 10, target: 20, maxPerMonth: 1 });
+    expect(t.ledger.audit(1_000).slice(before).map((row) => `${row.actor} ${row.action}`)).toEqual([
+      'local credits_added',
+      'local credits_refunded',
+      'local windows_reset',
+      'local plan_set',
+      'local auto_use_credits_set',
+      'local auto_reload_set',
+    ]);
+  });
+
   it('records an automatic purchase as the system’s, numbered within the month', () => {
     t = openTemp({ initialPlan: 'free' });
     t.ledger.setAutoReload({ threshold: 1_000, target: 5_000, maxPerMonth: 1 });
