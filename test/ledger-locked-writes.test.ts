@@ -6,14 +6,15 @@
  */
 import Database from 'better-sqlite3';
 import fs from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ChargeJournal, pendingChargesFile, readKeptSettlements, type KeptSettlement } from '../proxy/ledger/chargeJournal';
 import { EVENT_LOOP_BUSY_TIMEOUT_MS } from '../proxy/ledger/connection';
 import { GroupCommit } from '../proxy/ledger/groupCommit';
-import { LedgerStorageError } from '../proxy/ledger/ledger';
+import { Ledger, LedgerStorageError } from '../proxy/ledger/ledger';
+import { Store } from '../proxy/ledger/store';
 import { Settlements } from '../proxy/ledger/settlements';
 import type { TempLedger } from './fixtures/ledger-setup';
-import { auditDatabase, openTemp, request, unitUsage } from './fixtures/ledger-setup';
+import { RATE_CARD, auditDatabase, openTemp, request, unitUsage } from './fixtures/ledger-setup';
 
 const temps: TempLedger[] = [];
 afterEach(() => {
@@ -169,7 +170,7 @@ describe('settlements while another connection holds the lock', () => {
     expect(audit.balanceFromRows).toBe(1_000_000 - 21);
     expect(audit.creditHeldFromRows).toBe(0);
     expect(fs.existsSync(pendingChargesFile(t.path))).toBe(false);
-    expect(next.audit().map((row) => row.action)).toContain('kept_charges_replayed');
+    expect(next.audit().filter((row) => row.action === 'kept_charges_replayed')).toEqual([expect.objectContaining({ actor: 'system', detail: { count: 2 } })]);
   });
 });
 
@@ -221,6 +222,43 @@ describe('the pending-charges journal at the next start', () => {
     const next = t.reopen();
     expect(next.recover()).toBe(1);
     expect(auditDatabase(t.path).balanceFromRows).toBe(1_000_000 - 50);
+    expect(next.audit().map((row) => row.action)).not.toContain('kept_charges_replayed'); // none was
+  });
+
+  it('stays, nothing of it written, when the disk fills during the replay; the next start posts it', () => {
+    const t = temp();
+    const holds = [admitted(t, 50), admitted(t, 50)];
+    journal(t, [
+      { kind: 'void', holdId: holds[0]! },
+      { kind: 'post', holdId: holds[1]!, charge: { usage: unitUsage(4) } },
+    ]);
+    const next = t.reopen();
+    const full = vi.spyOn(Store.prototype, 'insertUsage').mockImplementation(() => {
+      throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+    });
+    try {
+      expect(() => next.recover()).toThrow(expect.objectContaining({ code: 'storage', problem: 'full' }));
+    } finally {
+      full.mockRestore();
+    }
+    expect(fs.existsSync(pendingChargesFile(t.path))).toBe(true);
+    expect(auditDatabase(t.path)).toMatchObject({ usageRows: 0, creditHeldFromRows: 100 }); // the void rolled back too
+    expect(next.recover()).toBe(0);
+    expect(auditDatabase(t.path)).toMatchObject({ usageRows: 1, balanceFromRows: 1_000_000 - 4, creditHeldFromRows: 0 });
+    expect(fs.existsSync(pendingChargesFile(t.path))).toBe(false);
+  });
+
+  it('is never looked for beside an in-memory ledger, not even as a file of that name in the working directory', () => {
+    const file = pendingChargesFile(':memory:');
+    fs.writeFileSync(file, `${JSON.stringify({ kind: 'void', holdId: 1 })}\n`);
+    const ledger = Ledger.open({ path: ':memory:', rateCard: RATE_CARD, initialPlan: 'free' });
+    try {
+      expect(ledger.recover()).toBe(0);
+      expect(fs.readFileSync(file, 'utf8')).toBe(`${JSON.stringify({ kind: 'void', holdId: 1 })}\n`);
+    } finally {
+      ledger.close();
+      fs.rmSync(file, { force: true });
+    }
   });
 
   it('stays, replayed later, when the database is locked at start', () => {
