@@ -272,6 +272,23 @@ describe('a reboot', () => {
  * hides an unexpired grant, and once the clock is right and an hour has been watched, every expired
  * grant is written off.
  */
+describe('the time one process came to believe', () => {
+  it('reaches processes started later through its next write, even one that changes nothing else (an admit)', () => {
+    const t = temp();
+    t.ledger.addCredits({ amount: 10 * CREDIT, idempotencyKey: 'forever', source: 'purchase' });
+    t.ledger.close();
+    t.clock.reboot(8 * HOUR);
+    const gateway = t.reopen(); // measures from the mark of the last boot: the 8 hours are not believed yet
+    t.clock.advance(CONFIRM_AHEAD_MS);
+    expect(gateway.admit(request(1)).admitted).toBe(true); // believes them now, and stores that with the hold
+    // A CLI started now measures from the stored mark: a promo due a minute later is written off on time.
+    const cli = otherProcess(t);
+    cli.addCredits({ amount: 5 * CREDIT, idempotencyKey: 'promo', source: 'promo', expiresAt: t.clock.now + 60_000 });
+    t.clock.advance(60_000);
+    expect(micro(cli.status().credits.balance)).toBe(10 * CREDIT);
+  });
+});
+
 describe('random wall clocks (property)', () => {
   type Step =
     | { op: 'pass'; ms: number }
