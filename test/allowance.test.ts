@@ -53,6 +53,16 @@ describe('decide', () => {
     expect(decide([], 0, credits(5, 0, false))).toEqual({ state: 'blocked', reason: 'auto_use_off', retryAt: null });
   });
 
+  it('blocks a team seat at its weekly cap with seat_cap while auto-use is on, and for the usual reason when it is off', () => {
+    const capped = (autoUse: boolean) => ({ ...credits(0, 0, autoUse), capped: true });
+    expect(decide([five(1_000)], 0, capped(true))).toEqual({ state: 'blocked', reason: 'seat_cap', retryAt: T + 5 * HOUR });
+    expect(decide([], 0, capped(true))).toEqual({ state: 'blocked', reason: 'seat_cap', retryAt: null });
+    // Auto-use off: the seat would not spend from the pool anyway, so the cap is not what blocks it.
+    expect(decide([five(1_000)], 0, capped(false))).toMatchObject({ state: 'blocked', reason: 'allowance_exhausted' });
+    expect(decide([], 0, capped(false))).toMatchObject({ state: 'blocked', reason: 'no_credits' });
+    expect(decide([five(1_000)], 0, { ...credits(0), capped: false })).toMatchObject({ state: 'blocked', reason: 'allowance_exhausted' });
+  });
+
   it('retries when the last used-up window resets, not the first', () => {
     const both = decide([five(1_000, T + HOUR), weekly(3_000, T + 100 * HOUR)], 0, credits(0));
     expect(both).toEqual({ state: 'blocked', reason: 'allowance_exhausted', retryAt: T + 100 * HOUR });
