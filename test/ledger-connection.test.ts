@@ -167,6 +167,25 @@ describe('a failed transaction', () => {
   });
 });
 
+describe('the tail kept in memory', () => {
+  it('is read at open from the newest 5,000 usage rows, not from the whole history', () => {
+    t = openTemp();
+    const raw = new Database(t.path);
+    raw.exec(`
+      INSERT INTO usage (ts, hold_id, request_id, client, feature, model, route, status, input_tokens, cached_input_tokens,
+        cache_write_tokens, output_tokens, reasoning_tokens, cost, plan_cost, credit_cost, estimated)
+      WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 5000)
+      SELECT ${T0}, 1000 + i, 'r' || i, 'test', 'assistant', CASE i WHEN 0 THEN 'retired' ELSE 'unit' END, '/v1/responses', 200,
+        0, 0, 0, 10 + i, 0, 0, 0, 0, 0 FROM n`);
+    raw.close();
+    // The connection that was open meanwhile folds in every new row, the retired model's too.
+    expect(t.ledger.recentOutputTokens('retired')).toEqual([10]);
+    t.reopen();
+    expect(t.ledger.recentOutputTokens('unit', 2)).toEqual([5010, 5009]);
+    expect(t.ledger.recentOutputTokens('retired')).toEqual([]);
+  });
+});
+
 describe('a failed write', () => {
   it('forgets the expiry it booked before failing, so the next write books it again', () => {
     t = openTemp({ initialPlan: 'free' });
