@@ -39,6 +39,8 @@ const TEST_FILES = [
   // The pending-charges journal's replay (ledger.ts replayKeptSettlements) is reached only here.
   'test/ledger-locked-writes.test.ts',
   'test/ledger-time.test.ts',
+  // The PostgreSQL store's in-memory transaction against the SQLite store, with no server (a property test).
+  'test/ledger-snapshot-tx.test.ts',
   'test/group-commit.test.ts',
   'test/ledger-property.test.ts',
   'test/ledger-multiprocess.test.ts',
