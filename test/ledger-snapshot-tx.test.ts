@@ -15,7 +15,7 @@ import { SnapshotTx } from '../proxy/ledger/postgres/snapshotTx';
 import type { HoldRow, LedgerTx, NewUsage } from '../proxy/ledger/rows';
 import { migrate } from '../proxy/ledger/schema';
 import { Store } from '../proxy/ledger/store';
-import { LedgerError } from '../proxy/ledger/errors';
+import { DEFAULT_SEAT } from '../proxy/ledger/seats';
 import { T0, unitUsage } from './fixtures/ledger-setup';
 
 type Row = Record<string, unknown>;
@@ -31,6 +31,7 @@ interface StartGrant {
 type Op =
   | { op: 'grant'; amount: number; zero: boolean; expiresIn: number | null; source: GrantSource }
   | { op: 'spendHead'; share: number }
+  | { op: 'spend'; pick: number; share: number }
   | { op: 'exhaust'; pick: number; at: number }
   | { op: 'refund'; pick: number; amount: number; key: number }
   | { op: 'hold'; estimate: number; kind: 'plan' | 'credits' }
@@ -58,6 +59,7 @@ const startGrant: fc.Arbitrary<StartGrant> = fc.record({
 const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ op: fc.constant('grant' as const), amount: fc.integer({ min: 1, max: 400 }), zero: fc.boolean(), expiresIn, source: fc.constantFrom(...SOURCES) }) },
   { weight: 3, arbitrary: fc.record({ op: fc.constant('spendHead' as const), share: fc.double({ min: 0, max: 1, noNaN: true }) }) },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('spend' as const), pick: fc.nat(), share: fc.double({ min: 0, max: 1, noNaN: true }) }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('exhaust' as const), pick: fc.nat(), at: fc.integer({ min: 0, max: 8 }) }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('refund' as const), pick: fc.nat(), amount: fc.integer({ min: 1, max: 300 }), key: fc.nat({ max: 4 }) }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('hold' as const), estimate: fc.integer({ min: 1, max: 300 }), kind: fc.constantFrom('plan' as const, 'credits' as const) }) },
@@ -134,7 +136,7 @@ function answers(tx: LedgerTx, keys: readonly string[], grantIds: number, holdId
     next: tx.nextGrantExpiry(),
     expiring: [0, 1, 3, 6, 100].map((dt) => tx.grantsExpiringBy(T0 + dt)),
     remaining: Array.from({ length: grantIds + 2 }, (_, i) => tx.grantRemaining(i + 1)),
-    keyed: keys.map((key) => tx.grantByKey(key) ?? null),
+    keyed: [...keys, 'k-never-used'].map((key) => tx.grantByKey(key) ?? null),
     refunds: Array.from({ length: 5 }, (_, i) => tx.refundByKey(`refund-${i}`) ?? null),
     count: tx.countGrantsWithKeyPrefix('k'),
     countNew: tx.countGrantsWithKeyPrefix('knew'),
@@ -225,6 +227,14 @@ function runBoth(grants: StartGrant[], holdCount: number, periodCount: number, o
         if (head && amount > 0) both((tx) => tx.spendGrant(head.id, amount));
         break;
       }
+      case 'spend': {
+        // A refund takes from its own grant first, wherever it is in the spending order.
+        const live = store.grantsExpiringBy(Number.MAX_SAFE_INTEGER);
+        const grant = live[o.pick % Math.max(1, live.length)];
+        const amount = grant ? Math.floor(o.share * (grant.remaining - 1)) : 0;
+        if (grant && amount > 0) both((tx) => tx.spendGrant(grant.id, amount));
+        break;
+      }
       case 'exhaust': {
         const live = store.grantsExpiringBy(Number.MAX_SAFE_INTEGER);
         const grant = live[o.pick % Math.max(1, live.length)];
@@ -301,6 +311,10 @@ function runBoth(grants: StartGrant[], holdCount: number, periodCount: number, o
   }
   db.exec('COMMIT');
   const c = snap.changes();
+  // The flush inserts new holds and deletes loaded ones: a hold placed and settled here is in neither.
+  const loadedHolds = new Set(before.holds.map((h) => h.id as number));
+  expect(c.insertedHolds.filter((h) => loadedHolds.has(h.id))).toEqual([]);
+  expect(c.deletedHolds.filter((id) => !loadedHolds.has(id))).toEqual([]);
   const result = { expected: sqliteRows(db, oldRefunds), actual: flushed(before, c) };
   const max = (table: string): number => (db.prepare(`SELECT coalesce(max(id), 0) AS m FROM ${table}`).get() as { m: number }).m;
   expect([c.lastUsageId, c.lastPeriodId, c.lastGrantId, c.lastRefundId]).toEqual([max('usage'), max('window_periods'), max('grants'), max('refunds')]);
@@ -322,15 +336,59 @@ describe('SnapshotTx against the SQLite store', () => {
 
 describe('SnapshotTx on its own', () => {
   it('refuses to answer for rows it did not load, rather than answer "none"', () => {
-    const { loaded } = start([], 0, 0);
-    const tx = new SnapshotTx({ ...loaded, allHolds: false, keyPrefixes: [], requestedRefundKeys: new Set() });
-    const internal = expect.objectContaining({ code: 'internal' });
-    expect(() => tx.takeHold(7)).toThrow(internal);
-    expect(() => tx.pendingHolds()).toThrow(internal);
-    expect(() => tx.grantByKey('k0')).toThrow(internal);
-    expect(() => tx.countGrantsWithKeyPrefix('k')).toThrow(internal);
-    expect(() => tx.refundByKey('refund-0')).toThrow(internal);
-    expect(() => tx.spendGrant(9, 1)).toThrow(LedgerError);
-    expect(() => tx.exhaustGrant(9, T0)).toThrow(internal);
+    const { loaded } = start([{ amount: 10, left: 'all', expiresIn: null, refunded: 0 }], 0, 0);
+    const tx = new SnapshotTx({ ...loaded, allHolds: false, keyed: new Map(), keyPrefixes: [], requestedRefundKeys: new Set() });
+    const internal = (message: string) => expect.objectContaining({ code: 'internal', message });
+    expect(() => tx.takeHold(7)).toThrow(internal('hold 7 was not loaded for this transaction'));
+    expect(() => tx.deleteHold(7)).toThrow(internal('hold 7 was not loaded for this transaction'));
+    expect(() => tx.pendingHolds()).toThrow(internal('the open holds were not loaded for this transaction'));
+    expect(() => tx.grantByKey('k0')).toThrow(internal('idempotency key "k0" was not loaded for this transaction'));
+    expect(() => tx.countGrantsWithKeyPrefix('k')).toThrow(internal('grants with key prefix "k" were not loaded for this transaction'));
+    expect(() => tx.refundByKey('refund-0')).toThrow(internal('refund key "refund-0" was not loaded for this transaction'));
+    expect(() => tx.spendGrant(9, 1)).toThrow(internal('grant 9 has no credit left to take'));
+    expect(() => tx.exhaustGrant(9, T0)).toThrow(internal('grant 9 has no credit left to take'));
+    // What it did load it answers for: a hold the operation named is not pending, a key it named was never used.
+    const named = new SnapshotTx({ ...loaded, allHolds: false, requestedHolds: new Set([7]), keyed: new Map(), requestedKeys: new Set(['fresh']) });
+    expect(named.takeHold(7)).toBeUndefined();
+    expect(named.grantByKey('fresh')).toBeUndefined();
+    expect(named.grantRemaining(1)).toBe(10);
+  });
+
+  it('over live grants alone (a status view, the rules tests) knows no holds, keys or refunds but those it is given', () => {
+    const tx = SnapshotTx.ofLiveGrants([{ id: 3, remaining: 40, expiresAt: T0 + 1, spendOrder: T0 + 1 }], { grants: ['order-1'], refunds: ['refund-1'] });
+    expect(tx.headGrant()).toEqual({ id: 3, remaining: 40 });
+    expect(tx.grantsExpiringBy(T0 + 1)).toEqual([{ id: 3, remaining: 40, expiresAt: T0 + 1 }]);
+    expect(tx.grantByKey('order-1')).toBeUndefined();
+    expect(tx.refundByKey('refund-1')).toBeUndefined();
+    expect(() => tx.pendingHolds()).toThrow(expect.objectContaining({ code: 'internal' }));
+    expect(() => tx.takeHold(1)).toThrow(expect.objectContaining({ code: 'internal' }));
+    expect(() => tx.grantByKey('order-2')).toThrow(expect.objectContaining({ code: 'internal' }));
+    expect(() => tx.countGrantsWithKeyPrefix('')).toThrow(expect.objectContaining({ code: 'internal' }));
+    // Its ids start after none: the first grant it adds is #1 (the rules tests read them back).
+    expect(tx.insertGrant({ ts: T0, source: 'purchase', amount: 5, remaining: 5, expiresAt: null, idempotencyKey: 'order-1' })).toBe(1);
+  });
+
+  it('stamps holds and periods with the seat it is bound to, and tells which instances are alive', () => {
+    const { loaded } = start([], 1, 1);
+    const tx = new SnapshotTx({ ...loaded, liveInstances: new Set(['gateway-a']) });
+    expect(tx.isInstanceAlive('gateway-a')).toBe(true);
+    expect(tx.isInstanceAlive('gateway-b')).toBe(false);
+    expect(tx.seatOfHold(1)).toBe(DEFAULT_SEAT); // loaded without a seat: the individual ledger's
+    expect(tx.seatOfHold(99)).toBe(DEFAULT_SEAT); // not pending: the rules refuse it
+    tx.boundSeat = 'alice';
+    tx.insertHold(hold(2, 5, 'plan'));
+    const period = tx.openPeriod('weekly', T0, T0 + 1_000);
+    tx.closePeriod(1, T0 + 1, 'reset', 7);
+    expect(tx.seatOfHold(2)).toBe('alice');
+    tx.boundSeat = 'bob';
+    tx.insertHold(hold(3, 5, 'plan'));
+    expect(tx.seatOfHold(3)).toBe('bob');
+    const c = tx.changes();
+    expect(c.insertedHolds.map((h) => [h.id, h.seat])).toEqual([
+      [2, 'alice'],
+      [3, 'bob'],
+    ]);
+    expect(c.insertedPeriods).toEqual([{ id: period, seat: 'alice', name: 'weekly', startedAt: T0, endsAt: T0 + 1_000, closedAt: null, closeReason: null, used: null }]);
+    expect(c.closedPeriods).toEqual([expect.objectContaining({ id: 1, seat: 'alice', closedAt: T0 + 1, closeReason: 'reset', used: 7 })]);
   });
 });
