@@ -15,6 +15,9 @@ const ALL = [
   'proxy/ledger/rules.ts',
   'proxy/ledger/ledger.ts',
   'proxy/ledger/store.ts',
+  // The PostgreSQL store's in-memory transaction: measured by test/ledger-snapshot-tx.test.ts against the
+  // SQLite store, with no server (the selection runs none).
+  'proxy/ledger/postgres/snapshotTx.ts',
 ];
 const only = process.env.STRYKER_MODULE;
 // proxy/ledger/store.ts → ledger-store (several: ledger-credits+ledger-fold): each module keeps its own

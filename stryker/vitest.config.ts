@@ -59,7 +59,8 @@ export default defineConfig({
     include: TEST_FILES,
     sequence: { sequencer: CheapestFirst },
     setupFiles: ['stryker/vitest-setup.ts'],
-    // The ledger tests that run on every store run on SQLite alone here: no PostgreSQL module is mutated.
+    // The ledger tests that run on every store run on SQLite alone here, with no PostgreSQL server to start
+    // per mutant: the one PostgreSQL module mutated, snapshotTx.ts, is tested against the SQLite store.
     env: { CREDITGATE_TEST_STORES: 'sqlite' },
     testTimeout: 30_000,
     hookTimeout: 60_000,
