@@ -95,6 +95,13 @@ describe('unusual price formats', () => {
     expect(costOf(rate, { vendor: 'openai', inputTokens: 3e10, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens: 2, reasoningTokens: 0 })).toBe(9); // 4.5 + 4
   });
 
+  it('prices with 16 or more decimals, past the powers of ten the fast path keeps, on the exact path', () => {
+    // 2.5e-15 has 16 decimals and 2.5e-16 has 17; their products stay small enough for the fast path.
+    expect(sumRoundedHalfUp([{ price: 2.5e-15, quantity: 2e14 }])).toBe(1); // 0.5
+    expect(sumRoundedHalfUp([{ price: 2.5e-16, quantity: 2e14 }])).toBe(0); // 0.05
+    expect(sumRoundedHalfUp([{ price: 2.5e-16, quantity: 2e14 }, { price: 0.45, quantity: 1 }])).toBe(1); // 0.5
+  });
+
   it('prices a price written with a positive exponent', () => {
     expect(String(2e21)).toBe('2e+21');
     expect(sumRoundedHalfUp([{ price: 2e21, quantity: 3 }])).toBe(6e21);

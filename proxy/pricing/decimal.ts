@@ -15,11 +15,10 @@ const DECIMAL = /^(-?)(\d+)(?:\.(\d+))?(?:e([+-]?\d+))?$/;
 
 function toDecimal(value: number): Decimal {
   if (!Number.isFinite(value)) throw new RangeError(`not a finite number: ${value}`);
-  const match = DECIMAL.exec(String(value));
-  if (!match) throw new RangeError(`unexpected number format: ${value}`);
-  const [, sign = '', whole = '0', fraction = '', exponent = '0'] = match;
+  // String() of a finite number is always sign, digits, an optional fraction and an optional exponent.
+  const [, sign, whole, fraction = '', exponent] = DECIMAL.exec(String(value)) as unknown as [string, string, string, string | undefined, string | undefined];
   const units = BigInt(`${sign}${whole}${fraction}`);
-  return { units, scale: fraction.length - Number(exponent) };
+  return { units, scale: fraction.length - (exponent === undefined ? 0 : Number(exponent)) };
 }
 
 const pow10 = (n: number): bigint => 10n ** BigInt(n);
@@ -37,17 +36,24 @@ export interface Term {
   shift?: number;
 }
 
-/** A rate card has a handful of distinct prices: parse each once (this runs on every request). */
-const priceCache = new Map<number, Decimal>();
+/** A parsed price, with its digits also as a double when they fit a safe integer (NaN otherwise). */
+interface Price extends Decimal {
+  unitsAsNumber: number;
+}
 
-function priceDecimal(price: number): Decimal {
-  let decimal = priceCache.get(price);
-  if (!decimal) {
-    decimal = toDecimal(price);
+/** A rate card has a handful of distinct prices: parse each once (this runs on every request). */
+const priceCache = new Map<number, Price>();
+
+function priceDecimal(price: number): Price {
+  let parsed = priceCache.get(price);
+  if (!parsed) {
+    const decimal = toDecimal(price);
+    const digits = Number(decimal.units);
+    parsed = { ...decimal, unitsAsNumber: Number.isSafeInteger(digits) ? digits : Number.NaN };
     if (priceCache.size >= 10_000) priceCache.clear();
-    priceCache.set(price, decimal);
+    priceCache.set(price, parsed);
   }
-  return decimal;
+  return parsed;
 }
 
 /** Token counts are integers: no string round trip needed. */
@@ -60,20 +66,6 @@ export function sumRoundedHalfUp(terms: readonly Term[]): number {
 }
 
 const POW10 = Array.from({ length: 16 }, (_, n) => 10 ** n); // exact doubles up to 10^15
-
-/** Each price's digits as a double, when they fit a safe integer (NaN otherwise). */
-const priceUnitsCache = new Map<number, number>();
-
-function priceUnits(price: number): number {
-  let units = priceUnitsCache.get(price);
-  if (units === undefined) {
-    const digits = Number(priceDecimal(price).units);
-    units = Number.isSafeInteger(digits) ? digits : Number.NaN;
-    if (priceUnitsCache.size >= 10_000) priceUnitsCache.clear();
-    priceUnitsCache.set(price, units);
-  }
-  return units;
-}
 
 /**
  * The same exact sum in plain doubles, for the usual case where every intermediate is a safe integer
@@ -89,8 +81,9 @@ function sumInSafeIntegers(terms: readonly Term[]): number | null {
   let total = 0;
   for (const { price, quantity, shift = 0 } of terms) {
     if (price === 0 || quantity === 0) continue;
-    const units = priceUnits(price);
-    const lift = scale - (priceDecimal(price).scale - shift);
+    const parsed = priceDecimal(price);
+    const units = parsed.unitsAsNumber;
+    const lift = scale - (parsed.scale - shift);
     if (!Number.isSafeInteger(quantity) || Number.isNaN(units) || lift >= POW10.length) return null;
     // A computed product within the safe range is the exact product (a larger one would round past it).
     const product = units * quantity * POW10[lift]!;
@@ -100,16 +93,13 @@ function sumInSafeIntegers(terms: readonly Term[]): number | null {
   }
   if (total < 0) return null;
   const denominator = POW10[scale]!;
-  let quotient = Math.floor(total / denominator);
-  if (!Number.isSafeInteger(quotient * denominator + denominator)) return null;
-  let remainder = total - quotient * denominator;
-  // The float division may round up to the next integer: step back onto the true quotient. It never
-  // rounds down past it (the true floor is a double, and rounding is monotonic), so the remainder is
-  // never a whole denominator or more.
-  if (remainder < 0) {
-    quotient -= 1;
-    remainder += denominator;
-  }
+  // The float division floors exactly. A true quotient x = total / denominator that is not an integer
+  // lies at least 1 / denominator below the next integer, while rounding moves it by at most half an
+  // ulp, under x · 2^-53 < 1 / denominator since total < 2^53: it never rounds up to that integer, nor
+  // (rounding is monotonic) below its floor, which is a double. The remainder is then exact, in
+  // [0, denominator).
+  const quotient = Math.floor(total / denominator);
+  const remainder = total - quotient * denominator;
   return 2 * remainder >= denominator ? quotient + 1 : quotient;
 }
 
