@@ -64,7 +64,14 @@ export class Settlements {
    */
   postNow(holdId: number, charge: Charge): ImmediatePost {
     const { result, durable } = this.now({ kind: 'post', holdId, charge }, () => this.ledger.post(holdId, charge));
-    return { result, durable, limits: result ? Promise.resolve(result.limits) : durable.then(() => null) };
+    return {
+      result,
+      durable,
+      // Made only when asked: a result's limits are a status read, and a caller with a result reads them there.
+      get limits() {
+        return result ? Promise.resolve(result.limits) : durable.then(() => null);
+      },
+    };
   }
 
   /** Voids the hold at once, before the caller answers its client; while the database is locked, kept like a charge. */
