@@ -17,11 +17,12 @@ import { ListCreditsRequest } from '../shared/rpc';
 import { buyTeamCredits, type PurchaseUi } from '../extension/team/teamPurchase';
 import { TeamGatewayConnection } from '../extension/team/teamConnection';
 import type { SalePack } from '../shared/payments';
-import { rawRequest, startFakeUpstream, type FakeUpstream, type RawResponse } from './fake-upstream';
-import { publicSession, startFakeStripe, type FakeStripe } from './fake-stripe/server';
+import { rawRequest, type FakeUpstream, type RawResponse } from './fake-upstream';
+import { publicSession, type FakeStripe } from './fake-stripe/server';
 import { cli, killServeProcesses, serve, teamEnv, type ServeProcess } from './helpers/cliProcess';
 import type { PostgresServer } from './helpers/postgres';
-import { queryDatabase, startPostgres } from './helpers/postgres';
+import { queryDatabase } from './helpers/postgres';
+import { startPaymentsBackends, type PaymentsBackends } from './helpers/paymentsBackends';
 import { eventually } from './helpers/testGateway';
 
 let server: PostgresServer;
@@ -32,13 +33,13 @@ let url: string;
 const running: ServeProcess[] = [];
 const connections: TeamGatewayConnection[] = [];
 
+let backends: PaymentsBackends;
+
 beforeAll(async () => {
-  [server, upstream, stripe] = await Promise.all([startPostgres(), startFakeUpstream(), startFakeStripe()]);
+  backends = await startPaymentsBackends();
+  ({ server, upstream, stripe } = backends);
 }, 120_000);
-afterAll(async () => {
-  await Promise.all([upstream.close(), stripe.close()]);
-  server.close();
-});
+afterAll(() => backends.close());
 
 beforeEach(async () => {
   url = await server.createDatabase();

@@ -11,12 +11,13 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { PaymentOptions, PurchaseView } from '../shared/payments';
 import type { GrantRow } from '../shared/protocol';
-import { rawRequest, startFakeUpstream, type FakeUpstream, type RawResponse } from './fake-upstream';
-import { publicSession, startFakeStripe, type FakeStripe } from './fake-stripe/server';
+import { rawRequest, type FakeUpstream, type RawResponse } from './fake-upstream';
+import { publicSession, type FakeStripe } from './fake-stripe/server';
 import { TEST_CLI } from './helpers/buildCli';
 import { cli, killServeProcesses, serve, teamEnv, type CliResult, type ServeProcess } from './helpers/cliProcess';
 import type { PostgresServer } from './helpers/postgres';
-import { queryDatabase, startPostgres } from './helpers/postgres';
+import { queryDatabase } from './helpers/postgres';
+import { startPaymentsBackends, type PaymentsBackends } from './helpers/paymentsBackends';
 import { eventually, followBalances } from './helpers/testGateway';
 
 let server: PostgresServer;
@@ -27,13 +28,13 @@ let env: NodeJS.ProcessEnv;
 let dataDir: string;
 const running: ServeProcess[] = [];
 
+let backends: PaymentsBackends;
+
 beforeAll(async () => {
-  [server, upstream, stripe] = await Promise.all([startPostgres(), startFakeUpstream(), startFakeStripe()]);
+  backends = await startPaymentsBackends();
+  ({ server, upstream, stripe } = backends);
 }, 120_000);
-afterAll(async () => {
-  await Promise.all([upstream.close(), stripe.close()]);
-  server.close();
-});
+afterAll(() => backends.close());
 
 beforeEach(async () => {
   url = await server.createDatabase();
