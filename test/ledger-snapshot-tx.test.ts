@@ -205,6 +205,11 @@ function runBoth(grants: StartGrant[], holdCount: number, periodCount: number, o
     const b = work(snap);
     expect(b).toEqual(a);
   };
+  /** Any grant with credit left, whatever its place in the spending order; undefined when none is. */
+  const pickLiveGrant = (pick: number) => {
+    const live = store.grantsExpiringBy(Number.MAX_SAFE_INTEGER);
+    return live[pick % Math.max(1, live.length)];
+  };
   // What both know was done, to pick valid arguments (the rules never spend a grant that is not live).
   let grantCount = grants.length;
   let holdIds = holdCount;
@@ -229,15 +234,13 @@ function runBoth(grants: StartGrant[], holdCount: number, periodCount: number, o
       }
       case 'spend': {
         // A refund takes from its own grant first, wherever it is in the spending order.
-        const live = store.grantsExpiringBy(Number.MAX_SAFE_INTEGER);
-        const grant = live[o.pick % Math.max(1, live.length)];
+        const grant = pickLiveGrant(o.pick);
         const amount = grant ? Math.floor(o.share * (grant.remaining - 1)) : 0;
         if (grant && amount > 0) both((tx) => tx.spendGrant(grant.id, amount));
         break;
       }
       case 'exhaust': {
-        const live = store.grantsExpiringBy(Number.MAX_SAFE_INTEGER);
-        const grant = live[o.pick % Math.max(1, live.length)];
+        const grant = pickLiveGrant(o.pick);
         if (grant) both((tx) => tx.exhaustGrant(grant.id, T0 + o.at));
         break;
       }
