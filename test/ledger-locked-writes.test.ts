@@ -74,7 +74,8 @@ describe('group commit while another connection holds the lock', () => {
     const second = commits.run((ledger) => ledger.admit(request(60)), { onWaiting: () => waiting.push('second') });
     const stall = longestStall(sleep(400).then(release));
     const [a, b] = await Promise.all([written, second]);
-    expect(await stall).toBeLessThan(50);
+    // Blocking on the lock would stall the loop for its whole 400 ms; the margin is for a busy CI host.
+    expect(await stall).toBeLessThan(150);
     expect(a.admitted && b.admitted).toBe(true);
     expect(waiting).toEqual(['first', 'second']); // each told once that it waits
     expect(auditDatabase(t.path).creditHeldFromRows).toBe(100);
@@ -185,7 +186,8 @@ describe('a status while another connection holds the lock', () => {
       const started = performance.now();
       expect(t.ledger.status().credits.balance).toBe(1);
       expect(t.ledger.limits().balance).toBe(1_000_000);
-      expect(performance.now() - started).toBeLessThan(100);
+      // Waiting for the lock would take the whole 5 s busy timeout; the margin is for a busy CI host.
+      expect(performance.now() - started).toBeLessThan(1_000);
     } finally {
       release();
     }
