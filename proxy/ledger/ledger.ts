@@ -27,7 +27,7 @@ import { isOwnerAlive, registerInstance, unregisterInstance } from './owners';
 import { burnWindowStart, RecentUsage } from './recentUsage';
 import type { AuditRow } from './reports';
 import { Reports } from './reports';
-import type { AccountRow } from './rows';
+import type { AccountRow, UsageTailRow } from './rows';
 import type { AccountLimits, AddCredits, Admission, AdmitRequest, Charge, Working } from './rules';
 import { AccountRules, assertTotals, unknownPlan, validAutoReload, validateAdmit, validateGrant, validateRefund } from './rules';
 import { migrate } from './schema';
@@ -364,12 +364,13 @@ export class Ledger {
   private write<T>(work: (w: Working) => T): T {
     let result: T;
     let began = false;
+    const posted: UsageTailRow[] = [];
     try {
       result = this.inTransaction.immediate(() => {
         began = true;
         const account = this.syncWithOthers();
         const time = this.time.read(account.clockMark);
-        const w: Working = { ...time, account, mustSave: false, posted: [] };
+        const w: Working = { ...time, account, mustSave: false, posted };
         const settings = settingsOf(w.account);
         const before = copyTotals(w.account);
         this.recordTime(w);
@@ -389,6 +390,8 @@ export class Ledger {
       throw this.translated(error);
     }
     this.ownCommits++;
+    // Committed (or, inside batch(), released as a savepoint: a failing commit re-seeds the tail).
+    this.recent.absorb(posted);
     return result;
   }
 

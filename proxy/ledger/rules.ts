@@ -107,13 +107,16 @@ export interface Working {
   account: AccountRow;
   /** A hold was voided: last_hold_id must be stored, or the deleted newest id could be issued again. */
   mustSave: boolean;
-  /** The usage rows this transaction appended, as a reader will fold them. */
+  /**
+   * The usage rows this transaction appended, as a reader will fold them. The store adds them to the
+   * tail (recentUsage.ts) once they are committed: a transaction run again after a conflict, or rolled
+   * back, leaves no row there that was never stored.
+   */
   posted: UsageTailRow[];
 }
 
 /** What the status shows of the newest usage (recentUsage.ts keeps it in memory). */
 export interface UsageTail {
-  absorb(rows: readonly UsageTailRow[]): void;
   lastCharge(): UsageTailRow | null;
   planBurnLastHour(now: number): Micro;
   unpricedModels(): readonly string[];
@@ -130,7 +133,7 @@ export interface RulesOptions {
   rateCard: RateCard;
   /** Who places this ledger's holds (owners.ts). */
   owner: HoldOwner;
-  /** The newest usage: the rules add each row they append. */
+  /** The newest usage (the stores add the rows each transaction appended: Working.posted). */
   recent: UsageTail;
 }
 
@@ -420,7 +423,6 @@ export class AccountRules {
       estimated: c.estimated ? 1 : 0,
       unpriced: c.unpriced ? 1 : 0,
     };
-    this.recent.absorb([row]);
     w.posted.push(row);
     w.account.totalsUsageId = usageId;
     for (const name of charged) w.account.periods[name]!.used += split.planCost;

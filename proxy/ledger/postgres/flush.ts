@@ -1,37 +1,47 @@
 /**
- * The second round trip of a write transaction: everything the rules changed (snapshotTx.ts Changes)
- * and the account row, then COMMIT, in one query. The rows go in as one JSON document to
- * creditgate_flush (loadFunctions.ts), which writes them with one statement per kind of change,
- * whatever the number of operations the transaction grouped, planned once per connection.
+ * The end of a write transaction: everything the rules changed (snapshotTx.ts Changes) and the account
+ * row, then COMMIT, in one query. The rows go in as one JSON document to creditgate_commit
+ * (commitFunction.ts), which applies it with creditgate_flush (loadFunctions.ts: one statement per kind
+ * of change, whatever the number of operations the transaction grouped, planned once per connection)
+ * only while the account row is at the revision the rules ran on.
  */
 import type { AccountRow, HoldRow, NewUsage } from '../rows';
 import type { SeatState } from './load';
 import type { Changes } from './snapshotTx';
-import { jsonb, safeInteger as whole } from './sqlText';
+import { int, jsonb, safeInteger as whole } from './sqlText';
 
 /**
  * Commit, then wait until the commit is on disk, without holding the account row's lock while the
  * disk flushes. Every writer locks that row, so a commit that fsyncs under it makes the flush the
  * ledger's bottleneck: one fsync per transaction, one transaction at a time. Instead the transaction
- * commits without waiting for its WAL flush (the lock is released as soon as its commit record is
- * written) and the same query then commits a transaction that writes no row and does wait: WAL is flushed in
- * order, so when that second commit returns, the first is durable too, and only then does any caller
- * hear its result. Later transactions may read the first one's rows before they are on disk; if the
- * server dies before the flush, they are lost with it (their commit records come later in the WAL),
- * and none of them was acknowledged either. Concurrent waits share one fsync (PostgreSQL's group
- * commit), which the row lock made impossible.
+ * commits without waiting for its WAL flush (creditgate_commit turns synchronous_commit off for it, so
+ * the lock is released as soon as its commit record is written) and the same query then runs a
+ * transaction that writes no row and does wait: WAL is flushed in order, so when that second commit
+ * returns, the first is durable too, and only then does any caller hear its result. Later
+ * transactions may read the first one's rows before they are on disk; if the server dies before the
+ * flush, they are lost with it (their commit records come later in the WAL), and none of them was
+ * acknowledged either. Concurrent waits share one fsync (PostgreSQL's group commit), which the row
+ * lock made impossible.
+ *
+ * The second transaction is the query's last statement, outside any BEGIN: the server runs it in a
+ * transaction of its own and commits it, synchronously, before the query returns. A transaction that
+ * wrote WAL waits for the flush up to its own commit record; a transactional logical message is the
+ * smallest WAL write there is, and it locks no row.
  */
-const DURABLE_COMMIT = [
-  'SET LOCAL synchronous_commit = off',
-  'COMMIT',
-  // A transaction that wrote WAL commits synchronously: it waits for the flush up to its own commit
-  // record. A transactional logical message is the smallest WAL write there is, and it locks no row.
-  'BEGIN',
-  "SELECT pg_logical_emit_message(true, 'creditgate', 'durable')",
-  'COMMIT',
-];
+const DURABLE_COMMIT = "COMMIT;\nSELECT pg_logical_emit_message(true, 'creditgate', 'durable')";
 
-export function flushSql(changes: Changes, a: AccountRow, seats: ReadonlyMap<string, SeatState>): string {
+/**
+ * The query that ends a transaction begun by load.ts loadSql, or with `begin` a whole one (the one
+ * round trip of writeCache.ts). Its first result's one row says whether the changes were applied:
+ * false when the account row is no longer at `revision`, and then nothing was written.
+ */
+export function commitSql(revision: number, changes: Changes, a: AccountRow, seats: ReadonlyMap<string, SeatState>, begin: boolean): string {
+  const commit = `SELECT creditgate_commit(${int(revision)}, ${jsonb(flushDoc(changes, a, seats))}) AS applied;\n${DURABLE_COMMIT}`;
+  return begin ? `BEGIN;\n${commit}` : commit;
+}
+
+/** creditgate_flush's document. */
+function flushDoc(changes: Changes, a: AccountRow, seats: ReadonlyMap<string, SeatState>): Record<string, unknown> {
   // Only the kinds of change the transaction made: creditgate_flush skips the absent keys.
   const doc: Record<string, unknown> = {};
   const put = (key: string, docs: unknown[]): void => {
@@ -56,7 +66,7 @@ export function flushSql(changes: Changes, a: AccountRow, seats: ReadonlyMap<str
   put('audit', changes.audit.map((e) => ({ ts: e.ts, actor: e.actor, action: e.action, detail: e.detail })));
   put('seats', seatDocs(seats));
   doc.account = accountDoc(a, changes);
-  return [`SELECT creditgate_flush(${jsonb(doc)})`, ...DURABLE_COMMIT].join(';\n');
+  return doc;
 }
 
 /** The account row's new totals (its revision is bumped by creditgate_flush). */

@@ -5,14 +5,18 @@
  * Group commit, as in the SQLite store: the writes asked for during one turn of the event loop run
  * in one transaction, and while that transaction is on the wire the next turn's writes gather for
  * the one after. A transaction is two round trips whatever it holds: BEGIN + lock + load (load.ts),
- * then every row it changed + COMMIT (flush.ts). Each write is its own savepoint in memory
- * (SnapshotTx), so one that fails fails alone; a transaction the server refuses is retried write by
- * write, so one bad write cannot sink the others. A caller hears its result only after COMMIT.
+ * then every row it changed + COMMIT (flush.ts); or one, when this instance may have been the only
+ * writer since its own last commit and the writes need nothing that commit did not leave behind
+ * (writeCache.ts): the rules run on that, and the commit applies only if the account row's revision
+ * says nobody else wrote (else the batch runs again on a load). Each write is its own savepoint in
+ * memory (SnapshotTx), so one that fails fails alone; a transaction the server refuses is retried write
+ * by write, so one bad write cannot sink the others. A caller hears its result only after COMMIT.
  *
  * Reads (status, limits, reports) use a small pool and never wait for the lock: a status is one
  * statement, so one consistent snapshot.
  */
 import { hostname } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
 import type { Micro } from '../../../shared/money';
 import { BUILT_IN_PLANS, planNamed } from '../../../shared/plans';
@@ -37,12 +41,14 @@ import type { AuthenticatedClient, TokenRole } from '../tokens';
 import { hashToken, newToken } from '../tokens';
 import { markWorthStoring, systemMonotonicClock, TrustedClock } from '../trustedTime';
 import { newClient, newPool, redactedUrl, unavailable } from './connection';
-import { flushSql } from './flush';
+import { commitSql } from './flush';
 import type { Held, LoadResult, Needs, RawAccount, RawSeat, SeatState } from './load';
 import { HELD_SQL, clockMarkOf, INSTANCE_TIMEOUT_SECONDS, LIVE_GRANTS_SQL, bindSeat, copySeat, seatsSql, toSeatState, unbindSeat, emptyNeeds, loadSql, tailAfterSql, toAccountRow, toLiveGrant, toLoaded, TAIL_JSON } from './load';
 import { PostgresReports } from './reports';
 import { migratePostgres } from './schema';
 import { SnapshotTx } from './snapshotTx';
+import type { Kept, Start } from './writeCache';
+import { keep, servable, startFrom } from './writeCache';
 
 export interface PostgresLedgerOptions extends AccountOptions {
   /** `postgres://user:password@host:port/database` */
@@ -59,6 +65,11 @@ export interface PostgresLedgerOptions extends AccountOptions {
    * for the account row's lock on the server, so no round trip is spent idle between them.
    */
   writeConnections?: number;
+  /**
+   * After another writer was found to have written since this instance's last commit, how long its
+   * transactions load before trying the one-round-trip commit again (writeCache.ts). Default 1,000 ms.
+   */
+  contendedMs?: number;
 }
 
 /** One write waiting for the next transaction. */
@@ -77,6 +88,22 @@ interface SeatScope {
  * refund they pay for, or not at all (proxy/payments/fulfilment.ts).
  */
 export type Alongside<T> = (result: T) => string | null;
+
+interface Outcome {
+  ok: boolean;
+  value: unknown;
+}
+
+/** A batch's writes run on a start: their outcomes, and the state they leave. */
+interface BatchRun {
+  outcomes: Outcome[];
+  tx: SnapshotTx;
+  w: Working;
+  /** The seats the batch started from, unchanged, and those it acted for, as it left them. */
+  seats: ReadonlyMap<string, SeatState>;
+  touched: Map<string, SeatState>;
+  alongsideSql: string[];
+}
 
 interface QueuedWrite {
   run: (tx: SnapshotTx, w: Working, seats: SeatScope) => unknown;
@@ -100,6 +127,14 @@ const RELISTEN_MS = 1_000;
 /** How many of the newest usage rows seed the in-memory tail at open, and the most one read folds in. */
 const TAIL_SEED_ROWS = 5_000;
 const RECENT_OUTPUT_SAMPLE = 200;
+
+/**
+ * The start of a statement that changes seats outside a write transaction: it bumps the account row's
+ * revision, so that no instance admits on a seat from what its last commit kept (writeCache.ts), and
+ * takes that row's lock first, as every writer does (one lock order, no deadlock). The statement's
+ * change reads `bumped`, which makes PostgreSQL run this part first.
+ */
+const BUMP_REVISION = 'bumped AS (UPDATE account SET revision = revision + 1 WHERE id = 1 RETURNING 1)';
 
 export class PostgresLedger implements LedgerBook, SeatAdmin {
   readonly store = 'postgres' as const;
@@ -126,11 +161,18 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
   private relisten: NodeJS.Timeout | null = null;
   private notifyTimer: NodeJS.Timeout | null = null;
   private lastNotifyAt = 0;
+  /** What the newest commit left, for the next transaction to start from (writeCache.ts); null: load. */
+  private kept: Kept | null = null;
+  /** Until then (performance.now()), transactions load: someone else was writing. */
+  private loadUntil = 0;
+  /** Transactions committed in one round trip, in two, and one-round-trip attempts that found another writer (for tests and benchmarks). */
+  readonly trips = { one: 0, two: 0, wasted: 0 };
 
   /** The plan a new seat gets when none is named. */
   private readonly initialPlan: string;
   private readonly maxBatch: number;
   private readonly writeConnections: number;
+  private readonly contendedMs: number;
 
   private constructor(
     private readonly url: string,
@@ -140,6 +182,7 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
     this.initialPlan = options.initialPlan ?? 'plus';
     this.maxBatch = options.maxBatch ?? Number.MAX_SAFE_INTEGER;
     this.writeConnections = Math.max(1, options.writeConnections ?? 2);
+    this.contendedMs = options.contendedMs ?? 1_000;
     this.clock = options.clock ?? Date.now;
     this.time = new TrustedClock(this.clock, options.monotonicClock ?? systemMonotonicClock);
     this.owner = registerInstance();
@@ -236,12 +279,12 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
           const settled = this.rules.post(tx, w, holdId, charge);
           return { usageId: settled.usageId, cost: settled.cost, planCost: settled.planCost, creditCost: settled.creditCost, limits: this.rules.limitsOf(w) };
         }),
-      (needs) => needs.holdIds.add(holdId),
+      (needs) => needsHold(needs, holdId),
     );
   }
 
   void(holdId: number): Promise<void> {
-    return this.write((tx, w, seats) => seats.act(tx.seatOfHold(holdId), () => this.rules.void(tx, w, holdId)), (needs) => needs.holdIds.add(holdId));
+    return this.write((tx, w, seats) => seats.act(tx.seatOfHold(holdId), () => this.rules.void(tx, w, holdId)), (needs) => needsHold(needs, holdId));
   }
 
   /**
@@ -437,12 +480,14 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
     const now = this.clock();
     const { rows } = await this.read((pool) =>
       pool.query<{ added: boolean }>(
-        `WITH added AS (INSERT INTO seats (name, plan, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING RETURNING 1),
+        `WITH ${BUMP_REVISION},
+              added AS (INSERT INTO seats (name, plan, created_at) SELECT $1::text, $2::text, $3::bigint FROM bumped ON CONFLICT (name) DO NOTHING RETURNING 1),
               audited AS (INSERT INTO audit (ts, actor, action, detail) SELECT $3, $4, 'seat_added', $5 FROM added)
          SELECT EXISTS (SELECT 1 FROM added) AS added`,
         [seat, chosen, now, actor, JSON.stringify({ seat, plan: chosen })],
       ),
     );
+    this.kept = null; // its revision is stale now: no wasted round trip
     if (!rows[0]?.added) throw new LedgerError('invalid_argument', `a seat named "${seat}" exists already (or existed: removed seats keep their history)`);
     return this.issueToken(seat, 'client', seat);
   }
@@ -459,13 +504,15 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
     const now = this.clock();
     const { rows } = await this.read((pool) =>
       pool.query<{ removed: boolean }>(
-        `WITH removed AS (UPDATE seats SET removed_at = $2 WHERE name = $1 AND removed_at IS NULL RETURNING 1),
+        `WITH ${BUMP_REVISION},
+              removed AS (UPDATE seats SET removed_at = $2 WHERE name = $1 AND removed_at IS NULL AND EXISTS (SELECT 1 FROM bumped) RETURNING 1),
               revoked AS (UPDATE tokens SET revoked_at = $2 WHERE seat = $1 AND revoked_at IS NULL AND EXISTS (SELECT 1 FROM removed)),
               audited AS (INSERT INTO audit (ts, actor, action, detail) SELECT $2, $3, 'seat_removed', $4 FROM removed)
          SELECT EXISTS (SELECT 1 FROM removed) AS removed`,
         [seat, now, actor, JSON.stringify({ seat })],
       ),
     );
+    this.kept = null; // its revision is stale now: no wasted round trip
     if (!rows[0]?.removed) throw unknownSeat(seat);
     this.announce();
   }
@@ -582,6 +629,9 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
   /** Starts transactions for what is queued, as many at once as there are write connections. */
   private drain(): void {
     while (this.queue.length > 0 && this.active < this.writeConnections) {
+      // While the next transaction may commit in one round trip, it waits for the one in flight, whose
+      // commit it starts from (writeCache.ts), rather than loading beside it.
+      if (this.active > 0 && this.kept && performance.now() >= this.loadUntil) return;
       const batch = this.queue.splice(0, this.maxBatch);
       this.active++;
       void this.commitBatch(batch).finally(() => {
@@ -597,8 +647,10 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
       this.announce();
       outcomes.forEach((outcome, i) => (outcome.ok ? batch[i]!.resolve(outcome.value) : batch[i]!.reject(outcome.value)));
     } catch (error) {
-      // Nothing was committed. Out of reach: every write fails now (the caller decides to retry). Refused
-      // by the server: each write again alone, so that only the one at fault fails.
+      // Nothing was committed, or the answer was lost: what was kept may be stale either way.
+      this.kept = null;
+      // Out of reach: every write fails now (the caller decides to retry). Refused by the server: each
+      // write again alone, so that only the one at fault fails.
       const failure = unavailable(error, this.url);
       const outOfReach = failure instanceof LedgerError && failure.code === 'unavailable';
       if (batch.length === 1 || outOfReach) {
@@ -606,15 +658,64 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
       } else {
         for (const queued of batch) await this.commitBatch([queued]);
       }
-      // The tail may hold rows that never committed.
+      // A commit whose answer was lost may have landed: its rows are read back into the tail.
       await this.seedTail().catch(() => undefined);
     }
   }
 
-  /** One transaction for `batch`: load, run each write as a savepoint, flush, commit. */
-  private async transaction(batch: QueuedWrite[]): Promise<{ ok: boolean; value: unknown }[]> {
+  /**
+   * One transaction for `batch`: in one round trip on what the last commit kept when this instance may
+   * have been the only writer since (writeCache.ts), else (or when someone else did write) in two:
+   * load, run each write as a savepoint, commit.
+   */
+  private async transaction(batch: QueuedWrite[]): Promise<Outcome[]> {
     const needs = emptyNeeds();
     for (const queued of batch) queued.declare?.(needs);
+    const kept = this.keptFor(batch, needs);
+    if (kept) {
+      const outcomes = await this.oneTrip(batch, needs, kept);
+      if (outcomes) return outcomes;
+    }
+    return this.twoTrips(batch, needs);
+  }
+
+  /** What the last commit kept, when `batch` may run on it. */
+  private keptFor(batch: QueuedWrite[], needs: Needs): Kept | null {
+    const kept = this.kept;
+    // Alone on the wire: a transaction in flight would make what was kept stale.
+    if (!kept || this.active > 1 || performance.now() < this.loadUntil) return null;
+    if (batch.some((queued) => queued.alongside)) return null;
+    return servable(kept, needs) ? kept : null;
+  }
+
+  /** The batch on what was kept, in one round trip; null (nothing written) when someone else wrote since. */
+  private async oneTrip(batch: QueuedWrite[], needs: Needs, kept: Kept): Promise<Outcome[] | null> {
+    const run = this.runBatch(batch, startFrom(kept, needs));
+    const client = await this.takeWriter();
+    let results: pg.QueryResult<{ applied: boolean }>[];
+    try {
+      const sql = commitSql(kept.revision, run.tx.changes(), run.w.account, run.touched, true);
+      results = (await client.query(sql)) as unknown as pg.QueryResult<{ applied: boolean }>[];
+    } catch (error) {
+      client.end().catch(() => undefined);
+      throw error;
+    }
+    this.idleWriters.push(client);
+    if (!applied(results)) {
+      // Another instance or a command wrote: load from now on, for a while, as contended use would
+      // otherwise pay this round trip again and again.
+      this.kept = null;
+      this.loadUntil = performance.now() + this.contendedMs;
+      this.trips.wasted++;
+      return null;
+    }
+    this.trips.one++;
+    this.committed(kept.revision + 1, run);
+    return run.outcomes;
+  }
+
+  /** The batch on rows loaded under the account row's lock: two round trips. */
+  private async twoTrips(batch: QueuedWrite[], needs: Needs): Promise<Outcome[]> {
     const client = await this.takeWriter();
     let began = false;
     try {
@@ -622,56 +723,80 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
       began = true;
       const loaded = results[1]!.rows[0]?.loaded;
       if (!loaded) throw new LedgerError('internal', 'the ledger account row is missing');
-      const { account } = loaded;
-      const tx = new SnapshotTx(toLoaded(loaded, needs));
-      const w = this.working(toAccountRow(account, loaded.held));
-      expireDueGrants(tx, w.account, w.certain);
-      const seatStates = new Map(loaded.seats.map((raw) => [raw.name, toSeatState(raw, loaded.held)]));
-      let touched = new Map<string, SeatState>();
-      const scope: SeatScope = {
-        names: () => [...seatStates].filter(([, seat]) => !seat.removed).map(([name]) => name),
-        requireActive: (name) => {
-          if (seatStates.get(name)?.removed !== false) throw unknownSeat(name);
-        },
-        act: (name, work) => {
-          const state = touched.get(name) ?? seatStates.get(name);
-          if (!state) throw unknownSeat(name);
-          bindSeat(w.account, state);
-          tx.boundSeat = name;
-          const value = work();
-          touched.set(name, unbindSeat(w.account, state.removed));
-          return value;
-        },
-      };
-      const alongsideSql: string[] = [];
-      const outcomes = batch.map((queued) => {
-        const mark = tx.mark();
-        const saved = copyTotals(w.account);
-        const savedSeats = new Map([...touched].map(([name, seat]) => [name, copySeat(seat)]));
-        const posted = w.posted.length;
-        try {
-          const value = queued.run(tx, w, scope);
-          assertTotals(w.account);
-          const also = queued.alongside?.(value);
-          if (also) alongsideSql.push(also);
-          return { ok: true, value };
-        } catch (error) {
-          tx.rollbackTo(mark);
-          w.account = saved;
-          touched = savedSeats;
-          w.posted.length = posted;
-          return { ok: false, value: error };
-        }
-      });
-      await client.query([...alongsideSql, flushSql(tx.changes(), w.account, touched)].join(';\n'));
+      const seats = new Map(loaded.seats.map((raw) => [raw.name, toSeatState(raw, loaded.held)]));
+      const run = this.runBatch(batch, { loaded: toLoaded(loaded, needs), account: toAccountRow(loaded.account, loaded.held), seats });
+      const { revision } = loaded.account;
+      const sql = [...run.alongsideSql, commitSql(revision, run.tx.changes(), run.w.account, run.touched, false)].join(';\n');
+      const committed = (await client.query(sql)) as unknown as pg.QueryResult<{ applied: boolean }>[];
+      // The row has been locked since the load: its revision cannot have moved.
+      if (!applied(committed)) throw new LedgerError('internal', 'the ledger account row changed under its lock');
       this.idleWriters.push(client);
-      return outcomes;
+      this.trips.two++;
+      this.committed(revision + 1, run);
+      return run.outcomes;
     } catch (error) {
       // A connection that failed mid-transaction is not trusted again: a fresh one replaces it.
       if (began) await client.query('ROLLBACK').catch(() => undefined);
       client.end().catch(() => undefined);
       throw error;
     }
+  }
+
+  /** Runs each write of `batch` as a savepoint on `start`; the last write's seat is left bound. */
+  private runBatch(batch: QueuedWrite[], start: Start): BatchRun {
+    const tx = new SnapshotTx(start.loaded);
+    const w = this.working(start.account);
+    expireDueGrants(tx, w.account, w.certain);
+    const seatStates = start.seats;
+    let touched = new Map<string, SeatState>();
+    const scope: SeatScope = {
+      names: () => [...seatStates].filter(([, seat]) => !seat.removed).map(([name]) => name),
+      requireActive: (name) => {
+        if (seatStates.get(name)?.removed !== false) throw unknownSeat(name);
+      },
+      act: (name, work) => {
+        // A copy on first use: a write that fails must not leave its changes in seatStates.
+        const loaded = seatStates.get(name);
+        const state = touched.get(name) ?? (loaded && copySeat(loaded));
+        if (!state) throw unknownSeat(name);
+        bindSeat(w.account, state);
+        tx.boundSeat = name;
+        const value = work();
+        touched.set(name, unbindSeat(w.account, state.removed));
+        return value;
+      },
+    };
+    const alongsideSql: string[] = [];
+    const outcomes = batch.map((queued): Outcome => {
+      const mark = tx.mark();
+      const saved = copyTotals(w.account);
+      const savedSeats = new Map([...touched].map(([name, seat]) => [name, copySeat(seat)]));
+      const posted = w.posted.length;
+      try {
+        const value = queued.run(tx, w, scope);
+        assertTotals(w.account);
+        const also = queued.alongside?.(value);
+        if (also) alongsideSql.push(also);
+        return { ok: true, value };
+      } catch (error) {
+        tx.rollbackTo(mark);
+        w.account = saved;
+        touched = savedSeats;
+        w.posted.length = posted;
+        return { ok: false, value: error };
+      }
+    });
+    return { outcomes, tx, w, seats: seatStates, touched, alongsideSql };
+  }
+
+  /** After a commit: the new usage rows join the tail, and the state is kept for the next transaction. */
+  private committed(revision: number, run: BatchRun): void {
+    // Only rows that follow the tail's newest: after other instances' rows (or a transaction that
+    // reported first), the next read folds them all in, in order (view), and misses none.
+    if (run.w.posted[0]?.id === this.recent.lastId + 1) this.recent.absorb(run.w.posted);
+    // Two transactions in flight may report in either order: the newer revision is the one kept.
+    if (this.kept && this.kept.revision > revision) return;
+    this.kept = keep(revision, run.w.account, new Map([...run.seats, ...run.touched]), run.tx);
   }
 
   /** The transaction's time (trustedTime.ts), storing the mark when other instances should measure from it. */
@@ -747,6 +872,20 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
     );
     this.recent.seed(rows[0]!.newest, rows[0]!.hour);
   }
+}
+
+/** creditgate_commit's answer: its statement is the third from the end of commitSql's query. */
+function applied(results: pg.QueryResult<{ applied: boolean }>[]): boolean {
+  return results.at(-3)?.rows[0]?.applied === true;
+}
+
+/**
+ * A post or void: the hold, its seat, and the default seat, which the rules are bound to when the hold
+ * is no longer pending (SnapshotTx.seatOfHold), so that they answer hold_not_found.
+ */
+function needsHold(needs: Needs, holdId: number): void {
+  needs.holdIds.add(holdId);
+  needs.seats.add(DEFAULT_SEAT);
 }
 
 function unknownSeat(seat: string): LedgerError {

@@ -11,6 +11,7 @@
  * one statement (store.ts).
  */
 import type { ClientBase } from 'pg';
+import { COMMIT_FUNCTION_MIGRATION } from './commitFunction';
 import { LOAD_FUNCTIONS_MIGRATION } from './loadFunctions';
 import { PAYMENTS_MIGRATION } from './paymentsSchema';
 
@@ -201,6 +202,7 @@ const MIGRATIONS: readonly string[] = [
   `,
   /* 3: Stripe Checkout purchases and their webhook events */ PAYMENTS_MIGRATION,
   /* 4: a write transaction's read as functions, planned once per connection */ LOAD_FUNCTIONS_MIGRATION,
+  /* 5: a write transaction's commit, applied only at the revision its rules ran on */ COMMIT_FUNCTION_MIGRATION,
 ];
 
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;

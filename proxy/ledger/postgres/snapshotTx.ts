@@ -417,6 +417,22 @@ export class SnapshotTx implements LedgerTx {
     };
   }
 
+  /**
+   * The rows as the transaction leaves them, once committed: the open holds it knows, the grants with
+   * credit left, the grants by key and the counters (writeCache.ts starts the next transaction there).
+   */
+  after(): Pick<Loaded, 'holds' | 'liveGrants' | 'keyed' | 'lastUsageId' | 'lastPeriodId' | 'lastGrantId' | 'lastRefundId'> {
+    return {
+      holds: this.holds,
+      liveGrants: this.live,
+      keyed: this.keyed,
+      lastUsageId: this.lastUsageId,
+      lastPeriodId: this.lastPeriodId,
+      lastGrantId: this.lastGrantId,
+      lastRefundId: this.lastRefundId,
+    };
+  }
+
   /** Adds to a grant's refunded total (in its insert when it was added here); returns the undo. */
   private addRefunded(grantId: number, amount: Micro): () => void {
     const keyed = [...this.keyed.values()].find((k) => k.id === grantId);

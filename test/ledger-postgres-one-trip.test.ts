@@ -1,0 +1,154 @@
+/**
+ * The PostgreSQL ledger's one-round-trip commit (writeCache.ts): an instance that has been the only
+ * writer since its last commit runs the rules on what that commit left and commits in one round trip,
+ * and creditgate_commit applies the changes only at the revision they were computed on. Another
+ * instance's write, or a command's, sends the batch back to a load, and the result is what the load
+ * alone would have given: balance, holds, windows, seats and the recent-usage tail exact.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { PostgresLedgerOptions } from '../proxy/ledger/postgres/postgresLedger';
+import { PostgresLedger } from '../proxy/ledger/postgres/postgresLedger';
+import type { PostgresServer } from './helpers/postgres';
+import { startPostgres } from './helpers/postgres';
+import { RATE_CARD, TEST_PLANS, TestClock, micro, request, unitUsage } from './fixtures/ledger-setup';
+
+let server: PostgresServer;
+const open: PostgresLedger[] = [];
+let clock: TestClock;
+
+beforeAll(async () => {
+  server = await startPostgres();
+});
+afterAll(() => server.close());
+afterEach(async () => {
+  for (const ledger of open.splice(0)) await ledger.close();
+});
+
+async function openLedger(url: string, options: Partial<PostgresLedgerOptions> = {}): Promise<PostgresLedger> {
+  const ledger = await PostgresLedger.open({
+    url,
+    rateCard: RATE_CARD,
+    plans: TEST_PLANS,
+    initialPlan: 'tiny', // windows of 1,000 (5h) and 3,000 (weekly) micro-credits
+    clock: clock.read,
+    monotonicClock: clock.monotonic,
+    ...options,
+  });
+  open.push(ledger);
+  return ledger;
+}
+
+/** Two instances on one new database; the first tries the one-round-trip commit again at once after another writer. */
+async function twoInstances(options: Partial<PostgresLedgerOptions> = { contendedMs: 0 }): Promise<[PostgresLedger, PostgresLedger]> {
+  clock = new TestClock();
+  const url = await server.createDatabase();
+  const a = await openLedger(url, options);
+  const b = await openLedger(url);
+  // b's open wrote (its initial settings): a's first write finds that out and loads.
+  await a.setAutoUseCredits(true);
+  return [a, b];
+}
+
+async function charge(ledger: PostgresLedger, cost: number, seat?: string): Promise<void> {
+  const admission = await ledger.admit({ ...request(cost), ...(seat ? { seat } : {}) });
+  if (!admission.admitted) throw new Error(`not admitted: ${admission.reason}`);
+  await ledger.post(admission.holdId, { usage: unitUsage(cost) });
+}
+
+describe('the one-round-trip commit on PostgreSQL', () => {
+  it('is what a lone instance uses after its first transaction, a turn of writes in one round trip', async () => {
+    clock = new TestClock();
+    const ledger = await openLedger(await server.createDatabase());
+    expect(ledger.trips).toEqual({ one: 0, two: 1, wasted: 0 }); // the open loads: nothing was kept yet
+    for (const cost of [100, 200, 50]) await charge(ledger, cost);
+    expect(ledger.trips).toEqual({ one: 6, two: 1, wasted: 0 });
+    const admissions = await Promise.all([ledger.admit(request(10)), ledger.admit(request(20)), ledger.admit(request(30))]);
+    expect(ledger.trips).toEqual({ one: 7, two: 1, wasted: 0 });
+    await Promise.all(admissions.map((a) => (a.admitted ? ledger.void(a.holdId) : Promise.reject(new Error('blocked')))));
+    expect(ledger.trips.one).toBe(8);
+    const limits = await ledger.limits();
+    expect(limits.windows['5h'].usedPercent).toBe(35);
+    expect(await ledger.checkBooks()).toEqual([]);
+    // A write that names an idempotency key reads rows nobody keeps: it loads.
+    await ledger.addCredits({ amount: micro(2), idempotencyKey: 'k1', source: 'admin' });
+    expect(ledger.trips).toEqual({ one: 8, two: 2, wasted: 0 });
+    expect((await ledger.limits()).balance).toBe(micro(2));
+  });
+
+  it("loads again when another instance wrote in between, and ends exactly where loading alone would have", async () => {
+    const [a, b] = await twoInstances();
+    await charge(a, 300);
+    const before = { ...a.trips };
+    await b.addCredits({ amount: micro(5), idempotencyKey: 'from-b', source: 'admin' });
+    await charge(b, 400);
+    const admission = await a.admit(request(200));
+    // Its first try found b's writes (nothing applied), then it loaded.
+    expect(a.trips).toEqual({ one: before.one, two: before.two + 1, wasted: before.wasted + 1 });
+    if (!admission.admitted) throw new Error('blocked');
+    expect(admission.state).toBe('plan');
+    await a.post(admission.holdId, { usage: unitUsage(250) });
+    expect(a.trips.one).toBe(before.one + 1); // alone again
+    for (const ledger of [a, b]) {
+      const limits = await ledger.limits();
+      expect(limits.windows['5h'].usedPercent).toBe(95); // 300 + 400 + 250 of 1,000
+      expect([limits.balance, limits.available]).toEqual([micro(5), micro(5)]);
+      expect(await ledger.checkBooks()).toEqual([]);
+    }
+    // A hold b placed and a posts: not one a kept, so it loads, and it is settled once.
+    const held = await b.admit(request(20));
+    if (!held.admitted) throw new Error('blocked');
+    await a.post(held.holdId, { usage: unitUsage(20) });
+    await expect(b.post(held.holdId, { usage: unitUsage(20) })).rejects.toMatchObject({ code: 'hold_not_found' });
+    expect((await b.limits()).windows['5h'].usedPercent).toBe(97);
+  });
+
+  it('after finding another writer, loads for a while without trying again', async () => {
+    const [a, b] = await twoInstances({ contendedMs: 60_000 });
+    expect(a.trips.wasted).toBe(1); // its first write found b's open
+    const before = { ...a.trips };
+    await charge(a, 100);
+    await b.setAutoUseCredits(true);
+    await charge(a, 100);
+    expect(a.trips).toEqual({ one: before.one, two: before.two + 4, wasted: 1 });
+    expect((await a.limits()).windows['5h'].usedPercent).toBe(20);
+  });
+
+  it('refuses a seat removed by another instance or a command, however warm what it kept', async () => {
+    const [a, b] = await twoInstances();
+    await a.addSeat('carol', undefined);
+    await charge(a, 10, 'carol');
+    const open = await a.admit({ ...request(10), seat: 'carol' });
+    const one = a.trips.one;
+    const voided = await a.admit({ ...request(10), seat: 'carol' });
+    if (voided.admitted) await a.void(voided.holdId);
+    expect(a.trips.one).toBe(one + 2); // carol is known: one round trip each
+    await b.removeSeat('carol');
+    await expect(a.admit({ ...request(10), seat: 'carol' })).rejects.toMatchObject({ code: 'unknown_seat' });
+    // What a removed seat had open still settles.
+    if (!open.admitted) throw new Error('blocked');
+    await a.post(open.holdId, { usage: unitUsage(10) });
+    // The instance that removes a seat forgets what it kept at once.
+    await a.addSeat('dave', undefined);
+    await charge(a, 10, 'dave');
+    await a.removeSeat('dave');
+    const wasted = a.trips.wasted;
+    await expect(a.admit({ ...request(10), seat: 'dave' })).rejects.toMatchObject({ code: 'unknown_seat' });
+    expect(a.trips.wasted).toBe(wasted);
+    expect(await a.checkBooks()).toEqual([]);
+  });
+
+  it('keeps the recent-usage tail exact when a commit found another writer: no row of the first try, none of the other instance missed', async () => {
+    const [a, b] = await twoInstances();
+    await charge(a, 100);
+    const pending = await a.admit(request(300));
+    if (!pending.admitted) throw new Error('blocked');
+    await charge(b, 200);
+    const wasted = a.trips.wasted;
+    await a.post(pending.holdId, { usage: unitUsage(300) });
+    expect(a.trips.wasted).toBe(wasted + 1);
+    const status = await a.status();
+    expect(status.lastCharge?.cost).toBeCloseTo(0.0003, 10);
+    expect(status.burnRatePerHour).toBeCloseTo(0.0006, 10);
+    expect(a.recentOutputTokens('unit')).toEqual([300, 200, 100]);
+  });
+});
