@@ -31,13 +31,17 @@ import { int, jsonb, safeInteger as whole } from './sqlText';
 const DURABLE_COMMIT = "COMMIT;\nSELECT pg_logical_emit_message(true, 'creditgate', 'durable')";
 
 /**
- * The query that ends a transaction begun by load.ts loadSql, or with `begin` a whole one (the one
- * round trip of writeCache.ts). Its first result's one row says whether the changes were applied:
- * false when the account row is no longer at `revision`, and then nothing was written.
+ * The query that ends a transaction begun by load.ts loadSql (the lock released before the WAL
+ * flush, the durable commit after it), or `alone`, a whole transaction in one statement (the one
+ * round trip of writeCache.ts): committed synchronously, holding the lock through the flush, which
+ * delays no one while this instance is the only writer (another one sends it back to loads for a
+ * while), and saves a transaction and two statements. Its first result's one
+ * row says whether the changes were applied: false when the account row is no longer at `revision`,
+ * and then nothing was written.
  */
-export function commitSql(revision: number, changes: Changes, a: AccountRow, seats: ReadonlyMap<string, SeatState>, begin: boolean): string {
-  const commit = `SELECT creditgate_commit(${int(revision)}, ${jsonb(flushDoc(changes, a, seats))}) AS applied;\n${DURABLE_COMMIT}`;
-  return begin ? `BEGIN;\n${commit}` : commit;
+export function commitSql(revision: number, changes: Changes, a: AccountRow, seats: ReadonlyMap<string, SeatState>, alone: boolean): string {
+  const commit = `SELECT creditgate_commit(${int(revision)}, ${jsonb(flushDoc(changes, a, seats))}, ${alone ? 'TRUE' : 'FALSE'}) AS applied`;
+  return alone ? commit : `${commit};\n${DURABLE_COMMIT}`;
 }
 
 /** creditgate_flush's document. */

@@ -692,16 +692,15 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
   private async oneTrip(batch: QueuedWrite[], needs: Needs, kept: Kept): Promise<Outcome[] | null> {
     const run = this.runBatch(batch, startFrom(kept, needs));
     const client = await this.takeWriter();
-    let results: pg.QueryResult<{ applied: boolean }>[];
+    let result: pg.QueryResult<{ applied: boolean }>;
     try {
-      const sql = commitSql(kept.revision, run.tx.changes(), run.w.account, run.touched, true);
-      results = (await client.query(sql)) as unknown as pg.QueryResult<{ applied: boolean }>[];
+      result = await client.query<{ applied: boolean }>(commitSql(kept.revision, run.tx.changes(), run.w.account, run.touched, true));
     } catch (error) {
       client.end().catch(() => undefined);
       throw error;
     }
     this.idleWriters.push(client);
-    if (!applied(results)) {
+    if (result.rows[0]?.applied !== true) {
       // Another instance or a command wrote: load from now on, for a while, as contended use would
       // otherwise pay this round trip again and again.
       this.kept = null;
@@ -728,8 +727,9 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
       const { revision } = loaded.account;
       const sql = [...run.alongsideSql, commitSql(revision, run.tx.changes(), run.w.account, run.touched, false)].join(';\n');
       const committed = (await client.query(sql)) as unknown as pg.QueryResult<{ applied: boolean }>[];
-      // The row has been locked since the load: its revision cannot have moved.
-      if (!applied(committed)) throw new LedgerError('internal', 'the ledger account row changed under its lock');
+      // creditgate_commit's answer, the third result from the end. The row has been locked since the
+      // load: its revision cannot have moved.
+      if (committed.at(-3)?.rows[0]?.applied !== true) throw new LedgerError('internal', 'the ledger account row changed under its lock');
       this.idleWriters.push(client);
       this.trips.two++;
       this.committed(revision + 1, run);
@@ -872,11 +872,6 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
     );
     this.recent.seed(rows[0]!.newest, rows[0]!.hour);
   }
-}
-
-/** creditgate_commit's answer: its statement is the third from the end of commitSql's query. */
-function applied(results: pg.QueryResult<{ applied: boolean }>[]): boolean {
-  return results.at(-3)?.rows[0]?.applied === true;
 }
 
 /**
