@@ -102,6 +102,29 @@ describe('the one-round-trip commit on PostgreSQL', () => {
     expect((await b.limits()).windows['5h'].usedPercent).toBe(97);
   });
 
+  it('chains a batch behind one still on the wire; when the first is not applied, neither is the second', async () => {
+    // One write a batch: two writes of one turn are two transactions on the wire at once.
+    const [a, b] = await twoInstances({ contendedMs: 0, maxBatch: 1 });
+    await charge(a, 10);
+    const before = { ...a.trips };
+    const [x, y] = await Promise.all([a.admit(request(10)), a.admit(request(20))]);
+    expect(a.trips).toEqual({ ...before, one: before.one + 2 });
+    if (!x.admitted || !y.admitted) throw new Error('blocked');
+    expect(y.holdId).toBe(x.holdId + 1);
+    // b's grant makes the first not applied; the second, started from the first's result, would find
+    // the revision it expects (b's commit wrote it) but not the commit id: it must not apply either,
+    // or b's credits would be overwritten.
+    await b.addCredits({ amount: micro(3), idempotencyKey: 'from-b', source: 'admin' });
+    const wasted = a.trips.wasted;
+    await Promise.all([a.post(x.holdId, { usage: unitUsage(10) }), a.post(y.holdId, { usage: unitUsage(20) })]);
+    expect(a.trips.wasted).toBe(wasted + 2);
+    for (const ledger of [a, b]) {
+      const limits = await ledger.limits();
+      expect([limits.balance, limits.windows['5h'].usedPercent]).toEqual([micro(3), 4]);
+      expect(await ledger.checkBooks()).toEqual([]);
+    }
+  });
+
   it('after finding another writer, loads for a while without trying again', async () => {
     const [a, b] = await twoInstances({ contendedMs: 60_000 });
     expect(a.trips.wasted).toBe(1); // its first write found b's open

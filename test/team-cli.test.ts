@@ -59,7 +59,7 @@ describe('creditgate --database (PostgreSQL)', () => {
     expect(cli([...at, 'credits', 'add', '7', '--key', 'before'], env).status).toBe(0);
     // What a version-3 database is: the same tables, without schema 4's functions.
     await sql(`DROP FUNCTION creditgate_commit, creditgate_load, creditgate_flush, creditgate_seats, creditgate_live_grants, creditgate_held;
-               UPDATE creditgate_schema SET version = 3`);
+               ALTER TABLE account DROP COLUMN commit_id; UPDATE creditgate_schema SET version = 3`);
     // Every command (and `serve`) migrates the ledger it opens before using it.
     expect(cli([...at, 'credits', 'add', '3', '--key', 'after'], env).status).toBe(0);
     expect(await sql<{ version: number }>('SELECT version FROM creditgate_schema')).toEqual([{ version: PG_SCHEMA_VERSION }]);
@@ -71,8 +71,9 @@ describe('creditgate --database (PostgreSQL)', () => {
   it('brings a ledger written at schema version 4 (before its commit checked the revision) up to date, its rows intact', async () => {
     const at = ['--database', url];
     expect(cli([...at, 'credits', 'add', '7', '--key', 'before'], env).status).toBe(0);
-    // What a version-4 database is: the same tables and functions, without schema 5's creditgate_commit.
-    await sql(`DROP FUNCTION creditgate_commit; UPDATE creditgate_schema SET version = 4`);
+    // What a version-4 database is: the same tables and functions, without schema 5's creditgate_commit
+    // and commit_id (its versions of the other functions behave as version 4's).
+    await sql(`DROP FUNCTION creditgate_commit; ALTER TABLE account DROP COLUMN commit_id; UPDATE creditgate_schema SET version = 4`);
     expect(cli([...at, 'credits', 'add', '3', '--key', 'after'], env).status).toBe(0);
     expect(await sql<{ version: number }>('SELECT version FROM creditgate_schema')).toEqual([{ version: PG_SCHEMA_VERSION }]);
     expect(await sql<{ proname: string }>("SELECT proname FROM pg_proc WHERE proname = 'creditgate_commit'")).toHaveLength(1);

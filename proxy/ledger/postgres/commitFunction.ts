@@ -5,12 +5,15 @@
  * still at the revision the rules ran on, under the row's lock, and tells whether it did. That lets an
  * instance that has been the only writer since its own last commit run the rules on the state it kept
  * from that commit (writeCache.ts) and send its changes in one round trip without loading anything: if
- * anyone else wrote meanwhile, nothing is applied and the batch runs again on a fresh load. The rules
- * stay in JavaScript: the function compares one number, it decides nothing about money.
+ * anyone else wrote meanwhile, nothing is applied and the batch runs again on a fresh load. The row
+ * also names the commit that wrote it last (commit_id), so that a transaction may start from the state
+ * a transaction still on the wire will leave: if that one is not applied, the revision it would have
+ * written may still come from someone else's commit, but never with its id. The rules stay in
+ * JavaScript: the function compares two values, it decides nothing about money.
  *
- * After a load, it also turns synchronous_commit off for its own transaction (flush.ts DURABLE_COMMIT
- * explains the durable commit that follows), so that such a commit is three statements instead of six.
- * In the one round trip it is the whole transaction, committed synchronously.
+ * After a load, or behind another transaction, it also turns synchronous_commit off for its own
+ * transaction (flush.ts DURABLE_COMMIT explains the durable commit that follows), so that such a commit
+ * is three statements instead of six. Alone, it is the whole transaction, committed synchronously.
  *
  * The version also shortens what runs under the account row's lock, which bounds how many
  * transactions all instances together commit per second: creditgate_held sums the open holds in one
@@ -18,15 +21,21 @@
  * generic plan, `all_holds OR id = ANY (...)` scanned the whole table, dead rows included).
  */
 export const COMMIT_FUNCTION_MIGRATION = `
-  -- Applies doc (creditgate_flush) when the pool's row is at revision expected; TRUE when it did.
-  -- Locks the row first, as every writer does (a no-op when the caller's creditgate_load locked it).
-  -- Not wait_for_flush: the transaction's commit will not wait for its WAL flush (the caller waits).
-  CREATE FUNCTION creditgate_commit(expected bigint, doc jsonb, wait_for_flush boolean) RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
+  -- Which commit wrote the pool's row last: its writer's instance and a number (set by creditgate_flush
+  -- from doc's account). With the revision it names one state, whoever else writes.
+  ALTER TABLE account ADD COLUMN commit_id text;
+
+  -- Applies doc (creditgate_flush) when the pool's row is at revision expected, written by commit
+  -- expected_id; TRUE when it did. Locks the row first, as every writer does (a no-op when the caller's
+  -- creditgate_load locked it). Not wait_for_flush: the transaction's commit will not wait for its WAL
+  -- flush (the caller waits).
+  CREATE FUNCTION creditgate_commit(expected bigint, expected_id text, doc jsonb, wait_for_flush boolean)
+  RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
   DECLARE
-    current bigint;
+    current account;
   BEGIN
-    SELECT revision INTO current FROM account WHERE id = 1 FOR UPDATE;
-    IF current IS DISTINCT FROM expected THEN
+    SELECT * INTO current FROM account WHERE id = 1 FOR UPDATE;
+    IF current.revision IS DISTINCT FROM expected OR current.commit_id IS DISTINCT FROM expected_id THEN
       RETURN FALSE;
     END IF;
     PERFORM creditgate_flush(doc);
@@ -37,7 +46,7 @@ export const COMMIT_FUNCTION_MIGRATION = `
   END
   $$;
 
-  -- As in version 4 (loadFunctions.ts), the settled holds deleted by their index.
+  -- As in version 4 (loadFunctions.ts), the settled holds deleted by their index, and the commit named.
   CREATE OR REPLACE FUNCTION creditgate_flush(doc jsonb) RETURNS void LANGUAGE plpgsql VOLATILE AS $$
   BEGIN
     IF doc ? 'insertedHolds' THEN
@@ -92,7 +101,8 @@ export const COMMIT_FUNCTION_MIGRATION = `
     UPDATE account a SET auto_reload = v.auto_reload, balance = v.balance, debt = v.debt, last_hold_id = v.last_hold_id,
         last_usage_id = v.last_usage_id, last_period_id = v.last_period_id, last_grant_id = v.last_grant_id,
         last_refund_id = v.last_refund_id, next_expiry = v.next_expiry, last_usage_ts = v.last_usage_ts,
-        clock_time = v.clock_time, clock_mono = v.clock_mono, clock_domain = v.clock_domain, revision = a.revision + 1
+        clock_time = v.clock_time, clock_mono = v.clock_mono, clock_domain = v.clock_domain, revision = a.revision + 1,
+        commit_id = v.commit_id
       FROM jsonb_populate_record(NULL::account, doc->'account') v WHERE a.id = 1;
   END
   $$;

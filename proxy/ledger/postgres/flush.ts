@@ -8,7 +8,7 @@
 import type { AccountRow, HoldRow, NewUsage } from '../rows';
 import type { SeatState } from './load';
 import type { Changes } from './snapshotTx';
-import { int, jsonb, safeInteger as whole } from './sqlText';
+import { int, jsonb, safeInteger as whole, textOrNull } from './sqlText';
 
 /**
  * Commit, then wait until the commit is on disk, without holding the account row's lock while the
@@ -30,22 +30,31 @@ import { int, jsonb, safeInteger as whole } from './sqlText';
  */
 const DURABLE_COMMIT = "COMMIT;\nSELECT pg_logical_emit_message(true, 'creditgate', 'durable')";
 
+/** The state a commit expects the account row in (load.ts RawAccount), and the id it writes there. */
+export interface CommitIds {
+  revision: number;
+  commitId: string | null;
+  next: string;
+}
+
 /**
- * The query that ends a transaction begun by load.ts loadSql (the lock released before the WAL
- * flush, the durable commit after it), or `alone`, a whole transaction in one statement (the one
- * round trip of writeCache.ts): committed synchronously, holding the lock through the flush, which
- * delays no one while this instance is the only writer (another one sends it back to loads for a
- * while), and saves a transaction and two statements. Its first result's one
- * row says whether the changes were applied: false when the account row is no longer at `revision`,
- * and then nothing was written.
+ * The query that ends a transaction begun by load.ts loadSql (the lock released before the WAL flush,
+ * the durable commit after it), or one in one round trip (writeCache.ts). That one, `alone` on the
+ * wire, is one statement committed synchronously: it holds the lock through the WAL flush, which
+ * delays no one while this instance is the only writer (another writer sends it back to loads for a
+ * while), and saves a transaction and two statements. Behind a transaction of its own still on the
+ * wire it ends as after a load, so that its commit does not wait for the other one's flush. Its first
+ * result's one row says whether the changes were applied: false when the account row is no longer in
+ * the state expected, and then nothing was written.
  */
-export function commitSql(revision: number, changes: Changes, a: AccountRow, seats: ReadonlyMap<string, SeatState>, alone: boolean): string {
-  const commit = `SELECT creditgate_commit(${int(revision)}, ${jsonb(flushDoc(changes, a, seats))}, ${alone ? 'TRUE' : 'FALSE'}) AS applied`;
+export function commitSql(ids: CommitIds, changes: Changes, a: AccountRow, seats: ReadonlyMap<string, SeatState>, alone: boolean): string {
+  const doc = jsonb(flushDoc(changes, a, seats, ids.next));
+  const commit = `SELECT creditgate_commit(${int(ids.revision)}, ${textOrNull(ids.commitId)}, ${doc}, ${alone ? 'TRUE' : 'FALSE'}) AS applied`;
   return alone ? commit : `${commit};\n${DURABLE_COMMIT}`;
 }
 
 /** creditgate_flush's document. */
-function flushDoc(changes: Changes, a: AccountRow, seats: ReadonlyMap<string, SeatState>): Record<string, unknown> {
+function flushDoc(changes: Changes, a: AccountRow, seats: ReadonlyMap<string, SeatState>, commitId: string): Record<string, unknown> {
   // Only the kinds of change the transaction made: creditgate_flush skips the absent keys.
   const doc: Record<string, unknown> = {};
   const put = (key: string, docs: unknown[]): void => {
@@ -69,18 +78,18 @@ function flushDoc(changes: Changes, a: AccountRow, seats: ReadonlyMap<string, Se
   put('creditEvents', changes.creditEvents.map((e) => ({ ts: e.ts, kind: e.kind, amount: e.amount, grant_id: e.grantId, usage_id: e.usageId, refund_id: e.refundId })));
   put('audit', changes.audit.map((e) => ({ ts: e.ts, actor: e.actor, action: e.action, detail: e.detail })));
   put('seats', seatDocs(seats));
-  doc.account = accountDoc(a, changes);
+  doc.account = accountDoc(a, changes, commitId);
   return doc;
 }
 
-/** The account row's new totals (its revision is bumped by creditgate_flush). */
-function accountDoc(a: AccountRow, c: Changes): object {
+/** The account row's new totals and the commit's id (its revision is bumped by creditgate_flush). */
+function accountDoc(a: AccountRow, c: Changes, commitId: string): object {
   const mark = a.clockMark;
   return {
     auto_reload: a.autoReload, balance: whole(a.balance), debt: whole(a.debt), last_hold_id: whole(a.lastHoldId),
     last_usage_id: whole(c.lastUsageId), last_period_id: whole(c.lastPeriodId), last_grant_id: whole(c.lastGrantId),
     last_refund_id: whole(c.lastRefundId), next_expiry: a.nextExpiry, last_usage_ts: whole(a.lastUsageTs),
-    clock_time: mark?.time ?? null, clock_mono: mark?.mono ?? null, clock_domain: mark?.domain ?? null,
+    clock_time: mark?.time ?? null, clock_mono: mark?.mono ?? null, clock_domain: mark?.domain ?? null, commit_id: commitId,
   };
 }
 

@@ -46,6 +46,8 @@ export interface RawAccount {
   clock_mono: number | null;
   clock_domain: string | null;
   revision: number;
+  /** Which commit wrote the row last (schema 5: commitFunction.ts). */
+  commit_id: string | null;
 }
 
 /** A seat's row. */

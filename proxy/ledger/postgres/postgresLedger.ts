@@ -163,6 +163,10 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
   private lastNotifyAt = 0;
   /** What the newest commit left, for the next transaction to start from (writeCache.ts); null: load. */
   private kept: Kept | null = null;
+  /** Transactions that loaded (or will) on the wire now. */
+  private loading = 0;
+  /** Commits this instance has sent (commit ids). */
+  private commits = 0;
   /** Until then (performance.now()), transactions load: someone else was writing. */
   private loadUntil = 0;
   /** Transactions committed in one round trip, in two, and one-round-trip attempts that found another writer (for tests and benchmarks). */
@@ -629,9 +633,6 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
   /** Starts transactions for what is queued, as many at once as there are write connections. */
   private drain(): void {
     while (this.queue.length > 0 && this.active < this.writeConnections) {
-      // While the next transaction may commit in one round trip, it waits for the one in flight, whose
-      // commit it starts from (writeCache.ts), rather than loading beside it.
-      if (this.active > 0 && this.kept && performance.now() >= this.loadUntil) return;
       const batch = this.queue.splice(0, this.maxBatch);
       this.active++;
       void this.commitBatch(batch).finally(() => {
@@ -664,9 +665,9 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
   }
 
   /**
-   * One transaction for `batch`: in one round trip on what the last commit kept when this instance may
-   * have been the only writer since (writeCache.ts), else (or when someone else did write) in two:
-   * load, run each write as a savepoint, commit.
+   * One transaction for `batch`: in one round trip on what the newest transaction kept when this
+   * instance may have been the only writer since (writeCache.ts), else (or when someone else did write)
+   * in two: load, run each write as a savepoint, commit.
    */
   private async transaction(batch: QueuedWrite[]): Promise<Outcome[]> {
     const needs = emptyNeeds();
@@ -679,42 +680,63 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
     return this.twoTrips(batch, needs);
   }
 
-  /** What the last commit kept, when `batch` may run on it. */
+  /** What the newest transaction will leave, when `batch` may run on it. */
   private keptFor(batch: QueuedWrite[], needs: Needs): Kept | null {
     const kept = this.kept;
-    // Alone on the wire: a transaction in flight would make what was kept stale.
-    if (!kept || this.active > 1 || performance.now() < this.loadUntil) return null;
+    // A load on the wire leaves a state nobody knows yet.
+    if (!kept || this.loading > 0 || performance.now() < this.loadUntil) return null;
     if (batch.some((queued) => queued.alongside)) return null;
     return servable(kept, needs) ? kept : null;
   }
 
-  /** The batch on what was kept, in one round trip; null (nothing written) when someone else wrote since. */
+  /**
+   * The batch on what was kept, in one round trip; null (nothing written) when someone else wrote
+   * since. What it will leave is kept at once: the next batch may start from it while this one is on
+   * the wire, and its commit applies only if this one's did (creditgate_commit checks the commit id).
+   */
   private async oneTrip(batch: QueuedWrite[], needs: Needs, kept: Kept): Promise<Outcome[] | null> {
     const run = this.runBatch(batch, startFrom(kept, needs));
+    const ids = { revision: kept.revision, commitId: kept.commitId, next: this.nextCommitId() };
+    const sql = commitSql(ids, run.tx.changes(), run.w.account, run.touched, this.active === 1);
+    this.kept = keep(kept.revision + 1, ids.next, run.w.account, new Map([...run.seats, ...run.touched]), run.tx);
     const client = await this.takeWriter();
-    let result: pg.QueryResult<{ applied: boolean }>;
+    // One result when alone (one statement), else one per statement, creditgate_commit's first.
+    let result: pg.QueryResult<{ applied: boolean }> | pg.QueryResult<{ applied: boolean }>[];
     try {
-      result = await client.query<{ applied: boolean }>(commitSql(kept.revision, run.tx.changes(), run.w.account, run.touched, true));
+      result = await client.query<{ applied: boolean }>(sql);
     } catch (error) {
       client.end().catch(() => undefined);
       throw error;
     }
     this.idleWriters.push(client);
-    if (result.rows[0]?.applied !== true) {
-      // Another instance or a command wrote: load from now on, for a while, as contended use would
-      // otherwise pay this round trip again and again.
+    const [first] = ([] as pg.QueryResult<{ applied: boolean }>[]).concat(result);
+    if (first?.rows[0]?.applied !== true) {
+      // Another instance or a command wrote (or the transaction this one started from was not
+      // applied): load from now on, for a while, as contended use would otherwise pay this round trip
+      // again and again.
       this.kept = null;
       this.loadUntil = performance.now() + this.contendedMs;
       this.trips.wasted++;
       return null;
     }
     this.trips.one++;
-    this.committed(kept.revision + 1, run);
+    this.absorb(run.w.posted);
     return run.outcomes;
   }
 
   /** The batch on rows loaded under the account row's lock: two round trips. */
   private async twoTrips(batch: QueuedWrite[], needs: Needs): Promise<Outcome[]> {
+    // Nothing starts from a state kept before this load: it will change it.
+    this.kept = null;
+    this.loading++;
+    try {
+      return await this.loadAndCommit(batch, needs);
+    } finally {
+      this.loading--;
+    }
+  }
+
+  private async loadAndCommit(batch: QueuedWrite[], needs: Needs): Promise<Outcome[]> {
     const client = await this.takeWriter();
     let began = false;
     try {
@@ -724,15 +746,17 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
       if (!loaded) throw new LedgerError('internal', 'the ledger account row is missing');
       const seats = new Map(loaded.seats.map((raw) => [raw.name, toSeatState(raw, loaded.held)]));
       const run = this.runBatch(batch, { loaded: toLoaded(loaded, needs), account: toAccountRow(loaded.account, loaded.held), seats });
-      const { revision } = loaded.account;
-      const sql = [...run.alongsideSql, commitSql(revision, run.tx.changes(), run.w.account, run.touched, false)].join(';\n');
+      const ids = { revision: loaded.account.revision, commitId: loaded.account.commit_id, next: this.nextCommitId() };
+      const sql = [...run.alongsideSql, commitSql(ids, run.tx.changes(), run.w.account, run.touched, false)].join(';\n');
       const committed = (await client.query(sql)) as unknown as pg.QueryResult<{ applied: boolean }>[];
       // creditgate_commit's answer, the third result from the end. The row has been locked since the
       // load: its revision cannot have moved.
       if (committed.at(-3)?.rows[0]?.applied !== true) throw new LedgerError('internal', 'the ledger account row changed under its lock');
       this.idleWriters.push(client);
       this.trips.two++;
-      this.committed(revision + 1, run);
+      this.absorb(run.w.posted);
+      // Kept only when nothing else is on the wire: a transaction in flight may change the row after it.
+      if (this.active === 1) this.kept = keep(ids.revision + 1, ids.next, run.w.account, new Map([...run.seats, ...run.touched]), run.tx);
       return run.outcomes;
     } catch (error) {
       // A connection that failed mid-transaction is not trusted again: a fresh one replaces it.
@@ -789,14 +813,18 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
     return { outcomes, tx, w, seats: seatStates, touched, alongsideSql };
   }
 
-  /** After a commit: the new usage rows join the tail, and the state is kept for the next transaction. */
-  private committed(revision: number, run: BatchRun): void {
-    // Only rows that follow the tail's newest: after other instances' rows (or a transaction that
-    // reported first), the next read folds them all in, in order (view), and misses none.
-    if (run.w.posted[0]?.id === this.recent.lastId + 1) this.recent.absorb(run.w.posted);
-    // Two transactions in flight may report in either order: the newer revision is the one kept.
-    if (this.kept && this.kept.revision > revision) return;
-    this.kept = keep(revision, run.w.account, new Map([...run.seats, ...run.touched]), run.tx);
+  /**
+   * A committed transaction's usage rows join the tail, when they follow its newest: after other
+   * instances' rows (or a transaction that reported first), the next read folds them all in, in order
+   * (view), and misses none.
+   */
+  private absorb(posted: UsageTailRow[]): void {
+    if (posted[0]?.id === this.recent.lastId + 1) this.recent.absorb(posted);
+  }
+
+  /** A commit id no other commit has: this instance's, and a number. */
+  private nextCommitId(): string {
+    return `${this.owner.instance}:${++this.commits}`;
   }
 
   /** The transaction's time (trustedTime.ts), storing the mark when other instances should measure from it. */

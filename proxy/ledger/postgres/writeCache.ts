@@ -1,12 +1,12 @@
 /**
- * What a committed write transaction leaves behind, kept so that the next one can start from it
- * without loading (postgresLedger.ts transaction): the account row and its revision, the seats it
- * read or wrote, the open holds it knows, the grants with credit left and the grants by key. While
- * nobody else has written since, the database holds exactly this, and a batch whose writes need
- * nothing more (admits on known seats, posts and voids of known holds) runs its rules on it and
- * commits in one round trip. creditgate_commit (commitFunction.ts) checks, under the account row's
- * lock, that the row is still at this revision before it applies anything: a stale copy costs a
- * wasted round trip, never a wrong balance.
+ * What a write transaction leaves behind, kept so that the next one can start from it without loading
+ * (postgresLedger.ts transaction): the account row with its revision and commit id, the seats it read
+ * or wrote, the open holds it knows, the grants with credit left and the grants by key. While nobody
+ * else has written since, the database holds exactly this (or will, once the transaction still on the
+ * wire commits), and a batch whose writes need nothing more (admits on known seats, posts and voids of
+ * known holds) runs its rules on it and commits in one round trip. creditgate_commit
+ * (commitFunction.ts) checks, under the account row's lock, that the row is in exactly that state
+ * before it applies anything: a stale copy costs a wasted round trip, never a wrong balance.
  */
 import { RELOAD_KEY_ROOT } from '../autoReload';
 import type { AccountRow } from '../rows';
@@ -16,8 +16,9 @@ import { copySeat } from './load';
 import type { Loaded, SnapshotTx } from './snapshotTx';
 
 export interface Kept {
-  /** The account row's revision once the transaction committed. */
+  /** The account row's revision and commit id once the transaction committed. */
   revision: number;
+  commitId: string;
   /** Bound to no seat, as toAccountRow gives it. */
   account: AccountRow;
   seats: ReadonlyMap<string, SeatState>;
@@ -66,8 +67,8 @@ export function startFrom(kept: Kept, needs: Needs): Start {
   };
 }
 
-/** What to keep of a transaction that committed at `revision`: its seats as it left them, and the rest. */
-export function keep(revision: number, account: AccountRow, seats: ReadonlyMap<string, SeatState>, tx: SnapshotTx): Kept {
+/** What to keep of a transaction that commits at `revision`: its seats as it left them, and the rest. */
+export function keep(revision: number, commitId: string, account: AccountRow, seats: ReadonlyMap<string, SeatState>, tx: SnapshotTx): Kept {
   const rows = tx.after();
   // As toAccountRow reads it back: no seat bound, the head grant looked up again.
   const unbound: AccountRow = {
@@ -82,5 +83,5 @@ export function keep(revision: number, account: AccountRow, seats: ReadonlyMap<s
   };
   delete unbound.creditCap;
   delete unbound.headGrant;
-  return { revision, account: unbound, seats, rows };
+  return { revision, commitId, account: unbound, seats, rows };
 }
