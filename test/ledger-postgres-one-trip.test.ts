@@ -125,6 +125,34 @@ describe('the one-round-trip commit on PostgreSQL', () => {
     }
   });
 
+  it('reads its seats and open holds again with a load, so their posts go on in one round trip', async () => {
+    const [a, b] = await twoInstances();
+    await a.addSeat('carol', undefined);
+    const open = await Promise.all([a.admit(request(10)), a.admit({ ...request(20), seat: 'carol' })]);
+    await b.setAutoUseCredits(true);
+    const before = { ...a.trips };
+    await a.admit(request(5)).then((x) => (x.admitted ? a.void(x.holdId) : undefined)); // finds b's write, loads
+    for (const x of open) if (x.admitted) await a.post(x.holdId, { usage: unitUsage(5) });
+    expect(a.trips).toEqual({ one: before.one + 3, two: before.two + 1, wasted: before.wasted + 1 });
+    expect(await a.checkBooks()).toEqual([]);
+  });
+
+  it("settles a hold from its own row when a commit not applied had given this instance's request the same id", async () => {
+    const [a, b] = await twoInstances();
+    await charge(a, 10);
+    const theirs = await b.admit({ ...request(300), client: 'from-b' });
+    // a's first try numbers its hold as b's (nothing applied), the load after it numbers it anew.
+    const mine = await a.admit({ ...request(100), client: 'from-a' });
+    if (!theirs.admitted || !mine.admitted) throw new Error('blocked');
+    expect(mine.holdId).toBe(theirs.holdId + 1);
+    await a.post(theirs.holdId, { usage: unitUsage(30) });
+    await a.post(mine.holdId, { usage: unitUsage(20) });
+    const rows = await a.usageRows({ afterId: 1 });
+    expect(rows.map((row) => row.client).sort()).toEqual(['from-a', 'from-b']);
+    expect((await a.limits()).windows['5h'].usedPercent).toBe(6);
+    expect(await a.checkBooks()).toEqual([]);
+  });
+
   it('after finding another writer, loads for a while without trying again', async () => {
     const [a, b] = await twoInstances({ contendedMs: 60_000 });
     expect(a.trips.wasted).toBe(1); // its first write found b's open

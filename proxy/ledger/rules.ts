@@ -217,6 +217,14 @@ export class AccountRules {
     w.mustSave = true;
   }
 
+  /**
+   * Forgets holds a transaction placed that may not have been stored (a PostgreSQL commit not applied
+   * or failed): their ids may become another request's, whose row must then be read, not this one.
+   */
+  forgetHolds(ids: Iterable<number>): void {
+    for (const id of ids) this.ownHolds.delete(id);
+  }
+
   /** Settles, at their estimate, the open holds whose owner `isGone` says is gone; returns how many. */
   recoverHolds(tx: LedgerTx, w: Working, isGone: (hold: HoldRow) => boolean): number {
     let settled = 0;

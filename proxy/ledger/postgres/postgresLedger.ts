@@ -163,6 +163,8 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
   private lastNotifyAt = 0;
   /** What the newest commit left, for the next transaction to start from (writeCache.ts); null: load. */
   private kept: Kept | null = null;
+  /** The newest state kept, dropped or not since: a load reads its seats and open holds again. */
+  private known: Kept | null = null;
   /** Transactions that loaded (or will) on the wire now. */
   private loading = 0;
   /** Commits this instance has sent (commit ids). */
@@ -698,7 +700,7 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
     const run = this.runBatch(batch, startFrom(kept, needs));
     const ids = { revision: kept.revision, commitId: kept.commitId, next: this.nextCommitId() };
     const sql = commitSql(ids, run.tx.changes(), run.w.account, run.touched, this.active === 1);
-    this.kept = keep(kept.revision + 1, ids.next, run.w.account, new Map([...run.seats, ...run.touched]), run.tx);
+    this.keep(keep(kept.revision + 1, ids.next, run.w.account, new Map([...run.seats, ...run.touched]), run.tx));
     const client = await this.takeWriter();
     // One result when alone (one statement), else one per statement, creditgate_commit's first.
     let result: pg.QueryResult<{ applied: boolean }> | pg.QueryResult<{ applied: boolean }>[];
@@ -706,6 +708,7 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
       result = await client.query<{ applied: boolean }>(sql);
     } catch (error) {
       client.end().catch(() => undefined);
+      this.forgetHolds(run);
       throw error;
     }
     this.idleWriters.push(client);
@@ -714,6 +717,7 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
       // Another instance or a command wrote (or the transaction this one started from was not
       // applied): load from now on, for a while, as contended use would otherwise pay this round trip
       // again and again.
+      this.forgetHolds(run);
       this.kept = null;
       this.loadUntil = performance.now() + this.contendedMs;
       this.trips.wasted++;
@@ -726,6 +730,12 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
 
   /** The batch on rows loaded under the account row's lock: two round trips. */
   private async twoTrips(batch: QueuedWrite[], needs: Needs): Promise<Outcome[]> {
+    // Unless another writer was seen lately, the load also reads the seats and open holds known so
+    // far: what it leaves is kept, and the next posts and admits on them need not load again.
+    if (this.known && performance.now() >= this.loadUntil) {
+      for (const seat of this.known.seats.keys()) needs.seats.add(seat);
+      for (const id of this.known.rows.holds.keys()) needs.holdIds.add(id);
+    }
     // Nothing starts from a state kept before this load: it will change it.
     this.kept = null;
     this.loading++;
@@ -739,13 +749,14 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
   private async loadAndCommit(batch: QueuedWrite[], needs: Needs): Promise<Outcome[]> {
     const client = await this.takeWriter();
     let began = false;
+    let run: BatchRun | undefined;
     try {
       const results = (await client.query(loadSql(needs))) as unknown as pg.QueryResult<{ loaded: LoadResult | null }>[];
       began = true;
       const loaded = results[1]!.rows[0]?.loaded;
       if (!loaded) throw new LedgerError('internal', 'the ledger account row is missing');
       const seats = new Map(loaded.seats.map((raw) => [raw.name, toSeatState(raw, loaded.held)]));
-      const run = this.runBatch(batch, { loaded: toLoaded(loaded, needs), account: toAccountRow(loaded.account, loaded.held), seats });
+      run = this.runBatch(batch, { loaded: toLoaded(loaded, needs), account: toAccountRow(loaded.account, loaded.held), seats });
       const ids = { revision: loaded.account.revision, commitId: loaded.account.commit_id, next: this.nextCommitId() };
       const sql = [...run.alongsideSql, commitSql(ids, run.tx.changes(), run.w.account, run.touched, false)].join(';\n');
       const committed = (await client.query(sql)) as unknown as pg.QueryResult<{ applied: boolean }>[];
@@ -756,9 +767,10 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
       this.trips.two++;
       this.absorb(run.w.posted);
       // Kept only when nothing else is on the wire: a transaction in flight may change the row after it.
-      if (this.active === 1) this.kept = keep(ids.revision + 1, ids.next, run.w.account, new Map([...run.seats, ...run.touched]), run.tx);
+      if (this.active === 1) this.keep(keep(ids.revision + 1, ids.next, run.w.account, new Map([...run.seats, ...run.touched]), run.tx));
       return run.outcomes;
     } catch (error) {
+      if (run) this.forgetHolds(run);
       // A connection that failed mid-transaction is not trusted again: a fresh one replaces it.
       if (began) await client.query('ROLLBACK').catch(() => undefined);
       client.end().catch(() => undefined);
@@ -820,6 +832,15 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
    */
   private absorb(posted: UsageTailRow[]): void {
     if (posted[0]?.id === this.recent.lastId + 1) this.recent.absorb(posted);
+  }
+
+  /** The holds `run` placed, when its commit was not applied (or may not have been): rules.forgetHolds. */
+  private forgetHolds(run: BatchRun): void {
+    this.rules.forgetHolds(run.tx.changes().insertedHolds.map((hold) => hold.id));
+  }
+
+  private keep(kept: Kept): void {
+    this.kept = this.known = kept;
   }
 
   /** A commit id no other commit has: this instance's, and a number. */
