@@ -17,8 +17,9 @@
  *
  * The version also shortens what runs under the account row's lock, which bounds how many
  * transactions all instances together commit per second: creditgate_held sums the open holds in one
- * scan instead of three, and creditgate_load finds the holds a batch names by their index (in a
- * generic plan, `all_holds OR id = ANY (...)` scanned the whole table, dead rows included).
+ * scan instead of three, creditgate_load finds the holds a batch names by their index (in a generic
+ * plan, `all_holds OR id = ANY (...)` scanned the whole table, dead rows included) and
+ * creditgate_flush deletes the settled ones by their index too.
  */
 export const COMMIT_FUNCTION_MIGRATION = `
   -- Which commit wrote the pool's row last: its writer's instance and a number (set by creditgate_flush

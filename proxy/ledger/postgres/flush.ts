@@ -1,9 +1,9 @@
 /**
  * The end of a write transaction: everything the rules changed (snapshotTx.ts Changes) and the account
  * row, then COMMIT, in one query. The rows go in as one JSON document to creditgate_commit
- * (commitFunction.ts), which applies it with creditgate_flush (loadFunctions.ts: one statement per kind
- * of change, whatever the number of operations the transaction grouped, planned once per connection)
- * only while the account row is at the revision the rules ran on.
+ * (commitFunction.ts), which applies it with creditgate_flush (one statement per kind of change,
+ * whatever the number of operations the transaction grouped, planned once per connection) only while
+ * the account row is in the state the rules ran on.
  */
 import type { AccountRow, HoldRow, NewUsage } from '../rows';
 import type { SeatState } from './load';
@@ -38,19 +38,25 @@ export interface CommitIds {
 }
 
 /**
- * The query that ends a transaction begun by load.ts loadSql (the lock released before the WAL flush,
- * the durable commit after it), or one in one round trip (writeCache.ts). That one, `alone` on the
- * wire, is one statement committed synchronously: it holds the lock through the WAL flush, which
- * delays no one while this instance is the only writer (another writer sends it back to loads for a
- * while), and saves a transaction and two statements. Behind a transaction of its own still on the
- * wire it ends as after a load, so that its commit does not wait for the other one's flush. Its first
- * result's one row says whether the changes were applied: false when the account row is no longer in
- * the state expected, and then nothing was written.
+ * How a transaction ends: `loaded`, in the transaction load.ts loadSql began (the lock released before
+ * the WAL flush, the durable commit after it); in one round trip (writeCache.ts) `alone` on the wire,
+ * one statement committed synchronously, holding the lock through the WAL flush, which delays no one
+ * while this instance is the only writer (another writer sends it back to loads for a while), and
+ * saves a transaction and two statements; or `behind` a transaction of its own still on the wire, as
+ * after a load, so that its commit does not wait for the other one's flush.
  */
-export function commitSql(ids: CommitIds, changes: Changes, a: AccountRow, seats: ReadonlyMap<string, SeatState>, alone: boolean): string {
+export type CommitMode = 'loaded' | 'alone' | 'behind';
+
+/**
+ * The query that ends a transaction. Its first result (after BEGIN's when `behind`) has one row that
+ * says whether the changes were applied: false when the account row is no longer in the state
+ * expected, and then nothing was written.
+ */
+export function commitSql(ids: CommitIds, changes: Changes, a: AccountRow, seats: ReadonlyMap<string, SeatState>, mode: CommitMode): string {
   const doc = jsonb(flushDoc(changes, a, seats, ids.next));
-  const commit = `SELECT creditgate_commit(${int(ids.revision)}, ${textOrNull(ids.commitId)}, ${doc}, ${alone ? 'TRUE' : 'FALSE'}) AS applied`;
-  return alone ? commit : `${commit};\n${DURABLE_COMMIT}`;
+  const commit = `SELECT creditgate_commit(${int(ids.revision)}, ${textOrNull(ids.commitId)}, ${doc}, ${mode === 'alone' ? 'TRUE' : 'FALSE'}) AS applied`;
+  if (mode === 'alone') return commit;
+  return `${mode === 'behind' ? 'BEGIN;\n' : ''}${commit};\n${DURABLE_COMMIT}`;
 }
 
 /** creditgate_flush's document. */

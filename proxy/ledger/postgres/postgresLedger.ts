@@ -699,10 +699,10 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
   private async oneTrip(batch: QueuedWrite[], needs: Needs, kept: Kept): Promise<Outcome[] | null> {
     const run = this.runBatch(batch, startFrom(kept, needs));
     const ids = { revision: kept.revision, commitId: kept.commitId, next: this.nextCommitId() };
-    const sql = commitSql(ids, run.tx.changes(), run.w.account, run.touched, this.active === 1);
+    const sql = commitSql(ids, run.tx.changes(), run.w.account, run.touched, this.active === 1 ? 'alone' : 'behind');
     this.keep(keep(kept.revision + 1, ids.next, run.w.account, new Map([...run.seats, ...run.touched]), run.tx));
     const client = await this.takeWriter();
-    // One result when alone (one statement), else one per statement, creditgate_commit's first.
+    // One result when alone (one statement), else one per statement, creditgate_commit's after BEGIN's.
     let result: pg.QueryResult<{ applied: boolean }> | pg.QueryResult<{ applied: boolean }>[];
     try {
       result = await client.query<{ applied: boolean }>(sql);
@@ -712,8 +712,8 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
       throw error;
     }
     this.idleWriters.push(client);
-    const [first] = ([] as pg.QueryResult<{ applied: boolean }>[]).concat(result);
-    if (first?.rows[0]?.applied !== true) {
+    const answer = Array.isArray(result) ? (result as pg.QueryResult<{ applied: boolean }>[])[1] : result;
+    if (answer?.rows[0]?.applied !== true) {
       // Another instance or a command wrote (or the transaction this one started from was not
       // applied): load from now on, for a while, as contended use would otherwise pay this round trip
       // again and again.
@@ -758,7 +758,7 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
       const seats = new Map(loaded.seats.map((raw) => [raw.name, toSeatState(raw, loaded.held)]));
       run = this.runBatch(batch, { loaded: toLoaded(loaded, needs), account: toAccountRow(loaded.account, loaded.held), seats });
       const ids = { revision: loaded.account.revision, commitId: loaded.account.commit_id, next: this.nextCommitId() };
-      const sql = [...run.alongsideSql, commitSql(ids, run.tx.changes(), run.w.account, run.touched, false)].join(';\n');
+      const sql = [...run.alongsideSql, commitSql(ids, run.tx.changes(), run.w.account, run.touched, 'loaded')].join(';\n');
       const committed = (await client.query(sql)) as unknown as pg.QueryResult<{ applied: boolean }>[];
       // creditgate_commit's answer, the third result from the end. The row has been locked since the
       // load: its revision cannot have moved.
