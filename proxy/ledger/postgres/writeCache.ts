@@ -70,18 +70,24 @@ export function startFrom(kept: Kept, needs: Needs): Start {
 /** What to keep of a transaction that commits at `revision`: its seats as it left them, and the rest. */
 export function keep(revision: number, commitId: string, account: AccountRow, seats: ReadonlyMap<string, SeatState>, tx: SnapshotTx): Kept {
   const rows = tx.after();
-  // As toAccountRow reads it back: no seat bound, the head grant looked up again.
+  // As toAccountRow reads it back, field for field (one object shape, no delete): no seat bound, the
+  // head grant looked up again.
   const unbound: AccountRow = {
-    ...account,
     plan: null,
     autoUseCredits: null,
+    autoReload: account.autoReload,
+    balance: account.balance,
+    debt: account.debt,
+    creditHeld: account.creditHeld,
     planHeld: 0,
+    lastHoldId: account.lastHoldId,
+    nextExpiry: account.nextExpiry,
+    lastUsageTs: account.lastUsageTs,
     periods: { '5h': null, weekly: null },
+    clockMark: account.clockMark,
     revision,
     storedUsageId: rows.lastUsageId,
     totalsUsageId: rows.lastUsageId,
   };
-  delete unbound.creditCap;
-  delete unbound.headGrant;
   return { revision, commitId, account: unbound, seats, rows };
 }
