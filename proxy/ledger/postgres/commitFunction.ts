@@ -6,14 +6,14 @@
  * instance that has been the only writer since its own last commit run the rules on the state it kept
  * from that commit (writeCache.ts) and send its changes in one round trip without loading anything: if
  * anyone else wrote meanwhile, nothing is applied and the batch runs again on a fresh load. The row
- * also names the commit that wrote it last (commit_id), so that a transaction may start from the state
- * a transaction still on the wire will leave: if that one is not applied, the revision it would have
- * written may still come from someone else's commit, but never with its id. The rules stay in
- * JavaScript: the function compares two values, it decides nothing about money.
+ * also names the commit that wrote it last (commit_id): revision and commit id together name one
+ * state, whoever wrote it, so a state this instance computed but never got applied can never be taken
+ * for the same revision written by someone else's commit. The rules stay in JavaScript: the function
+ * compares two values, it decides nothing about money.
  *
- * After a load, or behind another transaction, it also turns synchronous_commit off for its own
- * transaction (flush.ts DURABLE_COMMIT explains the durable commit that follows), so that such a commit
- * is three statements instead of six. Alone, it is the whole transaction, committed synchronously.
+ * After a load it also turns synchronous_commit off for its own transaction (flush.ts DURABLE_COMMIT
+ * explains the durable commit that follows), so that such a commit is three statements instead of six.
+ * In the one round trip it is the whole transaction, committed synchronously.
  *
  * The version also shortens what runs under the account row's lock, which bounds how many
  * transactions all instances together commit per second: creditgate_held sums the open holds in one

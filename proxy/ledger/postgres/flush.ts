@@ -39,24 +39,21 @@ export interface CommitIds {
 
 /**
  * How a transaction ends: `loaded`, in the transaction load.ts loadSql began (the lock released before
- * the WAL flush, the durable commit after it); in one round trip (writeCache.ts) `alone` on the wire,
- * one statement committed synchronously, holding the lock through the WAL flush, which delays no one
- * while this instance is the only writer (another writer sends it back to loads for a while), and
- * saves a transaction and two statements; or `behind` a transaction of its own still on the wire, as
- * after a load, so that its commit does not wait for the other one's flush.
+ * the WAL flush, the durable commit after it); or `alone`, the one round trip of writeCache.ts, one
+ * statement committed synchronously, holding the lock through the WAL flush, which delays no one while
+ * this instance is the only writer (another writer sends it back to loads for a while), and saves a
+ * transaction and two statements.
  */
-export type CommitMode = 'loaded' | 'alone' | 'behind';
+export type CommitMode = 'loaded' | 'alone';
 
 /**
- * The query that ends a transaction. Its first result (after BEGIN's when `behind`) has one row that
- * says whether the changes were applied: false when the account row is no longer in the state
- * expected, and then nothing was written.
+ * The query that ends a transaction. Its first result has one row that says whether the changes were
+ * applied: false when the account row is no longer in the state expected, and then nothing was written.
  */
 export function commitSql(ids: CommitIds, changes: Changes, a: AccountRow, seats: ReadonlyMap<string, SeatState>, mode: CommitMode): string {
   const doc = jsonb(flushDoc(changes, a, seats, ids.next));
   const commit = `SELECT creditgate_commit(${int(ids.revision)}, ${textOrNull(ids.commitId)}, ${doc}, ${mode === 'alone' ? 'TRUE' : 'FALSE'}) AS applied`;
-  if (mode === 'alone') return commit;
-  return `${mode === 'behind' ? 'BEGIN;\n' : ''}${commit};\n${DURABLE_COMMIT}`;
+  return mode === 'alone' ? commit : `${commit};\n${DURABLE_COMMIT}`;
 }
 
 /** creditgate_flush's document. */

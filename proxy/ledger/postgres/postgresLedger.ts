@@ -165,8 +165,6 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
   private kept: Kept | null = null;
   /** The newest state kept, dropped or not since: a load reads its seats and open holds again. */
   private known: Kept | null = null;
-  /** Transactions that loaded (or will) on the wire now. */
-  private loading = 0;
   /** Commits this instance has sent (commit ids). */
   private commits = 0;
   /** Until then (performance.now()), transactions load: someone else was writing. */
@@ -635,6 +633,11 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
   /** Starts transactions for what is queued, as many at once as there are write connections. */
   private drain(): void {
     while (this.queue.length > 0 && this.active < this.writeConnections) {
+      // Unless another writer was seen lately, one transaction at a time: each starts from the state
+      // the one before it left (writeCache.ts), and a load's result is kept only when nothing else is
+      // on the wire. (Two on different connections may reach the server in either order: the second
+      // would find the first's state missing.)
+      if (this.active > 0 && performance.now() >= this.loadUntil) return;
       const batch = this.queue.splice(0, this.maxBatch);
       this.active++;
       void this.commitBatch(batch).finally(() => {
@@ -685,25 +688,20 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
   /** What the newest transaction will leave, when `batch` may run on it. */
   private keptFor(batch: QueuedWrite[], needs: Needs): Kept | null {
     const kept = this.kept;
-    // A load on the wire leaves a state nobody knows yet.
-    if (!kept || this.loading > 0 || performance.now() < this.loadUntil) return null;
+    // Alone on the wire: another transaction of this instance would change the state kept.
+    if (!kept || this.active > 1 || performance.now() < this.loadUntil) return null;
     if (batch.some((queued) => queued.alongside)) return null;
     return servable(kept, needs) ? kept : null;
   }
 
-  /**
-   * The batch on what was kept, in one round trip; null (nothing written) when someone else wrote
-   * since. What it will leave is kept at once: the next batch may start from it while this one is on
-   * the wire, and its commit applies only if this one's did (creditgate_commit checks the commit id).
-   */
+  /** The batch on what was kept, in one round trip; null (nothing written) when someone else wrote since. */
   private async oneTrip(batch: QueuedWrite[], needs: Needs, kept: Kept): Promise<Outcome[] | null> {
     const run = this.runBatch(batch, startFrom(kept, needs));
     const ids = { revision: kept.revision, commitId: kept.commitId, next: this.nextCommitId() };
-    const sql = commitSql(ids, run.tx.changes(), run.w.account, run.touched, this.active === 1 ? 'alone' : 'behind');
+    const sql = commitSql(ids, run.tx.changes(), run.w.account, run.touched, 'alone');
     this.keep(keep(kept.revision + 1, ids.next, run.w.account, new Map([...run.seats, ...run.touched]), run.tx));
     const client = await this.takeWriter();
-    // One result when alone (one statement), else one per statement, creditgate_commit's after BEGIN's.
-    let result: pg.QueryResult<{ applied: boolean }> | pg.QueryResult<{ applied: boolean }>[];
+    let result: pg.QueryResult<{ applied: boolean }>;
     try {
       result = await client.query<{ applied: boolean }>(sql);
     } catch (error) {
@@ -712,11 +710,9 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
       throw error;
     }
     this.idleWriters.push(client);
-    const answer = Array.isArray(result) ? (result as pg.QueryResult<{ applied: boolean }>[])[1] : result;
-    if (answer?.rows[0]?.applied !== true) {
-      // Another instance or a command wrote (or the transaction this one started from was not
-      // applied): load from now on, for a while, as contended use would otherwise pay this round trip
-      // again and again.
+    if (result.rows[0]?.applied !== true) {
+      // Another instance or a command wrote: load from now on, for a while, as contended use would
+      // otherwise pay this round trip again and again.
       this.forgetHolds(run);
       this.kept = null;
       this.loadUntil = performance.now() + this.contendedMs;
@@ -738,12 +734,7 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
     }
     // Nothing starts from a state kept before this load: it will change it.
     this.kept = null;
-    this.loading++;
-    try {
-      return await this.loadAndCommit(batch, needs);
-    } finally {
-      this.loading--;
-    }
+    return this.loadAndCommit(batch, needs);
   }
 
   private async loadAndCommit(batch: QueuedWrite[], needs: Needs): Promise<Outcome[]> {

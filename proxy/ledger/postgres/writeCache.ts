@@ -2,8 +2,8 @@
  * What a write transaction leaves behind, kept so that the next one can start from it without loading
  * (postgresLedger.ts transaction): the account row with its revision and commit id, the seats it read
  * or wrote, the open holds it knows, the grants with credit left and the grants by key. While nobody
- * else has written since, the database holds exactly this (or will, once the transaction still on the
- * wire commits), and a batch whose writes need nothing more (admits on known seats, posts and voids of
+ * else has written since, the database holds exactly this (once the transaction that left it has
+ * committed: one transaction is on the wire at a time), and a batch whose writes need nothing more (admits on known seats, posts and voids of
  * known holds) runs its rules on it and commits in one round trip. creditgate_commit
  * (commitFunction.ts) checks, under the account row's lock, that the row is in exactly that state
  * before it applies anything: a stale copy costs a wasted round trip, never a wrong balance.
