@@ -61,8 +61,9 @@ export interface PostgresLedgerOptions extends AccountOptions {
    */
   maxBatch?: number;
   /**
-   * Write transactions in flight at once (default 2): while one commits, the next is already waiting
-   * for the account row's lock on the server, so no round trip is spent idle between them.
+   * Write transactions in flight at once (default 2) while other writers contend for the account row:
+   * while one commits, the next is already waiting for the row's lock on the server, so no round trip
+   * is spent idle between them. Uncontended, one at a time, each in one round trip (writeCache.ts).
    */
   writeConnections?: number;
   /**

@@ -3,8 +3,9 @@
  * (postgresLedger.ts transaction): the account row with its revision and commit id, the seats it read
  * or wrote, the open holds it knows, the grants with credit left and the grants by key. While nobody
  * else has written since, the database holds exactly this (once the transaction that left it has
- * committed: one transaction is on the wire at a time), and a batch whose writes need nothing more (admits on known seats, posts and voids of
- * known holds) runs its rules on it and commits in one round trip. creditgate_commit
+ * committed: one transaction is on the wire at a time), and a batch whose writes need nothing more
+ * (admits on known seats, posts and voids of known holds) runs its rules on it and commits in one
+ * round trip. creditgate_commit
  * (commitFunction.ts) checks, under the account row's lock, that the row is in exactly that state
  * before it applies anything: a stale copy costs a wasted round trip, never a wrong balance.
  */
