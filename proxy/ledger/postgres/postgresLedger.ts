@@ -4,8 +4,8 @@
  *
  * Group commit, as in the SQLite store: the writes asked for during one turn of the event loop run
  * in one transaction, and while that transaction is on the wire the next turn's writes gather for
- * the one after. A transaction is two round trips whatever it holds: BEGIN + lock + load (load.ts),
- * then every row it changed + COMMIT (flush.ts); or one, when this instance may have been the only
+ * the one after. However many writes it holds, a transaction is two round trips, BEGIN + lock + load
+ * (load.ts) then every row it changed + COMMIT (flush.ts), or one, when this instance may have been the only
  * writer since its own last commit and the writes need nothing that commit did not leave behind
  * (writeCache.ts): the rules run on that, and the commit applies only if the account row's revision
  * says nobody else wrote (else the batch runs again on a load). Each write is its own savepoint in
