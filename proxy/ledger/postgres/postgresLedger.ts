@@ -700,7 +700,7 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
     const run = this.runBatch(batch, startFrom(kept, needs));
     const ids = { revision: kept.revision, commitId: kept.commitId, next: this.nextCommitId() };
     const sql = commitSql(ids, run.tx.changes(), run.w.account, run.touched, 'alone');
-    this.keep(keep(kept.revision + 1, ids.next, run.w.account, new Map([...run.seats, ...run.touched]), run.tx));
+    this.keepRun(run, kept.revision + 1, ids.next);
     const client = await this.takeWriter();
     let result: pg.QueryResult<{ applied: boolean }>;
     try {
@@ -759,7 +759,7 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
       this.trips.two++;
       this.absorb(run.w.posted);
       // Kept only when nothing else is on the wire: a transaction in flight may change the row after it.
-      if (this.active === 1) this.keep(keep(ids.revision + 1, ids.next, run.w.account, new Map([...run.seats, ...run.touched]), run.tx));
+      if (this.active === 1) this.keepRun(run, ids.revision + 1, ids.next);
       return run.outcomes;
     } catch (error) {
       if (run) this.forgetHolds(run);
@@ -831,8 +831,9 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
     this.rules.forgetHolds(run.tx.changes().insertedHolds.map((hold) => hold.id));
   }
 
-  private keep(kept: Kept): void {
-    this.kept = this.known = kept;
+  /** Keeps what `run` leaves, committed at `revision` by commit `commitId`: its seats as it left them, and the rest. */
+  private keepRun(run: BatchRun, revision: number, commitId: string): void {
+    this.kept = this.known = keep(revision, commitId, run.w.account, new Map([...run.seats, ...run.touched]), run.tx);
   }
 
   /** A commit id no other commit has: this instance's, and a number. */

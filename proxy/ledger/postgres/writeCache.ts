@@ -50,8 +50,6 @@ export function servable(kept: Kept, needs: Needs): boolean {
 
 /** The start a load would give, from what was kept (copied: the rules change what they are given). */
 export function startFrom(kept: Kept, needs: Needs): Start {
-  const five = kept.account.periods['5h'];
-  const week = kept.account.periods.weekly;
   return {
     loaded: {
       ...kept.rows,
@@ -63,7 +61,8 @@ export function startFrom(kept: Kept, needs: Needs): Start {
       keyPrefixes: [RELOAD_KEY_ROOT],
       liveInstances: new Set(),
     },
-    account: { ...kept.account, periods: { '5h': five && { ...five }, weekly: week && { ...week } } },
+    // Bound to no seat (keep): its windows are the seats', copied below.
+    account: { ...kept.account, periods: { '5h': null, weekly: null } },
     seats: new Map([...kept.seats].map(([name, seat]) => [name, copySeat(seat)])),
   };
 }
