@@ -43,6 +43,12 @@ function cliAsync(args: string[]): Promise<{ status: number | null; stdout: stri
 
 const sql = <T>(query: string): Promise<T[]> => queryDatabase<T>(url, query);
 
+/** Takes schema 6 out (writePathSchema.ts): what a ledger written before version 6 is. */
+const WITHOUT_WRITE_PATH = `DROP TABLE held_totals; DROP FUNCTION creditgate_holds_placed, creditgate_holds_settled, creditgate_holds_unchanged CASCADE;
+  ALTER TABLE holds ADD CONSTRAINT holds_seat_fkey FOREIGN KEY (seat) REFERENCES seats (name);
+  ALTER TABLE usage ADD CONSTRAINT usage_seat_fkey FOREIGN KEY (seat) REFERENCES seats (name);
+  DROP INDEX usage_ts; CREATE INDEX usage_ts ON usage (ts);`;
+
 describe('creditgate --database (PostgreSQL)', () => {
   it('migrates, and two migrate commands at once apply the schema once', async () => {
     const results = await Promise.all([cliAsync(['--database', url, 'migrate']), cliAsync(['--database', url, 'migrate'])]);
@@ -58,7 +64,7 @@ describe('creditgate --database (PostgreSQL)', () => {
     const at = ['--database', url];
     expect(cli([...at, 'credits', 'add', '7', '--key', 'before'], env).status).toBe(0);
     // What a version-3 database is: the same tables, without schema 4's functions.
-    await sql(`DROP FUNCTION creditgate_commit, creditgate_load, creditgate_flush, creditgate_seats, creditgate_live_grants, creditgate_held;
+    await sql(`${WITHOUT_WRITE_PATH} DROP FUNCTION creditgate_commit, creditgate_load, creditgate_flush, creditgate_seats, creditgate_live_grants, creditgate_held;
                ALTER TABLE account DROP COLUMN commit_id; UPDATE creditgate_schema SET version = 3`);
     // Every command (and `serve`) migrates the ledger it opens before using it.
     expect(cli([...at, 'credits', 'add', '3', '--key', 'after'], env).status).toBe(0);
@@ -73,7 +79,7 @@ describe('creditgate --database (PostgreSQL)', () => {
     expect(cli([...at, 'credits', 'add', '7', '--key', 'before'], env).status).toBe(0);
     // What a version-4 database is: the same tables and functions, without schema 5's creditgate_commit
     // and commit_id (its versions of the other functions behave as version 4's).
-    await sql(`DROP FUNCTION creditgate_commit; ALTER TABLE account DROP COLUMN commit_id; UPDATE creditgate_schema SET version = 4`);
+    await sql(`${WITHOUT_WRITE_PATH} DROP FUNCTION creditgate_commit; ALTER TABLE account DROP COLUMN commit_id; UPDATE creditgate_schema SET version = 4`);
     expect(cli([...at, 'credits', 'add', '3', '--key', 'after'], env).status).toBe(0);
     expect(await sql<{ version: number }>('SELECT version FROM creditgate_schema')).toEqual([{ version: PG_SCHEMA_VERSION }]);
     expect(await sql<{ proname: string }>("SELECT proname FROM pg_proc WHERE proname = 'creditgate_commit'")).toHaveLength(1);

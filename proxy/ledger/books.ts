@@ -27,6 +27,10 @@ export interface BooksFigures {
   refundsOff: number;
   /** Holds that are open and also settled or voided, or settled more than once. */
   holdsTwice: number;
+  /** PostgreSQL only (postgres/writePathSchema.ts): running totals of open holds that are not what the holds add up to. */
+  heldOff?: number;
+  /** PostgreSQL only: hold and usage rows that name no seat. */
+  seatless?: number;
 }
 
 /**
@@ -68,7 +72,7 @@ export function booksSql(balance: string): string {
 export type RawBooks = Record<
   'balance' | 'debt' | 'balance_from_rows' | 'remaining' | 'grants_off' | 'refunded_off' | 'charges_off' | 'refunds_off' | 'holds_twice',
   number | string | null
->;
+> & Partial<Record<'held_off' | 'seatless', number | string | null>>;
 
 export function toBooksFigures(raw: RawBooks): BooksFigures {
   const n = (value: number | string | null): number => Number(value ?? 0);
@@ -82,6 +86,8 @@ export function toBooksFigures(raw: RawBooks): BooksFigures {
     chargesOff: n(raw.charges_off),
     refundsOff: n(raw.refunds_off),
     holdsTwice: n(raw.holds_twice),
+    ...(raw.held_off === undefined ? {} : { heldOff: n(raw.held_off) }),
+    ...(raw.seatless === undefined ? {} : { seatless: n(raw.seatless) }),
   };
 }
 
@@ -102,5 +108,7 @@ export function booksProblems(f: BooksFigures): string[] {
   count(f.chargesOff, 'charge(s) whose allocation rows do not add up to their credit cost');
   count(f.refundsOff, 'refund(s) whose allocation rows do not add up to them');
   count(f.holdsTwice, 'hold(s) settled or voided more than once, or still open after being settled');
+  count(f.heldOff ?? 0, "seat's plan or credit hold total(s) that are not the sum of the seat's open holds");
+  count(f.seatless ?? 0, 'hold or usage row(s) that name no seat');
   return problems;
 }

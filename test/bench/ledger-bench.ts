@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util';
 import type { RateCard } from '../../shared/rateCard';
 import type { MeteredUsage } from '../../shared/usage';
 import { Ledger } from '../../proxy/ledger/ledger';
-import { compareStores } from './ledgerStores';
+import { compareStores, type StoreRate } from './ledgerStores';
 
 const { values: args } = parseArgs({
   options: {
@@ -182,7 +182,11 @@ async function mainStores(): Promise<void> {
   const vsNaive = result.postgres.pairsPerSec / result.naive.pairsPerSec;
   console.log(`postgres / sqlite ${vsSqlite.toFixed(2)}× (target ≥ 0.5×), postgres / naive ${vsNaive.toFixed(2)}× (target ≥ 3×)`);
   if (args.json) {
-    const round = (rate: { pairsPerSec: number; cpuUsPerPair: number }) => ({ pairsPerSec: Math.round(rate.pairsPerSec), cpuUsPerPair: Number(rate.cpuUsPerPair.toFixed(1)) });
+    const round = (rate: StoreRate) => ({
+      pairsPerSec: Math.round(rate.pairsPerSec),
+      cpuUsPerPair: Number(rate.cpuUsPerPair.toFixed(1)),
+      serverCpuUsPerPair: rate.serverCpuUsPerPair === null ? null : Number(rate.serverCpuUsPerPair.toFixed(1)),
+    });
     console.log(
       JSON.stringify({
         store: 'postgres',

@@ -4,6 +4,7 @@
  * admit+post pairs going for `seconds`, and prints {"pairs","cpuUs"} on its last line.
  *   ledgerStoreWorker <path|url> <seconds> <inFlight> [maxBatch]
  */
+import { randomUUID } from 'node:crypto';
 import type { LedgerBook } from '../../proxy/ledger/book';
 import { PostgresLedger } from '../../proxy/ledger/postgres/postgresLedger';
 import { SqliteBook } from '../../proxy/ledger/sqliteBook';
@@ -34,9 +35,10 @@ async function main(): Promise<void> {
   let pairs = 0;
   const loop = async (): Promise<void> => {
     while (performance.now() < deadline) {
-      const admission = await ledger.admit(BENCH_REQUEST);
+      // As a gateway's requests are: each its own id, and answers of different lengths.
+      const admission = await ledger.admit({ ...BENCH_REQUEST, requestId: randomUUID() });
       if (!admission.admitted) throw new Error(`bench request was blocked: ${admission.reason}`);
-      await ledger.post(admission.holdId, { usage: BENCH_USAGE });
+      await ledger.post(admission.holdId, { usage: { ...BENCH_USAGE, outputTokens: 20 + (pairs % 400) } });
       pairs++;
     }
   };

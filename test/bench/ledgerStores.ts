@@ -14,6 +14,7 @@ import { SqliteBook } from '../../proxy/ledger/sqliteBook';
 import type { LedgerBook } from '../../proxy/ledger/book';
 import { startPostgres } from '../helpers/postgres';
 import { releaseTogether } from '../helpers/workers';
+import { treeCpuMs } from './procStats';
 import { BENCH_RATE_CARD } from './ledgerBenchWorkload';
 
 const WORKER = join(__dirname, 'ledgerStoreWorker.ts');
@@ -22,6 +23,8 @@ export interface StoreRate {
   pairsPerSec: number;
   /** CPU of the ledger's client processes (not the database server's) per pair. */
   cpuUsPerPair: number;
+  /** CPU of the PostgreSQL server's processes per pair, beside the clients'; null for SQLite (in the clients). */
+  serverCpuUsPerPair: number | null;
 }
 
 export interface StoreComparison {
@@ -47,14 +50,19 @@ export async function compareStores(options: CompareOptions): Promise<StoreCompa
   const server = await startPostgres({ durable: options.durable });
   const dir = mkdtempSync(join(tmpdir(), 'creditgate-store-bench-'));
   try {
+    const serverPid = server.serverPid();
+    const serverCpuMs = (): number => (serverPid === null ? 0 : treeCpuMs(serverPid));
     const run = async (name: string, where: string, open: () => Promise<LedgerBook>, maxBatch?: number): Promise<StoreRate> => {
       // A fresh ledger with credits for every pair and a plan, so nothing is ever blocked.
       const ledger = await open();
       await ledger.setPlan('pro');
       await ledger.addCredits({ amount: 1_000_000 * 1_000_000, idempotencyKey: 'bench', source: 'admin' });
       await ledger.close();
-      const rate = await runProcesses(where, options, maxBatch);
-      options.progress(`${name}: ${Math.round(rate.pairsPerSec).toLocaleString('en-US')} pairs/s, ${rate.cpuUsPerPair.toFixed(1)} µs CPU per pair`);
+      const serverBefore = serverCpuMs();
+      const { pairs, ...measured } = await runProcesses(where, options, maxBatch);
+      const rate = { ...measured, serverCpuUsPerPair: where.startsWith('postgres://') ? ((serverCpuMs() - serverBefore) * 1_000) / pairs : null };
+      const server = rate.serverCpuUsPerPair === null ? '' : ` (+ ${rate.serverCpuUsPerPair.toFixed(1)} µs on the database server)`;
+      options.progress(`${name}: ${Math.round(rate.pairsPerSec).toLocaleString('en-US')} pairs/s, ${rate.cpuUsPerPair.toFixed(1)} µs CPU per pair${server}`);
       return rate;
     };
     const pgUrl = await server.createDatabase('bench_grouped');
@@ -71,7 +79,7 @@ export async function compareStores(options: CompareOptions): Promise<StoreCompa
 }
 
 /** Starts the workers, releases them together, and adds up what they did. */
-async function runProcesses(where: string, options: CompareOptions, maxBatch: number | undefined): Promise<StoreRate> {
+async function runProcesses(where: string, options: CompareOptions, maxBatch: number | undefined): Promise<{ pairs: number; pairsPerSec: number; cpuUsPerPair: number }> {
   const args = [where, String(options.seconds), String(options.inFlight), ...(maxBatch === undefined ? [] : [String(maxBatch)])];
   const workers = Array.from({ length: options.processes }, () =>
     spawn(process.execPath, ['--import', 'tsx', WORKER, ...args], { stdio: ['pipe', 'pipe', 'inherit'] }),
@@ -81,5 +89,5 @@ async function runProcesses(where: string, options: CompareOptions, maxBatch: nu
   const seconds = (performance.now() - started) / 1_000;
   const pairs = done.reduce((sum, r) => sum + r.pairs, 0);
   const cpuUs = done.reduce((sum, r) => sum + r.cpuUs, 0);
-  return { pairsPerSec: pairs / seconds, cpuUsPerPair: cpuUs / pairs };
+  return { pairs, pairsPerSec: pairs / seconds, cpuUsPerPair: cpuUs / pairs };
 }

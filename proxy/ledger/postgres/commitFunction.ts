@@ -48,65 +48,7 @@ export const COMMIT_FUNCTION_MIGRATION = `
   $$;
 
   -- As in version 4 (loadFunctions.ts), the settled holds deleted by their index, and the commit named.
-  CREATE OR REPLACE FUNCTION creditgate_flush(doc jsonb) RETURNS void LANGUAGE plpgsql VOLATILE AS $$
-  BEGIN
-    IF doc ? 'insertedHolds' THEN
-      INSERT INTO holds SELECT * FROM jsonb_populate_recordset(NULL::holds, doc->'insertedHolds');
-    END IF;
-    IF doc ? 'deletedHolds' THEN
-      DELETE FROM holds WHERE id = ANY (ARRAY(SELECT jsonb_array_elements_text(doc->'deletedHolds')::bigint));
-    END IF;
-    IF doc ? 'voidedHolds' THEN
-      INSERT INTO voided_holds SELECT * FROM jsonb_populate_recordset(NULL::voided_holds, doc->'voidedHolds');
-    END IF;
-    IF doc ? 'insertedPeriods' THEN
-      INSERT INTO window_periods SELECT * FROM jsonb_populate_recordset(NULL::window_periods, doc->'insertedPeriods');
-    END IF;
-    IF doc ? 'closedPeriods' THEN
-      UPDATE window_periods p SET closed_at = v.closed_at, close_reason = v.close_reason, used = v.used
-        FROM jsonb_populate_recordset(NULL::window_periods, doc->'closedPeriods') v WHERE p.id = v.id;
-    END IF;
-    IF doc ? 'insertedGrants' THEN
-      INSERT INTO grants SELECT * FROM jsonb_populate_recordset(NULL::grants, doc->'insertedGrants');
-    END IF;
-    IF doc ? 'spentGrants' THEN
-      UPDATE grants g SET remaining = v.remaining, spent_at = v.spent_at
-        FROM jsonb_populate_recordset(NULL::grants, doc->'spentGrants') v WHERE g.id = v.id;
-    END IF;
-    IF doc ? 'refundedGrants' THEN
-      UPDATE grants g SET refunded = g.refunded + v.refunded
-        FROM jsonb_populate_recordset(NULL::grants, doc->'refundedGrants') v WHERE g.id = v.id;
-    END IF;
-    IF doc ? 'refunds' THEN
-      INSERT INTO refunds SELECT * FROM jsonb_populate_recordset(NULL::refunds, doc->'refunds');
-    END IF;
-    IF doc ? 'usage' THEN
-      INSERT INTO usage SELECT * FROM jsonb_populate_recordset(NULL::usage, doc->'usage');
-    END IF;
-    IF doc ? 'creditEvents' THEN
-      INSERT INTO credit_events (ts, kind, amount, grant_id, usage_id, refund_id)
-        SELECT ts, kind, amount, grant_id, usage_id, refund_id FROM jsonb_populate_recordset(NULL::credit_events, doc->'creditEvents');
-    END IF;
-    IF doc ? 'audit' THEN
-      INSERT INTO audit (ts, actor, action, detail)
-        SELECT ts, actor, action, detail FROM jsonb_populate_recordset(NULL::audit, doc->'audit');
-    END IF;
-    IF doc ? 'seats' THEN
-      UPDATE seats s SET plan = v.plan, continue_on_pool = v.continue_on_pool,
-          five_hour_period = v.five_hour_period, five_hour_ends = v.five_hour_ends, five_hour_used = v.five_hour_used,
-          five_hour_from = v.five_hour_from, weekly_period = v.weekly_period, weekly_ends = v.weekly_ends,
-          weekly_used = v.weekly_used, weekly_from = v.weekly_from, weekly_cap = v.weekly_cap, cap_used = v.cap_used,
-          cap_week_start = v.cap_week_start
-        FROM jsonb_populate_recordset(NULL::seats, doc->'seats') v WHERE s.name = v.name;
-    END IF;
-    UPDATE account a SET auto_reload = v.auto_reload, balance = v.balance, debt = v.debt, last_hold_id = v.last_hold_id,
-        last_usage_id = v.last_usage_id, last_period_id = v.last_period_id, last_grant_id = v.last_grant_id,
-        last_refund_id = v.last_refund_id, next_expiry = v.next_expiry, last_usage_ts = v.last_usage_ts,
-        clock_time = v.clock_time, clock_mono = v.clock_mono, clock_domain = v.clock_domain, revision = a.revision + 1,
-        commit_id = v.commit_id
-      FROM jsonb_populate_record(NULL::account, doc->'account') v WHERE a.id = 1;
-  END
-  $$;
+${flushFunction((type, key) => `jsonb_populate_recordset(NULL::${type}, doc->'${key}')`)}
 
   CREATE OR REPLACE FUNCTION creditgate_held() RETURNS json LANGUAGE plpgsql STABLE AS $$ BEGIN
     RETURN (SELECT json_build_object(
@@ -152,3 +94,72 @@ export const COMMIT_FUNCTION_MIGRATION = `
   END
   $$;
 `;
+
+/**
+ * creditgate_flush: applies a commit's document (flush.ts), one statement per kind of row it holds.
+ * `rows(type, key)` is the SQL that reads the document's rows of a kind as records of the table's type;
+ * `settings`, the function's SET clauses. Version 5 defines it, version 6 again with rows that may
+ * leave out what they share with a base row (writePathSchema.ts).
+ */
+export function flushFunction(rows: (type: string, key: string) => string, settings = ''): string {
+  return `  CREATE OR REPLACE FUNCTION creditgate_flush(doc jsonb) RETURNS void LANGUAGE plpgsql VOLATILE${settings} AS $$
+  BEGIN
+    IF doc ? 'insertedHolds' THEN
+      INSERT INTO holds SELECT * FROM ${rows('holds', 'insertedHolds')};
+    END IF;
+    IF doc ? 'deletedHolds' THEN
+      DELETE FROM holds WHERE id = ANY (ARRAY(SELECT jsonb_array_elements_text(doc->'deletedHolds')::bigint));
+    END IF;
+    IF doc ? 'voidedHolds' THEN
+      INSERT INTO voided_holds SELECT * FROM ${rows('voided_holds', 'voidedHolds')};
+    END IF;
+    IF doc ? 'insertedPeriods' THEN
+      INSERT INTO window_periods SELECT * FROM ${rows('window_periods', 'insertedPeriods')};
+    END IF;
+    IF doc ? 'closedPeriods' THEN
+      UPDATE window_periods p SET closed_at = v.closed_at, close_reason = v.close_reason, used = v.used
+        FROM ${rows('window_periods', 'closedPeriods')} v WHERE p.id = v.id;
+    END IF;
+    IF doc ? 'insertedGrants' THEN
+      INSERT INTO grants SELECT * FROM ${rows('grants', 'insertedGrants')};
+    END IF;
+    IF doc ? 'spentGrants' THEN
+      UPDATE grants g SET remaining = v.remaining, spent_at = v.spent_at
+        FROM ${rows('grants', 'spentGrants')} v WHERE g.id = v.id;
+    END IF;
+    IF doc ? 'refundedGrants' THEN
+      UPDATE grants g SET refunded = g.refunded + v.refunded
+        FROM ${rows('grants', 'refundedGrants')} v WHERE g.id = v.id;
+    END IF;
+    IF doc ? 'refunds' THEN
+      INSERT INTO refunds SELECT * FROM ${rows('refunds', 'refunds')};
+    END IF;
+    IF doc ? 'usage' THEN
+      INSERT INTO usage SELECT * FROM ${rows('usage', 'usage')};
+    END IF;
+    IF doc ? 'creditEvents' THEN
+      INSERT INTO credit_events (ts, kind, amount, grant_id, usage_id, refund_id)
+        SELECT ts, kind, amount, grant_id, usage_id, refund_id FROM ${rows('credit_events', 'creditEvents')};
+    END IF;
+    IF doc ? 'audit' THEN
+      INSERT INTO audit (ts, actor, action, detail)
+        SELECT ts, actor, action, detail FROM ${rows('audit', 'audit')};
+    END IF;
+    IF doc ? 'seats' THEN
+      UPDATE seats s SET plan = v.plan, continue_on_pool = v.continue_on_pool,
+          five_hour_period = v.five_hour_period, five_hour_ends = v.five_hour_ends, five_hour_used = v.five_hour_used,
+          five_hour_from = v.five_hour_from, weekly_period = v.weekly_period, weekly_ends = v.weekly_ends,
+          weekly_used = v.weekly_used, weekly_from = v.weekly_from, weekly_cap = v.weekly_cap, cap_used = v.cap_used,
+          cap_week_start = v.cap_week_start
+        FROM ${rows('seats', 'seats')} v WHERE s.name = v.name;
+    END IF;
+    UPDATE account a SET auto_reload = v.auto_reload, balance = v.balance, debt = v.debt, last_hold_id = v.last_hold_id,
+        last_usage_id = v.last_usage_id, last_period_id = v.last_period_id, last_grant_id = v.last_grant_id,
+        last_refund_id = v.last_refund_id, next_expiry = v.next_expiry, last_usage_ts = v.last_usage_ts,
+        clock_time = v.clock_time, clock_mono = v.clock_mono, clock_domain = v.clock_domain, revision = a.revision + 1,
+        commit_id = v.commit_id
+      FROM jsonb_populate_record(NULL::account, doc->'account') v WHERE a.id = 1;
+  END
+  $$;
+`;
+}

@@ -3,7 +3,9 @@
  * row, then COMMIT, in one query. The rows go in as one JSON document to creditgate_commit
  * (commitFunction.ts), which applies it with creditgate_flush (one statement per kind of change,
  * whatever the number of operations the transaction grouped, planned once per connection) only while
- * the account row is in the state the rules ran on.
+ * the account row is in the state the rules ran on. The kinds of row a busy batch has many of (holds,
+ * usage, allocation rows) go in as a base row and each row's differences from it, which shrinks the
+ * document a few times over (writePathSchema.ts says why that matters).
  */
 import type { AccountRow, HoldRow, NewUsage } from '../rows';
 import type { SeatState } from './load';
@@ -63,9 +65,18 @@ function flushDoc(changes: Changes, a: AccountRow, seats: ReadonlyMap<string, Se
   const put = (key: string, docs: unknown[]): void => {
     if (docs.length > 0) doc[key] = docs;
   };
-  put('insertedHolds', changes.insertedHolds.map(holdDoc));
+  // The kinds a busy batch has many rows of: sent as a base row and each row's differences from it.
+  const bases: Record<string, RowDoc> = {};
+  const putRows = (key: string, docs: RowDoc[]): void => {
+    if (docs.length === 0) return;
+    if (docs.length === 1) return put(key, docs);
+    const base = docs[0]!;
+    bases[key] = base;
+    doc[key] = docs.map((row) => differences(row, base));
+  };
+  putRows('insertedHolds', changes.insertedHolds.map(holdDoc));
   put('deletedHolds', changes.deletedHolds.map(whole));
-  put('voidedHolds', changes.voidedHolds.map((h) => ({ ...holdDoc(h), voided_at: h.voidedAt })));
+  putRows('voidedHolds', changes.voidedHolds.map((h) => ({ ...holdDoc(h), voided_at: h.voidedAt })));
   put('insertedPeriods', changes.insertedPeriods.map((p) => ({
     id: p.id, seat: p.seat, name: p.name, started_at: p.startedAt, ends_at: p.endsAt, closed_at: p.closedAt, close_reason: p.closeReason, used: p.used,
   })));
@@ -77,12 +88,25 @@ function flushDoc(changes: Changes, a: AccountRow, seats: ReadonlyMap<string, Se
   put('spentGrants', changes.spentGrants.map((g) => ({ id: g.id, remaining: g.remaining, spent_at: g.spentAt })));
   put('refundedGrants', changes.refundedGrants);
   put('refunds', changes.refunds.map((r) => ({ id: r.id, ts: r.ts, grant_id: r.grantId, amount: r.amount, idempotency_key: r.idempotencyKey })));
-  put('usage', changes.usage.map(usageDoc));
-  put('creditEvents', changes.creditEvents.map((e) => ({ ts: e.ts, kind: e.kind, amount: e.amount, grant_id: e.grantId, usage_id: e.usageId, refund_id: e.refundId })));
+  putRows('usage', changes.usage.map(usageDoc));
+  putRows('creditEvents', changes.creditEvents.map((e) => ({ ts: e.ts, kind: e.kind, amount: e.amount, grant_id: e.grantId, usage_id: e.usageId, refund_id: e.refundId })));
   put('audit', changes.audit.map((e) => ({ ts: e.ts, actor: e.actor, action: e.action, detail: e.detail })));
   put('seats', seatDocs(seats));
   doc.account = accountDoc(a, changes, commitId);
+  if (Object.keys(bases).length > 0) doc.base = bases;
   return doc;
+}
+
+/** A row of a commit's document: its columns' values, none of them objects (undefined: NULL, as JSON leaves it out). */
+type RowDoc = Record<string, string | number | boolean | null | undefined>;
+
+/** The columns of `row` whose values are not `base`'s (the base row itself: none). */
+function differences(row: RowDoc, base: RowDoc): RowDoc {
+  if (row === base) return {};
+  const different: RowDoc = {};
+  // A value left out would be the base's: one that is not there is sent as null.
+  for (const key in row) if (row[key] !== base[key]) different[key] = row[key] ?? null;
+  return different;
 }
 
 /** The account row's new totals and the commit's id (its revision is bumped by creditgate_flush). */
@@ -120,14 +144,14 @@ function seatDocs(seats: ReadonlyMap<string, SeatState>): object[] {
   });
 }
 
-function holdDoc(h: HoldRow): object {
+function holdDoc(h: HoldRow): RowDoc {
   return {
     id: h.id, ts: h.ts, request_id: h.requestId, client: h.client, model: h.model, route: h.route, feature: h.feature,
     kind: h.kind, estimate: h.estimate, owner_pid: h.ownerPid, owner_instance: h.ownerInstance, seat: h.seat,
   };
 }
 
-function usageDoc(u: NewUsage & { id: number }): object {
+function usageDoc(u: NewUsage & { id: number }): RowDoc {
   const m = u.usage;
   return {
     id: u.id, ts: u.ts, hold_id: u.hold.id, request_id: u.hold.requestId, client: u.hold.client, feature: u.hold.feature,

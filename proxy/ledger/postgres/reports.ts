@@ -8,6 +8,7 @@ import { movementsSql, openingSql, toMovement } from '../creditLog';
 import { LedgerError } from '../errors';
 import type { AuditRow, RawGrant, RawGroup, RawUsage } from '../reports';
 import { parseBound, toAuditRow, toGrantRow, toUsageGroup, toUsageRow } from '../reports';
+import { WRITE_PATH_BOOKS_SQL } from './writePathSchema';
 
 /** SQL for each group key; `day` is the UTC calendar day. Fixed strings, never user input. */
 const GROUP_EXPRESSIONS: Readonly<Record<UsageGroupKey, string>> = {
@@ -64,7 +65,7 @@ export class PostgresReports {
 
   /** The books' totals against their rows (books.ts), in one snapshot (one statement). */
   async books(): Promise<BooksFigures> {
-    const { rows } = await this.pool.query<RawBooks>(booksSql('(SELECT balance FROM account WHERE id = 1)'));
+    const { rows } = await this.pool.query<RawBooks>(`SELECT b.*, ${WRITE_PATH_BOOKS_SQL} FROM (${booksSql('(SELECT balance FROM account WHERE id = 1)')}) b`);
     return toBooksFigures(rows[0]!);
   }
 

@@ -12,6 +12,7 @@
  */
 import type { ClientBase } from 'pg';
 import { COMMIT_FUNCTION_MIGRATION } from './commitFunction';
+import { WRITE_PATH_MIGRATION } from './writePathSchema';
 import { LOAD_FUNCTIONS_MIGRATION } from './loadFunctions';
 import { PAYMENTS_MIGRATION } from './paymentsSchema';
 
@@ -203,6 +204,7 @@ const MIGRATIONS: readonly string[] = [
   /* 3: Stripe Checkout purchases and their webhook events */ PAYMENTS_MIGRATION,
   /* 4: a write transaction's read as functions, planned once per connection */ LOAD_FUNCTIONS_MIGRATION,
   /* 5: a write transaction's commit, applied only at the revision its rules ran on */ COMMIT_FUNCTION_MIGRATION,
+  /* 6: less work under the account row's lock: held totals, holds by index, no per-row seat check */ WRITE_PATH_MIGRATION,
 ];
 
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;
