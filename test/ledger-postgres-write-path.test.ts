@@ -1,7 +1,8 @@
 /**
  * Schema version 6 of the PostgreSQL ledger (writePathSchema.ts): Σ open holds kept as running totals
- * by triggers, checked by the books; no per-row seat foreign key, checked by the books instead; and a
- * ledger written before version 6 brought up to date with its open holds counted.
+ * by the commit that places or settles them, checked by the books; no per-row seat foreign key,
+ * checked by the books instead; a batch's rows sent as differences from its first; and a ledger
+ * written before version 6 brought up to date with its open holds counted.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresLedger } from '../proxy/ledger/postgres/postgresLedger';
@@ -167,10 +168,10 @@ describe('the PostgreSQL write path (schema version 6)', () => {
     if (!plan.admitted || !credits.admitted) throw new Error('not admitted');
     await before.close();
     open.splice(open.indexOf(before), 1);
-    // What a version-5 database is: no totals, no triggers, the seat foreign keys and a b-tree on usage.ts.
+    // What a version-5 database is: no totals, no trigger refusing updates of holds, the seat foreign keys and a b-tree on usage.ts.
     await queryDatabase(
       url,
-      `DROP TABLE held_totals; DROP FUNCTION creditgate_holds_placed, creditgate_holds_settled, creditgate_holds_unchanged CASCADE;
+      `DROP TABLE held_totals; DROP FUNCTION creditgate_holds_unchanged CASCADE;
        ALTER TABLE holds ADD CONSTRAINT holds_seat_fkey FOREIGN KEY (seat) REFERENCES seats (name);
        ALTER TABLE usage ADD CONSTRAINT usage_seat_fkey FOREIGN KEY (seat) REFERENCES seats (name);
        DROP INDEX usage_ts; CREATE INDEX usage_ts ON usage (ts); UPDATE creditgate_schema SET version = 5`,

@@ -44,7 +44,7 @@ function cliAsync(args: string[]): Promise<{ status: number | null; stdout: stri
 const sql = <T>(query: string): Promise<T[]> => queryDatabase<T>(url, query);
 
 /** Takes schema 6 out (writePathSchema.ts): what a ledger written before version 6 is. */
-const WITHOUT_WRITE_PATH = `DROP TABLE held_totals; DROP FUNCTION creditgate_holds_placed, creditgate_holds_settled, creditgate_holds_unchanged CASCADE;
+const WITHOUT_WRITE_PATH = `DROP TABLE held_totals; DROP FUNCTION creditgate_holds_unchanged CASCADE;
   ALTER TABLE holds ADD CONSTRAINT holds_seat_fkey FOREIGN KEY (seat) REFERENCES seats (name);
   ALTER TABLE usage ADD CONSTRAINT usage_seat_fkey FOREIGN KEY (seat) REFERENCES seats (name);
   DROP INDEX usage_ts; CREATE INDEX usage_ts ON usage (ts);`;

@@ -4,6 +4,8 @@
  * and stops itself, as the team tests do (docs/product.md §8). The gateway then runs as one team
  * instance (`serve --database URL`) on a migrated database; everything else about the run is the same.
  */
+import { performance } from 'node:perf_hooks';
+import { Client } from 'pg';
 import { startPostgres, type PostgresServer } from '../helpers/postgres';
 import { treeCpuMs } from './procStats';
 
@@ -18,6 +20,11 @@ export interface BenchLedger {
   durable: boolean | null;
   /** CPU the database server's processes have used so far, in ms; null when the ledger is in the gateway's own process. */
   serverCpuMs: (() => number) | null;
+  /**
+   * The p50 round trip of a one-row INSERT committed on its own on the same server, in ms: the least
+   * any durable write costs here (null for SQLite). A metered request waits for two.
+   */
+  durableCommitMs: (() => Promise<number>) | null;
   /** Stops the server and removes its files (synchronous: it runs from process 'exit' too). */
   close(): void;
 }
@@ -28,15 +35,38 @@ export function parseStore(value: string): StoreName {
 }
 
 export async function openBenchLedger(store: StoreName, durable: boolean): Promise<BenchLedger> {
-  if (store === 'sqlite') return { store, args: [], durable: null, serverCpuMs: null, close: () => undefined };
+  if (store === 'sqlite') return { store, args: [], durable: null, serverCpuMs: null, durableCommitMs: null, close: () => undefined };
   const server: PostgresServer = await startPostgres({ durable });
   try {
     const url = await server.createDatabase('creditgate_bench');
     const pid = server.serverPid();
     if (pid === null) throw new Error('the PostgreSQL server started but names no postmaster pid');
-    return { store, args: ['--database', url], durable, serverCpuMs: () => treeCpuMs(pid), close: () => server.close() };
+    return { store, args: ['--database', url], durable, serverCpuMs: () => treeCpuMs(pid), durableCommitMs: () => durableCommitMs(url), close: () => server.close() };
   } catch (error) {
     server.close();
     throw error;
+  }
+}
+
+/** Round trips measured, after as many unmeasured ones to warm the connection. */
+const COMMIT_SAMPLES = 2_000;
+
+async function durableCommitMs(url: string): Promise<number> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    // A permanent table (a temporary one's rows are not WAL-logged), dropped afterwards.
+    await client.query('CREATE TABLE IF NOT EXISTS bench_commit_floor (id integer PRIMARY KEY)');
+    const times: number[] = [];
+    for (let i = 0; i < 2 * COMMIT_SAMPLES; i++) {
+      const start = performance.now();
+      await client.query('INSERT INTO bench_commit_floor VALUES ($1)', [i]);
+      if (i >= COMMIT_SAMPLES) times.push(performance.now() - start);
+    }
+    times.sort((a, b) => a - b);
+    return times[times.length >> 1]!;
+  } finally {
+    await client.query('DROP TABLE IF EXISTS bench_commit_floor').catch(() => undefined);
+    await client.end();
   }
 }

@@ -319,9 +319,16 @@ async function main(): Promise<number> {
   }
 
   await stopGatewayAndProfile(gateway);
+  // Measured on the quiet server, before it stops: what the gateway's two commits per request cost at least.
+  const durableCommitMs = ledger.durableCommitMs ? await ledger.durableCommitMs() : null;
   await cleanUp();
 
-  const report: BenchReport = { machine, phases, store: { name: store, fsync: ledger.durable }, ...(ledger.serverCpuMs ? { databaseCpuMsPerReq: databaseCpu } : {}) };
+  const storeReport: BenchReport['store'] = {
+    name: store,
+    fsync: ledger.durable,
+    ...(durableCommitMs === null ? {} : { durableCommitP50Ms: Number(durableCommitMs.toFixed(3)) }),
+  };
+  const report: BenchReport = { machine, phases, store: storeReport, ...(ledger.serverCpuMs ? { databaseCpuMsPerReq: databaseCpu } : {}) };
   out('');
   const where = store === 'postgres' ? `PostgreSQL on loopback (serve --database, fsync ${args.fsync})` : 'SQLite (its data directory)';
   out(`Creditgate gateway benchmark — ${machine.cpus} × ${machine.model}, Node ${machine.node}; ${rounds} interleaved round(s) per phase${args.quick ? ' (--quick: smoke test only)' : ''}${args['cpu-prof'] ? ' (gateway under --cpu-prof)' : ''}`);
@@ -343,6 +350,12 @@ async function main(): Promise<number> {
   if (ledger.serverCpuMs) {
     out(formatDatabaseCpu(phases, databaseCpu));
     out("(the targets compare the gateway's own process, as for SQLite, whose ledger work is inside it; this is the server's share besides)");
+    if (durableCommitMs !== null) {
+      out(
+        `PostgreSQL's floor here: a one-row INSERT committed on its own takes ${durableCommitMs.toFixed(3)} ms (p50 round trip). A metered request ` +
+          `waits for two commits (its hold before it is forwarded, its charge before its last byte): at least ${(2 * durableCommitMs).toFixed(3)} ms over raw.`,
+      );
+    }
     out('');
   }
   out(formatChecks(checkTargets(phases, STORE_LIMITS[store])));

@@ -30,8 +30,11 @@ export interface BenchReport {
   machine: Record<string, string | number | null>;
   /** Every phase run (all of them unless --phases chose some). */
   phases: Partial<Record<PhaseName, PhaseMetrics>>;
-  /** Where the gateway's ledger was (`--store`); `fsync` only for PostgreSQL. */
-  store: { name: StoreName; fsync: boolean | null };
+  /**
+   * Where the gateway's ledger was (`--store`); `fsync` and the round trip of a one-row durable commit
+   * on the same server (benchLedger.ts durableCommitMs) only for PostgreSQL.
+   */
+  store: { name: StoreName; fsync: boolean | null; durableCommitP50Ms?: number };
   /** PostgreSQL only: its server's CPU per gateway request, by phase (not in the gateway's cpuMsPerReq). */
   databaseCpuMsPerReq?: Partial<Record<PhaseName, number | null>>;
 }

@@ -21,6 +21,23 @@
  * plan, `all_holds OR id = ANY (...)` scanned the whole table, dead rows included) and
  * creditgate_flush deletes the settled ones by their index too.
  */
+/** What differs between the versions of creditgate_flush (flushFunction). */
+export interface FlushVersion {
+  /** The document's rows of a kind (a table's type, a document key), as records of the table's type. */
+  rows(type: string, key: string): string;
+  /** The statement that inserts `placed` (records of type holds) into holds. */
+  placeHolds(placed: string): string;
+  /** The statement that deletes the holds whose ids the array `ids` names. */
+  settleHolds(ids: string): string;
+}
+
+/** Version 5's. */
+export const FLUSH_V5: FlushVersion = {
+  rows: (type, key) => `jsonb_populate_recordset(NULL::${type}, doc->'${key}')`,
+  placeHolds: (placed) => `INSERT INTO holds SELECT * FROM ${placed}`,
+  settleHolds: (ids) => `DELETE FROM holds WHERE id = ANY (${ids})`,
+};
+
 export const COMMIT_FUNCTION_MIGRATION = `
   -- Which commit wrote the pool's row last: its writer's instance and a number (set by creditgate_flush
   -- from doc's account). With the revision it names one state, whoever else writes.
@@ -48,7 +65,7 @@ export const COMMIT_FUNCTION_MIGRATION = `
   $$;
 
   -- As in version 4 (loadFunctions.ts), the settled holds deleted by their index, and the commit named.
-${flushFunction((type, key) => `jsonb_populate_recordset(NULL::${type}, doc->'${key}')`)}
+${flushFunction(FLUSH_V5)}
 
   CREATE OR REPLACE FUNCTION creditgate_held() RETURNS json LANGUAGE plpgsql STABLE AS $$ BEGIN
     RETURN (SELECT json_build_object(
@@ -97,18 +114,17 @@ ${flushFunction((type, key) => `jsonb_populate_recordset(NULL::${type}, doc->'${
 
 /**
  * creditgate_flush: applies a commit's document (flush.ts), one statement per kind of row it holds.
- * `rows(type, key)` is the SQL that reads the document's rows of a kind as records of the table's type;
- * `settings`, the function's SET clauses. Version 5 defines it, version 6 again with rows that may
- * leave out what they share with a base row (writePathSchema.ts).
+ * Version 5 defines it, version 6 again (writePathSchema.ts).
  */
-export function flushFunction(rows: (type: string, key: string) => string, settings = ''): string {
-  return `  CREATE OR REPLACE FUNCTION creditgate_flush(doc jsonb) RETURNS void LANGUAGE plpgsql VOLATILE${settings} AS $$
+export function flushFunction(v: FlushVersion): string {
+  const rows = (type: string, key: string): string => v.rows(type, key);
+  return `  CREATE OR REPLACE FUNCTION creditgate_flush(doc jsonb) RETURNS void LANGUAGE plpgsql VOLATILE AS $$
   BEGIN
     IF doc ? 'insertedHolds' THEN
-      INSERT INTO holds SELECT * FROM ${rows('holds', 'insertedHolds')};
+      ${v.placeHolds(rows('holds', 'insertedHolds'))};
     END IF;
     IF doc ? 'deletedHolds' THEN
-      DELETE FROM holds WHERE id = ANY (ARRAY(SELECT jsonb_array_elements_text(doc->'deletedHolds')::bigint));
+      ${v.settleHolds("ARRAY(SELECT jsonb_array_elements_text(doc->'deletedHolds')::bigint)")};
     END IF;
     IF doc ? 'voidedHolds' THEN
       INSERT INTO voided_holds SELECT * FROM ${rows('voided_holds', 'voidedHolds')};

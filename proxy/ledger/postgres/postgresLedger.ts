@@ -119,6 +119,16 @@ const HEARTBEAT_MS = 5_000;
 /** How often a supervising instance looks for holds whose instance died: settled within ~30 s of the death. */
 const RECOVERY_INTERVAL_MS = 10_000;
 
+/**
+ * How a write connection plans: never a sequential scan where an index serves, and no JIT. A write
+ * transaction's statements are planned once per connection (plpgsql), possibly while the holds table
+ * is one page, when a scan is cheapest; the plan would stay while the table fills with dead rows
+ * (writePathSchema.ts). Set on the connection rather than on each function: a function's own
+ * settings are put in place and taken back on every call (~45 µs a commit, measured). Only the ledger's
+ * write functions run on these connections; reports, which do scan, run on the read pool.
+ */
+const WRITER_SETTINGS = 'SET enable_seqscan = off; SET jit = off';
+
 /** The channel every instance announces its changes on (status feeds, token caches). */
 const CHANNEL = 'creditgate_ledger';
 /** At most this often per instance, however many requests it settles: a notification is "look again", not an event per request. */
@@ -862,6 +872,7 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
     });
     try {
       await client.connect();
+      await client.query(WRITER_SETTINGS);
     } catch (error) {
       client.end().catch(() => undefined);
       throw error;

@@ -10,14 +10,15 @@
  *   open holds add up to per seat and kind. Summing the holds table for it read every row version
  *   still in the table: a hold is inserted at admission and deleted at settlement, so between two
  *   autovacuum runs the table fills with dead rows and the sum grew with them (1.2–3.6 ms after ~30k
- *   pairs, more than the whole rest of a 64-write transaction). Triggers now keep the sums in
- *   `held_totals` in the same statement as the rows themselves, whoever writes them, and `creditgate
- *   verify` (books.ts) still checks them against Σ holds. Holds are only ever inserted and deleted: an
- *   UPDATE or TRUNCATE, which the triggers would not count, is refused.
+ *   pairs, more than the whole rest of a 64-write transaction). creditgate_flush now keeps the sums in
+ *   `held_totals`, in the same statement that inserts or deletes the holds (statement triggers did the
+ *   same at ~75 µs more per commit), and `creditgate verify` (books.ts) checks them against Σ holds.
+ *   Holds are only ever inserted and deleted: an UPDATE or TRUNCATE, which nothing would count, is
+ *   refused.
  * - **Holds found by their index, always.** A plpgsql function's plans are made once per connection
  *   (loadFunctions.ts), when the holds table may be one page, for which a sequential scan is cheapest;
- *   the plan stays while dead rows pile up. The functions that look holds up by id are told not to
- *   scan (enable_seqscan off), and not to JIT-compile the plans that makes look expensive.
+ *   the plan stays while dead rows pile up. Write connections plan without sequential scans
+ *   (postgresLedger.ts WRITER_SETTINGS), and so does creditgate_seats, which status reads call too.
  * - **No per-row foreign-key check on the busiest tables.** Each hold and usage row checked its seat
  *   with a lookup and a row lock on `seats` (~10% of the server's CPU per pair). Seats are never
  *   deleted (a removed seat keeps its row) and the rules only write rows for a seat they loaded, so
@@ -30,10 +31,25 @@
  * - **A BRIN index on usage.ts.** Rows arrive in time order; a block-range index serves the reports'
  *   time ranges at a fraction of a b-tree's cost per insert.
  *
- * The triggers run inside the writer's transaction, which holds the account row's lock, so updates of
- * the totals never wait on each other.
+ * The totals are updated inside the writer's transaction, which holds the account row's lock, so their
+ * updates never wait on each other.
  */
-import { flushFunction } from './commitFunction';
+import { flushFunction, type FlushVersion } from './commitFunction';
+
+/**
+ * Version 6's creditgate_flush: each kind of row read on top of its base row when the document has
+ * one (flush.ts), what a row leaves out being its base's; and the holds placed and settled counted
+ * into held_totals in the same statement.
+ */
+const FLUSH_V6: FlushVersion = {
+  rows: (type, key) => `jsonb_populate_recordset(jsonb_populate_record(NULL::${type}, doc->'base'->'${key}'), doc->'${key}')`,
+  placeHolds: (placed) => `WITH placed AS (INSERT INTO holds SELECT * FROM ${placed} RETURNING seat, kind, estimate, id)
+      INSERT INTO held_totals AS t (seat, kind, held, max_id) SELECT seat, kind, sum(estimate), max(id) FROM placed GROUP BY seat, kind
+        ON CONFLICT (seat, kind) DO UPDATE SET held = t.held + excluded.held, max_id = greatest(t.max_id, excluded.max_id)`,
+  settleHolds: (ids) => `WITH settled AS (DELETE FROM holds WHERE id = ANY (${ids}) RETURNING seat, kind, estimate)
+      UPDATE held_totals t SET held = t.held - s.held
+        FROM (SELECT seat, kind, sum(estimate) AS held FROM settled GROUP BY seat, kind) s WHERE t.seat = s.seat AND t.kind = s.kind`,
+};
 
 export const WRITE_PATH_MIGRATION = `
   CREATE TABLE held_totals (
@@ -45,24 +61,6 @@ export const WRITE_PATH_MIGRATION = `
     PRIMARY KEY (seat, kind)
   );
   INSERT INTO held_totals (seat, kind, held, max_id) SELECT seat, kind, sum(estimate), max(id) FROM holds GROUP BY seat, kind;
-
-  CREATE FUNCTION creditgate_holds_placed() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
-    INSERT INTO held_totals AS t (seat, kind, held, max_id)
-      SELECT seat, kind, sum(estimate), max(id) FROM placed GROUP BY seat, kind
-      ON CONFLICT (seat, kind) DO UPDATE SET held = t.held + excluded.held, max_id = greatest(t.max_id, excluded.max_id);
-    RETURN NULL;
-  END $$;
-  CREATE TRIGGER holds_placed AFTER INSERT ON holds REFERENCING NEW TABLE AS placed
-    FOR EACH STATEMENT EXECUTE FUNCTION creditgate_holds_placed();
-
-  CREATE FUNCTION creditgate_holds_settled() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
-    UPDATE held_totals t SET held = t.held - s.held
-      FROM (SELECT seat, kind, sum(estimate) AS held FROM settled GROUP BY seat, kind) s
-      WHERE t.seat = s.seat AND t.kind = s.kind;
-    RETURN NULL;
-  END $$;
-  CREATE TRIGGER holds_settled AFTER DELETE ON holds REFERENCING OLD TABLE AS settled
-    FOR EACH STATEMENT EXECUTE FUNCTION creditgate_holds_settled();
 
   CREATE FUNCTION creditgate_holds_unchanged() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
     RAISE EXCEPTION 'holds are only inserted and deleted (% would put held_totals out of step)', TG_OP;
@@ -80,15 +78,11 @@ export const WRITE_PATH_MIGRATION = `
     FROM held_totals);
   END $$;
 
-  ALTER FUNCTION creditgate_load(bigint[], boolean, text[], boolean, text[], text, text[], timestamptz) SET enable_seqscan = off SET jit = off;
+  -- Write connections plan without sequential scans (postgresLedger.ts takeWriter); a status read, on
+  -- another connection, calls this one too.
   ALTER FUNCTION creditgate_seats(text[], bigint[], boolean) SET enable_seqscan = off SET jit = off;
 
-  -- As in version 5 (commitFunction.ts), each kind of row read on top of its base row, when the
-  -- document has one (flush.ts): what a row leaves out is its base's.
-${flushFunction(
-  (type, key) => `jsonb_populate_recordset(jsonb_populate_record(NULL::${type}, doc->'base'->'${key}'), doc->'${key}')`,
-  ' SET enable_seqscan = off SET jit = off',
-)}
+${flushFunction(FLUSH_V6)}
 
   ALTER TABLE holds DROP CONSTRAINT holds_seat_fkey;
   ALTER TABLE usage DROP CONSTRAINT usage_seat_fkey;
