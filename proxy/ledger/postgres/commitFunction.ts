@@ -67,14 +67,7 @@ export const COMMIT_FUNCTION_MIGRATION = `
   -- As in version 4 (loadFunctions.ts), the settled holds deleted by their index, and the commit named.
 ${flushFunction(FLUSH_V5)}
 
-  CREATE OR REPLACE FUNCTION creditgate_held() RETURNS json LANGUAGE plpgsql STABLE AS $$ BEGIN
-    RETURN (SELECT json_build_object(
-      'plan', coalesce(json_object_agg(seat, held) FILTER (WHERE kind = 'plan'), '{}'),
-      'creditsBySeat', coalesce(json_object_agg(seat, held) FILTER (WHERE kind = 'credits'), '{}'),
-      'credits', coalesce(sum(held) FILTER (WHERE kind = 'credits'), 0),
-      'maxId', coalesce(max(max_id), 0))
-    FROM (SELECT seat, kind, sum(estimate) AS held, max(id) AS max_id FROM holds GROUP BY seat, kind) by_seat);
-  END $$;
+${heldFunction('(SELECT seat, kind, sum(estimate) AS held, max(id) AS max_id FROM holds GROUP BY seat, kind) by_seat')}
 
   -- As in version 4 (loadFunctions.ts), the named holds read by their index.
   CREATE OR REPLACE FUNCTION creditgate_load(hold_ids bigint[], all_holds boolean, seat_names text[], all_seats boolean,
@@ -178,4 +171,19 @@ export function flushFunction(v: FlushVersion): string {
   END
   $$;
 `;
+}
+
+/**
+ * creditgate_held: Σ open holds as load.ts Held, from `sums`, rows of (seat, kind, held, max_id): summed
+ * from the holds in version 5, read from the running totals in version 6 (writePathSchema.ts).
+ */
+export function heldFunction(sums: string): string {
+  return `  CREATE OR REPLACE FUNCTION creditgate_held() RETURNS json LANGUAGE plpgsql STABLE AS $$ BEGIN
+    RETURN (SELECT json_build_object(
+      'plan', coalesce(json_object_agg(seat, held) FILTER (WHERE kind = 'plan'), '{}'),
+      'creditsBySeat', coalesce(json_object_agg(seat, held) FILTER (WHERE kind = 'credits'), '{}'),
+      'credits', coalesce(sum(held) FILTER (WHERE kind = 'credits'), 0),
+      'maxId', coalesce(max(max_id), 0))
+    FROM ${sums});
+  END $$;`;
 }

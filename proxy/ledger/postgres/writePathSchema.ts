@@ -34,7 +34,7 @@
  * The totals are updated inside the writer's transaction, which holds the account row's lock, so their
  * updates never wait on each other.
  */
-import { flushFunction, type FlushVersion } from './commitFunction';
+import { flushFunction, heldFunction, type FlushVersion } from './commitFunction';
 
 /**
  * Version 6's creditgate_flush: each kind of row read on top of its base row when the document has
@@ -69,14 +69,7 @@ export const WRITE_PATH_MIGRATION = `
     FOR EACH STATEMENT EXECUTE FUNCTION creditgate_holds_unchanged();
 
   -- As in version 5 (commitFunction.ts), the same JSON, read from the totals instead of the holds.
-  CREATE OR REPLACE FUNCTION creditgate_held() RETURNS json LANGUAGE plpgsql STABLE AS $$ BEGIN
-    RETURN (SELECT json_build_object(
-      'plan', coalesce(json_object_agg(seat, held) FILTER (WHERE kind = 'plan'), '{}'),
-      'creditsBySeat', coalesce(json_object_agg(seat, held) FILTER (WHERE kind = 'credits'), '{}'),
-      'credits', coalesce(sum(held) FILTER (WHERE kind = 'credits'), 0),
-      'maxId', coalesce(max(max_id), 0))
-    FROM held_totals);
-  END $$;
+${heldFunction('held_totals')}
 
   -- Write connections plan without sequential scans (postgresLedger.ts takeWriter); a status read, on
   -- another connection, calls this one too.
