@@ -10,7 +10,7 @@ import type { PostgresLedgerOptions } from '../proxy/ledger/postgres/postgresLed
 import { PostgresLedger } from '../proxy/ledger/postgres/postgresLedger';
 import type { PostgresServer } from './helpers/postgres';
 import { startPostgres } from './helpers/postgres';
-import { RATE_CARD, TEST_PLANS, TestClock, micro, request, unitUsage } from './fixtures/ledger-setup';
+import { RATE_CARD, TEST_PLANS, TestClock, heldIn, micro, request, unitUsage } from './fixtures/ledger-setup';
 
 let server: PostgresServer;
 const open: PostgresLedger[] = [];
@@ -73,6 +73,23 @@ describe('the one-round-trip commit on PostgreSQL', () => {
     await ledger.addCredits({ amount: micro(2), idempotencyKey: 'k1', source: 'admin' });
     expect(ledger.trips).toEqual({ one: 8, two: 2, wasted: 0 });
     expect((await ledger.limits()).balance).toBe(micro(2));
+  });
+
+  it('starts an immediate admission (a stream\'s) at once when nothing is on the wire, not with the rest of the turn', async () => {
+    clock = new TestClock();
+    const ledger = await openLedger(await server.createDatabase());
+    const transactions = (): number => ledger.trips.one + ledger.trips.two;
+    const start = transactions();
+    // One turn: a stream's admission, then another request's. The first does not wait for the second.
+    const [streamed, other] = await Promise.all([ledger.admit(request(10), true), ledger.admit(request(20))]);
+    expect(transactions()).toBe(start + 2);
+    // The writes queued before an immediate admission go with it: still one transaction for the turn.
+    const grouped = await Promise.all([ledger.admit(request(30)), ledger.admit(request(40)), ledger.admit(request(50), true)]);
+    expect(transactions()).toBe(start + 3);
+    expect(grouped.every((a) => a.admitted)).toBe(true);
+    if (!streamed.admitted || !other.admitted) throw new Error('blocked');
+    expect(heldIn(await ledger.status())).toEqual({ credits: 0, plan: 150 });
+    expect(await ledger.checkBooks()).toEqual([]);
   });
 
   it("loads again when another instance wrote in between, and ends exactly where loading alone would have", async () => {

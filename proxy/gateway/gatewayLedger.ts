@@ -60,7 +60,7 @@ export function postgresGatewayLedger(ledger: PostgresLedger, events: Settlement
     settlements: new PostgresSettlements(ledger, events),
     statusSource: { status: (): Promise<Status> => ledger.status(), dataVersion: () => ledger.changeCount() },
     // The ledger groups the turn's writes itself, one transaction in flight at a time.
-    admit: (req) => ledger.admit(req),
+    admit: (req, immediate) => ledger.admit(req, immediate),
     authenticate: (token) => ledger.authenticate(token),
     now: () => ledger.now(),
   };

@@ -274,8 +274,12 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
 
   // ---- two-phase transfers ------------------------------------------------------------------------
 
-  /** Admits on `req.seat` (default: the `default` seat): its windows first, then the pool. */
-  admit(req: AdmitRequest): Promise<Admission> {
+  /**
+   * Admits on `req.seat` (default: the `default` seat): its windows first, then the pool. `immediate`
+   * (a stream, whose client waits for its first token): when no transaction is on the wire, one starts
+   * at once instead of after the turn's other callbacks.
+   */
+  admit(req: AdmitRequest, immediate = false): Promise<Admission> {
     validateAdmit(req);
     const seat = req.seat ?? DEFAULT_SEAT;
     return this.write(
@@ -284,6 +288,8 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
         return seats.act(seat, () => this.rules.admit(tx, w, req));
       },
       (needs) => needs.seats.add(seat),
+      undefined,
+      immediate,
     );
   }
 
@@ -626,10 +632,16 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
   // ---- transactions -------------------------------------------------------------------------------
 
   /** Queues `run` for the next transaction; `declare` names the rows it needs loaded besides the account. */
-  private write<T>(run: (tx: SnapshotTx, w: Working, seats: SeatScope) => T, declare?: (needs: Needs) => void, alongside?: Alongside<T>): Promise<T> {
+  private write<T>(
+    run: (tx: SnapshotTx, w: Working, seats: SeatScope) => T,
+    declare?: (needs: Needs) => void,
+    alongside?: Alongside<T>,
+    immediate = false,
+  ): Promise<T> {
     if (this.closed && this.active === 0) return Promise.reject(new LedgerError('invalid_argument', 'the ledger is closed'));
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ run, declare, alongside: alongside as Alongside<unknown> | undefined, resolve: resolve as (value: unknown) => void, reject });
+      if (immediate && this.active === 0) return this.drain();
       // The turn's other writes join this one: the transaction starts once the turn's callbacks are done.
       if (!this.scheduled) {
         this.scheduled = true;
