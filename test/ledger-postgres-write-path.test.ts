@@ -1,8 +1,9 @@
 /**
  * Schema version 6 of the PostgreSQL ledger (writePathSchema.ts): Σ open holds kept as running totals
  * by the commit that places or settles them, checked by the books; no per-row seat foreign key,
- * checked by the books instead; a batch's rows sent as differences from its first; and a ledger
- * written before version 6 brought up to date with its open holds counted.
+ * checked by the books instead; a batch's rows sent as differences from its first; a seat's row
+ * written only when it changed; and a ledger written before version 6 brought up to date with its
+ * open holds counted.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresLedger } from '../proxy/ledger/postgres/postgresLedger';
@@ -126,6 +127,25 @@ describe('the PostgreSQL write path (schema version 6)', () => {
     ]);
     expect(new Set(rows.map((r) => r.cost)).size).toBeGreaterThan(1);
     expect(await queryDatabase(url, 'SELECT seat FROM usage ORDER BY id')).toEqual(asked.map((a) => ({ seat: a.seat ?? 'default' })));
+    expect(await ledger.checkBooks()).toEqual([]);
+  });
+
+  it("leaves a seat's row alone when a transaction did not change it, and writes it when it did", async () => {
+    const url = await server.createDatabase();
+    const ledger = await openLedger(url);
+    // xmin: the transaction that wrote the row's current version.
+    const version = async (): Promise<string> =>
+      (await queryDatabase<{ xmin: string }>(url, "SELECT xmin::text FROM seats WHERE name = 'default'"))[0]!.xmin;
+    await charge(ledger, 100); // opens the windows
+    const before = await version();
+    const admission = await ledger.admit(request(200));
+    if (!admission.admitted) throw new Error('not admitted');
+    // An admission on a window: its hold is in holds and held_totals, the seat's row is as it was.
+    expect(await version()).toBe(before);
+    await ledger.post(admission.holdId, { usage: unitUsage(150) });
+    // A post moves the window's use: the row is written.
+    expect(await version()).not.toBe(before);
+    expect((await ledger.limits()).windows['5h'].usedPercent).toBe(25);
     expect(await ledger.checkBooks()).toEqual([]);
   });
 

@@ -52,14 +52,21 @@ export type CommitMode = 'loaded' | 'alone';
  * The query that ends a transaction. Its first result has one row that says whether the changes were
  * applied: false when the account row is no longer in the state expected, and then nothing was written.
  */
-export function commitSql(ids: CommitIds, changes: Changes, a: AccountRow, seats: ReadonlyMap<string, SeatState>, mode: CommitMode): string {
-  const doc = jsonb(flushDoc(changes, a, seats, ids.next));
+export function commitSql(
+  ids: CommitIds,
+  changes: Changes,
+  a: AccountRow,
+  seats: ReadonlyMap<string, SeatState>,
+  mode: CommitMode,
+  started: ReadonlyMap<string, SeatState>,
+): string {
+  const doc = jsonb(flushDoc(changes, a, seats, started, ids.next));
   const commit = `SELECT creditgate_commit(${int(ids.revision)}, ${textOrNull(ids.commitId)}, ${doc}, ${mode === 'alone' ? 'TRUE' : 'FALSE'}) AS applied`;
   return mode === 'alone' ? commit : `${commit};\n${DURABLE_COMMIT}`;
 }
 
 /** creditgate_flush's document. */
-function flushDoc(changes: Changes, a: AccountRow, seats: ReadonlyMap<string, SeatState>, commitId: string): Record<string, unknown> {
+function flushDoc(changes: Changes, a: AccountRow, seats: ReadonlyMap<string, SeatState>, started: ReadonlyMap<string, SeatState>, commitId: string): Record<string, unknown> {
   // Only the kinds of change the transaction made: creditgate_flush skips the absent keys.
   const doc: Record<string, unknown> = {};
   const put = (key: string, docs: unknown[]): void => {
@@ -91,7 +98,7 @@ function flushDoc(changes: Changes, a: AccountRow, seats: ReadonlyMap<string, Se
   putRows('usage', changes.usage.map(usageDoc));
   putRows('creditEvents', changes.creditEvents.map((e) => ({ ts: e.ts, kind: e.kind, amount: e.amount, grant_id: e.grantId, usage_id: e.usageId, refund_id: e.refundId })));
   put('audit', changes.audit.map((e) => ({ ts: e.ts, actor: e.actor, action: e.action, detail: e.detail })));
-  put('seats', seatDocs(seats));
+  put('seats', changedSeats(seats, started));
   doc.account = accountDoc(a, changes, commitId);
   if (Object.keys(bases).length > 0) doc.base = bases;
   return doc;
@@ -120,28 +127,40 @@ function accountDoc(a: AccountRow, c: Changes, commitId: string): object {
   };
 }
 
-/** The plans, settings and windows of the seats the transaction acted for. */
-function seatDocs(seats: ReadonlyMap<string, SeatState>): object[] {
-  return [...seats].map(([name, seat]) => {
-    const five = seat.periods['5h'];
-    const week = seat.periods.weekly;
-    return {
-      name,
-      plan: seat.plan,
-      continue_on_pool: seat.autoUseCredits,
-      five_hour_period: five?.id ?? null,
-      five_hour_ends: five?.endsAt ?? null,
-      five_hour_used: five?.used ?? 0,
-      five_hour_from: five?.measuredFrom ?? null,
-      weekly_period: week?.id ?? null,
-      weekly_ends: week?.endsAt ?? null,
-      weekly_used: week?.used ?? 0,
-      weekly_from: week?.measuredFrom ?? null,
-      weekly_cap: seat.creditCap?.cap ?? null,
-      cap_used: seat.creditCap?.used ?? 0,
-      cap_week_start: seat.creditCap?.weekStart ?? null,
-    };
-  });
+/**
+ * The rows of the seats the transaction changed: an admission on a window leaves its seat's row as it
+ * was (what it holds is in held_totals), and an UPDATE that changes nothing still writes a row version.
+ */
+function changedSeats(seats: ReadonlyMap<string, SeatState>, started: ReadonlyMap<string, SeatState>): object[] {
+  const docs: object[] = [];
+  for (const [name, seat] of seats) {
+    const doc = seatDoc(name, seat);
+    const before = started.get(name);
+    if (!before || JSON.stringify(seatDoc(name, before)) !== JSON.stringify(doc)) docs.push(doc);
+  }
+  return docs;
+}
+
+/** A seat's stored row: its plan, settings and windows. */
+function seatDoc(name: string, seat: SeatState): object {
+  const five = seat.periods['5h'];
+  const week = seat.periods.weekly;
+  return {
+    name,
+    plan: seat.plan,
+    continue_on_pool: seat.autoUseCredits,
+    five_hour_period: five?.id ?? null,
+    five_hour_ends: five?.endsAt ?? null,
+    five_hour_used: five?.used ?? 0,
+    five_hour_from: five?.measuredFrom ?? null,
+    weekly_period: week?.id ?? null,
+    weekly_ends: week?.endsAt ?? null,
+    weekly_used: week?.used ?? 0,
+    weekly_from: week?.measuredFrom ?? null,
+    weekly_cap: seat.creditCap?.cap ?? null,
+    cap_used: seat.creditCap?.used ?? 0,
+    cap_week_start: seat.creditCap?.weekStart ?? null,
+  };
 }
 
 function holdDoc(h: HoldRow): RowDoc {

@@ -721,7 +721,7 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
   private async oneTrip(batch: QueuedWrite[], needs: Needs, kept: Kept): Promise<Outcome[] | null> {
     const run = this.runBatch(batch, startFrom(kept, needs));
     const ids = { revision: kept.revision, commitId: kept.commitId, next: this.nextCommitId() };
-    const sql = commitSql(ids, run.tx.changes(), run.w.account, run.touched, 'alone');
+    const sql = commitSql(ids, run.tx.changes(), run.w.account, run.touched, 'alone', run.seats);
     this.keepRun(run, kept.revision + 1, ids.next);
     const client = await this.takeWriter();
     let result: pg.QueryResult<{ applied: boolean }>;
@@ -772,7 +772,7 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
       const seats = new Map(loaded.seats.map((raw) => [raw.name, toSeatState(raw, loaded.held)]));
       run = this.runBatch(batch, { loaded: toLoaded(loaded, needs), account: toAccountRow(loaded.account, loaded.held), seats });
       const ids = { revision: loaded.account.revision, commitId: loaded.account.commit_id, next: this.nextCommitId() };
-      const sql = [...run.alongsideSql, commitSql(ids, run.tx.changes(), run.w.account, run.touched, 'loaded')].join(';\n');
+      const sql = [...run.alongsideSql, commitSql(ids, run.tx.changes(), run.w.account, run.touched, 'loaded', run.seats)].join(';\n');
       const committed = (await client.query(sql)) as unknown as pg.QueryResult<{ applied: boolean }>[];
       // creditgate_commit's answer, the third result from the end. The row has been locked since the
       // load: its revision cannot have moved.
