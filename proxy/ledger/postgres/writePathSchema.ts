@@ -2,8 +2,8 @@
  * Schema version 6 of the team ledger: less work under the account row's lock, which every writer of
  * every instance takes, so that what one transaction does there bounds how many all of them commit
  * per second. Measured with `npm run bench:ledger -- --store postgres` (3 processes, 64 pairs in
- * flight each, in the same runs): 10.5k pairs/s and 70 µs of server CPU per pair before, 15.3–15.6k and
- * 42–43 µs after, beside the SQLite store's 27–29k; over 20 s (--seconds 20) the old schema fell to 7.5k
+ * flight each, in the same runs): 10.5k pairs/s and 70 µs of server CPU per pair before, 14.1–15.6k and
+ * 42–46 µs after, beside the SQLite store's 26–29k; over 20 s (--seconds 20) the old schema fell to 7.5k
  * as dead holds piled up (110 µs of server CPU per pair), the new one held 16.5k.
  *
  * - **Σ open holds as running totals.** Every write transaction (and every status) needs what the
