@@ -50,14 +50,18 @@ async function charge(ledger: PostgresLedger, cost: number): Promise<void> {
   await ledger.post(admission.holdId, { usage: unitUsage(cost) });
 }
 
+/** A credit in the pool, a seat `carol`, and the default seat's windows used up: its holds go on the pool, carol's on her own windows. */
+async function poolAndCarol(ledger: PostgresLedger): Promise<void> {
+  await ledger.addCredits({ amount: micro(1), idempotencyKey: 'pool', source: 'admin' });
+  await ledger.addSeat('carol', undefined);
+  await charge(ledger, 1_000);
+}
+
 describe('the PostgreSQL write path (schema version 6)', () => {
   it('keeps Σ open holds per seat and kind in step with the holds as they are placed, settled and voided', async () => {
     const url = await server.createDatabase();
     const ledger = await openLedger(url);
-    await ledger.addCredits({ amount: micro(1), idempotencyKey: 'pool', source: 'admin' });
-    await ledger.addSeat('carol', undefined);
-    // The default seat's windows used up: its holds go on the pool; carol's seat still has its own.
-    await charge(ledger, 1_000);
+    await poolAndCarol(ledger);
     const pool = await ledger.admit(request(5_000));
     const poolToo = await ledger.admit(request(2_000));
     const carols = await ledger.admit({ ...request(400), seat: 'carol' });
@@ -180,9 +184,7 @@ describe('the PostgreSQL write path (schema version 6)', () => {
   it('brings a ledger written at schema version 5 up to date with its open holds counted', async () => {
     const url = await server.createDatabase();
     const before = await openLedger(url);
-    await before.addCredits({ amount: micro(1), idempotencyKey: 'pool', source: 'admin' });
-    await before.addSeat('carol', undefined);
-    await charge(before, 1_000);
+    await poolAndCarol(before);
     const plan = await before.admit({ ...request(600), seat: 'carol' });
     const credits = await before.admit(request(9_000));
     if (!plan.admitted || !credits.admitted) throw new Error('not admitted');

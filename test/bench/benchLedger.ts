@@ -7,6 +7,7 @@
 import { performance } from 'node:perf_hooks';
 import { Client } from 'pg';
 import { startPostgres, type PostgresServer } from '../helpers/postgres';
+import { percentile } from './loadClient';
 import { treeCpuMs } from './procStats';
 
 export const STORES = ['sqlite', 'postgres'] as const;
@@ -63,8 +64,7 @@ async function durableCommitMs(url: string): Promise<number> {
       await client.query('INSERT INTO bench_commit_floor VALUES ($1)', [i]);
       if (i >= COMMIT_SAMPLES) times.push(performance.now() - start);
     }
-    times.sort((a, b) => a - b);
-    return times[times.length >> 1]!;
+    return percentile(times, 50)!;
   } finally {
     await client.query('DROP TABLE IF EXISTS bench_commit_floor').catch(() => undefined);
     await client.end();

@@ -61,8 +61,8 @@ export async function compareStores(options: CompareOptions): Promise<StoreCompa
       const serverBefore = serverCpuMs();
       const { pairs, ...measured } = await runProcesses(where, options, maxBatch);
       const rate = { ...measured, serverCpuUsPerPair: where.startsWith('postgres://') ? ((serverCpuMs() - serverBefore) * 1_000) / pairs : null };
-      const server = rate.serverCpuUsPerPair === null ? '' : ` (+ ${rate.serverCpuUsPerPair.toFixed(1)} µs on the database server)`;
-      options.progress(`${name}: ${Math.round(rate.pairsPerSec).toLocaleString('en-US')} pairs/s, ${rate.cpuUsPerPair.toFixed(1)} µs CPU per pair${server}`);
+      const onServer = rate.serverCpuUsPerPair === null ? '' : ` (+ ${rate.serverCpuUsPerPair.toFixed(1)} µs on the database server)`;
+      options.progress(`${name}: ${Math.round(rate.pairsPerSec).toLocaleString('en-US')} pairs/s, ${rate.cpuUsPerPair.toFixed(1)} µs CPU per pair${onServer}`);
       return rate;
     };
     const pgUrl = await server.createDatabase('bench_grouped');

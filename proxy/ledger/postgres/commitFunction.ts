@@ -110,49 +110,48 @@ ${heldFunction('(SELECT seat, kind, sum(estimate) AS held, max(id) AS max_id FRO
  * Version 5 defines it, version 6 again (writePathSchema.ts).
  */
 export function flushFunction(v: FlushVersion): string {
-  const rows = (type: string, key: string): string => v.rows(type, key);
   return `  CREATE OR REPLACE FUNCTION creditgate_flush(doc jsonb) RETURNS void LANGUAGE plpgsql VOLATILE AS $$
   BEGIN
     IF doc ? 'insertedHolds' THEN
-      ${v.placeHolds(rows('holds', 'insertedHolds'))};
+      ${v.placeHolds(v.rows('holds', 'insertedHolds'))};
     END IF;
     IF doc ? 'deletedHolds' THEN
       ${v.settleHolds("ARRAY(SELECT jsonb_array_elements_text(doc->'deletedHolds')::bigint)")};
     END IF;
     IF doc ? 'voidedHolds' THEN
-      INSERT INTO voided_holds SELECT * FROM ${rows('voided_holds', 'voidedHolds')};
+      INSERT INTO voided_holds SELECT * FROM ${v.rows('voided_holds', 'voidedHolds')};
     END IF;
     IF doc ? 'insertedPeriods' THEN
-      INSERT INTO window_periods SELECT * FROM ${rows('window_periods', 'insertedPeriods')};
+      INSERT INTO window_periods SELECT * FROM ${v.rows('window_periods', 'insertedPeriods')};
     END IF;
     IF doc ? 'closedPeriods' THEN
       UPDATE window_periods p SET closed_at = v.closed_at, close_reason = v.close_reason, used = v.used
-        FROM ${rows('window_periods', 'closedPeriods')} v WHERE p.id = v.id;
+        FROM ${v.rows('window_periods', 'closedPeriods')} v WHERE p.id = v.id;
     END IF;
     IF doc ? 'insertedGrants' THEN
-      INSERT INTO grants SELECT * FROM ${rows('grants', 'insertedGrants')};
+      INSERT INTO grants SELECT * FROM ${v.rows('grants', 'insertedGrants')};
     END IF;
     IF doc ? 'spentGrants' THEN
       UPDATE grants g SET remaining = v.remaining, spent_at = v.spent_at
-        FROM ${rows('grants', 'spentGrants')} v WHERE g.id = v.id;
+        FROM ${v.rows('grants', 'spentGrants')} v WHERE g.id = v.id;
     END IF;
     IF doc ? 'refundedGrants' THEN
       UPDATE grants g SET refunded = g.refunded + v.refunded
-        FROM ${rows('grants', 'refundedGrants')} v WHERE g.id = v.id;
+        FROM ${v.rows('grants', 'refundedGrants')} v WHERE g.id = v.id;
     END IF;
     IF doc ? 'refunds' THEN
-      INSERT INTO refunds SELECT * FROM ${rows('refunds', 'refunds')};
+      INSERT INTO refunds SELECT * FROM ${v.rows('refunds', 'refunds')};
     END IF;
     IF doc ? 'usage' THEN
-      INSERT INTO usage SELECT * FROM ${rows('usage', 'usage')};
+      INSERT INTO usage SELECT * FROM ${v.rows('usage', 'usage')};
     END IF;
     IF doc ? 'creditEvents' THEN
       INSERT INTO credit_events (ts, kind, amount, grant_id, usage_id, refund_id)
-        SELECT ts, kind, amount, grant_id, usage_id, refund_id FROM ${rows('credit_events', 'creditEvents')};
+        SELECT ts, kind, amount, grant_id, usage_id, refund_id FROM ${v.rows('credit_events', 'creditEvents')};
     END IF;
     IF doc ? 'audit' THEN
       INSERT INTO audit (ts, actor, action, detail)
-        SELECT ts, actor, action, detail FROM ${rows('audit', 'audit')};
+        SELECT ts, actor, action, detail FROM ${v.rows('audit', 'audit')};
     END IF;
     IF doc ? 'seats' THEN
       UPDATE seats s SET plan = v.plan, continue_on_pool = v.continue_on_pool,
@@ -160,7 +159,7 @@ export function flushFunction(v: FlushVersion): string {
           five_hour_from = v.five_hour_from, weekly_period = v.weekly_period, weekly_ends = v.weekly_ends,
           weekly_used = v.weekly_used, weekly_from = v.weekly_from, weekly_cap = v.weekly_cap, cap_used = v.cap_used,
           cap_week_start = v.cap_week_start
-        FROM ${rows('seats', 'seats')} v WHERE s.name = v.name;
+        FROM ${v.rows('seats', 'seats')} v WHERE s.name = v.name;
     END IF;
     UPDATE account a SET auto_reload = v.auto_reload, balance = v.balance, debt = v.debt, last_hold_id = v.last_hold_id,
         last_usage_id = v.last_usage_id, last_period_id = v.last_period_id, last_grant_id = v.last_grant_id,
