@@ -21,6 +21,7 @@ import { failureAnswer } from './failures';
 import type { GatewayLedger } from './gatewayLedger';
 import { postgresGatewayLedger, sqliteGatewayLedger } from './gatewayLedger';
 import { InFlight } from './inFlight';
+import { KnownTokens } from './knownTokens';
 import { exchanges, forwardUnmetered, handleMeteredRequest } from './meteredExchange';
 import { OpenExchanges } from './openExchanges';
 import { handleOwnApi } from './ownApi';
@@ -82,8 +83,8 @@ export class Gateway {
   private readonly hosts: HostAllowList;
   /** A status feed per seat of a team's ledger besides the default one, made when a member first listens. */
   private readonly seatFeeds = new Map<string, StatusFeed>();
-  /** token → client name and role; cleared on every database change (a token may have been revoked). */
-  private readonly knownTokens = new Map<string, AuthenticatedClient>();
+  /** token → client name and role; forgotten on every database change (a token may have been revoked). */
+  private readonly knownTokens: KnownTokens;
   /** Each request counts twice: until its response closes, and until its handler is done. */
   private readonly requests = new InFlight();
   private stopping: Promise<void> | null = null;
@@ -100,7 +101,8 @@ export class Gateway {
     // The ledger's time: a wall clock set back does not stretch the Retry-After of a window (trustedTime.ts).
     const clock = options.clock ?? (() => ledger.now());
     this.feed = new StatusFeed(ledger.statusSource, clock);
-    this.feed.onDataChange(() => this.knownTokens.clear());
+    this.knownTokens = new KnownTokens((token) => ledger.authenticate(token));
+    this.feed.onDataChange(() => this.knownTokens.forget());
     const proxy = createProxyServer({ xfwd: false });
     proxy.on('proxyReq', (proxyReq, req) => exchanges.get(req)?.onProxyReq(proxyReq));
     proxy.on('proxyRes', (proxyRes, req) => exchanges.get(req)?.onProxyRes(proxyRes));
@@ -288,19 +290,9 @@ export class Gateway {
     return feed;
   }
 
-  /** The token's client from the cache, else from the ledger (at once on SQLite, a query on PostgreSQL). */
+  /** The token's client, remembered or from the ledger (at once on SQLite, a query on PostgreSQL). */
   private authenticate(token: string | null): AuthenticatedClient | null | Promise<AuthenticatedClient | null> {
-    if (token === null) return null;
-    const cached = this.knownTokens.get(token);
-    if (cached !== undefined) return cached;
-    const client = this.ledger.authenticate(token);
-    if (!(client instanceof Promise)) return this.remember(token, client);
-    return client.then((found) => this.remember(token, found));
-  }
-
-  private remember(token: string, client: AuthenticatedClient | null): AuthenticatedClient | null {
-    if (client !== null) this.knownTokens.set(token, client);
-    return client;
+    return token === null ? null : this.knownTokens.clientFor(token);
   }
 }
 
