@@ -136,13 +136,19 @@ function changedSeats(seats: ReadonlyMap<string, SeatState>, started: ReadonlyMa
   for (const [name, seat] of seats) {
     const doc = seatDoc(name, seat);
     const before = started.get(name);
-    if (!before || JSON.stringify(seatDoc(name, before)) !== JSON.stringify(doc)) docs.push(doc);
+    if (!before || !sameRow(seatDoc(name, before), doc)) docs.push(doc);
   }
   return docs;
 }
 
+/** Whether two rows of a table hold the same values, column for column (each value a scalar). */
+function sameRow(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
+  for (const column in a) if (a[column] !== b[column]) return false;
+  return true;
+}
+
 /** A seat's stored row: its plan, settings and windows. */
-function seatDoc(name: string, seat: SeatState): object {
+function seatDoc(name: string, seat: SeatState): Record<string, unknown> {
   const five = seat.periods['5h'];
   const week = seat.periods.weekly;
   return {
