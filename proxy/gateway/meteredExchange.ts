@@ -255,17 +255,10 @@ export class MeteredExchange implements OpenExchange {
     // A stream's headers come at once; a non-streaming answer only once it is generated, whole.
     this.silence.watch(this.request.stream ? ctx.upstreamTimeouts.firstByteMs : ctx.upstreamTimeouts.answerMs);
     req.headers = upstreamHeaders(req.headers, dialect.upstream, ctx.keys.get(dialect.upstream), payload.length);
-    ctx.proxy.web(
-      req,
-      res,
-      {
-        ...ctx.upstreams.proxyOptions(dialect.upstream, target.pathAndQuery),
-        changeOrigin: true,
-        selfHandleResponse: true,
-        buffer: bodyStream(payload),
-      },
-      (error) => this.onUpstreamError(error),
-    );
+    const { target: upstreamTarget, agent, ignorePath } = ctx.upstreams.proxyOptions(dialect.upstream, target.pathAndQuery);
+    // Listed field by field: spreading proxyOptions() into this literal took V8's slow path per request.
+    const options = { target: upstreamTarget, agent, ignorePath, changeOrigin: true, selfHandleResponse: true, buffer: bodyStream(payload) };
+    ctx.proxy.web(req, res, options, (error) => this.onUpstreamError(error));
   }
 
   /** http-proxy created the upstream request. */
