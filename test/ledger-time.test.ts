@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Ledger } from '../proxy/ledger/ledger';
 import type { MonotonicClock, TimeMark } from '../proxy/ledger/trustedTime';
-import { CONFIRM_AHEAD_MS, WALL_CLOCK_TOLERANCE_MS, TrustedClock, markWorthStoring } from '../proxy/ledger/trustedTime';
+import { CONFIRM_AHEAD_MS, WALL_CLOCK_TOLERANCE_MS, TrustedClock, markWorthStoring, storedMark, systemMonotonicClock } from '../proxy/ledger/trustedTime';
 import type { TempLedger } from './fixtures/ledger-setup';
 import { FIVE_HOURS, HOUR, T0, WEEK, auditDatabase, micro, openTemp, request, unitUsage } from './fixtures/ledger-setup';
 
@@ -126,6 +126,27 @@ describe('TrustedClock', () => {
     expect(markWorthStoring({ time: T0 + 62_000, mono: 61_000, domain: 'a' }, stored)).toBe(true); // later than it
     expect(markWorthStoring({ time: T0, mono: 5, domain: 'b' }, stored)).toBe(true); // another boot
     expect(markWorthStoring({ time: T0, mono: 5, domain: 'a' }, null)).toBe(true);
+  });
+
+  it('reads the system monotonic clock in the whole ms hrtime.bigint gives, never going back', () => {
+    let last = -Infinity;
+    for (let i = 0; i < 2_000; i++) {
+      const before = Number(process.hrtime.bigint() / 1_000_000n);
+      const reading = systemMonotonicClock.now();
+      const after = Number(process.hrtime.bigint() / 1_000_000n);
+      expect(Number.isInteger(reading)).toBe(true);
+      expect(reading).toBeGreaterThanOrEqual(Math.max(before, last));
+      expect(reading).toBeLessThanOrEqual(after);
+      last = reading;
+    }
+  });
+
+  it('reads a stored mark back whole, with this boot named by the clock\'s own string', () => {
+    const domain = systemMonotonicClock.domain;
+    const copy = [...domain].join(''); // equal, but another string, as a row read back gives
+    expect(storedMark(T0, 5, copy)).toEqual({ time: T0, mono: 5, domain });
+    expect(storedMark(T0, 5, 'another boot')).toEqual({ time: T0, mono: 5, domain: 'another boot' });
+    expect([storedMark(null, 5, domain), storedMark(T0, null, domain), storedMark(T0, 5, null)]).toEqual([null, null, null]);
   });
 });
 

@@ -13,7 +13,7 @@ import type {
 } from './rows';
 import { NO_EXPIRY_ORDER } from './schema';
 import type { AuthenticatedClient, TokenRole } from './tokens';
-import type { TimeMark } from './trustedTime';
+import { storedMark, type TimeMark } from './trustedTime';
 
 interface RawAccount {
   plan: string | null;
@@ -170,9 +170,7 @@ export class Store implements LedgerTx {
         '5h': period(raw.five_hour_period, raw.five_hour_ends, raw.five_hour_used, raw.five_hour_from),
         weekly: period(raw.weekly_period, raw.weekly_ends, raw.weekly_used, raw.weekly_from),
       },
-      clockMark: raw.clock_time === null || raw.clock_mono === null || raw.clock_domain === null
-        ? null
-        : { time: raw.clock_time, mono: raw.clock_mono, domain: raw.clock_domain },
+      clockMark: storedMark(raw.clock_time, raw.clock_mono, raw.clock_domain),
       revision: raw.revision,
       storedUsageId: raw.totals_usage_id,
       totalsUsageId: raw.totals_usage_id,

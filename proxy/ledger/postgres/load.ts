@@ -9,7 +9,7 @@
 import type { AutoReloadSettings } from '../autoReload';
 import { RELOAD_KEY_ROOT } from '../autoReload';
 import type { AccountRow, CreditCap, HoldRow, KeyedGrant, Period } from '../rows';
-import type { TimeMark } from '../trustedTime';
+import { storedMark, type TimeMark } from '../trustedTime';
 import type { Loaded, LiveGrant } from './snapshotTx';
 import { bool, int, intArray, text, textArray } from './sqlText';
 
@@ -221,9 +221,7 @@ export function toAccountRow(raw: RawAccount, held: Held): AccountRow {
 
 /** The trusted time the row records (trustedTime.ts), or null before the first. */
 export function clockMarkOf(raw: Pick<RawAccount, 'clock_time' | 'clock_mono' | 'clock_domain'>): TimeMark | null {
-  return raw.clock_time === null || raw.clock_mono === null || raw.clock_domain === null
-    ? null
-    : { time: raw.clock_time, mono: raw.clock_mono, domain: raw.clock_domain };
+  return storedMark(raw.clock_time, raw.clock_mono, raw.clock_domain);
 }
 
 export function toSeatState(raw: RawSeat, held: Held): SeatState {
