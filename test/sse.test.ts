@@ -125,16 +125,35 @@ describe('SseFramer', () => {
     framer.push(Buffer.from('data: [DONE]\n\ndata: {"usage":\ndata: null}\n\n'));
     expect(seen[0]!.dataEquals('[DONE]')).toBe(true);
     expect(seen[0]!.dataEquals('[DONE')).toBe(false);
-    expect(seen[1]!.includes('"usage":\nnull')).toBe(true);
+    expect(seen[0]!.dataEquals('[DONE]]')).toBe(false);
+    expect(seen[1]!.includes(Buffer.from('"usage":\nnull'))).toBe(true);
+    expect(seen[1]!.includes(Buffer.from('"usage":null'))).toBe(false);
     expect(seen[1]!.json()).toEqual({ usage: null });
   });
+
+  it('answers dataEquals and includes as the decoded data would, for any text', () => {
+    fc.assert(
+      fc.property(fc.array(textArb, { minLength: 1, maxLength: 3 }), textArb, (lines, probe) => {
+        const seen: SseEvent[] = [];
+        new SseFramer((event) => event && seen.push(event)).push(Buffer.from(lines.map((line) => `data: ${line}\n`).join('') + '\n'));
+        const event = seen[0]!;
+        for (const text of [probe, event.data, [...event.data].slice(0, -1).join(''), `${event.data}x`]) {
+          expect(event.dataEquals(text)).toBe(event.data === text);
+          expect(event.includes(Buffer.from(text))).toBe(event.data.includes(text));
+        }
+      }),
+    );
+  });
 });
+
+const DROP = Buffer.from('DROP');
+const INSERT = Buffer.from('INSERT');
 
 /** An observer that drops events whose data says DROP and inserts before events whose data says INSERT. */
 class ScriptedObserver implements SseObserver {
   onEvent(event: SseEvent): EventRewrite {
-    if (event.includes('DROP')) return 'drop';
-    if (event.includes('INSERT')) return { insertBefore: Buffer.from('event: injected\ndata: {}\n\n') };
+    if (event.includes(DROP)) return 'drop';
+    if (event.includes(INSERT)) return { insertBefore: Buffer.from('event: injected\ndata: {}\n\n') };
     return 'keep';
   }
   usage() {

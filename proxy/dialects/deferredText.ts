@@ -24,7 +24,10 @@ export class DeferredText {
   }
 }
 
+const USAGE_KEY = Buffer.from('"usage"');
+const NO_USAGE = Buffer.from('"usage":null');
+
 /** Cheap test before parsing: OpenAI streams say `"usage":null` on every chunk but the one that counts. */
 export function mayCarryUsage(event: SseEvent): boolean {
-  return event.includes('"usage"') && !event.includes('"usage":null');
+  return event.includes(USAGE_KEY) && !event.includes(NO_USAGE);
 }

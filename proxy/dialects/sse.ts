@@ -33,17 +33,23 @@ export class SseEvent {
     return this.#data;
   }
 
-  /** A substring test on the raw bytes, without decoding (for cheap "is this worth parsing?" checks). */
-  includes(needle: string): boolean {
+  /**
+   * A substring test on the raw bytes, without decoding (for cheap "is this worth parsing?" checks).
+   * The needle comes as UTF-8 bytes: a string needle would be encoded again on every event.
+   */
+  includes(needle: Buffer): boolean {
     if (this.dataLines.length === 1) return this.dataLines[0]!.includes(needle);
-    return this.data.includes(needle);
+    return Buffer.from(this.data).includes(needle);
   }
 
   /** True when the data is exactly `text` (e.g. Chat's `[DONE]`), without decoding. */
   dataEquals(text: string): boolean {
     if (this.dataLines.length !== 1) return this.data === text;
     const line = this.dataLines[0]!;
-    return line.length === Buffer.byteLength(text) && line.toString('latin1') === text;
+    // A UTF-16 unit is 1 to 3 UTF-8 bytes: most events are far longer than the text, and are told
+    // apart by their length alone, before the text's byte length is counted.
+    if (line.length < text.length || line.length > 3 * text.length) return false;
+    return line.length === Buffer.byteLength(text) && line.toString('utf8') === text;
   }
 
   /** The data parsed as JSON, or undefined when it is not JSON. */
