@@ -75,6 +75,27 @@ describe('group commit', () => {
     expect(audit.creditHeldFromRows).toBe(70);
   });
 
+  it('runNow() commits at once, with the writes already queued, in one transaction', async () => {
+    const t = temp();
+    const commits = new GroupCommit(t.ledger);
+    const first = await commits.run((ledger) => ledger.admit(request(50)));
+    if (!first.admitted) throw new Error('blocked');
+    const commitsBefore = walCommits(t.path);
+
+    const posted = commits.run((ledger) => ledger.post(first.holdId, { usage: unitUsage(40) }));
+    const postedTwice = commits.run((ledger) => ledger.post(first.holdId, { usage: unitUsage(40) }));
+    const now = commits.runNow((ledger) => ledger.admit(request(70)));
+    // Written before runNow returned: the queued charge too, not left for the end of the turn.
+    const audit = auditDatabase(t.path);
+    expect([audit.usageRows, audit.creditHeldFromRows, walCommits(t.path) - commitsBefore]).toEqual([1, 70, 1]);
+    const [a, b, c] = await Promise.allSettled([posted, postedTwice, now]);
+    expect([a.status, b.status, c.status]).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(((b as PromiseRejectedResult).reason as LedgerError).code).toBe('hold_not_found');
+    // A write alone is its own transaction, as before.
+    await expect(commits.runNow((ledger) => ledger.admit(request(10)))).resolves.toMatchObject({ admitted: true });
+    expect(walCommits(t.path) - commitsBefore).toBe(2);
+  });
+
   it('flush() writes what is queued at once (the gateway calls it before the ledger closes)', async () => {
     const t = temp();
     const commits = new GroupCommit(t.ledger);
