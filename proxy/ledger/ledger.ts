@@ -29,7 +29,7 @@ import type { AuditRow } from './reports';
 import { Reports } from './reports';
 import type { AccountRow, UsageTailRow } from './rows';
 import type { AccountLimits, AddCredits, Admission, AdmitRequest, Charge, Working } from './rules';
-import { AccountRules, assertTotals, unknownPlan, validAutoReload, validateAdmit, validateGrant, validateRefund } from './rules';
+import { AccountRules, assertTotals, unknownPlan, validAutoReload, validateAdmit, validateGrant, validateRefund, workingAt } from './rules';
 import { migrate } from './schema';
 import { DEFAULT_BUSY_TIMEOUT_MS } from './connection';
 import { storageFailure, translatingStorageFailures } from './storageFailure';
@@ -357,8 +357,7 @@ export class Ledger {
         began = true;
         const account = this.syncWithOthers();
         const time = this.time.read(account.clockMark);
-        // Spelled out, not spread from `time`: a spread here made V8 define every field on the slow path.
-        const w: Working = { now: time.now, measured: time.measured, certain: time.certain, account, mustSave: false, posted };
+        const w = workingAt(time, account, posted);
         const settings = settingsOf(w.account);
         const before = copyTotals(w.account);
         this.recordTime(w);
@@ -408,7 +407,7 @@ export class Ledger {
       const time = this.time.read(stored.clockMark);
       const due = dueExpiry(this.store, stored, time.certain);
       const account = due === 0 ? stored : { ...stored, balance: stored.balance - due };
-      return build({ ...time, account, mustSave: false, posted: [] });
+      return build(workingAt(time, account));
     });
   }
 

@@ -35,7 +35,7 @@ import type { AuditRow } from '../reports';
 import type { HoldRow, UsageTailRow } from '../rows';
 import { DEFAULT_SEAT, requireSeatName } from '../seats';
 import type { AccountLimits, AddCredits, Admission, AdmitRequest, Charge, Working } from '../rules';
-import { AccountRules, assertTotals, unknownPlan, validAutoReload, validateAdmit, validateGrant, validateRefund } from '../rules';
+import { AccountRules, assertTotals, unknownPlan, validAutoReload, validateAdmit, validateGrant, validateRefund, workingAt } from '../rules';
 import { copyTotals } from '../fold';
 import type { AuthenticatedClient, TokenRole } from '../tokens';
 import { hashToken, newToken } from '../tokens';
@@ -868,7 +868,7 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
     const time = this.time.read(account.clockMark);
     const mark = this.time.latest;
     if (mark !== null && markWorthStoring(mark, account.clockMark)) account.clockMark = mark;
-    return { ...time, account, mustSave: false, posted: [] };
+    return workingAt(time, account);
   }
 
   /** An idle write connection, or a new one. */
@@ -912,7 +912,7 @@ export class PostgresLedger implements LedgerBook, SeatAdmin {
     // An expiry that is due but not booked is left out of the balance shown; the next write books it.
     const due = dueExpiry(grants, stored, time.certain);
     const account = due === 0 ? stored : { ...stored, balance: stored.balance - due };
-    return build({ ...time, account, mustSave: false, posted: [] });
+    return build(workingAt(time, account));
   }
 
   private async read<T>(query: (pool: pg.Pool) => Promise<T>): Promise<T> {
