@@ -267,9 +267,9 @@ async function main(): Promise<number> {
   const defs = phaseDefs(args.quick);
   progress('warming up');
   for (const def of defs) {
-    if (def.jitWarmupConnections === 0) continue;
+    if (!def.jitWarmup) continue;
     await checkOnce(def.workload);
-    await warmUp(targets, def.name, { workload: def.workload, connections: def.jitWarmupConnections, bound: { ...def.warmup, ms: def.warmup.ms * 2 } }, ctx);
+    await warmUp(targets, def.name, { workload: def.workload, ...def.jitWarmup }, ctx);
   }
 
   const accumulated: Partial<Record<PhaseName, Record<TargetName, TargetAccumulator>>> = {};

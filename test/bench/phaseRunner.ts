@@ -93,7 +93,8 @@ export async function runPhase(targets: readonly Target[], phase: PhaseDef, roun
       for (const target of rotated(targets, round)) {
         const { result, cpuMs: used, serverCpuMs } = await measure(target, load(phase.round), ctx);
         acc[target.name].add(result, used, serverCpuMs);
-        ctx.progress(`${phase.name} round ${round + 1}/${rounds} ${target.name}: ${result.latenciesMs.length} ok, ${result.errors} errors in ${(result.elapsedMs / 1000).toFixed(2)} s`);
+        const perRequest = result.latenciesMs.length > 0 ? (used / result.latenciesMs.length).toFixed(4) : '–';
+        ctx.progress(`${phase.name} round ${round + 1}/${rounds} ${target.name}: ${result.latenciesMs.length} ok, ${result.errors} errors in ${(result.elapsedMs / 1000).toFixed(2)} s, ${perRequest} ms CPU per request`);
       }
     }
   } finally {
