@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type PostgresServer } from './helpers/postgres';
@@ -67,9 +68,11 @@ describe('throwaway PostgreSQL', () => {
 
   it('leaves no directory behind', async () => {
     const other = await startPostgres();
-    const dataDirs = () => fs.readdirSync(os.tmpdir()).filter((name) => name.startsWith('creditgate-pg-')).length;
-    const before = dataDirs();
+    // Its own directory, not a count of the temporary folder: other test files start and close
+    // servers of their own at the same time.
+    expect(path.dirname(other.directory)).toBe(os.tmpdir());
+    expect(fs.existsSync(path.join(other.directory, 'data', 'PG_VERSION'))).toBe(true);
     other.close();
-    expect(dataDirs()).toBe(before - 1);
+    expect(fs.existsSync(other.directory)).toBe(false);
   }, 60_000);
 });

@@ -19,6 +19,8 @@ export interface PostgresServer {
   /** `postgres://…` of the server's `postgres` database, as the superuser `creditgate`. */
   url: string;
   port: number;
+  /** The server's own temporary directory (its data and log), removed by `close`. */
+  directory: string;
   /** Creates an empty database and returns its URL (one per test file keeps them independent). */
   createDatabase(name?: string): Promise<string>;
   /** Stops the server process (immediate shutdown) without removing its data; `start` brings it back. */
@@ -88,6 +90,7 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
   return {
     url,
     port,
+    directory: root,
     async createDatabase(name = `test_${process.pid}_${++counter}`) {
       const client = new Client({ connectionString: url });
       await client.connect();
