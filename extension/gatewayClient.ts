@@ -14,7 +14,7 @@ import { InfoChangedNotification, InfoRequest, StatusChangedNotification, Upstre
 import type { AccountConnection } from './accountConnection';
 import type { ConnectionPhase } from './presentation/statusBarModel';
 import { RestartPolicy } from './presentation/restartPolicy';
-import { GATEWAY_ENVIRONMENT, GATEWAY_NODE_FLAGS } from '../shared/gatewayRuntime';
+import { GATEWAY_NODE_FLAGS } from '../shared/gatewayRuntime';
 import { gatewayEnvironment, gatewayInitOptions, runtimePath } from './settings';
 
 export class GatewayClient implements AccountConnection {
@@ -126,7 +126,7 @@ export class GatewayClient implements AccountConnection {
       transport: TransportKind.ipc,
       runtime: runtimePath(),
       // The gateway inherits the editor's environment (OPENAI_API_KEY, CREDITGATE_* and the like).
-      options: { env: { ...process.env, ...GATEWAY_ENVIRONMENT, ...gatewayEnvironment() }, execArgv: [...GATEWAY_NODE_FLAGS] },
+      options: { env: { ...process.env, ...gatewayEnvironment() }, execArgv: [...GATEWAY_NODE_FLAGS] },
     };
     const clientOptions: LanguageClientOptions = {
       documentSelector: [],

@@ -1,7 +1,7 @@
-#!/usr/bin/env -S MALLOC_MMAP_THRESHOLD_=65536 node --max-semi-space-size=4 --heap-growing-percent=50 --single-threaded-gc
+#!/usr/bin/env -S node --max-semi-space-size=4 --heap-growing-percent=50 --single-threaded-gc
 /**
  * The `creditgate` command line (docs/product.md §3, contract). The shebang carries shared/gatewayRuntime.ts's
- * GATEWAY_ENVIRONMENT and GATEWAY_NODE_FLAGS (a test keeps the two in step). Every command works whether or not a gateway is
+ * GATEWAY_NODE_FLAGS (a test keeps the two in step). Every command works whether or not a gateway is
  * running on the data directory: they write to the same SQLite database, which is safe across
  * processes, and a running gateway sees the change on its next request.
  */

@@ -1,6 +1,6 @@
 /**
- * The Node flags and environment every gateway process runs with, wherever it is launched from (the
- * `creditgate` bin's shebang, `npm start`, the extension's server options, the benchmark).
+ * The Node flags every gateway process runs with, wherever it is launched from (the `creditgate`
+ * bin's shebang, `npm start`, the extension's server options, the benchmark).
  *
  * `--max-semi-space-size=4` caps V8's young generation at 4 MiB per semi-space instead of 16: under
  * 32 concurrent streams the gateway's peak RSS measured 94 MiB with 8 instead of 107–123 MiB with 16,
@@ -16,19 +16,10 @@
  * `--single-threaded-gc` collects on the main thread only. With a heap this small, handing work to
  * V8's helper threads costs more than it saves: at 32 connections on two busy cores the gateway's CPU
  * per request fell 15 % (169 → 144 µs), the helper threads' share from 11 to 1 µs, peak RSS unchanged.
+ *
+ * Tried and left out: glibc's `MALLOC_MMAP_THRESHOLD_=65536` (each 64 KiB socket read buffer its own
+ * mapping, returned to the system when freed). RSS under everyday load fell ~6 MiB, but mapping and
+ * faulting in every read nearly doubled a 20 MiB answer's CPU (42–47 → 74–75 ms) and latency (p50
+ * 78–93 → 139–145 ms), and the large answers' peak was no steadier (111–133 MiB against 110–111).
  */
 export const GATEWAY_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4', '--heap-growing-percent=50', '--single-threaded-gc'];
-
-/**
- * Environment for the gateway process; glibc's malloc reads it once, at start (elsewhere it is ignored).
- *
- * `MALLOC_MMAP_THRESHOLD_=65536` serves every allocation of 64 KiB or more (the socket read buffers a
- * large body passes through) from its own mapping, returned to the system when freed, instead of from
- * the heap, where small allocations made between them kept the freed space from being returned. With
- * 20 MiB answers, two at a time, fresh gateways peaked at 100–119 MiB instead of 118–131, and sat at
- * 75–104 MiB afterwards instead of staying at their peak; under everyday load (1 and 32 connections,
- * streams) RSS read 80–82 instead of 88 MiB. The cost is ~0.4 mmap/munmap pairs per request, which
- * did not show in the CPU per request.
- */
-export const GATEWAY_ENVIRONMENT: Readonly<Record<string, string>> = { MALLOC_MMAP_THRESHOLD_: '65536' };
-

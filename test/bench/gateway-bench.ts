@@ -28,7 +28,7 @@
  *
  * The same bundle serves as the benchmark's own children: `--role upstream`, `--role raw --target URL`.
  */
-import { GATEWAY_ENVIRONMENT, GATEWAY_NODE_FLAGS } from '../../shared/gatewayRuntime';
+import { GATEWAY_NODE_FLAGS } from '../../shared/gatewayRuntime';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -127,14 +127,13 @@ async function startGateway(tmp: string, upstreamUrl: string, ledger: BenchLedge
   const watchdog = path.join(tmp, 'watchdog.cjs');
   writeFileSync(watchdog, WATCHDOG_SOURCE);
   const profileDir = profile ? path.join(tmp, 'profile') : null;
-  // The flags and environment the `creditgate` bin runs the gateway with (its shebang), plus the
-  // profiler's; the raw forwarder runs on stock Node.
+  // The flags the `creditgate` bin runs the gateway with (its shebang), plus the profiler's.
   const nodeArgs = [...GATEWAY_NODE_FLAGS, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
   const { child, match } = await startChild(
     'gateway',
     [...nodeArgs, '--require', watchdog, cli, 'serve', '--port', '0', ...location],
     /listening on (http:\/\/127\.0\.0\.1:\d+)/,
-    { ...env, ...GATEWAY_ENVIRONMENT },
+    env,
   );
   return { child, url: match[1]!, token, profileDir };
 }
