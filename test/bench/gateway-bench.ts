@@ -19,7 +19,8 @@
  * Phases (phases.ts): c1 (non-streaming Chat Completions, 1 connection), c32 (the same, 32
  * connections), stream (streaming Chat Completions, 32 concurrent, the upstream spacing its 20 deltas
  * 5 ms apart), responses (the same as Codex CLI's Responses streams), large (20 MiB non-streaming
- * answers, 2 at a time; peak RSS is what counts), mixed (all of those but large twice over in the same
+ * answers, 2 at a time, each round in a fresh raw and gateway; the median peak RSS is what counts;
+ * largePhase.ts), mixed (all of those but large twice over in the same
  * raw and gateway processes: the peak RSS of a gateway that stays up; mixedPhase.ts).
  *
  * Exits non-zero when a process fails to start or dies, or when a response was not a good 200 (or a
@@ -28,19 +29,18 @@
  *
  * The same bundle serves as the benchmark's own children: `--role upstream`, `--role raw --target URL`.
  */
-import { GATEWAY_NODE_FLAGS } from '../../shared/gatewayRuntime';
-import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { summarizeProfile } from './cpuProfile';
-import { TAIL_BYTES } from './loadClient';
+import { checkMetering, meteredCount, startGateway, type BenchGateway } from './benchGateway';
+import { runLargePhase } from './largePhase';
 import { mixedLoads, runMixedPhase, type PeaksByLoad } from './mixedPhase';
-import { runPhase, RunTotals, warmUp, type RunContext, type Target } from './phaseRunner';
+import { runPhase, RunTotals, sanityCheck, warmUp, type RunContext, type Target } from './phaseRunner';
 import { DEFAULT_MIXED_SECONDS, LARGE_BYTES, MIXED_ROUNDS, phaseDefs, STREAM_BEHAVIOR, WORKLOADS, type PhaseDef, type Workload } from './phases';
-import { openBenchLedger, parseStore, type BenchLedger } from './benchLedger';
-import { cleanUp, cleanUpNow, onUnexpectedExit, registerCloser, registerTempDir, removeStaleTempDirs, startChild, stopChild, WATCHDOG_SOURCE, type Child } from './processes';
+import { openBenchLedger, parseStore } from './benchLedger';
+import { cleanUp, cleanUpNow, LISTENING, onUnexpectedExit, registerCloser, registerTempDir, removeStaleTempDirs, startChild, stopChild } from './processes';
 import { rssMiB } from './procStats';
 import {
   checkTargets,
@@ -96,92 +96,6 @@ function childEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-function runCli(cli: string, cliArgs: string[], env: NodeJS.ProcessEnv): string {
-  const result = spawnSync(process.execPath, [cli, ...cliArgs], { env, encoding: 'utf8', timeout: 30_000 });
-  if (result.status !== 0) {
-    throw new Error(`creditgate ${cliArgs.join(' ')} failed (exit ${result.status ?? result.signal}): ${result.error?.message ?? ''}${result.stderr}`);
-  }
-  return result.stdout;
-}
-
-interface Gateway {
-  child: Child;
-  url: string;
-  token: string;
-  profileDir: string | null;
-}
-
-async function startGateway(tmp: string, upstreamUrl: string, ledger: BenchLedger, env: NodeJS.ProcessEnv, profile: boolean): Promise<Gateway> {
-  const cli = path.join(__dirname, 'cli.js');
-  if (!existsSync(cli)) throw new Error(`${cli} is missing: run the bench through \`npm run bench\` (it builds first)`);
-  const dataDir = path.join(tmp, 'data');
-  const configFile = path.join(tmp, 'config.json');
-  writeFileSync(configFile, JSON.stringify({ plan: 'pro', upstreams: { openai: { baseUrl: `${upstreamUrl}/v1` }, anthropic: { baseUrl: upstreamUrl } } }));
-  const location = ['--data-dir', dataDir, '--config', configFile, ...ledger.args];
-  // A team database is set up as its operator would: the schema first, then the token and the pool.
-  if (ledger.store === 'postgres') runCli(cli, ['migrate', ...location], env);
-  const tokenLines = runCli(cli, ['token', '--name', 'bench', ...location], env).trim().split('\n');
-  const token = tokenLines[tokenLines.length - 1]!.trim();
-  runCli(cli, ['credits', 'add', '1000000', ...location], env);
-
-  const watchdog = path.join(tmp, 'watchdog.cjs');
-  writeFileSync(watchdog, WATCHDOG_SOURCE);
-  const profileDir = profile ? path.join(tmp, 'profile') : null;
-  // The flags the `creditgate` bin runs the gateway with (its shebang), plus the profiler's.
-  const nodeArgs = [...GATEWAY_NODE_FLAGS, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
-  const { child, match } = await startChild(
-    'gateway',
-    [...nodeArgs, '--require', watchdog, cli, 'serve', '--port', '0', ...location],
-    /listening on (http:\/\/127\.0\.0\.1:\d+)/,
-    env,
-  );
-  return { child, url: match[1]!, token, profileDir };
-}
-
-async function getJson(url: string, token: string): Promise<unknown> {
-  const response = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`GET ${url}: HTTP ${response.status}: ${text.slice(0, 500)}`);
-  return JSON.parse(text);
-}
-
-/** Every usage row the query matches, following the pages' `Link: <…>; rel="next"`. */
-async function allUsageRows<T>(gateway: Gateway, query: string): Promise<T[]> {
-  const rows: T[] = [];
-  let next: string | null = `/creditgate/v1/usage?${query}`;
-  while (next) {
-    const response: Response = await fetch(`${gateway.url}${next}`, { headers: { authorization: `Bearer ${gateway.token}` } });
-    const text = await response.text();
-    if (!response.ok) throw new Error(`GET ${next}: HTTP ${response.status}: ${text.slice(0, 500)}`);
-    rows.push(...(JSON.parse(text) as T[]));
-    next = /<([^>]+)>; rel="next"/.exec(response.headers.get('link') ?? '')?.[1] ?? null;
-  }
-  return rows;
-}
-
-/** Requests the gateway has recorded for the bench client so far. */
-async function meteredCount(gateway: Gateway): Promise<number> {
-  const groups = (await getJson(`${gateway.url}/creditgate/v1/usage?groupBy=client`, gateway.token)) as { key: string; requests: number }[];
-  return groups.find((g) => g.key === 'bench')?.requests ?? 0;
-}
-
-/** One request of a kind to each target, showing the body when it is not a good 200. */
-async function sanityCheck(targets: readonly Target[], workload: Workload, ctx: RunContext): Promise<void> {
-  for (const target of targets) {
-    const response = await fetch(target.baseUrl + workload.path, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${ctx.token}`, 'content-type': 'application/json', ...workload.headers },
-      body: workload.body,
-    });
-    const text = await response.text();
-    const where = `${target.name}: POST ${target.baseUrl}${workload.path}`;
-    if (response.status !== 200) throw new Error(`${where} answered HTTP ${response.status}: ${text.slice(0, 500)}`);
-    if (workload.bodyEnd && !workload.bodyEnd.test(text.slice(-TAIL_BYTES))) throw new Error(`${where}: the body ends unexpectedly: …${text.slice(-500)}`);
-    if (target.name === 'gateway' && !response.headers.has('x-creditgate-request-id')) throw new Error('gateway: no x-creditgate-request-id on a 200');
-    if (target.name === 'gateway') ctx.totals.gatewayOk++;
-  }
-}
-
 function chosenPhases(list: string): Set<PhaseName> {
   const names = list.split(',').map((name) => name.trim()).filter(Boolean);
   const unknown = names.filter((name) => !(PHASES as readonly string[]).includes(name));
@@ -189,7 +103,7 @@ function chosenPhases(list: string): Set<PhaseName> {
   return new Set(names as PhaseName[]);
 }
 
-async function stopGatewayAndProfile(gateway: Gateway): Promise<void> {
+async function stopGatewayAndProfile(gateway: BenchGateway): Promise<void> {
   await stopChild(gateway.child, 10_000);
   if (!gateway.profileDir || !existsSync(gateway.profileDir)) return;
   const file = readdirSync(gateway.profileDir).find((name) => name.endsWith('.cpuprofile'));
@@ -236,11 +150,11 @@ async function main(): Promise<number> {
 
   const self = process.argv[1]!;
   progress(`starting the fake upstream, the raw forwarder and the gateway (ledger on ${store})`);
-  const upstream = await startChild('upstream', [self, '--role', 'upstream'], /listening on (http:\/\/127\.0\.0\.1:\d+)/, env);
+  const upstream = await startChild('upstream', [self, '--role', 'upstream'], LISTENING, env);
   const upstreamUrl = upstream.match[1]!;
   const [raw, gateway] = await Promise.all([
-    startChild('raw', [self, '--role', 'raw', '--target', upstreamUrl], /listening on (http:\/\/127\.0\.0\.1:\d+)/, env),
-    startGateway(tmp, upstreamUrl, ledger, env, args['cpu-prof']),
+    startChild('raw', [self, '--role', 'raw', '--target', upstreamUrl], LISTENING, env),
+    startGateway(path.join(tmp, 'gateway'), { upstreamUrl, ledger, env, profile: args['cpu-prof'], client: 'bench' }),
   ]);
   const targets: Target[] = [
     { name: 'direct', baseUrl: upstreamUrl, pid: upstream.child.pid },
@@ -279,9 +193,6 @@ async function main(): Promise<number> {
     progress(`phase ${def.name}: ${rounds} round(s) × ${TARGETS.length} targets × ${def.round.requests} requests or ${def.round.ms} ms, ${def.connections} connection(s)`);
     accumulated[def.name] = await runPhase(targets, def, rounds, ctx);
   };
-  // The large answers come last, after the mixed phase: neither process hands the memory they took
-  // back at once (the bare forwarder's mixed peak rose from ~80 to ~99 MiB after them), and the
-  // mixed phase measures what a gateway keeps under the everyday loads.
   const everyday = mixedLoads(defs);
   for (const def of everyday) await runLoadPhase(def);
   let peaksByLoad: PeaksByLoad | null = null;
@@ -292,18 +203,27 @@ async function main(): Promise<number> {
     accumulated.mixed = mixed.acc;
     peaksByLoad = mixed.peaksByLoad;
   }
-  for (const def of defs) if (!def.inMixed) await runLoadPhase(def);
-
   // Every gateway response was a 200 with its request id; now check each was also metered, exactly.
-  const metered = (await meteredCount(gateway)) - meteredBefore;
+  const metering = [await checkMetering(gateway, meteredBefore, totals.gatewayOk, started - 60_000)];
   const problems: string[] = [...totals.warmupErrors];
-  if (metered !== totals.gatewayOk) problems.push(`gateway metered ${metered} requests but answered ${totals.gatewayOk} with 200`);
-  const rows = await allUsageRows<{ estimated: boolean; status: number; client: string }>(
-    gateway,
-    `since=${encodeURIComponent(new Date(started - 60_000).toISOString())}`,
-  );
-  const estimated = rows.filter((row) => row.client === 'bench' && (row.estimated || row.status !== 200)).length;
-  if (estimated > 0) problems.push(`${estimated} gateway usage rows were estimated or not 200 (metering did not see the upstream's usage)`);
+
+  // The large answers run in fresh processes of their own, one pair per round (largePhase.ts).
+  const largeDef = defs.find((def) => def.name === 'large');
+  if (largeDef && chosen.has('large')) {
+    progress(`phase large: ${rounds} trial(s), each a fresh raw and gateway, ${largeDef.round.requests} answers after ${largeDef.warmup.requests} of warm-up, ${largeDef.connections} at a time`);
+    const large = await runLargePhase(largeDef, rounds, {
+      dir: tmp,
+      self,
+      upstream: targets[0]!,
+      gateway: { upstreamUrl, ledger, env },
+      ...(ledger.serverCpuMs ? { serverCpuMs: ledger.serverCpuMs } : {}),
+    }, progress);
+    accumulated.large = large.acc;
+    metering.push(...large.metering);
+    problems.push(...large.warmupErrors);
+  }
+  for (const check of metering) problems.push(...check.problems);
+  const sum = (pick: (check: (typeof metering)[number]) => number): number => metering.reduce((total, check) => total + pick(check), 0);
 
   const phases: Partial<Record<PhaseName, PhaseMetrics>> = {};
   const counts: Partial<Record<PhaseName, Record<TargetName, { ok: number; errors: number }>>> = {};
@@ -359,7 +279,7 @@ async function main(): Promise<number> {
     out('');
   }
   out(formatChecks(checkTargets(phases, STORE_LIMITS[store])));
-  out(`gateway requests metered: ${metered} of ${totals.gatewayOk} answered (usage rows estimated/not 200: ${estimated}); total time ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  out(`gateway requests metered: ${sum((c) => c.metered)} of ${sum((c) => c.answered)} answered (usage rows estimated/not 200: ${sum((c) => c.estimated)}); total time ${((Date.now() - started) / 1000).toFixed(1)} s`);
   if (problems.length > 0) {
     out('\nINVALID RUN — these numbers are of a broken path:');
     for (const problem of problems) out(`  ${problem}`);

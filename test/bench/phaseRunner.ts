@@ -3,7 +3,7 @@
  * time, and the peak RSS over a phase. A phase warms up, then runs rounds that visit the targets in a
  * rotated order, so no target always runs first (cold) or last (after the others' garbage).
  */
-import { runLoad, type LoadResult, type LoadSpec } from './loadClient';
+import { runLoad, TAIL_BYTES, type LoadResult, type LoadSpec } from './loadClient';
 import type { Bound, PhaseDef, Workload } from './phases';
 import { cpuMs, PeakRss } from './procStats';
 import { TARGETS, TargetAccumulator, type TargetName } from './report';
@@ -102,4 +102,21 @@ export async function runPhase(targets: readonly Target[], phase: PhaseDef, roun
     for (const target of targets) acc[target.name].rssMiB = rss.get(target.pid) ?? null;
   }
   return acc;
+}
+
+/** One request of a kind to each target, showing the body when it is not a good 200. */
+export async function sanityCheck(targets: readonly Target[], workload: Workload, ctx: RunContext): Promise<void> {
+  for (const target of targets) {
+    const response = await fetch(target.baseUrl + workload.path, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ctx.token}`, 'content-type': 'application/json', ...workload.headers },
+      body: workload.body,
+    });
+    const text = await response.text();
+    const where = `${target.name}: POST ${target.baseUrl}${workload.path}`;
+    if (response.status !== 200) throw new Error(`${where} answered HTTP ${response.status}: ${text.slice(0, 500)}`);
+    if (workload.bodyEnd && !workload.bodyEnd.test(text.slice(-TAIL_BYTES))) throw new Error(`${where}: the body ends unexpectedly: …${text.slice(-500)}`);
+    if (target.name === 'gateway' && !response.headers.has('x-creditgate-request-id')) throw new Error('gateway: no x-creditgate-request-id on a 200');
+    if (target.name === 'gateway') ctx.totals.gatewayOk++;
+  }
 }

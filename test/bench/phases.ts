@@ -87,8 +87,7 @@ export function phaseDefs(quick: boolean): PhaseDef[] {
     { name: 'stream', workload: WORKLOADS.chatStream, connections: 32, round: timed(3_000, 5_000), warmup: streamWarmup, jitWarmup: jitWarmup(1_000), inMixed: true },
     { name: 'responses', workload: WORKLOADS.responsesStream, connections: 32, round: timed(3_000, 5_000), warmup: streamWarmup, jitWarmup: jitWarmup(1_000), inMixed: true },
     // Counted, not timed: a few 20 MiB answers, two at a time (the time bound only guards a stuck run).
-    // Run last, after the mixed phase too (gateway-bench.ts), and without a run-wide warm-up, so its
-    // garbage is in no other phase's RSS.
+    // Each round runs in a fresh raw and gateway (largePhase.ts), so no run-wide warm-up.
     {
       name: 'large',
       workload: WORKLOADS.large,

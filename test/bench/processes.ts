@@ -73,6 +73,9 @@ export function removeStaleTempDirs(parent: string, prefix: string): void {
 }
 
 
+/** The line every server of the benchmark prints once it is listening: its URL. */
+export const LISTENING = /listening on (http:\/\/127\.0\.0\.1:\d+)/;
+
 /**
  * Spawns `node ...args` and resolves once a stdout line matches `ready`, with the match; rejects if
  * the child exits or stays silent for `timeoutMs`.
