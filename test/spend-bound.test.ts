@@ -40,6 +40,18 @@ describe('spendBound', () => {
     expect(bound).toEqual({ ok: true, outputCap: 4_968, costCap: 1_000_000, inputCost: 6_250, outputPrice: 200 });
   });
 
+  it('reads the model’s maximum output as the request’s limit when it sent none', () => {
+    const capped = { ...GPT, max_output_tokens: 128_000 };
+    // 6,250 for the input leaves 993,750: 4,968 output tokens, below the model's 128,000.
+    expect(spendBound({ rate: capped, vendor: 'openai', inputTokens: 100, requestedOutputTokens: null, spendable: 1_000_000, margin: 0 })).toMatchObject({ outputCap: 4_968 });
+    // Enough for the model's longest answer: no cap to forward.
+    const rich = 6_250 + 128_000 * 200;
+    expect(spendBound({ rate: capped, vendor: 'openai', inputTokens: 100, requestedOutputTokens: null, spendable: rich, margin: 0 })).toMatchObject({ outputCap: null });
+    expect(spendBound({ rate: capped, vendor: 'openai', inputTokens: 100, requestedOutputTokens: null, spendable: rich - 200, margin: 0 })).toMatchObject({ outputCap: 127_999 });
+    // The request's own limit comes first.
+    expect(spendBound({ rate: capped, vendor: 'openai', inputTokens: 100, requestedOutputTokens: 4_968, spendable: 1_000_000, margin: 0 })).toMatchObject({ outputCap: null });
+  });
+
   it('prices the input at the cache-write price when that is dearer', () => {
     const bound = spendBound({ rate: CLAUDE, vendor: 'anthropic', inputTokens: 4, requestedOutputTokens: null, spendable: 10_000, margin: 0 });
     expect(bound.ok && bound.inputCost).toBe(costOf({ ...CLAUDE, input: 93.75 }, { vendor: 'anthropic', inputTokens: 5, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens: 0, reasoningTokens: 0 }));
@@ -166,6 +178,15 @@ describe('withOutputCap', () => {
     expect(withOutputCap('chat', {}, 500)).toEqual({ max_completion_tokens: 500 });
     expect(withOutputCap('responses', {}, UNREQUESTED_CAP_CEILING)).toEqual({ max_output_tokens: UNREQUESTED_CAP_CEILING });
     expect(withOutputCap('responses', {}, UNREQUESTED_CAP_CEILING + 1)).toBeNull();
+  });
+
+  it('injects any cap below the model’s maximum output when the rate card knows it', () => {
+    expect(withOutputCap('responses', {}, 100_000, 128_000)).toEqual({ max_output_tokens: 100_000 });
+    expect(withOutputCap('chat', {}, 32_767, 32_768)).toEqual({ max_completion_tokens: 32_767 });
+    expect(withOutputCap('messages', { model: 'm' }, 40_000, 64_000)).toEqual({ model: 'm', max_tokens: 40_000 });
+    expect(withOutputCap('responses', {}, 128_001, 128_000)).toBeNull();
+    // A model whose maximum is below the ceiling still takes a cap up to the ceiling (the bound never asks more of it).
+    expect(withOutputCap('chat', {}, 3_000, 4_096)).toEqual({ max_completion_tokens: 3_000 });
   });
 
   it('changes nothing when the client asked for less, or the dialect has no output limit', () => {

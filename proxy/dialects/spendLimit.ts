@@ -5,9 +5,10 @@
  * that ignored the limit). Clients see the same thing as when a model hits its own output limit.
  */
 /**
- * With no limit of the client's own, a cap above this is not forwarded: the vendors refuse a limit
- * above a model's maximum, and every current chat model allows at least this many output tokens.
- * Such a request can still cost up to its model's maximum output (see the README's limits section).
+ * With no limit of the client's own, on a model whose maximum output the rate card does not know, a
+ * cap above this is not forwarded: the vendors refuse a limit above a model's maximum, and every
+ * current chat model allows at least this many output tokens. Such a request can still cost up to its
+ * model's maximum output (see the README's limits section).
  */
 export const UNREQUESTED_CAP_CEILING = 16_384;
 
@@ -27,16 +28,17 @@ function limitField(dialect: string, body: Record<string, unknown>): string | nu
 }
 
 /**
- * The body with its output limit lowered to `cap` (or set, when absent and the cap is low enough to be
- * accepted by any model); null when nothing changes. The caller's body is not modified.
+ * The body with its output limit lowered to `cap` (or set, when absent and the model accepts the cap:
+ * below its maximum output when the rate card knows it, else up to UNREQUESTED_CAP_CEILING); null when
+ * nothing changes. The caller's body is not modified.
  */
-export function withOutputCap(dialect: string, body: Record<string, unknown>, cap: number): Record<string, unknown> | null {
+export function withOutputCap(dialect: string, body: Record<string, unknown>, cap: number, modelMaxOutput: number | null = null): Record<string, unknown> | null {
   const field = limitField(dialect, body);
   if (field === null) return null;
   const current = body[field];
   const requested = typeof current === 'number' ? current : null;
   if (requested !== null && requested <= cap) return null;
-  if (requested === null && cap > UNREQUESTED_CAP_CEILING) return null;
+  if (requested === null && cap > Math.max(UNREQUESTED_CAP_CEILING, modelMaxOutput ?? 0)) return null;
   return { ...body, [field]: cap };
 }
 

@@ -134,7 +134,7 @@ export async function handleMeteredRequest(
   }
 
   const prepared = dialect.prepare(json as Record<string, unknown>, request);
-  const capped = bound.outputCap === null ? null : withOutputCap(dialect.name, prepared.body, bound.outputCap);
+  const capped = bound.outputCap === null ? null : withOutputCap(dialect.name, prepared.body, bound.outputCap, rate.max_output_tokens ?? null);
   const body = capped ?? prepared.body;
   const payload = body === json ? raw : Buffer.from(JSON.stringify(body));
   const exchange = new MeteredExchange(ctx, req, res, dialect, request, {

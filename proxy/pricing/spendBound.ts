@@ -26,7 +26,10 @@ export type SpendBound =
   | { ok: false; inputCost: Micro }
   | {
       ok: true;
-      /** Output tokens the account can pay for, or null when output is free or no cap is needed. */
+      /**
+       * Output tokens the account can pay for, or null when output is free or no cap is needed (the
+       * request's own limit, or else the model's, is within what it can pay).
+       */
       outputCap: number | null;
       /** The most the request may cost: what is left plus the margin. */
       costCap: Micro;
@@ -59,9 +62,11 @@ export function spendBound(req: SpendBoundRequest): SpendBound {
   const inputTokens = Math.ceil((req.inputTokens * INPUT_SAFETY_NUM) / INPUT_SAFETY_DEN);
   const rate = ratesForPrompt(req.rate, inputTokens);
   const inputPrice = Math.max(rate.input, rate.cache_write ?? rate.input, rate.cache_write_1h ?? rate.input);
+  // The longest answer the request can get: its own limit, else the model's.
+  const outputLimit = req.requestedOutputTokens ?? req.rate.max_output_tokens ?? null;
   // Most requests run far from the account's limit: a float upper bound (twice the conservative input
   // at its dearest price, and the longest possible answer) clears them without an exact sum.
-  const longestAnswer = Math.min(req.requestedOutputTokens ?? NO_ANSWER_IS_LONGER, NO_ANSWER_IS_LONGER);
+  const longestAnswer = Math.min(outputLimit ?? NO_ANSWER_IS_LONGER, NO_ANSWER_IS_LONGER);
   const worstCase = (req.unitCost ?? 0) + 2 * inputTokens * inputPrice + longestAnswer * rate.output;
   if (worstCase <= req.spendable) return { ok: true, outputCap: null, costCap: req.spendable + req.margin, inputCost: 0, outputPrice: rate.output };
   const dearestInput: ModelRate = { ...rate, input: inputPrice, long_context: undefined };
@@ -71,6 +76,6 @@ export function spendBound(req: SpendBoundRequest): SpendBound {
   // Prices are credits per 1M tokens, so one output token costs `output` micro-credits.
   if (rate.output <= 0) return { ok: true, outputCap: null, costCap, inputCost, outputPrice: rate.output };
   const affordable = Math.max(1, Math.floor((req.spendable - Math.min(inputCost, req.spendable)) / rate.output));
-  const binding = req.requestedOutputTokens === null || req.requestedOutputTokens > affordable;
+  const binding = outputLimit === null || outputLimit > affordable;
   return { ok: true, outputCap: binding ? affordable : null, costCap, inputCost, outputPrice: rate.output };
 }

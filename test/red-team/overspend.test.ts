@@ -9,6 +9,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { defaultRateCard } from '../../proxy/pricing/defaultRateCard';
 import { creditsToMicro } from '../../shared/money';
 import type { PlanDefinition } from '../../shared/plans';
 import { eventually, sseEvents, startTestGateway, type TestGateway } from '../helpers/testGateway';
@@ -165,6 +166,23 @@ describe('red team: overspend', () => {
     // Sonnet output is $15/M = 375 credits/M: one credit pays for ~2,666 tokens.
     expect(sent.max_tokens).toBeLessThan(2_700);
     expect(sent.max_tokens).toBeGreaterThan(2_500);
+  });
+
+  it('caps a non-streaming request with no limit of its own past 16,384 tokens when the card knows the model’s maximum', async () => {
+    // The account pays for ~50k output tokens, the model writes up to 128k: with no limit forwarded,
+    // the upstream would write all 100k the honest upstream gives and cost twice what is left.
+    const card = defaultRateCard();
+    const model = { feature: 'assistant', input: 50, output: 250, max_output_tokens: 128_000 };
+    upstream = await startHonestUpstream();
+    gw = await startTestGateway({ plan: 'free', openaiBaseUrl: upstream.url, rateCard: { ...card, models: { ...card.models, 'big-output-model': model } } });
+    gw.ledger.addCredits({ amount: creditsToMicro(12.5)!, idempotencyKey: 'k', source: 'purchase' });
+    expect((await chat(gw, { model: 'big-output-model' })).status).toBe(200);
+    const cap = upstream.bodies[0]!.max_completion_tokens as number;
+    expect(cap).toBeGreaterThan(49_000);
+    expect(cap).toBeLessThanOrEqual(50_000);
+    const status = gw.ledger.status();
+    expect(status.credits.balance).toBeGreaterThanOrEqual(-MARGIN / 1e6);
+    expect(status.credits.held).toBe(0);
   });
 
   it('leaves a request alone when the account can pay for all of it', async () => {
