@@ -42,6 +42,26 @@ describe('the rate-card generator', () => {
     expect(card.version).toBe('2026-12-01+fake-prices-1.0.0');
   });
 
+  it('gives each model the lowest output limit of the ids the catalogue prices as it, and no other', () => {
+    const catalogue = fakeCatalogue([{ id: 'gpt-9', match: { or: [{ equals: 'gpt-9' }, { starts_with: 'gpt-9-20' }] }, prices: chat(2, 10) }, CLAUDE]);
+    const limits = {
+      name: 'fake-limits',
+      version: '1.0.0',
+      limits: [
+        { vendor: 'openai' as const, id: 'gpt-9', output: 128_000 },
+        { vendor: 'openai' as const, id: 'gpt-9-2026-01-01', output: 64_000 },
+        // Unknown to the price catalogue, or under another vendor: ignored.
+        { vendor: 'openai' as const, id: 'gpt-10', output: 1_000 },
+        { vendor: 'anthropic' as const, id: 'gpt-9', output: 10 },
+      ],
+    };
+    const card = parse(generateRateCard(catalogue, noOverlay, limits));
+    expect(card.models['gpt-9']).toEqual({ feature: 'assistant', input: 50, output: 250, max_output_tokens: 64_000 });
+    expect(card.models['gpt-9-20*']!.max_output_tokens).toBe(64_000);
+    expect(card.models['claude-x*']!.max_output_tokens).toBeUndefined();
+    expect(parse(generateRateCard(catalogue, noOverlay)).models['gpt-9']!.max_output_tokens).toBeUndefined();
+  });
+
   it('refuses a catalogue whose first-match order the longest glob would not keep', () => {
     // The catalogue prices "gpt-9-mini" as gpt-9 (listed first); the card would pick the longer glob.
     const catalogue = fakeCatalogue([

@@ -14,12 +14,14 @@ import { isVendorDefaults, priceModel, rateCardSchema } from '../shared/rateCard
 import type { MeteredUsage, Vendor } from '../shared/usage';
 import { loadCatalogue } from '../scripts/rate-card/catalogue';
 import { generateRateCard } from '../scripts/rate-card/generate';
+import { loadOutputLimits } from '../scripts/rate-card/outputLimits';
 import { loadOverlay } from '../scripts/rate-card/overlay';
 import { cardPatterns, sampleName } from '../scripts/rate-card/patterns';
 
 const card = defaultRateCard();
 const catalogue = loadCatalogue();
 const overlay = loadOverlay();
+const outputLimits = loadOutputLimits();
 
 /** Codex 0.169's built-in models (its default is gpt-6.1-sol) and what Claude Code offers (default claude-opus-4-8). */
 const CLIENT_MODELS: readonly [Vendor, string][] = [
@@ -74,10 +76,30 @@ function expectSameCost(model: string, usage: MeteredUsage): void {
 }
 
 describe('the shipped rate card', () => {
-  it('is what the installed catalogue and the overlay make, byte for byte, every time', () => {
-    const first = generateRateCard(catalogue, overlay);
-    expect(generateRateCard(loadCatalogue(), loadOverlay())).toBe(first);
+  it('is what the installed catalogues and the overlay make, byte for byte, every time', () => {
+    const first = generateRateCard(catalogue, overlay, outputLimits);
+    expect(generateRateCard(loadCatalogue(), loadOverlay(), loadOutputLimits())).toBe(first);
     expect(readFileSync(new URL('../shared/default-rate-card.json', import.meta.url), 'utf8')).toBe(first);
+  });
+
+  it('bounds every model the output-limit catalogue knows by no more than its limit, and only those', () => {
+    expect(outputLimits.limits.length).toBeGreaterThan(20);
+    for (const { vendor, id, output } of outputLimits.limits) {
+      if (!catalogue.modelFor(vendor, id)) continue;
+      const found = priceModel(card, id, vendor);
+      expect(found?.listed, `${vendor} ${id} is listed`).toBe(true);
+      expect(found!.rate.max_output_tokens, `${vendor} ${id}`).toBeLessThanOrEqual(output);
+      expect(found!.rate.max_output_tokens, `${vendor} ${id}`).toBeGreaterThan(0);
+    }
+    // The catalogue's figures, not the 16,384-token fallback: gpt-5 writes up to 128k (read, not copied).
+    const gpt5 = outputLimits.limits.find((limit) => limit.id === 'gpt-5')!;
+    expect(priceModel(card, 'gpt-5', 'openai')!.rate.max_output_tokens).toBe(gpt5.output);
+    // Models it does not know (the clients' newest) have none: the gateway's 16,384-token rule applies.
+    for (const [vendor, model] of CLIENT_MODELS) {
+      if (!outputLimits.limits.some((limit) => catalogue.modelFor(vendor, limit.id) === catalogue.modelFor(vendor, model))) {
+        expect(priceModel(card, model, vendor)!.rate.max_output_tokens, model).toBeUndefined();
+      }
+    }
   });
 
   it("names the catalogue and its version, and keeps the card's shape", () => {

@@ -1,6 +1,6 @@
 /**
- * Makes the shipped rate card (shared/default-rate-card.json) from the price catalogue and the
- * hand-kept overlay. The card keeps its shape and its rule (exact name, then longest glob); this
+ * Makes the shipped rate card (shared/default-rate-card.json) from the price catalogue, the models'
+ * output limits (outputLimits.ts) and the hand-kept overlay. The card keeps its shape and its rule (exact name, then longest glob); this
  * checks that the rule finds, for every name the catalogue's rules mention, the model the catalogue
  * itself would price it as, and stops the build where the two would disagree. Same inputs, same
  * bytes: nothing here reads the clock or the environment.
@@ -10,6 +10,7 @@ import { priceModel, rateCardSchema } from '../../shared/rateCard';
 import type { Vendor } from '../../shared/usage';
 import type { Catalogue } from './catalogue';
 import { featureOf, rateFromCatalogue, toCredits } from './catalogueRates';
+import { NO_OUTPUT_LIMITS, type OutputLimits } from './outputLimits';
 import type { Overlay, OverlayEntry } from './overlay';
 import { cardPatterns, sampleName } from './patterns';
 import { renderRateCard } from './render';
@@ -30,10 +31,13 @@ interface Entry {
   catalogueId: string | null;
 }
 
-export function generateRateCard(catalogue: Catalogue, overlay: Overlay): string {
+export function generateRateCard(catalogue: Catalogue, overlay: Overlay, outputLimits: OutputLimits = NO_OUTPUT_LIMITS): string {
   const entries = new Map<string, Entry>();
+  const limits = outputLimitsByModel(catalogue, outputLimits);
   for (const model of catalogue.models) {
-    const entry: Entry = { vendor: model.vendor, rate: rateFromCatalogue(model.id, model.prices, CREDIT_USD), catalogueId: model.id };
+    const limit = limits.get(`${model.vendor}:${model.id}`);
+    const rate = rateFromCatalogue(model.id, model.prices, CREDIT_USD);
+    const entry: Entry = { vendor: model.vendor, rate: limit === undefined ? rate : { ...rate, max_output_tokens: limit }, catalogueId: model.id };
     // The catalogue's first match wins: a key an earlier model claimed stays with it.
     for (const key of cardPatterns(model.match, model.id)) if (!entries.has(key)) entries.set(key, entry);
   }
@@ -53,6 +57,22 @@ export function generateRateCard(catalogue: Catalogue, overlay: Overlay): string
   const text = renderRateCard(card);
   rateCardSchema.parse(JSON.parse(text));
   return text;
+}
+
+/**
+ * Each price-catalogue model's output limit: the limits of the model ids the price catalogue itself
+ * prices as that model (its own matching, as the card is checked against). Where several ids (an alias,
+ * dated snapshots) disagree, the lowest: a lower limit is one every one of them accepts.
+ */
+function outputLimitsByModel(catalogue: Catalogue, outputLimits: OutputLimits): Map<string, number> {
+  const byModel = new Map<string, number>();
+  for (const { vendor, id, output } of outputLimits.limits) {
+    const model = catalogue.modelFor(vendor, id);
+    if (!model) continue;
+    const key = `${vendor}:${model.id}`;
+    byModel.set(key, Math.min(byModel.get(key) ?? output, output));
+  }
+  return byModel;
 }
 
 function addOverlay(entries: Map<string, Entry>, catalogue: Catalogue, id: string, overlayEntry: OverlayEntry): void {

@@ -1,12 +1,13 @@
 /**
- * `npm run rate-card`: writes shared/default-rate-card.json from the installed catalogue and the
- * overlay. `--check` (run by the build) only compares, and fails when the committed card is not what
+ * `npm run rate-card`: writes shared/default-rate-card.json from the installed catalogues (prices,
+ * output limits) and the overlay. `--check` (run by the build) only compares, and fails when the committed card is not what
  * they make, e.g. after the catalogue was updated without regenerating the card.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { loadCatalogue } from './catalogue';
 import { generateRateCard } from './generate';
+import { loadOutputLimits } from './outputLimits';
 import { loadOverlay } from './overlay';
 
 const CARD_FILE = fileURLToPath(new URL('../../shared/default-rate-card.json', import.meta.url));
@@ -14,7 +15,7 @@ const CARD_NAME = 'shared/default-rate-card.json';
 
 function main(check: boolean): number {
   const catalogue = loadCatalogue();
-  const text = generateRateCard(catalogue, loadOverlay());
+  const text = generateRateCard(catalogue, loadOverlay(), loadOutputLimits());
   let current: string | null = null;
   try {
     current = readFileSync(CARD_FILE, 'utf8');

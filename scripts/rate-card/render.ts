@@ -6,7 +6,7 @@ import type { LongContextRate, ModelRate, RateCard } from '../../shared/rateCard
 
 const RATE_FIELDS: readonly (keyof ModelRate)[] = [
   'feature', 'input', 'cached_input', 'cache_write', 'cache_write_1h', 'output', 'image_input', 'audio_input',
-  'per_image', 'per_audio_second', 'per_character', 'long_context',
+  'per_image', 'per_audio_second', 'per_character', 'long_context', 'max_output_tokens',
 ];
 
 function inline(value: unknown): string {
