@@ -41,8 +41,8 @@ export const modelRateSchema = z.strictObject({
   long_context: z.optional(longContextSchema),
   /**
    * The most output tokens the model writes in one answer (the vendor's limit). Where it is known, a
-   * request without a limit of its own that the account cannot fully pay gets one forwarded whatever
-   * its size; where it is not, only up to 16,384 tokens (a limit every model accepts).
+   * non-streaming request without a limit of its own that the account cannot fully pay gets one
+   * forwarded whatever its size; where it is not, only up to 16,384 tokens (a limit every model accepts).
    */
   max_output_tokens: z.optional(z.int().check(z.positive())),
 });

@@ -41,15 +41,14 @@ describe('spendBound', () => {
   });
 
   it('reads the model’s maximum output as the request’s limit when it sent none', () => {
-    const capped = { ...GPT, max_output_tokens: 128_000 };
     // 6,250 for the input leaves 993,750: 4,968 output tokens, below the model's 128,000.
-    expect(spendBound({ rate: capped, vendor: 'openai', inputTokens: 100, requestedOutputTokens: null, spendable: 1_000_000, margin: 0 })).toMatchObject({ outputCap: 4_968 });
+    expect(spendBound({ rate: GPT, vendor: 'openai', inputTokens: 100, requestedOutputTokens: null, modelMaxOutputTokens: 128_000, spendable: 1_000_000, margin: 0 })).toMatchObject({ outputCap: 4_968 });
     // Enough for the model's longest answer: no cap to forward.
     const rich = 6_250 + 128_000 * 200;
-    expect(spendBound({ rate: capped, vendor: 'openai', inputTokens: 100, requestedOutputTokens: null, spendable: rich, margin: 0 })).toMatchObject({ outputCap: null });
-    expect(spendBound({ rate: capped, vendor: 'openai', inputTokens: 100, requestedOutputTokens: null, spendable: rich - 200, margin: 0 })).toMatchObject({ outputCap: 127_999 });
+    expect(spendBound({ rate: GPT, vendor: 'openai', inputTokens: 100, requestedOutputTokens: null, modelMaxOutputTokens: 128_000, spendable: rich, margin: 0 })).toMatchObject({ outputCap: null });
+    expect(spendBound({ rate: GPT, vendor: 'openai', inputTokens: 100, requestedOutputTokens: null, modelMaxOutputTokens: 128_000, spendable: rich - 200, margin: 0 })).toMatchObject({ outputCap: 127_999 });
     // The request's own limit comes first.
-    expect(spendBound({ rate: capped, vendor: 'openai', inputTokens: 100, requestedOutputTokens: 4_968, spendable: 1_000_000, margin: 0 })).toMatchObject({ outputCap: null });
+    expect(spendBound({ rate: GPT, vendor: 'openai', inputTokens: 100, requestedOutputTokens: 4_968, modelMaxOutputTokens: 128_000, spendable: 1_000_000, margin: 0 })).toMatchObject({ outputCap: null });
   });
 
   it('prices the input at the cache-write price when that is dearer', () => {

@@ -113,13 +113,17 @@ export async function handleMeteredRequest(
   }
 
   // What the account can still pay bounds the request: its output is capped to it, or, when even its
-  // input costs more, it is refused (the hold goes back).
+  // input costs more, it is refused (the hold goes back). A stream is ended by the gateway at the bound
+  // whatever the model's maximum; only a non-streaming answer, which cannot be stopped midway, relies
+  // on the rate card's figure for it (a figure above the vendor's would get the request refused).
+  const modelMaxOutput = request.stream ? null : (rate.max_output_tokens ?? null);
   const bound = spendBound({
     rate,
     vendor: dialect.vendor,
     inputTokens: estimate.inputTokens,
     unitCost: unitUsage ? priceEstimate(rate, dialect.vendor, 0, 0, unitUsage) : 0,
     requestedOutputTokens: request.maxOutputTokens,
+    modelMaxOutputTokens: modelMaxOutput,
     spendable: admission.spendable,
     margin: ctx.overspendMargin,
   });
@@ -134,7 +138,7 @@ export async function handleMeteredRequest(
   }
 
   const prepared = dialect.prepare(json as Record<string, unknown>, request);
-  const capped = bound.outputCap === null ? null : withOutputCap(dialect.name, prepared.body, bound.outputCap, rate.max_output_tokens ?? null);
+  const capped = bound.outputCap === null ? null : withOutputCap(dialect.name, prepared.body, bound.outputCap, modelMaxOutput);
   const body = capped ?? prepared.body;
   const payload = body === json ? raw : Buffer.from(JSON.stringify(body));
   const exchange = new MeteredExchange(ctx, req, res, dialect, request, {

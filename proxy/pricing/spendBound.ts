@@ -48,6 +48,11 @@ export interface SpendBoundRequest {
   unitCost?: Micro;
   /** The request's own output limit, when it sent one. */
   requestedOutputTokens: number | null;
+  /**
+   * The model's maximum output (the rate card's `max_output_tokens`), as the limit of a request that
+   * sent none; null when unknown or not to be relied on (streams, which the gateway ends itself).
+   */
+  modelMaxOutputTokens?: number | null;
   spendable: Micro;
   margin: Micro;
 }
@@ -63,7 +68,7 @@ export function spendBound(req: SpendBoundRequest): SpendBound {
   const rate = ratesForPrompt(req.rate, inputTokens);
   const inputPrice = Math.max(rate.input, rate.cache_write ?? rate.input, rate.cache_write_1h ?? rate.input);
   // The longest answer the request can get: its own limit, else the model's.
-  const outputLimit = req.requestedOutputTokens ?? req.rate.max_output_tokens ?? null;
+  const outputLimit = req.requestedOutputTokens ?? req.modelMaxOutputTokens ?? null;
   // Most requests run far from the account's limit: a float upper bound (twice the conservative input
   // at its dearest price, and the longest possible answer) clears them without an exact sum.
   const longestAnswer = Math.min(outputLimit ?? NO_ANSWER_IS_LONGER, NO_ANSWER_IS_LONGER);

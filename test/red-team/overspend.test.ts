@@ -72,6 +72,12 @@ async function chat(gw: TestGateway, body: Record<string, unknown>): Promise<{ s
   return { status: res.status, text: await res.text() };
 }
 
+/** The shipped card plus a model whose card entry gives its maximum output (128k tokens, $10/M output). */
+const BIG_OUTPUT_CARD = (() => {
+  const card = defaultRateCard();
+  return { ...card, models: { ...card.models, 'big-output-model': { feature: 'assistant', input: 50, output: 250, max_output_tokens: 128_000 } } };
+})();
+
 const TINY: Record<string, PlanDefinition> = { tiny: { windows: { '5h': 0.3, weekly: 100 }, features: ['assistant'] } };
 
 let gw: TestGateway | null = null;
@@ -171,10 +177,8 @@ describe('red team: overspend', () => {
   it('caps a non-streaming request with no limit of its own past 16,384 tokens when the card knows the model’s maximum', async () => {
     // The account pays for ~50k output tokens, the model writes up to 128k: with no limit forwarded,
     // the upstream would write all 100k the honest upstream gives and cost twice what is left.
-    const card = defaultRateCard();
-    const model = { feature: 'assistant', input: 50, output: 250, max_output_tokens: 128_000 };
     upstream = await startHonestUpstream();
-    gw = await startTestGateway({ plan: 'free', openaiBaseUrl: upstream.url, rateCard: { ...card, models: { ...card.models, 'big-output-model': model } } });
+    gw = await startTestGateway({ plan: 'free', openaiBaseUrl: upstream.url, rateCard: BIG_OUTPUT_CARD });
     gw.ledger.addCredits({ amount: creditsToMicro(12.5)!, idempotencyKey: 'k', source: 'purchase' });
     expect((await chat(gw, { model: 'big-output-model' })).status).toBe(200);
     const cap = upstream.bodies[0]!.max_completion_tokens as number;
@@ -183,6 +187,18 @@ describe('red team: overspend', () => {
     const status = gw.ledger.status();
     expect(status.credits.balance).toBeGreaterThanOrEqual(-MARGIN / 1e6);
     expect(status.credits.held).toBe(0);
+  });
+
+  it('does not rely on the card’s maximum for a stream: it forwards no limit past 16,384 and ends the stream at the bound', async () => {
+    upstream = await startHonestUpstream();
+    gw = await startTestGateway({ plan: 'free', openaiBaseUrl: upstream.url, rateCard: BIG_OUTPUT_CARD });
+    gw.ledger.addCredits({ amount: creditsToMicro(12.5)!, idempotencyKey: 'k', source: 'purchase' });
+    const { status, text } = await chat(gw, { model: 'big-output-model', stream: true });
+    expect(status).toBe(200);
+    expect(upstream.bodies[0]!.max_completion_tokens).toBeUndefined();
+    expect(text).toContain('"finish_reason":"length"');
+    await eventually(() => expect(gw!.ledger.status().credits.held).toBe(0));
+    expect(gw.ledger.status().credits.balance).toBeGreaterThanOrEqual(-MARGIN / 1e6);
   });
 
   it('leaves a request alone when the account can pay for all of it', async () => {
