@@ -6,6 +6,8 @@ const ALL = [
   'proxy/pricing/cost.ts',
   'proxy/pricing/decimal.ts',
   'proxy/pricing/spendBound.ts',
+  // The output limit forwarded to the upstream and the endings of a stream stopped at the bound.
+  'proxy/dialects/spendLimit.ts',
   'proxy/pricing/estimator.ts',
   'proxy/pricing/longContext.ts',
   'proxy/ledger/allowance.ts',

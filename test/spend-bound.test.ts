@@ -188,13 +188,63 @@ describe('withOutputCap', () => {
     expect(withOutputCap('chat', {}, 3_000, 4_096)).toEqual({ max_completion_tokens: 3_000 });
   });
 
+  it('lowers a limit of the client’s own whatever the sizes, model maximum or not', () => {
+    expect(withOutputCap('responses', { max_output_tokens: 200_000 }, 50_000)).toEqual({ max_output_tokens: 50_000 });
+    expect(withOutputCap('messages', { max_tokens: 64_000 }, 20_000, 32_000)).toEqual({ max_tokens: 20_000 });
+  });
+
   it('changes nothing when the client asked for less, or the dialect has no output limit', () => {
     expect(withOutputCap('messages', { max_tokens: 100 }, 100)).toBeNull();
     expect(withOutputCap('passthrough', { max_tokens: 9_000 }, 100)).toBeNull();
   });
 });
 
+/** The events of an SSE text: [event name or null, parsed data or the raw `[DONE]`]. */
+function events(text: string): [string | null, unknown][] {
+  return text
+    .split('\n\n')
+    .filter(Boolean)
+    .map((block) => {
+      const event = /^event: (.*)$/m.exec(block)?.[1] ?? null;
+      const data = /^data: (.*)$/m.exec(block)![1]!;
+      return [event, data === '[DONE]' ? data : JSON.parse(data)];
+    });
+}
+
 describe('spendLimitEnding', () => {
+  it('writes each API’s own ending, naming the request and the model, dated now in seconds', () => {
+    const before = Math.floor(Date.now() / 1000);
+    const [[responsesEvent, responses]] = events(spendLimitEnding('responses', 'r1', 'gpt-5').toString());
+    const [[, chat], [, chatDone]] = events(spendLimitEnding('chat', 'r2', 'gpt-4.1').toString());
+    const [[, legacy], [, legacyDone]] = events(spendLimitEnding('completions', 'r3', 'gpt-3.5-turbo-instruct').toString());
+    const after = Math.floor(Date.now() / 1000);
+    expect(responsesEvent).toBe('response.incomplete');
+    expect(responses).toEqual({
+      type: 'response.incomplete',
+      response: {
+        id: 'resp_creditgate_r1', object: 'response', created_at: expect.any(Number), status: 'incomplete', model: 'gpt-5',
+        incomplete_details: { reason: 'max_output_tokens' }, output: [], usage: null,
+      },
+    });
+    expect(chat).toEqual({
+      id: 'chatcmpl-creditgate-r2', object: 'chat.completion.chunk', created: expect.any(Number), model: 'gpt-4.1',
+      choices: [{ index: 0, delta: {}, finish_reason: 'length' }],
+    });
+    expect(legacy).toEqual({
+      id: 'cmpl-creditgate-r3', object: 'text_completion', created: expect.any(Number), model: 'gpt-3.5-turbo-instruct',
+      choices: [{ index: 0, text: '', finish_reason: 'length' }],
+    });
+    expect([chatDone, legacyDone]).toEqual(['[DONE]', '[DONE]']);
+    for (const created of [(responses as { response: { created_at: number } }).response.created_at, (chat as { created: number }).created, (legacy as { created: number }).created]) {
+      expect(created).toBeGreaterThanOrEqual(before);
+      expect(created).toBeLessThanOrEqual(after);
+    }
+    expect(events(spendLimitEnding('messages', 'r4', 'claude').toString())).toEqual([
+      ['message_delta', { type: 'message_delta', delta: { stop_reason: 'max_tokens', stop_sequence: null }, usage: { output_tokens: 0 } }],
+      ['message_stop', { type: 'message_stop' }],
+    ]);
+  });
+
   it('ends each stream the way its API ends an answer at its output limit', () => {
     expect(spendLimitEnding('responses', 'r1', 'gpt-5').toString()).toMatch(/^event: response\.incomplete\ndata: .*"reason":"max_output_tokens"/);
     expect(spendLimitEnding('chat', 'r1', 'gpt-5').toString()).toMatch(/"finish_reason":"length".*\n\ndata: \[DONE\]\n\n$/s);
