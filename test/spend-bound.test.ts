@@ -214,9 +214,10 @@ function events(text: string): [string | null, unknown][] {
 describe('spendLimitEnding', () => {
   it('writes each API’s own ending, naming the request and the model, dated now in seconds', () => {
     const before = Math.floor(Date.now() / 1000);
-    const [[responsesEvent, responses]] = events(spendLimitEnding('responses', 'r1', 'gpt-5').toString());
-    const [[, chat], [, chatDone]] = events(spendLimitEnding('chat', 'r2', 'gpt-4.1').toString());
-    const [[, legacy], [, legacyDone]] = events(spendLimitEnding('completions', 'r3', 'gpt-3.5-turbo-instruct').toString());
+    const [responsesEvent, responses] = events(spendLimitEnding('responses', 'r1', 'gpt-5').toString())[0]!;
+    const chatEvents = events(spendLimitEnding('chat', 'r2', 'gpt-4.1').toString());
+    const legacyEvents = events(spendLimitEnding('completions', 'r3', 'gpt-3.5-turbo-instruct').toString());
+    const [chat, chatDone, legacy, legacyDone] = [chatEvents[0]![1], chatEvents[1]![1], legacyEvents[0]![1], legacyEvents[1]![1]];
     const after = Math.floor(Date.now() / 1000);
     expect(responsesEvent).toBe('response.incomplete');
     expect(responses).toEqual({
