@@ -7,8 +7,8 @@
 /**
  * With no limit of the client's own, on a model whose maximum output the rate card does not know, a
  * cap above this is not forwarded: the vendors refuse a limit above a model's maximum, and every
- * current chat model allows at least this many output tokens. Such a request can still cost up to its
- * model's maximum output (see the README's limits section).
+ * current chat model allows at least this many output tokens. A non-streaming request that this leaves
+ * uncapped goes upstream as a stream instead, which the gateway ends at the bound (meteredExchange.ts).
  */
 export const UNREQUESTED_CAP_CEILING = 16_384;
 

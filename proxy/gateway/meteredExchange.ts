@@ -22,6 +22,8 @@ import type { OpenEntry, OpenExchange } from './openExchanges';
 import { microToCredits, type Micro } from '../../shared/money';
 import { formatCredits } from '../../shared/format';
 import { spendLimitEnding, withOutputCap } from '../dialects/spendLimit';
+import { SseFramer } from '../dialects/sse';
+import { streamAssembler, type StreamAssembler } from '../dialects/streamToBody';
 import { priceEstimate } from '../pricing/estimator';
 import { spendBound } from '../pricing/spendBound';
 import { BodyUsageReader } from './bodyUsageReader';
@@ -137,14 +139,23 @@ export async function handleMeteredRequest(
     return sendError(res, dialect, 'usage_limit', message, { headers, details: { planType: admission.limits.plan, resetsAt: null, codexClient } });
   }
 
-  const prepared = dialect.prepare(json as Record<string, unknown>, request);
+  let prepared = dialect.prepare(json as Record<string, unknown>, request);
   const capped = bound.outputCap === null ? null : withOutputCap(dialect.name, prepared.body, bound.outputCap, modelMaxOutput);
+  // A non-streaming answer cannot be stopped midway: when no limit that bounds it can be forwarded
+  // (none of the client's own, a model whose maximum the card does not give, a cap past 16,384), it
+  // goes upstream as a stream, which the gateway ends at the bound, and its client gets the body
+  // assembled from the events (dialects/streamToBody.ts).
+  const assembler = !request.stream && capped === null && bound.outputCap !== null && request.maxOutputTokens === null ? streamAssembler(dialect.name) : null;
+  const exchangeRequest = assembler ? { ...request, stream: true } : request;
+  if (assembler) prepared = dialect.prepare({ ...(json as Record<string, unknown>), stream: true }, exchangeRequest);
   const body = capped ?? prepared.body;
   const payload = body === json ? raw : Buffer.from(JSON.stringify(body));
-  const exchange = new MeteredExchange(ctx, req, res, dialect, request, {
+  const exchange = new MeteredExchange(ctx, req, res, dialect, exchangeRequest, {
     holdId: admission.holdId,
     headers,
-    stripUsageChunk: prepared.stripUsageChunk,
+    assembler,
+    // The assembled body carries the usage, as a non-streaming answer does.
+    stripUsageChunk: assembler ? false : prepared.stripUsageChunk,
     // Codex clients send `originator`; they get the settled state as a codex.rate_limits event.
     injectRateLimits: dialect.name === 'responses' && codexClient,
     // Only a request whose output the account cannot fully pay is watched as it streams.
@@ -174,6 +185,8 @@ function blockedMessage(reason: BlockReason): string {
 interface ExchangeOptions {
   holdId: number;
   headers: Record<string, string>;
+  /** Set when a non-streaming request went upstream as a stream: its client gets the assembled body. */
+  assembler: StreamAssembler | null;
   stripUsageChunk: boolean;
   injectRateLimits: boolean;
   /** Set when the request runs on the last of what the account can pay: its stream is ended there. */
@@ -230,6 +243,8 @@ export class MeteredExchange implements OpenExchange {
   private drainTimer: NodeJS.Timeout | undefined;
   /** Its place among the exchanges a stopping gateway ends, while it is unsettled and forwarded. */
   private openEntry: OpenEntry | null = null;
+  /** The events of a stream assembled for a non-streaming client, and the status and headers to send it with. */
+  private collected: { framer: SseFramer; status: number; headers: OutgoingHttpHeaders } | null = null;
 
   constructor(
     private readonly ctx: GatewayContext,
@@ -323,8 +338,17 @@ export class MeteredExchange implements OpenExchange {
     const decoder = encoding ? createDecoder(encoding) : null;
     if (rewrites || decoder || this.options.budget) delete headers['content-length'];
     if (decoder && rewrites) delete headers['content-encoding'];
-    this.res.writeHead(status, headers);
-    this.res.flushHeaders();
+    const { assembler } = this.options;
+    if (assembler) {
+      // Nothing goes to the client until the answer is whole: the events are framed and assembled.
+      const framer = new SseFramer((event) => {
+        if (event && !event.dataEquals('[DONE]')) assembler.push(event.type, event.json());
+      });
+      this.collected = { framer, status, headers };
+    } else {
+      this.res.writeHead(status, headers);
+      this.res.flushHeaders();
+    }
 
     const finish = (): void => {
       if (this.ending) return;
@@ -340,7 +364,7 @@ export class MeteredExchange implements OpenExchange {
     if (!decoder) {
       proxyRes.on('data', (chunk: Buffer) => relay(chunk, proxyRes));
       proxyRes.on('end', finish);
-    } else if (rewrites || this.options.budget) {
+    } else if (rewrites || this.options.budget || assembler) {
       proxyRes.pipe(decoder);
       decoder.on('data', (chunk: Buffer) => relay(chunk, decoder));
       decoder.on('end', finish);
@@ -399,6 +423,7 @@ export class MeteredExchange implements OpenExchange {
 
   /** Writes to the client, pausing the source while the client's socket is backed up. */
   private write(bytes: Buffer, source: Readable): void {
+    if (this.collected) return this.collected.framer.push(bytes);
     if (bytes.length === 0 || this.res.writableEnded || this.clientGone) return;
     if (!this.res.write(bytes)) {
       source.pause();
@@ -413,7 +438,8 @@ export class MeteredExchange implements OpenExchange {
 
   private onUpstreamError(error: Error): void {
     if (this.settled && this.res.writableEnded) return;
-    if (!this.res.headersSent) {
+    // An assembled answer sends its headers only at the end: once its stream began, it was answered.
+    if (!this.res.headersSent && !this.collected) {
       this.settleVoid();
       const kind = this.timedOutAfterMs !== null ? 'upstream_timeout' : 'upstream_unavailable';
       const message = this.timedOutAfterMs !== null
@@ -520,12 +546,30 @@ export class MeteredExchange implements OpenExchange {
   private endAfter(settled: Promise<void>, tail: Buffer | null): void {
     this.ending = true;
     this.silence.stop();
+    const collected = this.collected;
+    if (collected && tail) collected.framer.push(tail);
+    collected?.framer.end();
     void settled.then(() => {
       clearTimeout(this.drainTimer);
       if (this.clientGone) return;
+      if (collected) return this.sendAssembled(collected);
       if (tail && tail.length > 0) this.res.end(tail);
       else this.res.end();
     });
+  }
+
+  /** The assembled body of a non-streaming request that went upstream as a stream. */
+  private sendAssembled(collected: { status: number; headers: OutgoingHttpHeaders }): void {
+    const body = this.options.assembler!.body();
+    if (body === null) {
+      const message = 'The upstream ended its answer before saying anything; nothing was charged beyond what it reported.';
+      return sendError(this.res, this.dialect, 'upstream_unavailable', message, { headers: this.options.headers });
+    }
+    const headers: OutgoingHttpHeaders = { ...collected.headers, 'content-type': 'application/json' };
+    delete headers['content-encoding'];
+    delete headers['content-length'];
+    this.res.writeHead(collected.status, headers);
+    this.res.end(JSON.stringify(body));
   }
 
   /**

@@ -75,7 +75,14 @@ async function chat(gw: TestGateway, body: Record<string, unknown>): Promise<{ s
 /** The shipped card plus a model whose card entry gives its maximum output (128k tokens, $10/M output). */
 const BIG_OUTPUT_CARD = (() => {
   const card = defaultRateCard();
-  return { ...card, models: { ...card.models, 'big-output-model': { feature: 'assistant', input: 50, output: 250, max_output_tokens: 128_000 } } };
+  return {
+    ...card,
+    models: {
+      ...card.models,
+      'big-output-model': { feature: 'assistant', input: 50, output: 250, max_output_tokens: 128_000 },
+      'no-max-model': { feature: 'assistant', input: 50, output: 250 },
+    },
+  };
 })();
 
 const TINY: Record<string, PlanDefinition> = { tiny: { windows: { '5h': 0.3, weekly: 100 }, features: ['assistant'] } };
@@ -199,6 +206,91 @@ describe('red team: overspend', () => {
     expect(text).toContain('"finish_reason":"length"');
     await eventually(() => expect(gw!.ledger.status().credits.held).toBe(0));
     expect(gw.ledger.status().credits.balance).toBeGreaterThanOrEqual(-MARGIN / 1e6);
+  });
+
+  it('bounds a non-streaming request the card cannot cap: it goes upstream as a stream, ended at the bound, and its client gets the assembled body', async () => {
+    upstream = await startHonestUpstream();
+    gw = await startTestGateway({ plan: 'free', openaiBaseUrl: upstream.url, rateCard: BIG_OUTPUT_CARD });
+    gw.ledger.addCredits({ amount: creditsToMicro(12.5)!, idempotencyKey: 'k', source: 'purchase' });
+    const res = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { ...gw.auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'no-max-model', messages: [{ role: 'user', content: 'write a lot' }] }),
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+    const body = (await res.json()) as { object: string; choices: { message: { role: string; content: string }; finish_reason: string }[] };
+    expect(body.object).toBe('chat.completion');
+    expect(body.choices[0]!.finish_reason).toBe('length');
+    expect(body.choices[0]!.message.role).toBe('assistant');
+    expect(body.choices[0]!.message.content).toMatch(/^word0 word1 /);
+    // The upstream was asked for a stream with its usage, and no limit it might refuse.
+    expect(upstream.bodies[0]).toMatchObject({ stream: true, stream_options: { include_usage: true } });
+    expect(upstream.bodies[0]!.max_completion_tokens).toBeUndefined();
+    await eventually(() => expect(gw!.ledger.status().credits.held).toBe(0));
+    expect(gw.ledger.status().credits.balance).toBeGreaterThanOrEqual(-MARGIN / 1e6);
+    expect(gw.ledger.status().credits.balance).toBeLessThan(12.5);
+  });
+
+  it.each([
+    ['messages', '/v1/messages', {}],
+    ['responses', '/v1/responses', {}],
+    ['chat, gzip-compressed', '/v1/chat/completions', { 'x-fake-behavior': 'gzip' }],
+  ] as const)('answers a %s request sent upstream as a stream with the body its API sends, billed from the stream', async (_name, route, extra) => {
+    gw = await startTestGateway({ plan: 'free', rateCard: BIG_OUTPUT_CARD });
+    gw.ledger.addCredits({ amount: creditsToMicro(12.5)!, idempotencyKey: 'k', source: 'purchase' });
+    const request =
+      route === '/v1/messages'
+        ? { model: 'no-max-model', messages: [{ role: 'user', content: 'hi' }] }
+        : route === '/v1/responses'
+          ? { model: 'no-max-model', input: 'hi' }
+          : { model: 'no-max-model', messages: [{ role: 'user', content: 'hi' }] };
+    const headers = route === '/v1/messages' ? { 'x-api-key': gw.token, 'anthropic-version': '2023-06-01' } : gw.auth;
+    const res = await fetch(`${gw.url}${route}`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json', ...extra }, body: JSON.stringify(request) });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-encoding')).toBeNull();
+    const body = (await res.json()) as Record<string, unknown>;
+    const sent = JSON.parse(gw.upstream.requests.at(-1)!.body) as Record<string, unknown>;
+    expect(sent.stream).toBe(true);
+    if (route === '/v1/messages') {
+      expect(body).toMatchObject({ type: 'message', role: 'assistant', stop_reason: 'end_turn' });
+      expect((body.content as { type: string; text: string }[])[0]!.text).toContain('Hello from the fake upstream');
+      expect(body.usage).toMatchObject({ output_tokens: expect.any(Number) });
+    } else if (route === '/v1/responses') {
+      expect(body).toMatchObject({ object: 'response', status: 'completed' });
+      expect(JSON.stringify(body.output)).toContain('Hello from the fake upstream');
+    } else {
+      expect(body).toMatchObject({ object: 'chat.completion', usage: { completion_tokens: expect.any(Number) } });
+      expect((body.choices as { message: { content: string } }[])[0]!.message.content).toContain('Hello from the fake upstream');
+    }
+    await eventually(() => expect(gw!.ledger.status().credits.held).toBe(0));
+    const spent = 12.5 - gw.ledger.status().credits.balance;
+    expect(spent).toBeGreaterThan(0);
+    expect(spent).toBeLessThan(0.1);
+  });
+
+  it('answers what arrived when the upstream breaks off such a stream, billed as cut, and an upstream error as the upstream sent it', async () => {
+    gw = await startTestGateway({ plan: 'free', rateCard: BIG_OUTPUT_CARD });
+    gw.ledger.addCredits({ amount: creditsToMicro(12.5)!, idempotencyKey: 'k', source: 'purchase' });
+    const ask = (behavior: string) =>
+      fetch(`${gw!.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { ...gw!.auth, 'content-type': 'application/json', 'x-fake-behavior': behavior },
+        body: JSON.stringify({ model: 'no-max-model', messages: [{ role: 'user', content: 'hi' }] }),
+      });
+    const cut = await ask('deltas=6,cut=4');
+    expect(cut.status).toBe(200);
+    const body = (await cut.json()) as { choices: { message: { content: string }; finish_reason: unknown }[] };
+    expect(body.choices[0]!.message.content.length).toBeGreaterThan(0);
+    expect(body.choices[0]!.finish_reason).toBeNull();
+    await eventually(() => expect(gw!.ledger.status().credits.held).toBe(0));
+    const row = gw.ledger.usageRows({}).at(-1)!;
+    expect(row).toMatchObject({ estimated: true, reason: 'upstream_cut' });
+    expect(row.outputTokens).toBeGreaterThan(0);
+
+    const refused = await ask('status=429');
+    expect(refused.status).toBe(429);
+    expect(((await refused.json()) as { error: { type: string } }).error.type).toBeTruthy();
   });
 
   it('leaves a request alone when the account can pay for all of it', async () => {
