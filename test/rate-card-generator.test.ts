@@ -44,17 +44,13 @@ describe('the rate-card generator', () => {
 
   it('gives each model the lowest output limit of the ids the catalogue prices as it, and no other', () => {
     const catalogue = fakeCatalogue([{ id: 'gpt-9', match: { or: [{ equals: 'gpt-9' }, { starts_with: 'gpt-9-20' }] }, prices: chat(2, 10) }, CLAUDE]);
-    const limits = {
-      name: 'fake-limits',
-      version: '1.0.0',
-      limits: [
-        { vendor: 'openai' as const, id: 'gpt-9', output: 128_000 },
-        { vendor: 'openai' as const, id: 'gpt-9-2026-01-01', output: 64_000 },
-        // Unknown to the price catalogue, or under another vendor: ignored.
-        { vendor: 'openai' as const, id: 'gpt-10', output: 1_000 },
-        { vendor: 'anthropic' as const, id: 'gpt-9', output: 10 },
-      ],
-    };
+    const limits = [
+      { vendor: 'openai' as const, id: 'gpt-9', output: 128_000 },
+      { vendor: 'openai' as const, id: 'gpt-9-2026-01-01', output: 64_000 },
+      // Unknown to the price catalogue, or under another vendor: ignored.
+      { vendor: 'openai' as const, id: 'gpt-10', output: 1_000 },
+      { vendor: 'anthropic' as const, id: 'gpt-9', output: 10 },
+    ];
     const card = parse(generateRateCard(catalogue, noOverlay, limits));
     expect(card.models['gpt-9']).toEqual({ feature: 'assistant', input: 50, output: 250, max_output_tokens: 64_000 });
     expect(card.models['gpt-9-20*']!.max_output_tokens).toBe(64_000);

@@ -83,8 +83,8 @@ describe('the shipped rate card', () => {
   });
 
   it('bounds every model the output-limit catalogue knows by no more than its limit, and only those', () => {
-    expect(outputLimits.limits.length).toBeGreaterThan(20);
-    for (const { vendor, id, output } of outputLimits.limits) {
+    expect(outputLimits.length).toBeGreaterThan(20);
+    for (const { vendor, id, output } of outputLimits) {
       if (!catalogue.modelFor(vendor, id)) continue;
       const found = priceModel(card, id, vendor);
       expect(found?.listed, `${vendor} ${id} is listed`).toBe(true);
@@ -92,11 +92,11 @@ describe('the shipped rate card', () => {
       expect(found!.rate.max_output_tokens, `${vendor} ${id}`).toBeGreaterThan(0);
     }
     // The catalogue's figures, not the 16,384-token fallback: gpt-5 writes up to 128k (read, not copied).
-    const gpt5 = outputLimits.limits.find((limit) => limit.id === 'gpt-5')!;
+    const gpt5 = outputLimits.find((limit) => limit.id === 'gpt-5')!;
     expect(priceModel(card, 'gpt-5', 'openai')!.rate.max_output_tokens).toBe(gpt5.output);
     // Models it does not know (the clients' newest) have none: the gateway's 16,384-token rule applies.
     for (const [vendor, model] of CLIENT_MODELS) {
-      if (!outputLimits.limits.some((limit) => catalogue.modelFor(vendor, limit.id) === catalogue.modelFor(vendor, model))) {
+      if (!outputLimits.some((limit) => catalogue.modelFor(vendor, limit.id) === catalogue.modelFor(vendor, model))) {
         expect(priceModel(card, model, vendor)!.rate.max_output_tokens, model).toBeUndefined();
       }
     }

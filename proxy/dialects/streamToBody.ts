@@ -11,23 +11,22 @@
  * (Chat's logprobs when not asked for) are left as the non-streaming form has them when absent.
  */
 
-type Json = Record<string, unknown>;
+import { isObject, type JsonObject } from './json';
 
-const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
 const text = (value: unknown): string => (typeof value === 'string' ? value : '');
 const index = (value: unknown): number => (typeof value === 'number' && Number.isInteger(value) && value >= 0 ? value : 0);
 
 export interface StreamAssembler {
   push(eventName: string, data: unknown): void;
   /** The non-streaming body, or null when the stream never said what it answered. */
-  body(): Json | null;
+  body(): JsonObject | null;
 }
 
 /** Chat Completions: chunks of `choices[].delta`, the usage in a last chunk without choices. */
 export class ChatAssembler implements StreamAssembler {
-  private head: Json | null = null;
+  private head: JsonObject | null = null;
   private usage: unknown = undefined;
-  private readonly choices = new Map<number, { content: string | null; refusal: string | null; toolCalls: Map<number, Json>; finish: unknown }>();
+  private readonly choices = new Map<number, { content: string | null; refusal: string | null; toolCalls: Map<number, JsonObject>; finish: unknown }>();
 
   push(_eventName: string, data: unknown): void {
     if (!isObject(data)) return;
@@ -47,23 +46,23 @@ export class ChatAssembler implements StreamAssembler {
     }
   }
 
-  body(): Json | null {
+  body(): JsonObject | null {
     if (!this.head) return null;
     const choices = [...this.choices.entries()]
       .sort(([a], [b]) => a - b)
       .map(([at, kept]) => {
-        const message: Json = { role: 'assistant', content: kept.content, refusal: kept.refusal };
+        const message: JsonObject = { role: 'assistant', content: kept.content, refusal: kept.refusal };
         if (kept.toolCalls.size > 0) message.tool_calls = [...kept.toolCalls.entries()].sort(([a], [b]) => a - b).map(([, call]) => call);
         return { index: at, message, logprobs: null, finish_reason: kept.finish };
       });
-    const body: Json = { id: this.head.id, object: 'chat.completion', created: this.head.created, model: this.head.model, choices };
+    const body: JsonObject = { id: this.head.id, object: 'chat.completion', created: this.head.created, model: this.head.model, choices };
     for (const optional of ['system_fingerprint', 'service_tier'] as const) if (this.head[optional] !== undefined) body[optional] = this.head[optional];
     if (this.usage !== undefined) body.usage = this.usage;
     return body;
   }
 
   /** A tool call arrives in pieces by `index`: its id, type and name once, its arguments as fragments. */
-  private addToolCall(calls: Map<number, Json>, piece: Json): void {
+  private addToolCall(calls: Map<number, JsonObject>, piece: JsonObject): void {
     const at = index(piece.index);
     const call = calls.get(at) ?? { id: '', type: 'function', function: { name: '', arguments: '' } };
     if (typeof piece.id === 'string') call.id = piece.id;
@@ -79,8 +78,8 @@ export class ChatAssembler implements StreamAssembler {
 
 /** Anthropic Messages: message_start, content blocks by index, message_delta with the stop and usage. */
 export class MessagesAssembler implements StreamAssembler {
-  private message: Json | null = null;
-  private readonly blocks = new Map<number, { block: Json; json: string | null }>();
+  private message: JsonObject | null = null;
+  private readonly blocks = new Map<number, { block: JsonObject; json: string | null }>();
 
   push(eventName: string, data: unknown): void {
     if (!isObject(data)) return;
@@ -103,14 +102,14 @@ export class MessagesAssembler implements StreamAssembler {
     }
   }
 
-  body(): Json | null {
+  body(): JsonObject | null {
     if (!this.message) return null;
     for (const kept of this.blocks.values()) if (kept.json !== null && kept.block.input === undefined) kept.block.input = parseOr(kept.json, {});
     const content = [...this.blocks.entries()].sort(([a], [b]) => a - b).map(([, kept]) => kept.block);
     return { ...this.message, content };
   }
 
-  private addDelta(at: number, delta: Json): void {
+  private addDelta(at: number, delta: JsonObject): void {
     const kept = this.blocks.get(at);
     if (!kept) return;
     const { block } = kept;
@@ -140,9 +139,9 @@ export class MessagesAssembler implements StreamAssembler {
  * the output is the items finished so far plus the text of the one still being written.
  */
 export class ResponsesAssembler implements StreamAssembler {
-  private response: Json | null = null;
-  private readonly done = new Map<number, Json>();
-  private readonly partial = new Map<number, Json>();
+  private response: JsonObject | null = null;
+  private readonly done = new Map<number, JsonObject>();
+  private readonly partial = new Map<number, JsonObject>();
 
   push(eventName: string, data: unknown): void {
     if (!isObject(data)) return;
@@ -156,7 +155,7 @@ export class ResponsesAssembler implements StreamAssembler {
     if (type === 'response.output_text.delta') this.addText(index(data.output_index), index(data.content_index), text(data.delta));
   }
 
-  body(): Json | null {
+  body(): JsonObject | null {
     if (!this.response) return null;
     const output = this.response.output;
     if (Array.isArray(output) && output.length > 0) return this.response;
@@ -167,7 +166,7 @@ export class ResponsesAssembler implements StreamAssembler {
   private addText(at: number, part: number, delta: string): void {
     const item = this.partial.get(at);
     if (!item) return;
-    const content = Array.isArray(item.content) ? (item.content as Json[]) : (item.content = []);
+    const content = Array.isArray(item.content) ? (item.content as JsonObject[]) : (item.content = []);
     content[part] ??= { type: 'output_text', text: '', annotations: [] };
     content[part].text = text(content[part].text) + delta;
   }

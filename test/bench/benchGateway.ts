@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { BenchLedger } from './benchLedger';
-import { startChild, WATCHDOG_SOURCE, type Child } from './processes';
+import { LISTENING, startChild, WATCHDOG_SOURCE, type Child } from './processes';
 
 export interface BenchGateway {
   child: Child;
@@ -60,7 +60,7 @@ export async function startGateway(dir: string, options: GatewayOptions): Promis
   const { child, match } = await startChild(
     'gateway',
     [...nodeArgs, '--require', watchdog, cli, 'serve', '--port', '0', ...location],
-    /listening on (http:\/\/127\.0\.0\.1:\d+)/,
+    LISTENING,
     env,
   );
   return { child, url: match[1]!, token, client: options.client, profileDir };

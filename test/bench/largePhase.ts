@@ -13,11 +13,10 @@
  */
 import path from 'node:path';
 import { checkMetering, meteredCount, startGateway, type GatewayOptions, type MeteringCheck } from './benchGateway';
-import { runPhase, RunTotals, sanityCheck, type RunContext, type Target } from './phaseRunner';
+import { emptyAccumulators, runPhase, RunTotals, sanityCheck, type RunContext, type Target } from './phaseRunner';
 import type { PhaseDef } from './phases';
 import { LISTENING, startChild, stopChild } from './processes';
 import { TARGETS, type TargetName } from './report';
-import { emptyAccumulators } from './phaseRunner';
 
 export interface LargeSetup {
   /** Where the trials' gateways keep their files. */
@@ -32,9 +31,8 @@ export interface LargeSetup {
 }
 
 export interface LargeResult {
+  /** Each target's requests and CPU over the trials; its RSS is the median of the trials' peaks. */
   acc: ReturnType<typeof emptyAccumulators>;
-  /** Each trial's peak RSS per target, in MiB (the reported figure is their median). */
-  peaks: Record<TargetName, number[]>;
   metering: MeteringCheck[];
   warmupErrors: string[];
 }
@@ -83,5 +81,5 @@ export async function runLargePhase(def: PhaseDef, trials: number, setup: LargeS
     }
   }
   for (const name of TARGETS) acc[name].rssMiB = median(peaks[name]);
-  return { acc, peaks, metering, warmupErrors };
+  return { acc, metering, warmupErrors };
 }
