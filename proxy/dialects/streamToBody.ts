@@ -11,7 +11,7 @@
  * (Chat's logprobs when not asked for) are left as the non-streaming form has them when absent.
  */
 
-import { isObject, type JsonObject } from './json';
+import { isObject, parseJson, type JsonObject } from './json';
 
 const text = (value: unknown): string => (typeof value === 'string' ? value : '');
 const index = (value: unknown): number => (typeof value === 'number' && Number.isInteger(value) && value >= 0 ? value : 0);
@@ -95,7 +95,7 @@ export class MessagesAssembler implements StreamAssembler {
       this.addDelta(index(data.index), data.delta);
     } else if (type === 'content_block_stop') {
       const kept = this.blocks.get(index(data.index));
-      if (kept && kept.json !== null) kept.block.input = parseOr(kept.json, {});
+      if (kept && kept.json !== null) kept.block.input = toolInput(kept.json);
     } else if (type === 'message_delta' && this.message) {
       if (isObject(data.delta)) Object.assign(this.message, data.delta);
       if (isObject(data.usage)) this.message.usage = { ...(isObject(this.message.usage) ? this.message.usage : {}), ...data.usage };
@@ -104,7 +104,7 @@ export class MessagesAssembler implements StreamAssembler {
 
   body(): JsonObject | null {
     if (!this.message) return null;
-    for (const kept of this.blocks.values()) if (kept.json !== null && kept.block.input === undefined) kept.block.input = parseOr(kept.json, {});
+    for (const kept of this.blocks.values()) if (kept.json !== null && kept.block.input === undefined) kept.block.input = toolInput(kept.json);
     const content = [...this.blocks.entries()].sort(([a], [b]) => a - b).map(([, kept]) => kept.block);
     return { ...this.message, content };
   }
@@ -172,13 +172,10 @@ export class ResponsesAssembler implements StreamAssembler {
   }
 }
 
-function parseOr(json: string, fallback: unknown): unknown {
-  try {
-    return json === '' ? fallback : JSON.parse(json);
-  } catch {
-    // A tool call cut off mid-argument (the stream ended at the bound): its input is incomplete.
-    return fallback;
-  }
+/** A tool call's input from its streamed JSON text; `{}` when none came or it was cut off mid-argument (the stream ended at the bound). */
+function toolInput(json: string): unknown {
+  const input = json === '' ? undefined : parseJson(json);
+  return input === undefined ? {} : input;
 }
 
 export function streamAssembler(dialect: string): StreamAssembler | null {
