@@ -33,6 +33,11 @@ export class SseEvent {
     return this.#data;
   }
 
+  /** The data as UTF-8 bytes: the line itself when there is one, else the joined text encoded. */
+  dataBytes(): Buffer {
+    return this.dataLines.length === 1 ? this.dataLines[0]! : Buffer.from(this.data);
+  }
+
   /**
    * A substring test on the raw bytes, without decoding (for cheap "is this worth parsing?" checks).
    * The needle comes as UTF-8 bytes: a string needle would be encoded again on every event.
