@@ -119,6 +119,21 @@ describe('SseFramer', () => {
     ]);
   });
 
+  it('names every event as sent, however many names and however alike (names are decoded once and reused)', () => {
+    // More distinct names than the framer remembers, same-length look-alikes, in any order and any chunking.
+    const nameArb = fc.oneof(
+      fc.constantFrom('ping', 'pong', 'p\u00efng', 'response.output_text.delta', 'response.output_text.done'),
+      fc.integer({ min: 0, max: 99 }).map((n) => `type-${String(n).padStart(2, '0')}`),
+    );
+    fc.assert(
+      fc.property(fc.array(nameArb, { maxLength: 120 }), fc.array(fc.nat(), { maxLength: 20 }), (names, cuts) => {
+        const bytes = Buffer.from(names.map((name, i) => `event: ${name}\ndata: ${i}\n\n`).join(''));
+        expect(parseChunks(splitAt(bytes, cuts))).toEqual(names.map((name, i) => ({ type: name, data: String(i) })));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('tests and compares data without decoding, across multi-line data too', () => {
     const seen: SseEvent[] = [];
     const framer = new SseFramer((event) => event && seen.push(event));

@@ -12,6 +12,7 @@ const CR = 0x0d;
 const COLON = 0x3a;
 const SPACE = 0x20;
 const NO_MATCH = -1;
+const EMPTY = Buffer.alloc(0);
 
 /** One dispatched event. `data` decodes lazily, so events nobody reads cost no string. */
 export class SseEvent {
@@ -120,7 +121,8 @@ export class SseFramer {
         if (next === chunk.length) this.skipLeadingLf = true;
         else if (chunk[next] === LF) next += 1;
       }
-      this.takeLine(this.completeLine(chunk, lineStart, lineEnd), next);
+      if (this.partialLine.length === 0) this.takeLine(chunk, lineStart, lineEnd, next);
+      else this.takeLine(this.completeLine(chunk, lineStart, lineEnd), 0, -1, next);
       if (this.overflowed) return;
       lineStart = next;
       if (nextLf !== NO_MATCH && nextLf < lineStart) nextLf = chunk.indexOf(LF, lineStart);
@@ -139,34 +141,39 @@ export class SseFramer {
    */
   end(): void {
     if (this.overflowed) return;
-    if (this.partialLine.length > 0) this.takeLine(this.completeLine(Buffer.alloc(0), 0, 0), 0);
-    if (this.dataLines.length > 0) this.takeLine(Buffer.alloc(0), 0);
+    if (this.partialLine.length > 0) this.takeLine(this.completeLine(EMPTY, 0, 0), 0, -1, 0);
+    if (this.dataLines.length > 0) this.dispatch(0);
   }
 
+  /** A line that began in earlier chunks, joined with its end in this one. */
   private completeLine(chunk: Buffer, start: number, end: number): Buffer {
-    const tail = chunk.subarray(start, end);
-    if (this.partialLine.length === 0) return tail;
-    this.partialLine.push(tail);
+    this.partialLine.push(chunk.subarray(start, end));
     const line = Buffer.concat(this.partialLine);
     this.partialLine = [];
     this.partialBytes = 0;
     return line;
   }
 
-  private takeLine(line: Buffer, end: number): void {
-    if (line.length === 0) return this.dispatch(end);
-    if (line[0] === COLON) return; // comment
+  /**
+   * The line `bytes[start, end)` (`end` -1: to the end of `bytes`), read in place: only a data value
+   * becomes a slice, since its event keeps it; names, comments and blank lines allocate nothing.
+   * `next` is where the chunk goes on after the line's terminator.
+   */
+  private takeLine(bytes: Buffer, start: number, end: number, next: number): void {
+    const lineEnd = end < 0 ? bytes.length : end;
+    if (start === lineEnd) return this.dispatch(next);
+    if (bytes[start] === COLON) return; // comment
 
-    const colon = line.indexOf(COLON);
-    const nameEnd = colon === NO_MATCH ? line.length : colon;
-    let valueStart = colon === NO_MATCH ? line.length : colon + 1;
-    if (line[valueStart] === SPACE) valueStart += 1;
+    const colon = bytes.indexOf(COLON, start);
+    const nameEnd = colon === NO_MATCH || colon > lineEnd ? lineEnd : colon;
+    let valueStart = nameEnd === lineEnd ? lineEnd : nameEnd + 1;
+    if (valueStart < lineEnd && bytes[valueStart] === SPACE) valueStart += 1;
 
-    if (isField(line, nameEnd, 'data')) {
-      this.dataLines.push(line.subarray(valueStart));
-      this.count(line.length - valueStart);
+    if (isField(bytes, start, nameEnd, DATA)) {
+      this.dataLines.push(bytes.subarray(valueStart, lineEnd));
+      this.count(lineEnd - valueStart);
     }
-    else if (isField(line, nameEnd, 'event')) this.eventType = line.toString('utf8', valueStart);
+    else if (isField(bytes, start, nameEnd, EVENT)) this.eventType = eventTypeAt(bytes, valueStart, lineEnd);
     // `id` and `retry` matter to reconnecting browsers, not to a meter.
   }
 
@@ -194,8 +201,35 @@ export class SseFramer {
   }
 }
 
-function isField(line: Buffer, nameEnd: number, name: 'data' | 'event'): boolean {
-  if (nameEnd !== name.length) return false;
-  for (let i = 0; i < nameEnd; i++) if (line[i] !== name.charCodeAt(i)) return false;
+const DATA = Buffer.from('data');
+const EVENT = Buffer.from('event');
+
+function isField(bytes: Buffer, start: number, nameEnd: number, name: Buffer): boolean {
+  if (nameEnd - start !== name.length) return false;
+  for (let i = 0; i < name.length; i++) if (bytes[start + i] !== name[i]) return false;
   return true;
+}
+
+/**
+ * Event names, decoded once per process: streams repeat a handful of them (every Responses delta is
+ * `response.output_text.delta`), so names already seen are matched in place, by length and bytes.
+ * Shared by all streams and bounded: past KNOWN_TYPES the oldest entry makes room.
+ */
+const KNOWN_TYPES = 32;
+const knownTypes: { bytes: Buffer; name: string }[] = [];
+let nextToReplace = 0;
+
+function eventTypeAt(bytes: Buffer, start: number, end: number): string {
+  const length = end - start;
+  for (const type of knownTypes) {
+    if (type.bytes.length === length && type.bytes.compare(bytes, start, end) === 0) return type.name;
+  }
+  const name = bytes.toString('utf8', start, end);
+  const entry = { bytes: Buffer.from(bytes.subarray(start, end)), name };
+  if (knownTypes.length < KNOWN_TYPES) knownTypes.push(entry);
+  else {
+    knownTypes[nextToReplace] = entry;
+    nextToReplace = (nextToReplace + 1) % KNOWN_TYPES;
+  }
+  return name;
 }
