@@ -63,6 +63,17 @@ describe('SseFramer', () => {
     ]);
   });
 
+  it('reads only the fields named exactly data and event, with or without a colon', () => {
+    const stream = Buffer.from(
+      'event: named\ndatadata: not data\nevent-id: not a name\na long line without any colon\ndata: kept\n\n' +
+        'event\ndata:x\n:data: a comment\ndat: short\n\n',
+    );
+    expect(parseChunks([stream])).toEqual([
+      { type: 'named', data: 'kept' },
+      { type: '', data: 'x' }, // a bare `event` sets an empty name, that is the default
+    ]);
+  });
+
   it.each([
     ['LF', '\n'],
     ['CRLF', '\r\n'],

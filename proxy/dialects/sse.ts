@@ -164,8 +164,17 @@ export class SseFramer {
     if (start === lineEnd) return this.dispatch(next);
     if (bytes[start] === COLON) return; // comment
 
-    const colon = bytes.indexOf(COLON, start);
-    const nameEnd = colon === NO_MATCH || colon > lineEnd ? lineEnd : colon;
+    // Only `data` and `event` are read: a name longer than those is skipped without a search through
+    // the rest of the chunk (the line is not a slice of its own, so indexOf would run past its end).
+    let nameEnd = lineEnd;
+    const searchEnd = Math.min(lineEnd, start + LONGEST_FIELD + 1);
+    for (let i = start; i < searchEnd; i++) {
+      if (bytes[i] === COLON) {
+        nameEnd = i;
+        break;
+      }
+    }
+    if (nameEnd - start > LONGEST_FIELD) return;
     let valueStart = nameEnd === lineEnd ? lineEnd : nameEnd + 1;
     if (valueStart < lineEnd && bytes[valueStart] === SPACE) valueStart += 1;
 
@@ -203,6 +212,7 @@ export class SseFramer {
 
 const DATA = Buffer.from('data');
 const EVENT = Buffer.from('event');
+const LONGEST_FIELD = EVENT.length;
 
 function isField(bytes: Buffer, start: number, nameEnd: number, name: Buffer): boolean {
   if (nameEnd - start !== name.length) return false;
