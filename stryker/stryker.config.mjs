@@ -8,6 +8,8 @@ const ALL = [
   'proxy/pricing/spendBound.ts',
   // The output limit forwarded to the upstream and the endings of a stream stopped at the bound.
   'proxy/dialects/spendLimit.ts',
+  // The text a cut or abandoned stream is billed from.
+  'proxy/dialects/deferredText.ts',
   'proxy/pricing/estimator.ts',
   'proxy/pricing/longContext.ts',
   'proxy/ledger/allowance.ts',

@@ -22,6 +22,8 @@ const TEST_FILES = [
   'test/pricing-parts.test.ts',
   'test/pricing-estimator-edges.test.ts',
   'test/spend-bound.test.ts',
+  // What a cut or abandoned stream is billed from: the text it streamed (dialects/deferredText.ts).
+  'test/deferred-text.test.ts',
   'test/allowance.test.ts',
   'test/ledger-rules.test.ts',
   'test/ledger.test.ts',

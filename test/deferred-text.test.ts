@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import { DeferredText } from '../proxy/dialects/deferredText';
 import { SseFramer, type SseEvent } from '../proxy/dialects/sse';
@@ -52,6 +52,46 @@ describe('DeferredText', () => {
         },
       ),
     );
+  });
+
+  it('keeps every byte of a long answer, its buffer growing many times over, read in between or only at the end', () => {
+    // 600 events of ~230 bytes: 138 KB of data, past the first kilobyte many doublings ago.
+    const texts = Array.from({ length: 600 }, (_, i) => `${i}:${'é☕ token '.repeat(20)}`);
+    const events = framed([Buffer.from(texts.map((text, i) => deltaEvent(text, i % 7 === 0)).join(''))]);
+    const readOnce = new DeferredText(deltaOf);
+    const readOften = new DeferredText(deltaOf);
+    let expected = '';
+    events.forEach((event, i) => {
+      readOnce.add(event);
+      readOften.add(event);
+      expected += texts[i];
+      if (i % 50 === 49) expect(readOften.read()).toBe(expected);
+    });
+    expect(readOnce.read()).toBe(expected);
+    expect(readOften.read()).toBe(expected);
+  });
+
+  it('reallocates only when the data no longer fits, doubling each time, so copying stays linear', () => {
+    // Events whose data is exactly 256 bytes: four fill the first kilobyte to the byte.
+    const padTo256 = (i: number): string => {
+      const bare = JSON.stringify({ type: 'delta', delta: `${i}` }).length;
+      return `${i}`.padEnd(256 - bare + `${i}`.length, '.');
+    };
+    const events = framed([Buffer.from(Array.from({ length: 64 }, (_, i) => deltaEvent(padTo256(i), false)).join(''))]);
+    expect(events.every((event) => event.dataBytes().length === 256)).toBe(true);
+    const allocations = vi.spyOn(Buffer, 'allocUnsafe');
+    try {
+      const deferred = new DeferredText(deltaOf);
+      const sizesAfter = (count: number): number[] => {
+        for (const event of events.splice(0, count)) deferred.add(event);
+        return allocations.mock.calls.map(([size]) => size);
+      };
+      expect(sizesAfter(4)).toEqual([1024]); // full to the last byte, not grown
+      expect(sizesAfter(1)).toEqual([1024, 2048]);
+      expect(sizesAfter(59)).toEqual([1024, 2048, 4096, 8192, 16384]); // 64 × 256 bytes
+    } finally {
+      allocations.mockRestore();
+    }
   });
 
   it('keeps a copy of the data, not the chunk it came in', () => {

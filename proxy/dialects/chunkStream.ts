@@ -10,9 +10,16 @@
 import type { DialectRequest, StreamMeter, StreamMeterOptions } from './types';
 import type { SseEvent } from './sse';
 import { DialectObserver, SseStreamMeter, type EventRewrite } from './sseMeter';
-import { mayCarryUsage } from './deferredText';
 import { field, isObject, parseJson } from './json';
 import { openAiUsage } from './usageFields';
+
+const USAGE_KEY = Buffer.from('"usage"');
+const NO_USAGE = Buffer.from('"usage":null');
+
+/** Cheap test before parsing: OpenAI streams say `"usage":null` on every chunk but the one that counts. */
+function mayCarryUsage(event: SseEvent): boolean {
+  return event.includes(USAGE_KEY) && !event.includes(NO_USAGE);
+}
 
 /** Adds include_usage to a streaming request that lacks it, on a copy: the caller's body stays as it was. */
 export function askForStreamUsage(

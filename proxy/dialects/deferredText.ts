@@ -45,16 +45,10 @@ export class DeferredText {
   }
 
   private grow(needed: number): void {
-    const grown = Buffer.allocUnsafe(Math.max(needed, 2 * (this.bytes?.length ?? FIRST_CAPACITY / 2)));
+    // Doubling keeps the copying linear in the text's length.
+    const capacity = this.bytes === null ? FIRST_CAPACITY : 2 * this.bytes.length;
+    const grown = Buffer.allocUnsafe(Math.max(needed, capacity));
     this.bytes?.copy(grown, 0, 0, this.used);
     this.bytes = grown;
   }
-}
-
-const USAGE_KEY = Buffer.from('"usage"');
-const NO_USAGE = Buffer.from('"usage":null');
-
-/** Cheap test before parsing: OpenAI streams say `"usage":null` on every chunk but the one that counts. */
-export function mayCarryUsage(event: SseEvent): boolean {
-  return event.includes(USAGE_KEY) && !event.includes(NO_USAGE);
 }
