@@ -122,7 +122,10 @@ export class SseFramer {
         else if (chunk[next] === LF) next += 1;
       }
       if (this.partialLine.length === 0) this.takeLine(chunk, lineStart, lineEnd, next);
-      else this.takeLine(this.completeLine(chunk, lineStart, lineEnd), 0, -1, next);
+      else {
+        const line = this.completeLine(chunk, lineStart, lineEnd);
+        this.takeLine(line, 0, line.length, next);
+      }
       if (this.overflowed) return;
       lineStart = next;
       if (nextLf !== NO_MATCH && nextLf < lineStart) nextLf = chunk.indexOf(LF, lineStart);
@@ -141,7 +144,10 @@ export class SseFramer {
    */
   end(): void {
     if (this.overflowed) return;
-    if (this.partialLine.length > 0) this.takeLine(this.completeLine(EMPTY, 0, 0), 0, -1, 0);
+    if (this.partialLine.length > 0) {
+      const line = this.completeLine(EMPTY, 0, 0);
+      this.takeLine(line, 0, line.length, 0);
+    }
     if (this.dataLines.length > 0) this.dispatch(0);
   }
 
@@ -155,12 +161,11 @@ export class SseFramer {
   }
 
   /**
-   * The line `bytes[start, end)` (`end` -1: to the end of `bytes`), read in place: only a data value
-   * becomes a slice, since its event keeps it; names, comments and blank lines allocate nothing.
-   * `next` is where the chunk goes on after the line's terminator.
+   * The line `bytes[start, lineEnd)`, read in place: only a data value becomes a slice, since its
+   * event keeps it; names, comments and blank lines allocate nothing. `next` is where the chunk goes
+   * on after the line's terminator.
    */
-  private takeLine(bytes: Buffer, start: number, end: number, next: number): void {
-    const lineEnd = end < 0 ? bytes.length : end;
+  private takeLine(bytes: Buffer, start: number, lineEnd: number, next: number): void {
     if (start === lineEnd) return this.dispatch(next);
     if (bytes[start] === COLON) return; // comment
 
