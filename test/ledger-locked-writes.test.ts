@@ -136,19 +136,40 @@ describe('settlements while another connection holds the lock', () => {
     expect(events).toEqual(['landed', 'landed']);
   });
 
-  it('postNow answers at once when it can, and keeps the charge (no result) when locked', async () => {
+  it('postWithLimits commits with the turn\'s other writes and reads the limits after its own charge', async () => {
     const t = temp();
     const { settlements: s } = settlements(t);
-    const now = s.postNow(admitted(t), { usage: unitUsage(5) });
-    expect(now.result?.cost).toBe(5);
+    const first = admitted(t);
+    const second = admitted(t);
+    const transactions = vi.spyOn(t.ledger, 'batch');
+    const plain = s.post(first, { usage: unitUsage(5) });
+    const posted = s.postWithLimits(second, { usage: unitUsage(7) });
+    const limits = await posted.limits;
+    await Promise.all([plain, posted.durable]);
+    // One transaction for both: the charge did not take one of its own.
+    expect(transactions).toHaveBeenCalledTimes(1);
+    // The limits are the account's right after this charge (and the one queued before it).
+    expect(limits?.balance).toBe(1_000_000 - 12);
+    expect(limits?.available).toBe(1_000_000 - 12);
+    expect(auditDatabase(t.path).usageRows).toBe(2);
+  });
+
+  it('postWithLimits gives no limits for a charge kept while locked, as soon as it is journaled', async () => {
+    const t = temp();
+    const { settlements: s } = settlements(t);
     const hold = admitted(t);
     const release = lock(t);
-    const kept = s.postNow(hold, { usage: unitUsage(7) });
-    expect(kept.result).toBeNull();
-    await kept.durable;
-    expect(readKeptSettlements(pendingChargesFile(t.path))).toHaveLength(1);
-    release();
-    await until(() => auditDatabase(t.path).usageRows === 2);
+    try {
+      const kept = s.postWithLimits(hold, { usage: unitUsage(7) });
+      // Durable in the journal while the lock is still held: the caller need not wait for the lock.
+      expect(await kept.limits).toBeNull();
+      await kept.durable;
+      expect(readKeptSettlements(pendingChargesFile(t.path))).toHaveLength(1);
+      expect(auditDatabase(t.path).usageRows).toBe(0);
+    } finally {
+      release();
+    }
+    await until(() => auditDatabase(t.path).usageRows === 1);
   });
 
   it('leaves what the database still refuses at close in the journal, which the next start posts exactly once', async () => {

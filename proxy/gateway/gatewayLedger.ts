@@ -19,7 +19,7 @@ import type { AuthenticatedClient } from '../ledger/tokens';
 import type { StatusSource } from './statusFeed';
 
 /** Charges and voids, each resolving (never rejecting) once it is durable (ledger/settlements.ts). */
-export type SettlementPort = Pick<Settlements, 'post' | 'void' | 'postNow' | 'voidNow' | 'close'>;
+export type SettlementPort = Pick<Settlements, 'post' | 'void' | 'postWithLimits' | 'voidNow' | 'close'>;
 
 export interface GatewayLedger {
   readonly book: LedgerBook;

@@ -607,22 +607,18 @@ export class MeteredExchange implements OpenExchange {
   }
 
   /**
-   * Codex: settle on the terminal event and return the codex.rate_limits event to inject before it.
-   * The event tells the settled account, so this one charge is written in a transaction of its own.
-   * Where its result is not known at once (a shared ledger over the network, a locked SQLite file) the
-   * terminal event and what follows are held until the charge is durable, then released behind the
-   * event; a charge kept for later (the database away or locked) releases them without one.
+   * Codex: settle on the terminal event and inject the codex.rate_limits event before it. The event
+   * tells the settled account, so the terminal event and what follows are held until the charge is
+   * durable (committed with the turn's other writes, or on a shared ledger over the network), then
+   * released behind the event; a charge kept for later (the database away or locked) releases them
+   * without one.
    */
-  private settleAtTerminal(reported: MeteredUsage | null): Buffer | null | 'hold' {
+  private settleAtTerminal(reported: MeteredUsage | null): 'hold' | null {
     if (this.settled) return null;
     const meter = this.meter!;
     const usage = reported ?? this.estimatedUsage(meter.usage(), meter.streamedText());
     const charge = this.charge(usage, reported ? null : 'upstream_cut');
-    const posted = this.ctx.settlements.postNow(this.options.holdId, charge);
-    if (posted.result) {
-      this.settling = posted.durable;
-      return rateLimitsEvent(posted.result.limits, this.ctx.clock());
-    }
+    const posted = this.ctx.settlements.postWithLimits(this.options.holdId, charge);
     this.settling = posted.limits.then((limits) => {
       const released = meter.release(limits && rateLimitsEvent(limits, this.ctx.clock()));
       if (released.length > 0 && !this.res.writableEnded && !this.clientGone) this.res.write(released);

@@ -9,7 +9,7 @@
 import type { KeptSettlement } from './chargeJournal';
 import { ChargeJournal, settle } from './chargeJournal';
 import type { GroupCommit } from './groupCommit';
-import type { AccountLimits, Charge, Ledger, PostResult } from './ledger';
+import type { AccountLimits, Charge, Ledger } from './ledger';
 import { isLockedOut } from './storageFailure';
 
 export interface SettlementEvents {
@@ -21,9 +21,7 @@ export interface SettlementEvents {
   journalFailed(holdId: number, error: unknown): void;
 }
 
-export interface ImmediatePost {
-  /** The post's result, or null when it is not known at once (a locked database; a shared ledger). */
-  result: PostResult | null;
+export interface PostWithLimits {
   /** Resolves once the charge is durable. */
   durable: Promise<void>;
   /**
@@ -49,51 +47,41 @@ export class Settlements {
 
   /** Posts the hold's charge with the turn's other writes; resolves (never rejects) once it is durable. */
   post(holdId: number, charge: Charge): Promise<void> {
-    return this.keep({ kind: 'post', holdId, charge });
+    return this.keep({ kind: 'post', holdId, charge }).durable;
   }
 
   /** Voids the hold (nothing to charge); resolves (never rejects) once that is durable. */
   void(holdId: number): Promise<void> {
-    return this.keep({ kind: 'void', holdId });
+    return this.keep({ kind: 'void', holdId }).durable;
   }
 
   /**
-   * Posts at once and returns the result, for a caller that needs the settled account before it can go
-   * on (Codex's rate-limit event precedes the stream's last one). While the database is locked the
-   * charge is kept like any other and the result is null.
+   * Posts with the turn's other writes, like post(), and reads the account's limits in the same
+   * transaction, for a caller that must tell the settled account (Codex's rate-limit event precedes
+   * the stream's last one). Under 32 Codex streams a charge of its own cost every stream a second
+   * commit; batched, most ride in the next admission's.
    */
-  postNow(holdId: number, charge: Charge): ImmediatePost {
-    const { result, durable } = this.now({ kind: 'post', holdId, charge }, () => this.ledger.post(holdId, charge));
-    return {
-      result,
-      durable,
-      // Made only when asked: a result's limits are a status read, and a caller with a result reads them there.
-      get limits() {
-        return result ? Promise.resolve(result.limits) : durable.then(() => null);
-      },
-    };
+  postWithLimits(holdId: number, charge: Charge): PostWithLimits {
+    const kept = this.keep({ kind: 'post', holdId, charge }, (ledger) => ledger.post(holdId, charge).limits);
+    return { durable: kept.durable, limits: kept.landed.then((landed) => landed?.value ?? null) };
   }
 
   /** Voids the hold at once, before the caller answers its client; while the database is locked, kept like a charge. */
   voidNow(holdId: number): Promise<void> {
-    return this.now({ kind: 'void', holdId }, () => this.ledger.void(holdId)).durable;
-  }
-
-  private now<T>(entry: KeptSettlement, write: () => T): { result: T | null; durable: Promise<void> } {
     // Behind writes already waiting for a lock, trying would only block the event loop again.
     if (this.commits.waiting === 0) {
       try {
-        const result = write();
+        this.ledger.void(holdId);
         this.events.landed();
-        return { result, durable: DURABLE };
+        return DURABLE;
       } catch (error) {
         if (!isLockedOut(error)) {
-          this.events.failed(entry.holdId, error);
-          return { result: null, durable: DURABLE };
+          this.events.failed(holdId, error);
+          return DURABLE;
         }
       }
     }
-    return { result: null, durable: this.keep(entry) };
+    return this.keep({ kind: 'void', holdId }).durable;
   }
 
   /**
@@ -105,30 +93,44 @@ export class Settlements {
     await this.journal?.close();
   }
 
-  private keep(entry: KeptSettlement): Promise<void> {
-    return new Promise<void>((durable) => {
-      let journaled = false;
-      const landed = this.commits.run((ledger) => settle(ledger, entry), {
+  /**
+   * Writes the settlement with the turn's other writes. `durable` resolves once it is committed or
+   * journaled, whichever comes first; `landed` resolves at the same moment, with what `write` returned
+   * when it was committed, or with null when it was journaled (it lands later, unread) or failed.
+   */
+  private keep<T = void>(
+    entry: KeptSettlement,
+    write: (ledger: Ledger) => T = (ledger) => settle(ledger, entry) as T,
+  ): { durable: Promise<void>; landed: Promise<{ value: T } | null> } {
+    let answer!: (landed: { value: T } | null) => void;
+    const landed = new Promise<{ value: T } | null>((resolve) => (answer = resolve));
+    const durable = landed.then(() => undefined);
+    let journaled = false;
+    this.commits
+      .run(write, {
         onWaiting: () => {
           if (!this.journal) return; // an in-memory ledger: nothing outlives the process anyway
           journaled = true;
-          this.journal.append(entry).then(durable, (error: unknown) => this.events.journalFailed(entry.holdId, error));
+          this.journal.append(entry).then(
+            () => answer(null),
+            (error: unknown) => this.events.journalFailed(entry.holdId, error),
+          );
         },
-      });
-      landed.then(
-        () => {
+      })
+      .then(
+        (value) => {
           if (journaled) this.journal!.landed(entry.holdId);
           this.events.landed();
-          durable();
+          answer(journaled ? null : { value });
         },
         (error: unknown) => {
           // Refused for a lock only when the gateway closes: a journaled settlement waits for the next start.
           if (isLockedOut(error) && journaled) return;
           if (journaled) this.journal!.landed(entry.holdId);
           this.events.failed(entry.holdId, error);
-          durable();
+          answer(null);
         },
       );
-    });
+    return { durable, landed };
   }
 }

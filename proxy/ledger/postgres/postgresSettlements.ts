@@ -6,7 +6,7 @@
  * comes back, a live instance settles the hold at its estimate (postgresLedger.ts recover): the
  * request is billed once either way, at its metered cost or at its estimate.
  */
-import type { ImmediatePost, SettlementEvents } from '../settlements';
+import type { PostWithLimits, SettlementEvents } from '../settlements';
 import type { AccountLimits, Charge } from '../rules';
 import { LedgerError } from '../errors';
 import type { PostgresLedger } from './postgresLedger';
@@ -36,12 +36,12 @@ export class PostgresSettlements {
   }
 
   /** A shared ledger answers over the network: the settled limits come with the commit, not at once. */
-  postNow(holdId: number, charge: Charge): ImmediatePost {
+  postWithLimits(holdId: number, charge: Charge): PostWithLimits {
     let limits: AccountLimits | null = null;
     const durable = this.keep(holdId, async () => {
       limits = (await this.ledger.post(holdId, charge)).limits;
     });
-    return { result: null, durable, limits: durable.then(() => limits) };
+    return { durable, limits: durable.then(() => limits) };
   }
 
   voidNow(holdId: number): Promise<void> {
