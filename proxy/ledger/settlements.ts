@@ -56,14 +56,15 @@ export class Settlements {
   }
 
   /**
-   * Posts with the turn's other writes, like post(), and reads the account's limits in the same
-   * transaction, for a caller that must tell the settled account (Codex's rate-limit event precedes
-   * the stream's last one). Under 32 Codex streams a charge of its own cost every stream a second
-   * commit; batched, most ride in the next admission's.
+   * Posts with the turn's other writes, like post(), and reads the account's limits right after its
+   * charge (inside the turn's transaction when it has other writes; alone, in a read of its own), for
+   * a caller that must tell the settled account (Codex's rate-limit event precedes the stream's last
+   * one). Under 32 Codex streams a charge of its own cost every stream a second commit; batched, most
+   * ride in the next admission's.
    */
   postWithLimits(holdId: number, charge: Charge): PostWithLimits {
     const kept = this.keep({ kind: 'post', holdId, charge }, (ledger) => ledger.post(holdId, charge).limits);
-    return { durable: kept.durable, limits: kept.landed.then((landed) => landed?.value ?? null) };
+    return { durable: kept.durable, limits: kept.landed };
   }
 
   /** Voids the hold at once, before the caller answers its client; while the database is locked, kept like a charge. */
@@ -101,9 +102,9 @@ export class Settlements {
   private keep<T = void>(
     entry: KeptSettlement,
     write: (ledger: Ledger) => T = (ledger) => settle(ledger, entry) as T,
-  ): { durable: Promise<void>; landed: Promise<{ value: T } | null> } {
-    let answer!: (landed: { value: T } | null) => void;
-    const landed = new Promise<{ value: T } | null>((resolve) => (answer = resolve));
+  ): { durable: Promise<void>; landed: Promise<T | null> } {
+    let answer!: (landed: T | null) => void;
+    const landed = new Promise<T | null>((resolve) => (answer = resolve));
     const durable = landed.then(() => undefined);
     let journaled = false;
     this.commits
@@ -121,7 +122,7 @@ export class Settlements {
         (value) => {
           if (journaled) this.journal!.landed(entry.holdId);
           this.events.landed();
-          answer(journaled ? null : { value });
+          answer(journaled ? null : value);
         },
         (error: unknown) => {
           // Refused for a lock only when the gateway closes: a journaled settlement waits for the next start.
