@@ -7,7 +7,8 @@ import fc from 'fast-check';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { chatCompletionsDialect } from '../proxy/dialects/chatCompletions';
-import { BodyUsageReader, SMALL_BODY_BYTES } from '../proxy/gateway/bodyUsageReader';
+import { BodyUsageReader } from '../proxy/gateway/bodyUsageReader';
+import { SMALL_JSON_BYTES as SMALL_BODY_BYTES } from '../proxy/dialects/usageView';
 import type { Encoding } from '../proxy/gateway/contentEncoding';
 
 function read(bytes: Buffer, encoding: Encoding | null = null, chunkSize = bytes.length): Promise<unknown> {

@@ -10,7 +10,7 @@
 import type { DialectRequest, StreamMeter, StreamMeterOptions } from './types';
 import type { SseEvent } from './sse';
 import { DialectObserver, SseStreamMeter, type EventRewrite } from './sseMeter';
-import { field, isObject, parseJson } from './json';
+import { field, isObject } from './json';
 import { openAiUsage } from './usageFields';
 
 const USAGE_KEY = Buffer.from('"usage"');
@@ -60,7 +60,7 @@ class ChunkObserver extends DialectObserver {
       this.text.add(event);
       return 'keep';
     }
-    const chunk = parseJson(event.data);
+    const chunk = event.usageView();
     if (!isObject(chunk)) return 'keep';
     const usage = openAiUsage(chunk.usage);
     if (usage) this.lastUsage = usage;

@@ -35,7 +35,8 @@ class EventStreamObserver extends DialectObserver {
     if (this.terminalTypes.has(type)) {
       this.terminal = true;
       this.terminalsSeen++;
-      this.lastUsage = this.shape.usageOf(event.json(), this.terminalsSeen) ?? this.lastUsage;
+      // A terminal event may repeat a whole image as base64: read for its usage only (SseEvent.usageView).
+      this.lastUsage = this.shape.usageOf(event.usageView(), this.terminalsSeen) ?? this.lastUsage;
     } else if (type === this.shape.textDeltaType) {
       this.text.add(event);
     }

@@ -60,10 +60,10 @@ class MessagesObserver extends DialectObserver {
         this.text.add(event);
         break;
       case 'message_start':
-        this.lastUsage = anthropicUsage(field(field(event.json(), 'message'), 'usage')) ?? this.lastUsage;
+        this.lastUsage = anthropicUsage(field(field(event.usageView(), 'message'), 'usage')) ?? this.lastUsage;
         break;
       case 'message_delta':
-        this.mergeDeltaUsage(field(event.json(), 'usage'));
+        this.mergeDeltaUsage(field(event.usageView(), 'usage'));
         break;
       case 'message_stop':
         this.terminal = true;

@@ -72,7 +72,8 @@ class ResponsesObserver extends DialectObserver {
     }
     if (!TERMINAL_EVENTS.has(type)) return 'keep';
 
-    const usage = openAiUsage(field(field(event.json(), 'response'), 'usage'));
+    // The terminal event repeats the whole answer: only its usage is read (SseEvent.usageView).
+    const usage = openAiUsage(field(field(event.usageView(), 'response'), 'usage'));
     if (usage) this.lastUsage = usage;
     const firstTerminal = !this.terminal;
     this.terminal = true;

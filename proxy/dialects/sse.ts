@@ -7,6 +7,8 @@
  * a consumer that only needs an event's name, or a cheap substring test, never pays for a string.
  */
 
+import { usageView } from './usageView';
+
 const LF = 0x0a;
 const CR = 0x0d;
 const COLON = 0x3a;
@@ -56,6 +58,14 @@ export class SseEvent {
     // apart by their length alone, before the text's byte length is counted.
     if (line.length < text.length || line.length > 3 * text.length) return false;
     return line.length === Buffer.byteLength(text) && line.toString('utf8') === text;
+  }
+
+  /**
+   * The data read for metering only (usage, types, counts), in a way that skips its text: parsed
+   * from Latin-1, or scanned for its skeleton when large (usageView.ts). Undefined when not JSON.
+   */
+  usageView(): unknown {
+    return usageView(this.dataBytes());
   }
 
   /** The data parsed as JSON, or undefined when it is not JSON. */

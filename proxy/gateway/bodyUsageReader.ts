@@ -1,15 +1,13 @@
 /**
  * Reads a non-streaming response body for its usage while the bytes are relayed, in bounded memory.
- * Small bodies (nearly all of them) are kept and parsed whole at the end, which is the fastest path;
- * once a body grows past SMALL_BODY_BYTES it is scanned as it passes and only its skeleton is kept
+ * Small bodies (nearly all of them) are kept and parsed whole at the end (as Latin-1, usageView.ts),
+ * which is the fastest path; once a body grows past SMALL_JSON_BYTES it is scanned as it passes and only its skeleton is kept
  * (dialects/jsonSkeleton.ts), so a 200 MB body costs no more memory than a 2 KB one. Compressed
  * bodies are decoded by a streaming decoder on the side.
  */
 import { JsonSkeletonScanner } from '../dialects/jsonSkeleton';
+import { SMALL_JSON_BYTES, usageView } from '../dialects/usageView';
 import { createDecoder, type Encoding } from './contentEncoding';
-
-/** Past this many decoded bytes a body is scanned instead of kept. */
-export const SMALL_BODY_BYTES = 256 * 1024;
 
 export class BodyUsageReader {
   private chunks: Buffer[] = [];
@@ -50,7 +48,8 @@ export class BodyUsageReader {
     if (this.scanner) return this.scanner.push(chunk);
     this.chunks.push(chunk);
     this.bytes += chunk.length;
-    if (this.bytes <= SMALL_BODY_BYTES) return;
+    // Past the size usageView parses whole, the body is scanned as it passes: nothing more is kept.
+    if (this.bytes <= SMALL_JSON_BYTES) return;
     this.scanner = new JsonSkeletonScanner();
     for (const kept of this.chunks) this.scanner.push(kept);
     this.chunks = [];
@@ -58,18 +57,9 @@ export class BodyUsageReader {
 
   private result(): unknown {
     if (this.scanner) return this.scanner.result();
-    try {
-      // A small body usually arrives in one chunk: no copy then.
-      const body = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
-      // Read as Latin-1, not UTF-8: every byte is one character, so the structure, the keys and the
-      // numbers usage is read from come out the same, and only the text inside strings (never read
-      // here) is garbled. A one-byte string skips the UTF-8 decoding and parses faster; an answer
-      // with a single non-ASCII character made the whole body a two-byte string.
-      return JSON.parse(body.toString('latin1'));
-    } catch {
-      return null;
-    } finally {
-      this.chunks = [];
-    }
+    // A small body usually arrives in one chunk: no copy then.
+    const body = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
+    this.chunks = [];
+    return usageView(body) ?? null;
   }
 }
