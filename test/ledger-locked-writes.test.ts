@@ -14,12 +14,21 @@ import { Ledger, LedgerStorageError } from '../proxy/ledger/ledger';
 import { Store } from '../proxy/ledger/store';
 import { Settlements } from '../proxy/ledger/settlements';
 import type { TempLedger } from './fixtures/ledger-setup';
-import { RATE_CARD, auditDatabase, openTemp, request, unitUsage } from './fixtures/ledger-setup';
+import { RATE_CARD, auditDatabase, openTemp, request, tempDir, unitUsage } from './fixtures/ledger-setup';
 
 const temps: TempLedger[] = [];
+const dirs: string[] = [];
 afterEach(() => {
   for (const t of temps.splice(0)) t.cleanup();
+  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
 });
+
+/** A directory removed after the test. */
+function scratchDir(): string {
+  const dir = tempDir();
+  dirs.push(dir);
+  return dir;
+}
 
 /** A ledger on a file, with credits, whose connection waits for a lock as briefly as the gateway's. */
 function temp(): TempLedger {
@@ -100,16 +109,22 @@ describe('group commit while another connection holds the lock', () => {
   });
 });
 
+/** Settlements over the ledger, with the journal beside its file (or the one given, or none), and what they report. */
+function settlements(
+  t: TempLedger,
+  events: string[] = [],
+  journal: ChargeJournal | null = new ChargeJournal(pendingChargesFile(t.path)),
+): { settlements: Settlements; journal: ChargeJournal; commits: GroupCommit } {
+  const commits = new GroupCommit(t.ledger);
+  const s = new Settlements(t.ledger, commits, journal, {
+    landed: () => events.push('landed'),
+    failed: (holdId) => events.push(`failed ${holdId}`),
+    journalFailed: (holdId) => events.push(`journal failed ${holdId}`),
+  });
+  return { settlements: s, journal: journal!, commits };
+}
+
 describe('settlements while another connection holds the lock', () => {
-  function settlements(t: TempLedger, events: string[] = []): { settlements: Settlements; journal: ChargeJournal } {
-    const journal = new ChargeJournal(pendingChargesFile(t.path));
-    const s = new Settlements(t.ledger, new GroupCommit(t.ledger), journal, {
-      landed: () => events.push('landed'),
-      failed: (holdId) => events.push(`failed ${holdId}`),
-      journalFailed: (holdId) => events.push(`journal failed ${holdId}`),
-    });
-    return { settlements: s, journal };
-  }
 
   it('is durable in the journal while locked, lands once the lock goes, and the journal goes with it', async () => {
     const t = temp();
@@ -193,6 +208,227 @@ describe('settlements while another connection holds the lock', () => {
     expect(audit.creditHeldFromRows).toBe(0);
     expect(fs.existsSync(pendingChargesFile(t.path))).toBe(false);
     expect(next.audit().filter((row) => row.action === 'kept_charges_replayed')).toEqual([expect.objectContaining({ actor: 'system', detail: { count: 2 } })]);
+  });
+});
+
+describe('settlements: each answers once, whatever the ledger says', () => {
+  it('voidNow voids at once when no write waits for a lock: the hold is gone before the call returns', () => {
+    const t = temp();
+    const events: string[] = [];
+    const { settlements: s } = settlements(t, events);
+    const hold = admitted(t, 40);
+    void s.voidNow(hold);
+    expect(auditDatabase(t.path).creditHeldFromRows).toBe(0);
+    expect(events).toEqual(['landed']);
+  });
+
+  it('voidNow does not try at once behind writes already waiting for the lock (the try would block the event loop)', async () => {
+    const t = temp();
+    const { settlements: s, commits } = settlements(t);
+    const [charged, voided] = [admitted(t), admitted(t)];
+    const release = lock(t);
+    const voids = vi.spyOn(t.ledger, 'void');
+    let posted: Promise<void>;
+    let dropped: Promise<void>;
+    try {
+      posted = s.post(charged, { usage: unitUsage(5) });
+      await until(() => commits.waiting > 0);
+      dropped = s.voidNow(voided);
+      expect(voids).not.toHaveBeenCalled();
+    } finally {
+      release();
+    }
+    await Promise.all([posted, dropped]);
+    expect(auditDatabase(t.path)).toMatchObject({ usageRows: 1, creditHeldFromRows: 0 });
+  });
+
+  it('voidNow keeps a void that finds the database locked, like a charge: journaled, then landed', async () => {
+    const t = temp();
+    const { settlements: s, journal } = settlements(t);
+    const hold = admitted(t, 40);
+    const release = lock(t);
+    try {
+      await s.voidNow(hold);
+      expect(readKeptSettlements(pendingChargesFile(t.path))).toEqual([{ kind: 'void', holdId: hold }]);
+    } finally {
+      release();
+    }
+    await until(() => journal.pending === 0 && auditDatabase(t.path).creditHeldFromRows === 0);
+  });
+
+  it('void() journals a void while the database is locked, as a line the next start can read', async () => {
+    const t = temp();
+    const { settlements: s } = settlements(t);
+    const hold = admitted(t, 40);
+    const release = lock(t);
+    try {
+      await s.void(hold);
+      expect(readKeptSettlements(pendingChargesFile(t.path))).toEqual([{ kind: 'void', holdId: hold }]);
+    } finally {
+      release();
+    }
+    await until(() => auditDatabase(t.path).creditHeldFromRows === 0);
+  });
+
+  it('reports a void or charge the ledger refuses for another reason than a lock, and still answers it', async () => {
+    const t = temp();
+    const events: string[] = [];
+    const { settlements: s } = settlements(t, events);
+    const hold = admitted(t);
+    t.ledger.void(hold); // settled already: the ledger refuses to settle it again
+    void s.voidNow(hold);
+    expect(events).toEqual([`failed ${hold}`]); // at once, not after the turn's commit
+    await s.post(hold, { usage: unitUsage(5) });
+    expect(await s.postWithLimits(hold, { usage: unitUsage(5) }).limits).toBeNull();
+    expect(events).toEqual([`failed ${hold}`, `failed ${hold}`, `failed ${hold}`]);
+    expect(auditDatabase(t.path).usageRows).toBe(0);
+  });
+
+  it('commits what is queued before close() resolves', async () => {
+    const t = temp();
+    const { settlements: s } = settlements(t);
+    const posted = s.post(admitted(t), { usage: unitUsage(5) });
+    await s.close();
+    expect(auditDatabase(t.path).usageRows).toBe(1);
+    await posted;
+  });
+
+  it('without a journal (an in-memory ledger), a charge waits for the lock, and one still locked at close is reported and answered', async () => {
+    const t = temp();
+    const events: string[] = [];
+    const { settlements: s, commits } = settlements(t, events, null);
+    const [landing, refused] = [admitted(t), admitted(t)];
+    let release = lock(t);
+    const landed = s.post(landing, { usage: unitUsage(5) });
+    await sleep(30);
+    release();
+    await landed;
+    expect(auditDatabase(t.path).usageRows).toBe(1);
+    release = lock(t);
+    try {
+      const kept = s.post(refused, { usage: unitUsage(6) });
+      await until(() => commits.waiting > 0);
+      await s.close();
+      await kept;
+    } finally {
+      release();
+    }
+    expect(events).toEqual(['landed', `failed ${refused}`]);
+    expect(fs.existsSync(pendingChargesFile(t.path))).toBe(false);
+  });
+
+  it('reports a journal it cannot write, and still lands the charge once the lock goes', async () => {
+    const t = temp();
+    const events: string[] = [];
+    const nowhere = new ChargeJournal(`${t.path}.missing-dir/pending-charges`);
+    const { settlements: s } = settlements(t, events, nowhere);
+    const hold = admitted(t);
+    const release = lock(t);
+    const posted = s.post(hold, { usage: unitUsage(5) });
+    await until(() => events.includes(`journal failed ${hold}`));
+    release();
+    await posted;
+    expect(events).toEqual([`journal failed ${hold}`, 'landed']);
+    expect(auditDatabase(t.path).usageRows).toBe(1);
+  });
+
+  it('at close, leaves a charge journaled while locked in the journal: neither reported failed nor marked landed', async () => {
+    const t = temp();
+    const events: string[] = [];
+    const { settlements: s } = settlements(t, events);
+    const hold = admitted(t);
+    const release = lock(t);
+    try {
+      await s.post(hold, { usage: unitUsage(5) });
+      await s.close();
+      await sleep(50); // what a settlement's refusal at close would do to the file has happened by now
+    } finally {
+      release();
+    }
+    expect(readKeptSettlements(pendingChargesFile(t.path))).toEqual([{ kind: 'post', holdId: hold, charge: { usage: unitUsage(5) } }]);
+    expect(events).toEqual([]);
+  });
+});
+
+describe('the pending-charges journal file', () => {
+  /** File descriptors of this process open on `file` (Linux). */
+  function openOn(file: string): number {
+    return fs.readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return fs.readlinkSync(`/proc/self/fd/${fd}`) === file;
+      } catch {
+        return false;
+      }
+    }).length;
+  }
+
+  it('reads settlements line by line, skipping blank, torn, null and malformed lines', () => {
+    const dir = scratchDir();
+    const file = `${dir}/db.pending-charges`;
+    const post: KeptSettlement = { kind: 'post', holdId: 4, charge: { usage: unitUsage(3) } };
+    const lines = [
+      JSON.stringify(post),
+      '',
+      '   ',
+      'null',
+      '{"kind":"void","holdId":"7"}',
+      '{"kind":"void","holdId":1.5}',
+      '{"kind":"refund","holdId":3}',
+      '{"kind":"refund","holdId":9,"charge":{}}',
+      '{"kind":"post","holdId":5}',
+      '{"kind":"post","holdId":6,"charge":"x"}',
+      '{"kind":"void","holdId":8}',
+      '{"kind":"void","hol',
+    ];
+    fs.writeFileSync(file, lines.join('\n'));
+    expect(readKeptSettlements(file)).toEqual([post, { kind: 'void', holdId: 8 }]);
+  });
+
+  it('is empty when there is no file, and an error when the file cannot be read', () => {
+    const dir = scratchDir();
+    expect(readKeptSettlements(`${dir}/none`)).toEqual([]);
+    expect(() => readKeptSettlements(dir)).toThrow(expect.objectContaining({ code: 'EISDIR' }));
+  });
+
+  it('lies beside a database file, and there is none for an in-memory ledger', () => {
+    expect(ChargeJournal.beside(':memory:')).toBeNull();
+    expect(ChargeJournal.beside('/data/creditgate.db')?.file).toBe('/data/creditgate.db.pending-charges');
+  });
+
+  it('goes once every settlement in it has landed, and not before', async () => {
+    const file = `${scratchDir()}/db.pending-charges`;
+    const journal = new ChargeJournal(file);
+    await journal.append({ kind: 'void', holdId: 1 });
+    await journal.append({ kind: 'void', holdId: 2 });
+    journal.landed(99); // never kept here: nothing changes
+    journal.landed(1);
+    await journal.close(); // finishes what landed() queued
+    expect(readKeptSettlements(file)).toEqual([{ kind: 'void', holdId: 1 }, { kind: 'void', holdId: 2 }]);
+    expect(journal.pending).toBe(1);
+    journal.landed(2);
+    await journal.close();
+    expect(fs.existsSync(file)).toBe(false);
+    expect(journal.pending).toBe(0);
+  });
+
+  it('close() finishes an append under way and closes the file', async () => {
+    const file = `${scratchDir()}/db.pending-charges`;
+    const journal = new ChargeJournal(file);
+    const appended = journal.append({ kind: 'void', holdId: 3 });
+    await journal.close();
+    expect(readKeptSettlements(file)).toEqual([{ kind: 'void', holdId: 3 }]);
+    expect(openOn(file)).toBe(0);
+    await appended;
+  });
+
+  it('rejects an append it cannot write, and writes the next one once it can', async () => {
+    const dir = `${scratchDir()}/later`;
+    const journal = new ChargeJournal(`${dir}/db.pending-charges`);
+    await expect(journal.append({ kind: 'void', holdId: 1 })).rejects.toMatchObject({ code: 'ENOENT' });
+    fs.mkdirSync(dir);
+    await journal.append({ kind: 'void', holdId: 2 });
+    expect(readKeptSettlements(journal.file).map((entry) => entry.holdId)).toEqual([2]);
+    await journal.close();
   });
 });
 

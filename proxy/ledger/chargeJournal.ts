@@ -46,8 +46,8 @@ export function removeKeptSettlements(file: string): void {
   fs.rmSync(file, { force: true });
 }
 
+/** One line's settlement; null for a blank, torn or unrecognisable line (JSON.parse refuses a blank one too). */
 function parseLine(line: string): KeptSettlement | null {
-  if (line.trim() === '') return null;
   let value: unknown;
   try {
     value = JSON.parse(line);
@@ -92,12 +92,14 @@ export class ChargeJournal {
 
   /** The hold's settlement is in the database now: once none is left, the file goes. */
   landed(holdId: number): void {
-    if (!this.outstanding.delete(holdId) || this.outstanding.size > 0) return;
+    // A hold this journal never kept (most settlements land at once): nothing to do.
+    if (!this.outstanding.delete(holdId)) return;
     void this.serially(async () => {
-      if (this.outstanding.size > 0) return; // another was appended meanwhile: the file stays
+      // Settlements still outstanding, or appended since, keep the file.
+      if (this.outstanding.size > 0) return;
       await this.closeHandle();
-      await rm(this.file, { force: true });
-    }).catch(() => undefined); // a file left behind is replayed harmlessly at the next start
+      await rm(this.file);
+    }).catch(() => undefined); // a file already gone needs nothing; one left behind is replayed harmlessly at the next start
   }
 
   /** Whether settlements are waiting in the file for the database. */

@@ -120,14 +120,15 @@ export class Settlements {
       })
       .then(
         (value) => {
-          if (journaled) this.journal!.landed(entry.holdId);
+          // Only a journaled settlement is in the journal; landed() ignores any other hold.
+          this.journal?.landed(entry.holdId);
           this.events.landed();
           answer(journaled ? null : value);
         },
         (error: unknown) => {
           // Refused for a lock only when the gateway closes: a journaled settlement waits for the next start.
           if (isLockedOut(error) && journaled) return;
-          if (journaled) this.journal!.landed(entry.holdId);
+          this.journal?.landed(entry.holdId);
           this.events.failed(entry.holdId, error);
           answer(null);
         },
