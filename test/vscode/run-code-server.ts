@@ -201,6 +201,16 @@ async function tooltip(page: Page): Promise<string> {
   return hover.innerText();
 }
 
+/**
+ * Hides the status item's tooltip before the next step: VS Code does not refresh an open hover, so one
+ * left on screen showed the figures of the step before beside the status bar's new ones.
+ */
+async function closeTooltip(page: Page): Promise<void> {
+  // No Escape: it would also hide notification toasts that later steps look for.
+  await page.mouse.move(10, 10);
+  await page.locator('.monaco-hover', { hasText: 'Creditgate' }).waitFor({ state: 'hidden', timeout: 10_000 });
+}
+
 async function openCommandPalette(page: Page, title: string): Promise<void> {
   await page.keyboard.press('F1');
   const input = page.locator('.quick-input-widget .quick-input-box input');
@@ -238,7 +248,7 @@ async function scenario(context: BrowserContext, url: string, workspace: string,
     for (const expected of ['5h', 'weekly', 'Balance', 'Burn rate', `${fixture.url} (served by this window)`]) {
       check(text.includes(expected), `tooltip lacks "${expected}": ${text}`);
     }
-    await page.mouse.move(10, 10);
+    await closeTooltip(page);
   });
 
   // b. A client's request through the gateway moves the status bar, pushed, without a reload.
@@ -368,7 +378,7 @@ async function scenario(context: BrowserContext, url: string, workspace: string,
   await step('second-window-tooltip', () => (second ? [second] : []), async () => {
     const text = await tooltip(second!);
     check(text.includes(`${fixture.url} (shared with pid ${owner.pid})`), `the second window's tooltip does not say it joined pid ${owner.pid}: ${text}`);
-    await second!.mouse.move(10, 10);
+    await closeTooltip(second!);
   });
   await step('both-windows-move', both, async () => {
     const result = await chat(fixture, 20_000);
@@ -490,7 +500,7 @@ async function scenario(context: BrowserContext, url: string, workspace: string,
     check(text.includes(team.url), `the tooltip does not name the team gateway ${team.url}: ${text}`);
     check(text.includes(`Seat ${TEAM_SEAT} (member)`), `the tooltip does not name the seat: ${text}`);
     check(text.includes('Team pool: 12,400 cr'), `the tooltip lacks the pool's credits: ${text}`);
-    await page.mouse.move(10, 10);
+    await closeTooltip(page);
   });
   await step('team-moves-on-spend', () => [page], async () => {
     // Through the other instance, on the same seat: 2M gpt-4o-mini input tokens are 7.5 of the plus plan's 50 cr in the 5h window.
@@ -523,7 +533,7 @@ async function scenario(context: BrowserContext, url: string, workspace: string,
     check(shown.includes('Team pool: 12,500 cr'), `the tooltip lacks the pool's new balance: ${shown}`);
   });
   await step('team-member-commands', () => [page], async () => {
-    await page.mouse.move(10, 10);
+    await closeTooltip(page);
     await openCommandPalette(page, 'Creditgate: Set Team Gateway Token…');
     await page.locator('.quick-input-widget .quick-input-box input').fill('>Creditgate: ');
     const rows = page.locator('.quick-input-widget .monaco-list-row');
