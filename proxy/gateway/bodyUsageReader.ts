@@ -1,9 +1,9 @@
 /**
  * Reads a non-streaming response body for its usage while the bytes are relayed, in bounded memory.
  * Small bodies (nearly all of them) are kept and parsed whole at the end (as Latin-1, usageView.ts),
- * which is the fastest path; once a body grows past SMALL_JSON_BYTES it is scanned as it passes and only its skeleton is kept
- * (dialects/jsonSkeleton.ts), so a 200 MB body costs no more memory than a 2 KB one. Compressed
- * bodies are decoded by a streaming decoder on the side.
+ * which is the fastest path; once a body grows past SMALL_JSON_BYTES it is scanned as it passes and
+ * only its skeleton is kept (dialects/jsonSkeleton.ts), so a 200 MB body costs no more memory than a
+ * 2 KB one. Compressed bodies are decoded by a streaming decoder on the side.
  */
 import { JsonSkeletonScanner } from '../dialects/jsonSkeleton';
 import { SMALL_JSON_BYTES, usageView } from '../dialects/usageView';
